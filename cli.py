@@ -1,0 +1,297 @@
+"""The ``promptlearn`` command: parses options, builds a config once, calls the Python API."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from pathlib import Path
+
+import typer
+
+from promptlearn.errors import PromptlearnError
+
+app = typer.Typer(
+    help="Prompt learning for masked language models: PET, soft prompts, P-Tuning v1/v2, PPT and baselines.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+MODEL_HELP = "Hugging Face model id or local folder of a masked LM (e.g. ../shared/models/bert-tiny)."
+DATA_HELP = "Folder with train/dev/test .jsonl/.csv/.tsv files, a datasets save_to_disk folder, or a Hub dataset name."
+PATTERN_HELP = (
+    "Cloze pattern: {text}/{text_a}, {text_b}, [MASK], [SOFT], [SOFT:n], [SEP]. "
+    "Without an input slot the input goes in front: 'It was [MASK].'"
+)
+VERBALIZER_HELP = "Label words, inline 'positive=great|good,negative=terrible' or a .yaml/.json file."
+
+
+def handle_errors(command):
+    """Turn a PromptlearnError into a one-paragraph message on stderr and exit status 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except PromptlearnError as err:
+            typer.echo(f"Error: {err}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _quiet_libraries() -> None:
+    import datasets
+    import transformers
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+
+
+@app.callback()
+def _setup() -> None:
+    _quiet_libraries()
+
+
+def _mode_options(**values) -> dict:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+@app.command()
+@handle_errors
+def train(
+    model: str = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    data: str = typer.Option(None, "--data", "-d", help=DATA_HELP),
+    output: Path = typer.Option(..., "--output", "-o", help="Run folder to write (must be empty or absent)."),
+    task: str = typer.Option(None, help="Use this task's preset pattern and verbalizer (see templates/)."),
+    pattern: str = typer.Option(None, "--pattern", "-p", help=PATTERN_HELP),
+    pattern_id: int = typer.Option(None, help="Which preset pattern of --task (default: its first)."),
+    verbalizer: str = typer.Option(None, "--verbalizer", "-v", help=VERBALIZER_HELP),
+    mode: str = typer.Option("pet", help="What to train; `promptlearn modes` lists them."),
+    shots: int = typer.Option(
+        None, help="K examples per label for train (and for dev, if sampled from train)."
+    ),
+    seed: int = typer.Option(13, help="Seed for sampling, initialisation and shuffling."),
+    dev_from_train: bool = typer.Option(
+        False, help="Sample dev from train even when the data has a dev split."
+    ),
+    max_length: int = typer.Option(128, help="Token budget per example; only input slots are truncated."),
+    batch_size: int = typer.Option(8, help="Training batch size (per process)."),
+    eval_batch_size: int = typer.Option(64, help="Evaluation batch size."),
+    lr: float = typer.Option(None, help="Learning rate of the mode's main parameters (default: the mode's)."),
+    weight_decay: float = typer.Option(0.01, help="AdamW weight decay."),
+    warmup_ratio: float = typer.Option(0.06, help="Fraction of steps with linear warm-up."),
+    max_steps: int = typer.Option(None, help="Optimizer steps (default 250 unless --epochs is given)."),
+    epochs: float = typer.Option(None, help="Train for this many passes over train instead of --max-steps."),
+    grad_accum: int = typer.Option(1, help="Batches per optimizer step."),
+    eval_every: int = typer.Option(
+        25, help="Evaluate on dev every N steps; the best-on-dev weights are kept."
+    ),
+    patience: int = typer.Option(None, help="Stop after N evaluations without dev improvement."),
+    precision: str = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU), fp32, bf16 or fp16."),
+    compile: bool = typer.Option(False, "--compile/--no-compile", help="torch.compile the encoder."),
+    prompt_length: int = typer.Option(None, help="[prompt modes] Soft tokens or prefix length."),
+    init: str = typer.Option(None, help='[soft_prompt] random, vocab, text:"words" or file:PATH.'),
+    prompt: Path = typer.Option(
+        None, help="[ppt] A pretrained prompt artifact (`promptlearn pretrain-prompt`)."
+    ),
+    tune_model: bool = typer.Option(
+        None, "--tune-model/--freeze-model", help="[ptuning] Also train the MLM."
+    ),
+    model_lr: float = typer.Option(None, help="[ptuning --tune-model] Learning rate of the MLM."),
+    prefix_projection: bool = typer.Option(None, help="[ptuning_v2] Produce prefixes with an MLP."),
+    readout: str = typer.Option(
+        None, help="[ptuning_v2, bitfit] 'cloze' (label words) or 'cls' (linear head)."
+    ),
+    pooling: str = typer.Option(None, help="[head, finetune] 'cls' or 'mean'."),
+    text_column: str = typer.Option("text", help="Column holding the (first) text."),
+    text_b_column: str = typer.Option("text_b", help="Column holding the second text of pair tasks."),
+    label_column: str = typer.Option("label", help="Column holding the label."),
+    config: Path = typer.Option(
+        None, help="Re-run a saved config.json; other options except --output are ignored."
+    ),
+    overwrite: bool = typer.Option(False, help="Replace a non-empty --output folder."),
+) -> None:
+    """Train a prompt model and write config.json, metrics.json, weights and test predictions to --output.
+
+    Example: promptlearn train --model ../shared/models/bert-tiny --data ../shared/data/sst2
+    --pattern "It was [MASK]." --verbalizer "positive=great,negative=terrible" --shots 16 --output runs/sst2
+    """
+    from promptlearn import api
+    from promptlearn.config import RunConfig
+    from promptlearn.presets import resolve_prompt
+
+    if config is not None:
+        run_config = RunConfig.load(config)
+    else:
+        if model is None or data is None:
+            raise PromptlearnError("Give --model and --data (or --config with a saved config.json)")
+        pattern_text, words = resolve_prompt(task, pattern, pattern_id, verbalizer)
+        run_config = RunConfig(
+            model=model, data=data, pattern=pattern_text, verbalizer=words, task=task, pattern_id=pattern_id,
+            mode=mode, shots=shots, seed=seed, dev_from_train=dev_from_train, max_length=max_length,
+            batch_size=batch_size, eval_batch_size=eval_batch_size, learning_rate=lr, weight_decay=weight_decay,
+            warmup_ratio=warmup_ratio, max_steps=max_steps, epochs=epochs, grad_accum=grad_accum,
+            eval_every=eval_every, patience=patience, precision=precision, compile=compile,
+            text_column=text_column, text_b_column=text_b_column, label_column=label_column,
+            mode_options=_mode_options(
+                prompt_length=prompt_length, init=init, prompt=str(prompt) if prompt else None,
+                tune_model=tune_model, model_lr=model_lr, prefix_projection=prefix_projection,
+                readout=readout, pooling=pooling,
+            ),
+        )  # fmt: skip
+    metrics = api.train(run_config, output, overwrite=overwrite)
+    summary = {split: metrics[split] for split in ("dev", "test") if split in metrics}
+    typer.echo(json.dumps(summary, indent=2))
+    typer.echo(f"Wrote {output}")
+
+
+@app.command()
+@handle_errors
+def evaluate(
+    run: Path = typer.Option(None, help="A trained run folder (instead of --model/--pattern/--verbalizer)."),
+    model: str = typer.Option(None, "--model", "-m", help=MODEL_HELP + " Zero-shot when no --run."),
+    data: str = typer.Option(None, "--data", "-d", help=DATA_HELP + " Default: the run's data."),
+    split: str = typer.Option("test", help="train, dev or test."),
+    task: str = typer.Option(None, help="Preset pattern and verbalizer of this task."),
+    pattern: str = typer.Option(None, "--pattern", "-p", help=PATTERN_HELP),
+    pattern_id: int = typer.Option(None, help="Which preset pattern of --task."),
+    verbalizer: str = typer.Option(None, "--verbalizer", "-v", help=VERBALIZER_HELP),
+    max_length: int = typer.Option(128, help="Token budget per example (zero-shot)."),
+    eval_batch_size: int = typer.Option(64, help="Evaluation batch size."),
+    predictions: Path = typer.Option(None, help="Also write per-example predictions to this .jsonl file."),
+) -> None:
+    """Accuracy and macro-F1 of a trained run, or of an untrained model zero-shot, on one split.
+
+    Zero-shot example: promptlearn evaluate --model ../shared/models/bert-tiny --data ../shared/data/sst2
+    --pattern "It was [MASK]." --verbalizer "positive=good,negative=bad"
+    """
+    from promptlearn import api
+    from promptlearn.config import RunConfig
+    from promptlearn.data import load_task_data
+    from promptlearn.presets import resolve_prompt
+
+    if run is not None:
+        prompted = api.load_run(run)
+        source = data or prompted.config.data
+    else:
+        if model is None or data is None:
+            raise PromptlearnError("Give --run (a trained run folder), or --model and --data for zero-shot")
+        pattern_text, words = resolve_prompt(task, pattern, pattern_id, verbalizer)
+        if words is None:
+            raise PromptlearnError("Zero-shot evaluation needs label words: give --verbalizer or --task")
+        zero_shot = RunConfig(
+            model=model,
+            data=data,
+            pattern=pattern_text,
+            verbalizer=words,
+            task=task,
+            pattern_id=pattern_id,
+            max_length=max_length,
+            eval_batch_size=eval_batch_size,
+        )
+        source = data
+    task_data = load_task_data(source, api.columns_of(prompted.config if run is not None else zero_shot))
+    if run is None:
+        prompted = api.build(zero_shot, task_data)
+    examples = task_data.split(split)
+    records = prompted.predict(examples)
+    if predictions is not None:
+        api.write_predictions(predictions, records)
+    result = prompted.evaluate(examples)
+    typer.echo(json.dumps({"split": split, "examples": len(examples), **result}, indent=2))
+
+
+@app.command()
+@handle_errors
+def predict(
+    run: Path = typer.Option(..., help="A trained run folder."),
+    input: Path = typer.Option(
+        None, "--input", "-i", help="A .jsonl/.csv/.tsv file; default: JSON lines on stdin."
+    ),
+) -> None:
+    """Predict labels with a trained run: one JSON line out per input line (text, predicted, probabilities).
+
+    Input lines are JSON objects with the run's text column(s), e.g. {"text": "a fine film"}.
+    """
+    from promptlearn import api
+    from promptlearn.data import Example, load_examples
+
+    prompted = api.load_run(run)
+    columns = api.columns_of(prompted.config)
+    if input is not None:
+        examples = load_examples(input, columns)
+    else:
+        examples = []
+        for number, line in enumerate(sys.stdin, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise PromptlearnError(f"stdin line {number} is not JSON: {err}") from err
+            if not isinstance(row, dict) or columns.text not in row:
+                raise PromptlearnError(
+                    f'stdin line {number} needs a {columns.text!r} field, e.g. {{"text": "..."}}'
+                )
+            label = row.get(columns.label)
+            examples.append(
+                Example(
+                    str(row[columns.text]), row.get(columns.text_b), None if label is None else str(label)
+                )
+            )
+    if not examples:
+        raise PromptlearnError("No input examples: pass --input FILE or JSON lines on stdin")
+    for record in prompted.predict(examples):
+        typer.echo(json.dumps(record, ensure_ascii=False))
+
+
+@app.command("show-pattern")
+@handle_errors
+def show_pattern(
+    model: str = typer.Option(..., "--model", "-m", help=MODEL_HELP + " Only its tokenizer is loaded."),
+    text: str = typer.Option("The movie was a delight.", help="The example's text."),
+    text_b: str = typer.Option(None, help="Second text, for pair patterns."),
+    task: str = typer.Option(None, help="Preset pattern and verbalizer of this task."),
+    pattern: str = typer.Option(None, "--pattern", "-p", help=PATTERN_HELP),
+    pattern_id: int = typer.Option(None, help="Which preset pattern of --task."),
+    verbalizer: str = typer.Option(None, "--verbalizer", "-v", help=VERBALIZER_HELP),
+    max_length: int = typer.Option(128, help="Token budget; shows the truncation."),
+) -> None:
+    """Show how one example is rendered and tokenized: tokens, the [MASK] position, label-word ids."""
+    from promptlearn.data import Example
+    from promptlearn.model import load_tokenizer
+    from promptlearn.pattern import Pattern
+    from promptlearn.presets import resolve_prompt
+    from promptlearn.pvp import PVP
+    from promptlearn.verbalizer import Verbalizer
+
+    pattern_text, words = resolve_prompt(task, pattern, pattern_id, verbalizer)
+    parsed = Pattern.parse(pattern_text)
+    verbal = Verbalizer.from_dict(words) if words else None
+    pvp = PVP(parsed, verbal, load_tokenizer(model), max_length=max_length, labels=None if verbal else ["?"])
+    encoded = pvp.encode([Example(text, text_b)])[0]
+    tokens = pvp.tokens(encoded)
+    typer.echo(f"pattern:  {pattern_text}")
+    typer.echo(f"tokens:   {len(tokens)} (max {max_length})")
+    typer.echo("  ".join(f"{i}:{tok}" for i, tok in enumerate(tokens)))
+    typer.echo(f"[MASK] at position {encoded.mask_position}")
+    if encoded.soft_positions:
+        typer.echo(f"[SOFT] at positions {encoded.soft_positions}")
+    if verbal:
+        for (label, label_words), ids in zip(verbal.label_words, pvp.label_token_ids, strict=True):
+            shown = ", ".join(f"{w} -> {i}" for w, i in zip(label_words, ids, strict=True))
+            typer.echo(f"label {label}: {shown}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""The Python API behind the CLI: train a run, load it back, evaluate, predict.
+
+A run folder holds ``config.json`` (the resolved :class:`RunConfig`), ``metrics.json``,
+``weights.safetensors`` (only what the mode trained) and ``predictions.jsonl`` (test split).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from accelerate.utils import set_seed
+from safetensors.torch import load_file, save_file
+
+from promptlearn.config import RunConfig
+from promptlearn.data import Columns, Example, TaskData, few_shot, load_task_data
+from promptlearn.errors import PromptlearnError
+from promptlearn.model import PromptModel, load_backbone, load_tokenizer
+from promptlearn.modes import get_mode
+from promptlearn.outputs import check_output_free, staged_folder, write_json_atomic, write_text_atomic
+from promptlearn.pattern import Pattern
+from promptlearn.pvp import PVP
+from promptlearn.trainer import Trainer, classification_metrics
+from promptlearn.verbalizer import Verbalizer
+
+logger = logging.getLogger(__name__)
+
+WEIGHTS = "weights.safetensors"
+
+
+@dataclass
+class Prompted:
+    """A built model with the PVP that feeds it and the trainer that runs it."""
+
+    config: RunConfig
+    pvp: PVP
+    model: PromptModel
+    trainer: Trainer
+
+    def predict(self, examples: list[Example]) -> list[dict]:
+        """One record per example: text, gold, predicted label and per-label probabilities."""
+        probs = self.trainer.predict_proba(self.pvp.encode(examples))
+        labels = self.pvp.labels
+        records = []
+        for ex, row in zip(examples, probs, strict=True):
+            record = {"text": ex.text_a}
+            if ex.text_b is not None:
+                record["text_b"] = ex.text_b
+            record |= {
+                "gold": ex.label,
+                "predicted": labels[int(row.argmax())],
+                "probabilities": {label: round(float(p), 6) for label, p in zip(labels, row, strict=True)},
+            }
+            records.append(record)
+        return records
+
+    def evaluate(self, examples: list[Example]) -> dict:
+        """Accuracy and macro-F1 on labelled ``examples``."""
+        if any(ex.label is None for ex in examples):
+            raise PromptlearnError("Evaluation needs a label on every example")
+        return self.trainer.evaluate(self.pvp.encode(examples))
+
+
+def columns_of(config: RunConfig) -> Columns:
+    return Columns(text=config.text_column, text_b=config.text_b_column, label=config.label_column)
+
+
+def build(config: RunConfig, data: TaskData | None = None) -> Prompted:
+    """Model, PVP and trainer for ``config``; ``data`` (when given) is checked against the PVP."""
+    mode = get_mode(config.mode).from_options(config.mode_options)
+    pattern = mode.adapt_pattern(Pattern.parse(config.pattern))
+    verbalizer = None
+    if mode.uses_verbalizer:
+        if not config.verbalizer:
+            raise PromptlearnError(
+                f"Mode {mode.name!r} reads label words at [MASK]: give --verbalizer or --task"
+            )
+        verbalizer = Verbalizer.from_dict(config.verbalizer)
+    labels = config.labels or (verbalizer.labels if verbalizer else (data.labels if data else None))
+    tokenizer = load_tokenizer(config.model)
+    pvp = PVP(pattern, verbalizer, tokenizer, max_length=config.max_length, labels=labels)
+    if data is not None:
+        pvp.check_data(data)
+    set_seed(config.seed)
+    model = PromptModel(load_backbone(config.model), mode, pvp.label_token_ids, len(pvp.labels))
+    return Prompted(
+        config=config.replace(labels=pvp.labels),
+        pvp=pvp,
+        model=model,
+        trainer=Trainer(model, pvp.collate, config),
+    )
+
+
+def train(config: RunConfig, output: str | Path | None = None, overwrite: bool = False) -> dict:
+    """Train, evaluate on dev and test, and (with ``output``) write the run folder. Returns the metrics."""
+    if output is not None:
+        check_output_free(output, overwrite)
+    started = time.perf_counter()
+    data = load_task_data(config.data, columns_of(config))
+    run = build(config, data)
+    train_examples, dev_examples = few_shot(data, config.shots, config.seed, config.dev_from_train)
+    result = run.trainer.fit(run.pvp.encode(train_examples), run.pvp.encode(dev_examples))
+    metrics = {"dev": run.evaluate(dev_examples)}
+    predictions = None
+    if "test" in data.splits:
+        predictions = run.predict(data.splits["test"])
+        if all(r["gold"] is not None for r in predictions):
+            metrics["test"] = _metrics_of(predictions, run.pvp.labels)
+    artifact = run.model.mode.artifact_state(run.model)
+    metrics["training"] = {
+        "steps": result.steps,
+        "best_step": result.best_step,
+        "train_examples": len(train_examples),
+        "dev_examples": len(dev_examples),
+        "trainable_parameters": run.model.trainable_parameters(),
+        "total_parameters": run.model.total_parameters(),
+        "artifact_bytes": sum(t.numel() * t.element_size() for t in artifact.values()),
+        "wall_seconds": round(time.perf_counter() - started, 2),
+        "history": result.history,
+    }
+    if output is not None:
+        with staged_folder(output, overwrite) as folder:
+            write_json_atomic(folder / "config.json", run.config.to_dict())
+            save_file(
+                {k: v.contiguous().cpu() for k, v in artifact.items()},
+                folder / WEIGHTS,
+                metadata={"base_model": config.model, "mode": config.mode},
+            )
+            if predictions is not None:
+                write_predictions(folder / "predictions.jsonl", predictions)
+            write_json_atomic(folder / "metrics.json", metrics)
+    return metrics
+
+
+def load_run(run_dir: str | Path) -> Prompted:
+    """Rebuild a trained run: base model from its config, then the stored (trained) tensors."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").is_file():
+        raise PromptlearnError(
+            f"{run_dir} is not a run folder (no config.json); train one with `promptlearn train`"
+        )
+    config = RunConfig.load(run_dir / "config.json")
+    run = build(config)
+    weights_path = run_dir / WEIGHTS
+    if not weights_path.is_file():
+        raise PromptlearnError(f"{run_dir} has no {WEIGHTS}: the run did not finish; train it again")
+    load_artifact(run.model, load_file(weights_path), origin=str(weights_path))
+    run.model.eval()
+    return run
+
+
+def load_artifact(model: PromptModel, state: dict[str, torch.Tensor], origin: str) -> None:
+    """Load stored tensors into ``model``; a tensor the model lacks or shapes differently is an error."""
+    own = model.state_dict()
+    unknown = sorted(set(state) - set(own))
+    wrong = [
+        f"{name}: stored {tuple(tensor.shape)}, model {tuple(own[name].shape)}"
+        for name, tensor in state.items()
+        if name in own and own[name].shape != tensor.shape
+    ]
+    if unknown or wrong:
+        details = "; ".join(wrong[:3] + [f"unknown tensor {n}" for n in unknown[:3]])
+        raise PromptlearnError(
+            f"{origin} does not fit the base model {model.backbone.config.name_or_path!r} "
+            f"(hidden size {model.hidden_size}, vocabulary {model.backbone.config.vocab_size}, "
+            f"{model.backbone.config.num_hidden_layers} layers): {details}. Load it onto the model it was trained on."
+        )
+    model.load_state_dict(state, strict=False)
+
+
+def write_predictions(path: Path, records: list[dict]) -> None:
+    write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+
+
+def _metrics_of(records: list[dict], labels: list[str]) -> dict:
+    index = {label: i for i, label in enumerate(labels)}
+    gold = [index[r["gold"]] for r in records]
+    predicted = [index[r["predicted"]] for r in records]
+    return classification_metrics(gold, predicted, len(labels))

@@ -1,0 +1,114 @@
+"""RunConfig: everything one training run needs, built once, validated once, saved beside the result."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from promptlearn.errors import PromptlearnError
+
+DEFAULT_MAX_STEPS = 250
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+@dataclass
+class RunConfig:
+    """A fully resolved run: re-running it from its ``config.json`` gives the same numbers on CPU.
+
+    ``pattern`` and ``verbalizer`` hold the resolved text and words, even when they came from a
+    task preset (``task`` / ``pattern_id`` record where from); ``labels`` is the class order,
+    filled in when the data is read. ``learning_rate=None`` uses the
+    mode's default. Exactly one of ``max_steps`` / ``epochs`` bounds training (250 steps if neither).
+    """
+
+    model: str
+    data: str
+    pattern: str
+    verbalizer: dict[str, list[str]] | None = None
+    labels: list[str] | None = None
+    task: str | None = None
+    pattern_id: int | None = None
+    mode: str = "pet"
+    mode_options: dict = field(default_factory=dict)
+    shots: int | None = None
+    seed: int = 13
+    dev_from_train: bool = False
+    text_column: str = "text"
+    text_b_column: str = "text_b"
+    label_column: str = "label"
+    max_length: int = 128
+    batch_size: int = 8
+    eval_batch_size: int = 64
+    learning_rate: float | None = None
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.06
+    max_steps: int | None = None
+    epochs: float | None = None
+    grad_accum: int = 1
+    eval_every: int = 25
+    patience: int | None = None
+    max_grad_norm: float = 1.0
+    precision: str = "auto"
+    compile: bool = False
+
+    def __post_init__(self):
+        if self.max_steps is not None and self.epochs is not None:
+            raise PromptlearnError("Give --max-steps or --epochs, not both")
+        if self.max_steps is None and self.epochs is None:
+            self.max_steps = DEFAULT_MAX_STEPS
+        _positive(
+            max_length=self.max_length,
+            batch_size=self.batch_size,
+            eval_batch_size=self.eval_batch_size,
+            grad_accum=self.grad_accum,
+            eval_every=self.eval_every,
+        )
+        _positive(
+            max_steps=self.max_steps,
+            epochs=self.epochs,
+            shots=self.shots,
+            patience=self.patience,
+            learning_rate=self.learning_rate,
+        )
+        if not 0 <= self.warmup_ratio < 1:
+            raise PromptlearnError(f"--warmup-ratio must be in [0, 1), got {self.warmup_ratio}")
+        if self.weight_decay < 0 or self.max_grad_norm <= 0:
+            raise PromptlearnError("--weight-decay must be >= 0 and --max-grad-norm > 0")
+        if self.precision not in PRECISIONS:
+            raise PromptlearnError(
+                f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
+            )
+
+    @classmethod
+    def from_dict(cls, values: dict, origin: str = "config") -> RunConfig:
+        """Build from a dict (e.g. a saved ``config.json``); unknown keys are errors."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise PromptlearnError(f"{origin}: unknown keys {unknown}; known keys: {sorted(known)}")
+        missing = [name for name in ("model", "data", "pattern") if name not in values]
+        if missing:
+            raise PromptlearnError(f"{origin}: missing keys {missing}")
+        return cls(**values)
+
+    @classmethod
+    def load(cls, path: str | Path) -> RunConfig:
+        path = Path(path)
+        try:
+            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")), origin=str(path))
+        except (OSError, json.JSONDecodeError) as err:
+            raise PromptlearnError(f"Cannot read run config {path}: {err}") from err
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes) -> RunConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def _positive(**values) -> None:
+    for name, value in values.items():
+        if value is not None and value <= 0:
+            raise PromptlearnError(f"--{name.replace('_', '-')} must be positive, got {value}")

@@ -1,0 +1,214 @@
+"""Datasets: load train/dev/test with the `datasets` library, and sample few-shot splits.
+
+``--data`` may be a folder of ``train``/``dev``/``test`` files (.jsonl, .json, .csv, .tsv), a
+``save_to_disk`` folder, or a Hub dataset name. Every split becomes a list of :class:`Example`
+with string labels.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from promptlearn.errors import PromptlearnError
+from promptlearn.hub import require_hub
+
+logger = logging.getLogger(__name__)
+
+SPLITS = ("train", "dev", "test")
+_SPLIT_ALIASES = {"train": ("train",), "dev": ("dev", "validation", "val"), "test": ("test",)}
+_SUFFIXES = {".jsonl": "json", ".json": "json", ".csv": "csv", ".tsv": "csv"}
+
+
+@dataclass(frozen=True)
+class Example:
+    """One input: ``text_a``, optional ``text_b`` (pair tasks), and the label name (None if unknown)."""
+
+    text_a: str
+    text_b: str | None = None
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Which columns of the source hold the text, the second text and the label."""
+
+    text: str = "text"
+    text_b: str = "text_b"
+    label: str = "label"
+
+
+@dataclass
+class TaskData:
+    """The splits of one task and its label names (sorted, unless a verbalizer fixes the order)."""
+
+    splits: dict[str, list[Example]]
+    labels: list[str]
+    has_text_b: bool = False
+    source: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def split(self, name: str) -> list[Example]:
+        if name not in self.splits:
+            raise PromptlearnError(
+                f"The data in {self.source} has no {name!r} split (it has {sorted(self.splits)})."
+            )
+        return self.splits[name]
+
+
+def load_task_data(source: str, columns: Columns = Columns()) -> TaskData:
+    """Load every split found in ``source``; labels are the union of the labelled splits' labels."""
+    raw = _load_raw(source)
+    splits = {name: _to_examples(rows, columns, f"{source} [{name}]") for name, rows in raw.items()}
+    if not splits:
+        raise PromptlearnError(f"No train/dev/test split found in {source}")
+    labels = sorted({ex.label for examples in splits.values() for ex in examples if ex.label is not None})
+    has_text_b = any(ex.text_b is not None for examples in splits.values() for ex in examples)
+    return TaskData(splits=splits, labels=labels, has_text_b=has_text_b, source=source)
+
+
+def load_examples(path: str | Path, columns: Columns = Columns()) -> list[Example]:
+    """Load one file (.jsonl/.json/.csv/.tsv) as examples; labels are optional."""
+    path = Path(path)
+    if not path.is_file():
+        raise PromptlearnError(f"Input file {path} does not exist")
+    return _to_examples(_read_file(path), columns, str(path), labels_required=False)
+
+
+def _load_raw(source: str) -> dict[str, object]:
+    path = Path(source)
+    if path.is_dir():
+        if (path / "dataset_dict.json").is_file():
+            import datasets
+
+            loaded = datasets.load_from_disk(str(path))
+            return _rename_splits(dict(loaded), source)
+        files = {}
+        for split, aliases in _SPLIT_ALIASES.items():
+            found = [path / f"{alias}{suffix}" for alias in aliases for suffix in _SUFFIXES]
+            found = [f for f in found if f.is_file()]
+            if found:
+                files[split] = found[0]
+        if not files:
+            raise PromptlearnError(
+                f"{source} has no train/dev/test file: expected e.g. train.jsonl, dev.jsonl, test.jsonl "
+                f"(also .json, .csv, .tsv; 'validation' is accepted for dev), or a save_to_disk folder."
+            )
+        return {split: _read_file(file) for split, file in files.items()}
+    if path.exists() or source.startswith((".", "/", "~")):
+        raise PromptlearnError(f"Data folder {source} does not exist (or is not a folder)")
+    require_hub("dataset", source)
+    import datasets
+
+    return _rename_splits(dict(datasets.load_dataset(source)), source)
+
+
+def _rename_splits(loaded: dict, source: str) -> dict[str, object]:
+    out = {}
+    for split, aliases in _SPLIT_ALIASES.items():
+        for alias in aliases:
+            if alias in loaded:
+                out[split] = loaded[alias]
+                break
+    if not out:
+        raise PromptlearnError(
+            f"Dataset {source} has splits {sorted(loaded)}, none of train/dev/validation/test"
+        )
+    return out
+
+
+def _read_file(path: Path):
+    import datasets
+
+    builder = _SUFFIXES.get(path.suffix.lower())
+    if builder is None:
+        raise PromptlearnError(f"{path}: unsupported file type; use .jsonl, .json, .csv or .tsv")
+    kwargs = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
+    try:
+        return datasets.load_dataset(builder, data_files=str(path), split="train", **kwargs)
+    except Exception as err:  # the datasets library raises many types for a malformed file
+        raise PromptlearnError(f"Could not read {path}: {err}") from err
+
+
+def _to_examples(rows, columns: Columns, origin: str, labels_required: bool = True) -> list[Example]:
+    names = set(rows.column_names)
+    if columns.text not in names:
+        raise PromptlearnError(
+            f"{origin}: no column {columns.text!r} (columns: {sorted(names)}). "
+            "Name the text column with --text-column."
+        )
+    has_label = columns.label in names
+    if labels_required and not has_label:
+        raise PromptlearnError(
+            f"{origin}: no column {columns.label!r} (columns: {sorted(names)}). "
+            "Name the label column with --label-column."
+        )
+    label_names = _class_label_names(rows, columns.label) if has_label else None
+    texts_b = rows[columns.text_b] if columns.text_b in names else None
+    labels = rows[columns.label] if has_label else None
+    examples = []
+    for i, text in enumerate(rows[columns.text]):
+        label = None if labels is None or labels[i] is None else labels[i]
+        if label is not None and label_names is not None:
+            label = label_names[label]
+        examples.append(
+            Example(
+                text_a=str(text),
+                text_b=None if texts_b is None or texts_b[i] is None else str(texts_b[i]),
+                label=None if label is None else str(label),
+            )
+        )
+    return examples
+
+
+def _class_label_names(rows, column: str) -> list[str] | None:
+    feature = rows.features.get(column)
+    return list(feature.names) if hasattr(feature, "names") else None
+
+
+def few_shot(
+    data: TaskData, shots: int | None, seed: int, dev_from_train: bool = False
+) -> tuple[list[Example], list[Example]]:
+    """The (train, dev) pair of the LM-BFF protocol.
+
+    With ``shots=K``: K examples per label for train; dev is K per label from the *rest* of train
+    when the data has no dev split or ``dev_from_train`` is set, and the given dev split otherwise.
+    Without ``shots``: the full train split, and dev as above (a 10 % slice of train when absent).
+    Deterministic for a given seed.
+    """
+    train = data.split("train")
+    use_train_for_dev = dev_from_train or "dev" not in data.splits
+    if shots is None:
+        if not use_train_for_dev:
+            return train, data.splits["dev"]
+        rng = random.Random(seed)
+        order = list(range(len(train)))
+        rng.shuffle(order)
+        cut = max(1, len(train) // 10)
+        return [train[i] for i in sorted(order[cut:])], [train[i] for i in sorted(order[:cut])]
+    if shots < 1:
+        raise PromptlearnError(f"--shots must be at least 1, got {shots}")
+    by_label: dict[str, list[int]] = defaultdict(list)
+    for i, ex in enumerate(train):
+        by_label[ex.label].append(i)
+    needed = shots * (2 if use_train_for_dev else 1)
+    short = {label: len(idx) for label, idx in by_label.items() if len(idx) < needed}
+    if short:
+        raise PromptlearnError(
+            f"--shots {shots} needs {needed} training examples per label"
+            f"{' (train + dev from train)' if use_train_for_dev else ''}, but some labels have fewer: "
+            f"{short}. Lower --shots."
+        )
+    rng = random.Random(seed)
+    train_idx, dev_idx = [], []
+    for label in sorted(by_label):
+        picked = rng.sample(by_label[label], needed)
+        train_idx += picked[:shots]
+        dev_idx += picked[shots:]
+    rng.shuffle(train_idx)
+    few_train = [train[i] for i in train_idx]
+    dev = [train[i] for i in dev_idx] if use_train_for_dev else data.splits["dev"]
+    return few_train, dev

@@ -1,0 +1,110 @@
+"""The Mode interface: one answer to "what do we train?", and the registry of modes by name.
+
+A mode is an ``nn.Module`` owned by the :class:`~promptlearn.model.PromptModel`, so the modules
+it adds (soft prompts, encoders, heads) move, save and train with the model. It decides:
+
+- which parameters train (:meth:`attach` runs after the backbone has been frozen) and with which
+  learning rates (:meth:`param_groups`);
+- how inputs are embedded (:meth:`embed`, e.g. writing soft tokens into their slots);
+- any keyword arguments for the encoder (:meth:`encoder_kwargs`, e.g. deep prompts);
+- how hidden states become class scores (:meth:`readout`: label words at [MASK] by default);
+- what a run folder stores (:meth:`artifact_state`: the trained tensors by default).
+
+No file outside ``modes/<name>.py`` tests a mode's name: the trainer only calls these hooks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, ClassVar
+
+import torch
+from torch import nn
+
+from promptlearn.errors import PromptlearnError
+
+if TYPE_CHECKING:
+    from promptlearn.model import PromptModel
+    from promptlearn.pattern import Pattern
+
+MODES: dict[str, type[Mode]] = {}
+
+
+def register(cls: type[Mode]) -> type[Mode]:
+    """Class decorator: make ``cls`` available as ``--mode cls.name``."""
+    if cls.name in MODES:
+        raise ValueError(f"Mode {cls.name!r} is registered twice")
+    MODES[cls.name] = cls
+    return cls
+
+
+@dataclasses.dataclass
+class ModeOptions:
+    """Options of a mode (``--prompt-length``, ``--init``, ...); subclasses add fields and checks."""
+
+
+class Mode(nn.Module):
+    """Base class: trains nothing, embeds tokens as they are, reads out label words at [MASK]."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    options_class: ClassVar[type[ModeOptions]] = ModeOptions
+    #: learning rate of the main parameter group when the user gives none
+    default_learning_rate: ClassVar[float] = 1e-5
+    #: whether the pattern may contain [SOFT] tokens (only modes that train prompt embeddings)
+    uses_soft_tokens: ClassVar[bool] = False
+    #: whether class scores come from label words (False: a classification head, no verbalizer)
+    uses_verbalizer: ClassVar[bool] = True
+
+    def __init__(self, options: ModeOptions | None = None):
+        super().__init__()
+        self.options = options if options is not None else self.options_class()
+
+    @classmethod
+    def from_options(cls, options: dict) -> Mode:
+        """Build from a plain dict, rejecting keys the mode does not know."""
+        known = {f.name for f in dataclasses.fields(cls.options_class)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            flags = ", ".join("--" + key.replace("_", "-") for key in unknown)
+            accepted = ", ".join("--" + k.replace("_", "-") for k in sorted(known)) or "none"
+            raise PromptlearnError(f"Mode {cls.name!r} does not take {flags} (it takes: {accepted}).")
+        return cls(cls.options_class(**options))
+
+    def options_dict(self) -> dict:
+        return dataclasses.asdict(self.options)
+
+    def adapt_pattern(self, pattern: Pattern) -> Pattern:
+        """The pattern this mode encodes with; checks [SOFT] use by default."""
+        if pattern.soft_count and not self.uses_soft_tokens:
+            raise PromptlearnError(
+                f"The pattern {pattern.source!r} has [SOFT] tokens, but mode {self.name!r} trains no prompt "
+                "embeddings. Use --mode soft_prompt or --mode ptuning, or remove the [SOFT] tokens."
+            )
+        return pattern
+
+    def attach(self, model: PromptModel) -> None:
+        """Create this mode's modules and unfreeze what it trains (the backbone arrives frozen)."""
+
+    def param_groups(self, model: PromptModel, learning_rate: float | None) -> list[dict]:
+        """Optimizer groups ``{"params", "lr"}``; ``learning_rate`` overrides the main group's default."""
+        params = [p for p in model.parameters() if p.requires_grad]
+        return [{"params": params, "lr": learning_rate or self.default_learning_rate}]
+
+    def embed(self, model: PromptModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Input embeddings (B, T, H) for the encoder."""
+        return model.word_embeddings(batch["input_ids"])
+
+    def encoder_kwargs(self, model: PromptModel, batch: dict[str, torch.Tensor]) -> dict:
+        """Extra keyword arguments for the encoder call."""
+        return {}
+
+    def readout(
+        self, model: PromptModel, hidden: torch.Tensor, batch: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
+        """Class logits (B, C) from the encoder's hidden states (B, T, H)."""
+        return model.cloze_logits(hidden, batch["mask_positions"])
+
+    def artifact_state(self, model: PromptModel) -> dict[str, torch.Tensor]:
+        """Tensors a run folder stores: every trainable parameter, by its name in the PromptModel."""
+        return {name: p.detach() for name, p in model.named_parameters() if p.requires_grad}

@@ -1,0 +1,117 @@
+"""Shared fixtures: tiny random masked LMs with a fixture vocabulary, tiny tasks, the real bert-tiny.
+
+Nothing here downloads: models are built from small configs and saved to a temporary folder, so
+code under test loads them through the same ``from_pretrained(folder)`` path users take.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+BERT_TINY = SHARED / "models" / "bert-tiny"
+SHARED_DATA = SHARED / "data"
+
+VOCAB = [
+    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
+    "great", "terrible", "good", "bad", "yes", "no", "maybe",
+    "it", "was", "the", "a", "movie", "film", "plot", "acting", "story", "is", "?", ",", ".", "!",
+    "wonderful", "awful", "boring", "fun", "loved", "hated", "really", "very", "not",
+    "un", "##believ", "##able", "sports", "news", "world", "business",
+]  # fmt: skip
+
+TINY_TASK = {
+    "train": [
+        {"text": "the movie was wonderful", "label": "positive"},
+        {"text": "the film was awful", "label": "negative"},
+        {"text": "the plot is fun", "label": "positive"},
+    ],
+    "dev": [
+        {"text": "the story was wonderful", "label": "positive"},
+        {"text": "the acting was awful", "label": "negative"},
+    ],
+    "test": [
+        {"text": "loved the movie", "label": "positive"},
+        {"text": "hated the film", "label": "negative"},
+        {"text": "it was fun", "label": "positive"},
+        {"text": "it was boring", "label": "negative"},
+    ],
+}
+
+
+def tiny_tokenizer():
+    from transformers import BertTokenizer
+
+    return BertTokenizer(vocab={word: i for i, word in enumerate(VOCAB)})
+
+
+def tiny_bert(seed: int = 0):
+    from transformers import BertConfig, BertForMaskedLM
+
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=len(VOCAB), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=64,
+    )  # fmt: skip
+    return BertForMaskedLM(config)
+
+
+def tiny_distilbert(seed: int = 0):
+    from transformers import DistilBertConfig, DistilBertForMaskedLM
+
+    torch.manual_seed(seed)
+    config = DistilBertConfig(
+        vocab_size=len(VOCAB), dim=32, n_layers=2, n_heads=2, hidden_dim=64, max_position_embeddings=64,
+    )  # fmt: skip
+    return DistilBertForMaskedLM(config)
+
+
+def write_task(folder: Path, splits: dict[str, list[dict]]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, rows in splits.items():
+        (folder / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory) -> Path:
+    """A saved random BertForMaskedLM (hidden 32, 2 layers) with the fixture vocabulary."""
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    tiny_bert().save_pretrained(folder)
+    tiny_tokenizer().save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_distilbert_dir(tmp_path_factory) -> Path:
+    """A saved random DistilBertForMaskedLM with the fixture vocabulary (a second architecture)."""
+    folder = tmp_path_factory.mktemp("tiny-distilbert")
+    tiny_distilbert().save_pretrained(folder)
+    tiny_tokenizer().save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture()
+def tiny_task_dir(tmp_path) -> Path:
+    """A separable 2-label task: 3 train, 2 dev, 4 test examples."""
+    return write_task(tmp_path / "tiny-task", TINY_TASK)
+
+
+@pytest.fixture(scope="session")
+def bert_tiny_dir() -> Path:
+    """The real pretrained bert-tiny from ../shared (the test is skipped when it is absent)."""
+    if not (BERT_TINY / "model.safetensors").is_file():
+        pytest.skip(f"real model not found at {BERT_TINY} (needs the shared/ folder beside the repo)")
+    return BERT_TINY
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir() -> Path:
+    if not (SHARED_DATA / "sst2" / "train.jsonl").is_file():
+        pytest.skip(f"shared datasets not found at {SHARED_DATA} (needs the shared/ folder beside the repo)")
+    return SHARED_DATA
