@@ -73,13 +73,9 @@ def train(
     pattern_id: int = typer.Option(None, help="Which preset pattern of --task (default: its first)."),
     verbalizer: str = typer.Option(None, "--verbalizer", "-v", help=VERBALIZER_HELP),
     mode: str = typer.Option("pet", help="What to train; `promptlearn modes` lists them."),
-    shots: int = typer.Option(
-        None, help="K examples per label for train (and for dev, if sampled from train)."
-    ),
+    shots: int = typer.Option(None, help="K examples per label for train (and for dev, if sampled from train)."),
     seed: int = typer.Option(13, help="Seed for sampling, initialisation and shuffling."),
-    dev_from_train: bool = typer.Option(
-        False, help="Sample dev from train even when the data has a dev split."
-    ),
+    dev_from_train: bool = typer.Option(False, help="Sample dev from train even when the data has a dev split."),
     max_length: int = typer.Option(128, help="Token budget per example; only input slots are truncated."),
     batch_size: int = typer.Option(8, help="Training batch size (per process)."),
     eval_batch_size: int = typer.Option(64, help="Evaluation batch size."),
@@ -89,32 +85,22 @@ def train(
     max_steps: int = typer.Option(None, help="Optimizer steps (default 250 unless --epochs is given)."),
     epochs: float = typer.Option(None, help="Train for this many passes over train instead of --max-steps."),
     grad_accum: int = typer.Option(1, help="Batches per optimizer step."),
-    eval_every: int = typer.Option(
-        25, help="Evaluate on dev every N steps; the best-on-dev weights are kept."
-    ),
+    eval_every: int = typer.Option(25, help="Evaluate on dev every N steps; the best-on-dev weights are kept."),
     patience: int = typer.Option(None, help="Stop after N evaluations without dev improvement."),
     precision: str = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU), fp32, bf16 or fp16."),
     compile: bool = typer.Option(False, "--compile/--no-compile", help="torch.compile the encoder."),
     prompt_length: int = typer.Option(None, help="[prompt modes] Soft tokens or prefix length."),
     init: str = typer.Option(None, help='[soft_prompt] random, vocab, text:"words" or file:PATH.'),
-    prompt: Path = typer.Option(
-        None, help="[ppt] A pretrained prompt artifact (`promptlearn pretrain-prompt`)."
-    ),
-    tune_model: bool = typer.Option(
-        None, "--tune-model/--freeze-model", help="[ptuning] Also train the MLM."
-    ),
+    prompt: Path = typer.Option(None, help="[ppt] A pretrained prompt artifact (`promptlearn pretrain-prompt`)."),
+    tune_model: bool = typer.Option(None, "--tune-model/--freeze-model", help="[ptuning] Also train the MLM."),
     model_lr: float = typer.Option(None, help="[ptuning --tune-model] Learning rate of the MLM."),
     prefix_projection: bool = typer.Option(None, help="[ptuning_v2] Produce prefixes with an MLP."),
-    readout: str = typer.Option(
-        None, help="[ptuning_v2, bitfit] 'cloze' (label words) or 'cls' (linear head)."
-    ),
+    readout: str = typer.Option(None, help="[ptuning_v2, bitfit] 'cloze' (label words) or 'cls' (linear head)."),
     pooling: str = typer.Option(None, help="[head, finetune] 'cls' or 'mean'."),
     text_column: str = typer.Option("text", help="Column holding the (first) text."),
     text_b_column: str = typer.Option("text_b", help="Column holding the second text of pair tasks."),
     label_column: str = typer.Option("label", help="Column holding the label."),
-    config: Path = typer.Option(
-        None, help="Re-run a saved config.json; other options except --output are ignored."
-    ),
+    config: Path = typer.Option(None, help="Re-run a saved config.json; other options except --output are ignored."),
     overwrite: bool = typer.Option(False, help="Replace a non-empty --output folder."),
 ) -> None:
     """Train a prompt model and write config.json, metrics.json, weights and test predictions to --output.
@@ -211,9 +197,7 @@ def evaluate(
 @handle_errors
 def predict(
     run: Path = typer.Option(..., help="A trained run folder."),
-    input: Path = typer.Option(
-        None, "--input", "-i", help="A .jsonl/.csv/.tsv file; default: JSON lines on stdin."
-    ),
+    input: Path = typer.Option(None, "--input", "-i", help="A .jsonl/.csv/.tsv file; default: JSON lines on stdin."),
 ) -> None:
     """Predict labels with a trained run: one JSON line out per input line (text, predicted, probabilities).
 
@@ -236,14 +220,10 @@ def predict(
             except json.JSONDecodeError as err:
                 raise PromptlearnError(f"stdin line {number} is not JSON: {err}") from err
             if not isinstance(row, dict) or columns.text not in row:
-                raise PromptlearnError(
-                    f'stdin line {number} needs a {columns.text!r} field, e.g. {{"text": "..."}}'
-                )
+                raise PromptlearnError(f'stdin line {number} needs a {columns.text!r} field, e.g. {{"text": "..."}}')
             label = row.get(columns.label)
             examples.append(
-                Example(
-                    str(row[columns.text]), row.get(columns.text_b), None if label is None else str(label)
-                )
+                Example(str(row[columns.text]), row.get(columns.text_b), None if label is None else str(label))
             )
     if not examples:
         raise PromptlearnError("No input examples: pass --input FILE or JSON lines on stdin")

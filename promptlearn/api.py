@@ -76,9 +76,7 @@ def build(config: RunConfig, data: TaskData | None = None) -> Prompted:
     verbalizer = None
     if mode.uses_verbalizer:
         if not config.verbalizer:
-            raise PromptlearnError(
-                f"Mode {mode.name!r} reads label words at [MASK]: give --verbalizer or --task"
-            )
+            raise PromptlearnError(f"Mode {mode.name!r} reads label words at [MASK]: give --verbalizer or --task")
         verbalizer = Verbalizer.from_dict(config.verbalizer)
     labels = config.labels or (verbalizer.labels if verbalizer else (data.labels if data else None))
     tokenizer = load_tokenizer(config.model)
@@ -140,9 +138,7 @@ def load_run(run_dir: str | Path) -> Prompted:
     """Rebuild a trained run: base model from its config, then the stored (trained) tensors."""
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").is_file():
-        raise PromptlearnError(
-            f"{run_dir} is not a run folder (no config.json); train one with `promptlearn train`"
-        )
+        raise PromptlearnError(f"{run_dir} is not a run folder (no config.json); train one with `promptlearn train`")
     config = RunConfig.load(run_dir / "config.json")
     run = build(config)
     weights_path = run_dir / WEIGHTS

@@ -44,9 +44,7 @@ def _find_transform(backbone: nn.Module) -> _Sequential | None:
     if hasattr(backbone, "vocab_transform"):  # DistilBERT
         return _Sequential(backbone.vocab_transform, backbone.activation, backbone.vocab_layer_norm)
     predictions = getattr(backbone, "predictions", None)
-    if (
-        predictions is not None and hasattr(predictions, "LayerNorm") and hasattr(predictions, "dense")
-    ):  # ALBERT
+    if predictions is not None and hasattr(predictions, "LayerNorm") and hasattr(predictions, "dense"):  # ALBERT
         return _Sequential(predictions.dense, predictions.activation, predictions.LayerNorm)
     if hasattr(backbone, "generator_predictions"):  # ELECTRA generator
         return _Sequential(backbone.generator_predictions)
@@ -73,9 +71,7 @@ class ClozeScorer:
         self.head = None
         if self.transform is None:
             self.head = _find_head_module(backbone)
-            logger.info(
-                "No fast cloze path for %s: scoring the full vocabulary at [MASK]", type(backbone).__name__
-            )
+            logger.info("No fast cloze path for %s: scoring the full vocabulary at [MASK]", type(backbone).__name__)
 
     def __call__(self, mask_hidden: torch.Tensor, token_ids: torch.Tensor) -> torch.Tensor:
         """``mask_hidden`` (B, H), ``token_ids`` (W,) -> logits (B, W), equal to the full head's."""

@@ -77,9 +77,7 @@ class RunConfig:
         if self.weight_decay < 0 or self.max_grad_norm <= 0:
             raise PromptlearnError("--weight-decay must be >= 0 and --max-grad-norm > 0")
         if self.precision not in PRECISIONS:
-            raise PromptlearnError(
-                f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
-            )
+            raise PromptlearnError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
     @classmethod
     def from_dict(cls, values: dict, origin: str = "config") -> RunConfig:

@@ -53,9 +53,7 @@ class TaskData:
 
     def split(self, name: str) -> list[Example]:
         if name not in self.splits:
-            raise PromptlearnError(
-                f"The data in {self.source} has no {name!r} split (it has {sorted(self.splits)})."
-            )
+            raise PromptlearnError(f"The data in {self.source} has no {name!r} split (it has {sorted(self.splits)}).")
         return self.splits[name]
 
 
@@ -114,9 +112,7 @@ def _rename_splits(loaded: dict, source: str) -> dict[str, object]:
                 out[split] = loaded[alias]
                 break
     if not out:
-        raise PromptlearnError(
-            f"Dataset {source} has splits {sorted(loaded)}, none of train/dev/validation/test"
-        )
+        raise PromptlearnError(f"Dataset {source} has splits {sorted(loaded)}, none of train/dev/validation/test")
     return out
 
 
@@ -137,8 +133,7 @@ def _to_examples(rows, columns: Columns, origin: str, labels_required: bool = Tr
     names = set(rows.column_names)
     if columns.text not in names:
         raise PromptlearnError(
-            f"{origin}: no column {columns.text!r} (columns: {sorted(names)}). "
-            "Name the text column with --text-column."
+            f"{origin}: no column {columns.text!r} (columns: {sorted(names)}). Name the text column with --text-column."
         )
     has_label = columns.label in names
     if labels_required and not has_label:

@@ -17,8 +17,7 @@ def require_hub(what: str, name: str, timeout: float = 3.0) -> None:
     for variable in _OFFLINE_VARIABLES:
         if os.environ.get(variable, "").lower() in {"1", "true", "yes", "on"}:
             raise PromptlearnError(
-                f"{name!r} is not a local folder and {variable} is set, so the {what} cannot be "
-                f"downloaded: {advice}."
+                f"{name!r} is not a local folder and {variable} is set, so the {what} cannot be downloaded: {advice}."
             )
     endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
     try:

@@ -37,9 +37,7 @@ def _from_pretrained(auto_class, name: str):
         try:
             return auto_class.from_pretrained(name)
         except (OSError, ValueError) as err:
-            raise PromptlearnError(
-                f"Could not load {auto_class.__name__[4:]} from folder {name}: {err}"
-            ) from err
+            raise PromptlearnError(f"Could not load {auto_class.__name__[4:]} from folder {name}: {err}") from err
     if Path(name).exists() or name.startswith((".", "/", "~")):
         raise PromptlearnError(f"Model folder {name} does not exist")
     try:

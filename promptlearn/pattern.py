@@ -112,9 +112,7 @@ class Pattern:
 
 def _segment_for(match: re.Match[str], source: str, origin: str | None) -> Segment:
     if match.group("stray") is not None:
-        raise _error(
-            source, origin, match.start(), "unbalanced brace; write input slots as {text} or {text_b}"
-        )
+        raise _error(source, origin, match.start(), "unbalanced brace; write input slots as {text} or {text_b}")
     slot = match.group("slot")
     if slot is not None:
         if slot not in TEXT_SLOTS:

@@ -47,9 +47,7 @@ def task_patterns(task: str) -> list[PatternPreset]:
     content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     presets = []
     for entry in content.get("patterns", []):
-        preset = PatternPreset(
-            id=int(entry["id"]), pattern=str(entry["pattern"]), source=str(entry.get("source", ""))
-        )
+        preset = PatternPreset(id=int(entry["id"]), pattern=str(entry["pattern"]), source=str(entry.get("source", "")))
         Pattern.parse(preset.pattern, origin=f"{path} (id {preset.id})")
         presets.append(preset)
     if not presets:

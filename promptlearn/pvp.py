@@ -53,11 +53,7 @@ class PVP:
         self._label_index = {label: i for i, label in enumerate(self.labels)}
         self._prefix, self._suffix = _special_frame(tokenizer)
         self._plan = self._tokenize_pattern()
-        fixed = (
-            len(self._prefix)
-            + len(self._suffix)
-            + sum(len(ids) for kind, ids in self._plan if kind != "slot")
-        )
+        fixed = len(self._prefix) + len(self._suffix) + sum(len(ids) for kind, ids in self._plan if kind != "slot")
         if fixed >= max_length:
             raise PromptlearnError(
                 f"The pattern {pattern.source!r} alone takes {fixed} tokens with special tokens, which leaves "
@@ -128,9 +124,7 @@ class PVP:
                 content = segment.text.strip()
                 if content:
                     lead = " " if (space_before or segment.text[:1].isspace()) and started else ""
-                    plan.append(
-                        ("ids", self.tokenizer(lead + content, add_special_tokens=False)["input_ids"])
-                    )
+                    plan.append(("ids", self.tokenizer(lead + content, add_special_tokens=False)["input_ids"]))
                     space_before = segment.text[-1:].isspace()
                     started = True
                 else:
@@ -213,6 +207,4 @@ def _special_frame(tokenizer) -> tuple[list[int], list[int]]:
     for start in range(len(framed) - len(probe) + 1):
         if framed[start : start + len(probe)] == probe:
             return framed[:start], framed[start + len(probe) :]
-    raise PromptlearnError(
-        f"Cannot tell which special tokens {type(tokenizer).__name__} adds around a sequence"
-    )
+    raise PromptlearnError(f"Cannot tell which special tokens {type(tokenizer).__name__} adds around a sequence")

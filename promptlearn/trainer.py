@@ -29,9 +29,7 @@ from promptlearn.pvp import Encoded
 logger = logging.getLogger(__name__)
 
 
-def classification_metrics(
-    gold: list[int] | np.ndarray, predicted: list[int] | np.ndarray, num_labels: int
-) -> dict:
+def classification_metrics(gold: list[int] | np.ndarray, predicted: list[int] | np.ndarray, num_labels: int) -> dict:
     """Accuracy and macro-F1 (over all ``num_labels`` classes, absent ones included)."""
     labels = list(range(num_labels))
     return {
@@ -105,9 +103,7 @@ class Trainer:
                 loss = torch.nn.functional.cross_entropy(logits.float(), batch["labels"])
                 accelerator.backward(loss)
                 if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(
-                        [p for g in groups for p in g["params"]], config.max_grad_norm
-                    )
+                    accelerator.clip_grad_norm_([p for g in groups for p in g["params"]], config.max_grad_norm)
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
             running.append(loss.item())
@@ -124,18 +120,14 @@ class Trainer:
                 result.history.append({"step": step, "loss": float(np.mean(running)), **metrics})
                 running = []
                 if progress is not None:
-                    progress.set_postfix(
-                        loss=f"{result.history[-1]['loss']:.4f}", dev_acc=f"{metrics['accuracy']:.3f}"
-                    )
+                    progress.set_postfix(loss=f"{result.history[-1]['loss']:.4f}", dev_acc=f"{metrics['accuracy']:.3f}")
                 if best_state is None or metrics["accuracy"] > result.best_dev["accuracy"]:
                     best_state, stale = self._trainable_state(), 0
                     result.best_step, result.best_dev = step, metrics
                 else:
                     stale += 1
                     if config.patience is not None and stale >= config.patience:
-                        logger.info(
-                            "Early stop at step %d: no dev improvement in %d evaluations", step, stale
-                        )
+                        logger.info("Early stop at step %d: no dev improvement in %d evaluations", step, stale)
                         break
         if progress is not None:
             progress.close()
@@ -172,9 +164,7 @@ class Trainer:
         return classification_metrics(gold, probs.argmax(axis=1), self.model.num_labels)
 
     def _trainable_state(self) -> dict[str, torch.Tensor]:
-        return {
-            n: p.detach().to("cpu", copy=True) for n, p in self.model.named_parameters() if p.requires_grad
-        }
+        return {n: p.detach().to("cpu", copy=True) for n, p in self.model.named_parameters() if p.requires_grad}
 
 
 def _forever(loader):

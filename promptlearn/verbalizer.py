@@ -32,14 +32,8 @@ class Verbalizer:
         items = []
         for label, words in mapping.items():
             words = [words] if isinstance(words, str) else words
-            if (
-                not isinstance(words, list)
-                or not words
-                or not all(isinstance(w, str) and w.strip() for w in words)
-            ):
-                raise PromptlearnError(
-                    f"{origin}: label {label!r} needs one or more non-empty words, got {words!r}"
-                )
+            if not isinstance(words, list) or not words or not all(isinstance(w, str) and w.strip() for w in words):
+                raise PromptlearnError(f"{origin}: label {label!r} needs one or more non-empty words, got {words!r}")
             items.append((str(label), tuple(w.strip() for w in words)))
         return cls(tuple(items))
 
@@ -72,9 +66,7 @@ class Verbalizer:
         try:
             mapping = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
         except (json.JSONDecodeError, yaml.YAMLError) as err:
-            raise PromptlearnError(
-                f"Verbalizer file {path} is not valid {path.suffix[1:].upper()}: {err}"
-            ) from err
+            raise PromptlearnError(f"Verbalizer file {path} is not valid {path.suffix[1:].upper()}: {err}") from err
         return cls.from_dict(mapping, origin=str(path))
 
     @property

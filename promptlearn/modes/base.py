@@ -99,9 +99,7 @@ class Mode(nn.Module):
         """Extra keyword arguments for the encoder call."""
         return {}
 
-    def readout(
-        self, model: PromptModel, hidden: torch.Tensor, batch: dict[str, torch.Tensor]
-    ) -> torch.Tensor:
+    def readout(self, model: PromptModel, hidden: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Class logits (B, C) from the encoder's hidden states (B, T, H)."""
         return model.cloze_logits(hidden, batch["mask_positions"])
 
