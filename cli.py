@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import shlex
 import sys
 from pathlib import Path
 
@@ -229,6 +230,88 @@ def predict(
         raise PromptlearnError("No input examples: pass --input FILE or JSON lines on stdin")
     for record in prompted.predict(examples):
         typer.echo(json.dumps(record, ensure_ascii=False))
+
+
+def _split(values: str | None, cast=str) -> list | None:
+    return None if values is None else [cast(v.strip()) for v in values.split(",") if v.strip()]
+
+
+def _shot_value(value: str) -> int | str:
+    return int(value) if value.isdigit() else value
+
+
+def _given_options(ctx: typer.Context) -> str:
+    """The options typed on the command line, to state in the report how it was made."""
+    parts = []
+    for param in ctx.command.params:
+        source = ctx.get_parameter_source(param.name)
+        if source is None or source.name != "COMMANDLINE":  # typer may vendor click: compare by name
+            continue
+        value = ctx.params[param.name]
+        if isinstance(value, bool):
+            parts.append(param.opts[0] if value else param.secondary_opts[0])
+        else:
+            parts += [param.opts[0], shlex.quote(str(value))]
+    return " ".join(parts)
+
+
+@app.command()
+@handle_errors
+def fewshot(
+    ctx: typer.Context,
+    config: Path = typer.Option(None, "--config", "-c", help="Experiment YAML (schema: docs/fewshot.md)."),
+    output: str = typer.Option(None, "--output", "-o", help="Experiment folder (run folders, results.jsonl)."),
+    report: str = typer.Option(None, help="Also write summary.md, summary.csv and plots/ here."),
+    model: str = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    task: str = typer.Option(None, help="Comma-separated preset task names, e.g. sst2,rte."),
+    data: str = typer.Option(None, "--data", "-d", help="Comma-separated data folders, one per --task."),
+    data_root: str = typer.Option(None, help="Folder holding one data folder per task name."),
+    modes: str = typer.Option(None, help="Comma-separated modes; 'zero-shot' evaluates without training."),
+    shots: str = typer.Option(None, help="Comma-separated K values (per label), e.g. 8,16,32; 'all' = whole train."),
+    seeds: str = typer.Option(None, help="Comma-separated seeds (default 13,21,42,87,100)."),
+    max_steps: int = typer.Option(None, help="Optimizer steps per run (experiment default 100)."),
+    max_test_examples: int = typer.Option(None, help="Evaluate on a fixed random subset of at most N test examples."),
+    cpu_threads: int = typer.Option(None, help="torch CPU threads (1 is fastest on a busy or 2-core machine)."),
+    retry_failed: bool = typer.Option(True, "--retry-failed/--keep-failed", help="Re-run failed runs on restart."),
+    report_only: bool = typer.Option(False, help="Only rebuild the summary and plots from finished runs."),
+) -> None:
+    """Run a few-shot experiment (tasks x modes x K x seeds), resumably, then write summary.md/.csv and plots.
+
+    Example: promptlearn fewshot --model ../shared/models/bert-tiny --task sst2 --data-root ../shared/data
+    --modes zero-shot,pet --shots 8,16 --output runs/sst2-fewshot
+    """
+    from promptlearn.experiment import Experiment, run_experiment, write_report
+    from promptlearn.experiment.runner import read_record
+
+    overrides = {
+        "model": model, "output": output, "report": report, "data_root": data_root,
+        "modes": _split(modes), "shots": _split(shots, _shot_value), "seeds": _split(seeds, int),
+        "max_test_examples": max_test_examples, "cpu_threads": cpu_threads,
+    }  # fmt: skip
+    overrides = {key: value for key, value in overrides.items() if value is not None}
+    tasks, folders = _split(task), _split(data)
+    if folders is not None:
+        if tasks is None or len(tasks) != len(folders):
+            raise PromptlearnError("Give one --data folder per --task name, in the same order")
+        overrides["tasks"] = [{"name": t, "data": d} for t, d in zip(tasks, folders, strict=True)]
+    elif tasks is not None:
+        overrides["tasks"] = tasks
+    if config is not None:
+        source = Experiment.load(config)
+        values = source.source | overrides
+    else:
+        values = overrides
+    if max_steps is not None:
+        values["train"] = dict(values.get("train") or {}) | {"max_steps": max_steps}
+    experiment = Experiment.from_dict(values, origin=str(config or "command line"))
+    if report_only:
+        found = [read_record(Path(experiment.output), spec) for spec in experiment.runs()]
+        records = [r for r in found if r is not None]
+    else:
+        records = run_experiment(experiment, retry_failed=retry_failed)
+    written = write_report(experiment, records, f"promptlearn fewshot {_given_options(ctx)}".strip())
+    failed = sum(r["status"] != "ok" for r in records)
+    typer.echo(f"{len(records)} runs finished ({failed} failed); wrote {', '.join(str(p) for p in written[:2])}")
 
 
 @app.command("show-pattern")

@@ -93,22 +93,13 @@ def build(config: RunConfig, data: TaskData | None = None) -> Prompted:
     )
 
 
-def train(config: RunConfig, output: str | Path | None = None, overwrite: bool = False) -> dict:
-    """Train, evaluate on dev and test, and (with ``output``) write the run folder. Returns the metrics."""
-    if output is not None:
-        check_output_free(output, overwrite)
+def fit(config: RunConfig, data: TaskData) -> tuple[Prompted, dict]:
+    """Sample the few-shot split of ``data``, build and train; returns the run and its dev/training metrics."""
     started = time.perf_counter()
-    data = load_task_data(config.data, columns_of(config))
     run = build(config, data)
     train_examples, dev_examples = few_shot(data, config.shots, config.seed, config.dev_from_train)
     result = run.trainer.fit(run.pvp.encode(train_examples), run.pvp.encode(dev_examples))
     metrics = {"dev": run.evaluate(dev_examples)}
-    predictions = None
-    if "test" in data.splits:
-        predictions = run.predict(data.splits["test"])
-        if all(r["gold"] is not None for r in predictions):
-            metrics["test"] = _metrics_of(predictions, run.pvp.labels)
-    artifact = run.model.mode.artifact_state(run.model)
     metrics["training"] = {
         "steps": result.steps,
         "best_step": result.best_step,
@@ -116,10 +107,33 @@ def train(config: RunConfig, output: str | Path | None = None, overwrite: bool =
         "dev_examples": len(dev_examples),
         "trainable_parameters": run.model.trainable_parameters(),
         "total_parameters": run.model.total_parameters(),
-        "artifact_bytes": sum(t.numel() * t.element_size() for t in artifact.values()),
         "wall_seconds": round(time.perf_counter() - started, 2),
         "history": result.history,
     }
+    return run, metrics
+
+
+def train(
+    config: RunConfig, output: str | Path | None = None, overwrite: bool = False, data: TaskData | None = None
+) -> dict:
+    """Train, evaluate on dev and test, and (with ``output``) write the run folder. Returns the metrics.
+
+    ``data`` saves re-reading the dataset when the caller already holds ``config.data`` loaded.
+    """
+    if output is not None:
+        check_output_free(output, overwrite)
+    started = time.perf_counter()
+    if data is None:
+        data = load_task_data(config.data, columns_of(config))
+    run, metrics = fit(config, data)
+    predictions = None
+    if "test" in data.splits:
+        predictions = run.predict(data.splits["test"])
+        if all(r["gold"] is not None for r in predictions):
+            metrics["test"] = _metrics_of(predictions, run.pvp.labels)
+    artifact = run.model.mode.artifact_state(run.model)
+    metrics["training"]["artifact_bytes"] = sum(t.numel() * t.element_size() for t in artifact.values())
+    metrics["training"]["wall_seconds"] = round(time.perf_counter() - started, 2)
     if output is not None:
         with staged_folder(output, overwrite) as folder:
             write_json_atomic(folder / "config.json", run.config.to_dict())

@@ -1,0 +1,11 @@
+"""Few-shot experiments: a grid of tasks x modes x K x patterns x seeds, run resumably and summarized.
+
+``config`` validates the YAML and expands the grid, ``runner`` runs it (one staged folder per run),
+``aggregate`` turns records into mean (std) rows, ``report`` and ``plots`` write the summary.
+"""
+
+from promptlearn.experiment.config import ALL_SHOTS, ZERO_SHOT, Experiment, RunSpec
+from promptlearn.experiment.report import write_report
+from promptlearn.experiment.runner import run_experiment
+
+__all__ = ["ALL_SHOTS", "ZERO_SHOT", "Experiment", "RunSpec", "run_experiment", "write_report"]

@@ -1,0 +1,170 @@
+"""Aggregate run records into summary rows: mean (std) over seeds per task x mode x K x pattern.
+
+Rows per pattern, plus ``ensemble`` (per seed, the mean of the patterns' test probabilities) and
+``mean`` (pooled over patterns and seeds) when a task x mode x K has several patterns. The std is
+the population standard deviation (``numpy.std``, ddof=0), as LM-BFF's ``tools/gather_result.py``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from promptlearn.errors import PromptlearnError
+from promptlearn.experiment.runner import prediction_metrics
+
+ENSEMBLE = "ensemble"
+POOLED = "mean"
+#: a row whose most-predicted class takes at least this share of test predictions is flagged as collapsed
+COLLAPSE_SHARE = 0.9
+
+
+@dataclass
+class SummaryRow:
+    """Mean and std over a group's finished runs (metrics are fractions in [0, 1])."""
+
+    task: str
+    mode: str
+    shots: int | str | None
+    pattern: str
+    runs: int
+    failed: int
+    test_accuracy: float
+    test_accuracy_std: float
+    test_macro_f1: float
+    test_macro_f1_std: float
+    dev_accuracy: float | None
+    dev_accuracy_std: float | None
+    top_class_share: float
+    majority_accuracy: float
+    trainable_parameters: int | None
+    wall_seconds: float | None
+
+    @property
+    def collapsed(self) -> bool:
+        return self.top_class_share >= COLLAPSE_SHARE
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and population standard deviation (ddof=0) of ``values``."""
+    if not values:
+        raise PromptlearnError("mean_std needs at least one value")
+    array = np.asarray(values, dtype=np.float64)
+    return float(array.mean()), float(array.std())
+
+
+def ensemble_records(
+    records: list[dict], load_predictions: Callable[[str], tuple[np.ndarray, np.ndarray] | None]
+) -> list[dict]:
+    """One record per task x mode x K x seed with several finished patterns: their mean probabilities.
+
+    ``load_predictions(run_id)`` gives a run's test probabilities (N, C) and gold indices (N,).
+    """
+    groups: dict[tuple, list[dict]] = {}
+    for record in records:
+        if record["status"] == "ok":
+            groups.setdefault((record["task"], record["mode"], record["shots"], record["seed"]), []).append(record)
+    ensembles = []
+    for (task, mode, shots, seed), members in groups.items():
+        if len(members) < 2:
+            continue
+        loaded = [load_predictions(m["run_id"]) for m in members]
+        if any(item is None for item in loaded):
+            continue
+        gold = loaded[0][1]
+        same_labels = all(m["labels"] == members[0]["labels"] for m in members)
+        if not same_labels or any(not np.array_equal(g, gold) for _, g in loaded):
+            raise PromptlearnError(f"{task}/{mode}: the patterns' runs were tested on different examples or labels")
+        probs = np.mean([p for p, _ in loaded], axis=0)
+        ensembles.append(
+            {
+                "run_id": f"{members[0]['run_id']}-{ENSEMBLE}",
+                "task": task,
+                "mode": mode,
+                "pattern_id": ENSEMBLE,
+                "shots": shots,
+                "seed": seed,
+                "status": "ok",
+                "dev": None,
+                "test": prediction_metrics(gold, probs),
+                "trainable_parameters": None,
+                "wall_seconds": None,
+            }
+        )
+    return ensembles
+
+
+def summarize(records: list[dict]) -> list[SummaryRow]:
+    """Summary rows in grid order: per pattern, then ``ensemble`` and ``mean`` where there are several."""
+    groups: dict[tuple, list[dict]] = {}
+    for record in records:
+        key = (record["task"], record["mode"], record["shots"])
+        groups.setdefault(key, []).append(record)
+    rows = []
+    for (task, mode, shots), members in groups.items():
+        by_pattern: dict[str, list[dict]] = {}
+        for record in members:
+            by_pattern.setdefault(str(record["pattern_id"]), []).append(record)
+        singles = [p for p in by_pattern if p != ENSEMBLE]
+        for pattern, group in by_pattern.items():
+            row = _row(task, mode, shots, pattern, group)
+            if row is not None:
+                rows.append(row)
+        if len(singles) > 1:
+            pooled = [r for p in singles for r in by_pattern[p]]
+            row = _row(task, mode, shots, POOLED, pooled)
+            if row is not None:
+                rows.append(row)
+    return rows
+
+
+def _row(task: str, mode: str, shots, pattern: str, group: list[dict]) -> SummaryRow | None:
+    ok = [r for r in group if r["status"] == "ok"]
+    if not ok:
+        return None
+    accuracy = mean_std([r["test"]["accuracy"] for r in ok])
+    macro_f1 = mean_std([r["test"]["macro_f1"] for r in ok])
+    dev = [r["dev"]["accuracy"] for r in ok if r.get("dev")]
+    dev_accuracy = mean_std(dev) if dev else (None, None)
+    trainable = [r["trainable_parameters"] for r in ok if r.get("trainable_parameters") is not None]
+    wall = [r["wall_seconds"] for r in ok if r.get("wall_seconds") is not None]
+    return SummaryRow(
+        task=task,
+        mode=mode,
+        shots=shots,
+        pattern=pattern,
+        runs=len(ok),
+        failed=len(group) - len(ok),
+        test_accuracy=accuracy[0],
+        test_accuracy_std=accuracy[1],
+        test_macro_f1=macro_f1[0],
+        test_macro_f1_std=macro_f1[1],
+        dev_accuracy=dev_accuracy[0],
+        dev_accuracy_std=dev_accuracy[1],
+        top_class_share=float(np.mean([r["test"]["top_class_share"] for r in ok])),
+        majority_accuracy=ok[0]["test"]["majority_accuracy"],
+        trainable_parameters=trainable[0] if trainable else None,
+        wall_seconds=float(np.mean(wall)) if wall else None,
+    )
+
+
+def summary_csv(rows: list[SummaryRow]) -> str:
+    """All summary rows as CSV (fractions rounded to 4 decimals, ``K`` 0 for zero-shot)."""
+    buffer = io.StringIO()
+    fields = [*asdict(rows[0]), "collapsed"] if rows else ["task"]
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        values = {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(row).items()}
+        values["shots"] = shot_label(row.shots)
+        writer.writerow(values | {"collapsed": row.collapsed})
+    return buffer.getvalue()
+
+
+def shot_label(shots) -> str:
+    """``K`` as shown in tables: 0 for zero-shot, ``all`` for the whole train split."""
+    return "0" if shots is None else str(shots)

@@ -1,0 +1,319 @@
+"""Experiment schema: one YAML file (or CLI flags) -> a validated :class:`Experiment` -> a grid of runs.
+
+The grid is tasks x modes x K x patterns x seeds. ``zero-shot`` is a pseudo-mode: it trains
+nothing, evaluates every pattern of the task once (seeds do not change it) and needs no K.
+Relative paths are taken from the current directory. See docs/fewshot.md for the full schema.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from promptlearn.config import RunConfig
+from promptlearn.errors import PromptlearnError
+from promptlearn.pattern import Pattern
+from promptlearn.presets import task_patterns, task_verbalizer
+from promptlearn.verbalizer import Verbalizer
+
+ZERO_SHOT = "zero-shot"
+#: ``shots: all`` trains on the whole train split and selects on its dev split (FewGLUE's 32 + 32 for CB/BoolQ)
+ALL_SHOTS = "all"
+LM_BFF_SEEDS = (13, 21, 42, 87, 100)
+#: RunConfig fields the grid sets per run; ``train`` / ``mode_settings`` may not set them
+GRID_FIELDS = {"model", "data", "pattern", "verbalizer", "labels", "task", "pattern_id", "mode", "shots", "seed"}
+COLUMN_FIELDS = {"text_column", "text_b_column", "label_column"}
+TRAIN_FIELDS = {f.name for f in dataclasses.fields(RunConfig)} - GRID_FIELDS - COLUMN_FIELDS - {"dev_from_train"}
+SEARCHABLE = ("learning_rate", "batch_size", "max_steps", "weight_decay", "warmup_ratio")
+#: lean per-run defaults for experiments (RunConfig's own default is 250 steps)
+TRAIN_DEFAULTS = {"max_steps": 100, "eval_every": 25}
+
+EXPERIMENT_KEYS = {
+    "model", "tasks", "data_root", "output", "report", "modes", "shots", "seeds", "dev_from_train",
+    "train_patterns", "max_test_examples", "cpu_threads", "train", "mode_settings", "search",
+}  # fmt: skip
+TASK_KEYS = {"name", "data", "patterns", "verbalizer", "shots", "dev_from_train"} | COLUMN_FIELDS
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task of the grid: where its data is, its patterns ``(id, text)`` and label words."""
+
+    name: str
+    data: str
+    patterns: tuple[tuple[int, str], ...]
+    verbalizer: dict[str, list[str]]
+    shots: tuple[int | str, ...]
+    dev_from_train: bool
+    columns: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RunSpec:
+    """One cell of the grid. ``candidates`` are the hyperparameter overrides tried (chosen on dev)."""
+
+    task: str
+    mode: str
+    pattern_id: int
+    shots: int | str | None
+    seed: int | None
+    config: RunConfig
+    candidates: list[dict]
+    test_limit: int | None = None
+
+    @property
+    def zero_shot(self) -> bool:
+        return self.mode == ZERO_SHOT
+
+    @property
+    def run_id(self) -> str:
+        """Folder name of the run, e.g. ``sst2__pet__p0__k16__s13`` or ``sst2__zero-shot__p1``."""
+        parts = [self.task, self.mode, f"p{self.pattern_id}"]
+        if not self.zero_shot:
+            parts += [f"k{self.shots}", f"s{self.seed}"]
+        return "__".join(parts)
+
+
+@dataclass
+class Experiment:
+    """A validated experiment. Build with :meth:`load` (YAML) or :meth:`from_dict`."""
+
+    model: str
+    tasks: list[TaskSpec]
+    output: str
+    modes: list[str]
+    shots: list[int | str]
+    seeds: list[int]
+    report: str | None = None
+    train_patterns: str = "all"
+    max_test_examples: int | None = None
+    cpu_threads: int | None = None
+    train: dict = field(default_factory=dict)
+    mode_settings: dict[str, dict] = field(default_factory=dict)
+    search: dict[str, list] = field(default_factory=dict)
+    source: dict = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: str | Path, overrides: dict | None = None) -> Experiment:
+        """Read a YAML experiment; ``overrides`` (from CLI flags) replace its top-level keys."""
+        path = Path(path)
+        try:
+            values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise PromptlearnError(f"Cannot read experiment file {path}: {err}") from err
+        if not isinstance(values, dict):
+            raise PromptlearnError(f"{path}: an experiment file is a mapping of keys (model, tasks, modes, ...)")
+        return cls.from_dict(values | (overrides or {}), origin=str(path))
+
+    @classmethod
+    def from_dict(cls, values: dict, origin: str = "experiment") -> Experiment:
+        """Validate ``values`` (the YAML's content); every problem names the key and the accepted values."""
+        _check_keys(values, EXPERIMENT_KEYS, origin)
+        for key in ("model", "tasks", "output"):
+            if not values.get(key):
+                raise PromptlearnError(f"{origin}: {key!r} is required (see docs/fewshot.md)")
+        from promptlearn.modes import MODES
+
+        modes = _as_list(values.get("modes", [ZERO_SHOT, "pet"]), "modes", origin)
+        for mode in modes:
+            if mode != ZERO_SHOT and mode not in MODES:
+                raise PromptlearnError(
+                    f"{origin}: modes: unknown mode {mode!r}; choose from {ZERO_SHOT}, {', '.join(sorted(MODES))}"
+                )
+        shots = [_shot(k, f"{origin}: shots") for k in _as_list(values.get("shots", [16]), "shots", origin)]
+        seeds = _as_list(values.get("seeds", list(LM_BFF_SEEDS)), "seeds", origin)
+        if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+            raise PromptlearnError(f"{origin}: seeds must be a list of integers, got {seeds!r}")
+        train_patterns = values.get("train_patterns", "all")
+        if train_patterns not in ("all", "first"):
+            raise PromptlearnError(f"{origin}: train_patterns must be 'all' or 'first', got {train_patterns!r}")
+        max_test = values.get("max_test_examples")
+        if max_test is not None and (not isinstance(max_test, int) or max_test < 1):
+            raise PromptlearnError(f"{origin}: max_test_examples must be a positive integer, got {max_test!r}")
+        threads = values.get("cpu_threads")
+        if threads is not None and (not isinstance(threads, int) or threads < 1):
+            raise PromptlearnError(f"{origin}: cpu_threads must be a positive integer, got {threads!r}")
+        train = _train_settings(values.get("train") or {}, f"{origin}: train")
+        mode_settings = values.get("mode_settings") or {}
+        if not isinstance(mode_settings, dict):
+            raise PromptlearnError(f"{origin}: mode_settings maps a mode name to its settings")
+        for mode, settings in mode_settings.items():
+            if mode not in modes or mode == ZERO_SHOT:
+                raise PromptlearnError(f"{origin}: mode_settings: {mode!r} is not a trained mode of this experiment")
+            settings = dict(settings or {})
+            search = settings.pop("search", None)
+            mode_settings[mode] = _train_settings(settings, f"{origin}: mode_settings.{mode}")
+            if search is not None:
+                mode_settings[mode]["search"] = _search(search, f"{origin}: mode_settings.{mode}.search")
+        dev_from_train = values.get("dev_from_train", True)
+        if not isinstance(dev_from_train, bool):
+            raise PromptlearnError(f"{origin}: dev_from_train must be true or false")
+        tasks = [
+            _task(entry, values.get("data_root"), shots, dev_from_train, f"{origin}: tasks[{i}]")
+            for i, entry in enumerate(_as_list(values["tasks"], "tasks", origin))
+        ]
+        names = [t.name for t in tasks]
+        if len(set(names)) != len(names):
+            raise PromptlearnError(f"{origin}: task names must be unique, got {names}")
+        experiment = cls(
+            model=str(values["model"]),
+            tasks=tasks,
+            output=str(values["output"]),
+            report=None if values.get("report") is None else str(values["report"]),
+            modes=modes,
+            shots=shots,
+            seeds=seeds,
+            train_patterns=train_patterns,
+            max_test_examples=max_test,
+            cpu_threads=threads,
+            train=train,
+            mode_settings=mode_settings,
+            search=_search(values.get("search") or {}, f"{origin}: search"),
+            source=dict(values),
+        )
+        experiment.runs()  # builds every RunConfig now, so a bad value fails before the first run
+        return experiment
+
+    def runs(self) -> list[RunSpec]:
+        """The grid, in run order: per task, zero-shot first, then mode x K x pattern x seed."""
+        specs = []
+        for task in self.tasks:
+            for mode in self.modes:
+                specs += self._mode_runs(task, mode)
+        return specs
+
+    def _mode_runs(self, task: TaskSpec, mode: str) -> list[RunSpec]:
+        base = RunConfig(
+            model=self.model, data=task.data, pattern=task.patterns[0][1], verbalizer=task.verbalizer,
+            task=task.name, **task.columns, **(TRAIN_DEFAULTS | self.train),
+        )  # fmt: skip
+        if mode == ZERO_SHOT:
+            return [
+                RunSpec(
+                    task.name,
+                    mode,
+                    pid,
+                    None,
+                    None,
+                    base.replace(pattern=text, pattern_id=pid),
+                    [{}],
+                    self.max_test_examples,
+                )
+                for pid, text in task.patterns
+            ]
+        from promptlearn.modes import get_mode
+
+        settings = dict(self.mode_settings.get(mode, {}))
+        candidates = _candidates(settings.pop("search", self.search))
+        patterns = task.patterns
+        if self.train_patterns == "first" or not get_mode(mode).uses_verbalizer:
+            patterns = patterns[:1]  # a classification head reads no label words: one pattern is enough
+        specs = []
+        for shots, (pid, text), seed in itertools.product(task.shots, patterns, self.seeds):
+            config = base.replace(
+                pattern=text, pattern_id=pid, mode=mode, seed=seed, dev_from_train=task.dev_from_train,
+                shots=None if shots == ALL_SHOTS else shots, **settings,
+            )  # fmt: skip
+            for candidate in candidates:
+                _checked(config, candidate, f"{task.name}/{mode}")
+            specs.append(RunSpec(task.name, mode, pid, shots, seed, config, candidates, self.max_test_examples))
+        return specs
+
+
+def _check_keys(values: dict, known: set[str], origin: str) -> None:
+    for key in values:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), sorted(known), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise PromptlearnError(f"{origin}: unknown key {key!r}.{hint} Known keys: {', '.join(sorted(known))}")
+
+
+def _as_list(value, key: str, origin: str) -> list:
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return [value]
+    if not isinstance(value, list):
+        raise PromptlearnError(f"{origin}: {key} must be a list, got {value!r}")
+    return value
+
+
+def _shot(value, origin: str) -> int | str:
+    if value == ALL_SHOTS or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+        return value
+    raise PromptlearnError(f"{origin}: each K is a positive integer or {ALL_SHOTS!r}, got {value!r}")
+
+
+def _train_settings(settings: dict, origin: str) -> dict:
+    if not isinstance(settings, dict):
+        raise PromptlearnError(f"{origin} must be a mapping of RunConfig fields, e.g. {{max_steps: 100}}")
+    grid_set = sorted(set(settings) & (GRID_FIELDS | COLUMN_FIELDS))
+    if grid_set:
+        raise PromptlearnError(f"{origin}: {grid_set} are set by the grid (top-level or per-task keys), not here")
+    _check_keys(settings, TRAIN_FIELDS, origin)
+    return dict(settings)
+
+
+def _search(search: dict, origin: str) -> dict[str, list]:
+    if not isinstance(search, dict):
+        raise PromptlearnError(f"{origin} maps a hyperparameter to the values to try, e.g. {{learning_rate: [1e-5]}}")
+    _check_keys(search, set(SEARCHABLE), origin)
+    for key, values in search.items():
+        if not isinstance(values, list) or not values:
+            raise PromptlearnError(f"{origin}.{key} must be a non-empty list of values, got {values!r}")
+    return dict(search)
+
+
+def _candidates(search: dict[str, list]) -> list[dict]:
+    keys = sorted(search)
+    return [dict(zip(keys, values, strict=True)) for values in itertools.product(*(search[k] for k in keys))] or [{}]
+
+
+def _checked(config: RunConfig, candidate: dict, where: str) -> RunConfig:
+    try:
+        return config.replace(**candidate)
+    except PromptlearnError as err:
+        raise PromptlearnError(f"{where}: {err}") from err
+
+
+def _task(entry, data_root: str | None, shots: list, dev_from_train: bool, origin: str) -> TaskSpec:
+    if isinstance(entry, str):
+        entry = {"name": entry}
+    if not isinstance(entry, dict) or "name" not in entry:
+        raise PromptlearnError(f"{origin}: a task is a preset name or a mapping with at least 'name'")
+    _check_keys(entry, TASK_KEYS, origin)
+    name = str(entry["name"])
+    data = entry.get("data")
+    if data is None:
+        if data_root is None:
+            raise PromptlearnError(f"{origin}: give the task's 'data' folder, or a top-level 'data_root'")
+        data = str(Path(data_root) / name)
+    patterns = entry.get("patterns")
+    if patterns is None:
+        resolved = [(p.id, p.pattern) for p in task_patterns(name)]
+    else:
+        resolved = [_pattern(p, i, name) for i, p in enumerate(_as_list(patterns, "patterns", origin))]
+    words = entry.get("verbalizer")
+    if words is None:
+        verbalizer = task_verbalizer(name).to_dict()
+    elif isinstance(words, dict):
+        verbalizer = Verbalizer.from_dict(words, origin=f"{origin}.verbalizer").to_dict()
+    else:
+        verbalizer = Verbalizer.parse(str(words)).to_dict()
+    task_shots = [_shot(k, f"{origin}.shots") for k in _as_list(entry.get("shots", shots), "shots", origin)]
+    task_dev = entry.get("dev_from_train", dev_from_train)
+    columns = {key: str(entry[key]) for key in COLUMN_FIELDS if key in entry}
+    return TaskSpec(name, str(data), tuple(resolved), verbalizer, tuple(task_shots), bool(task_dev), columns)
+
+
+def _pattern(value, index: int, task: str) -> tuple[int, str]:
+    """A preset id (int) resolves through the task's template file; a string is the pattern itself."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        from promptlearn.presets import task_pattern
+
+        return value, task_pattern(task, value).pattern
+    Pattern.parse(str(value), origin=f"task {task}, pattern {index}")
+    return index, str(value)

@@ -1,0 +1,247 @@
+"""Run an experiment's grid: one folder per run, resumable, a failing run recorded and skipped past.
+
+A run folder (``<output>/runs/<run id>/``) is written through a staged folder, so it exists whole
+(``record.json``, ``config.json``, ``test_predictions.npz``) or not at all: Ctrl-C or a crash
+leaves nothing half-written, and a restart skips every finished run. A run that raises is recorded
+with its error (status ``failed``) and retried on the next start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from promptlearn import api
+from promptlearn.data import Example, TaskData, load_task_data
+from promptlearn.experiment.config import Experiment, RunSpec
+from promptlearn.outputs import staged_folder, write_json_atomic, write_text_atomic
+from promptlearn.pvp import PVP, Encoded
+from promptlearn.trainer import classification_metrics
+
+logger = logging.getLogger(__name__)
+
+RECORD = "record.json"
+PREDICTIONS = "test_predictions.npz"
+RESULTS = "results.jsonl"
+#: a test subset is drawn with this seed, the same for every run of a task
+TEST_SUBSET_SEED = 0
+
+
+class TaskCache:
+    """Each dataset is read once per process, and each test set tokenized once per PVP."""
+
+    def __init__(self):
+        self._data: dict[tuple, TaskData] = {}
+        self._encoded: dict[tuple, list[Encoded]] = {}
+
+    def data(self, spec: RunSpec) -> TaskData:
+        columns = api.columns_of(spec.config)
+        key = (spec.config.data, columns, spec.test_limit)
+        if key not in self._data:
+            data = load_task_data(spec.config.data, columns)
+            if "test" in data.splits:
+                data.splits["test"] = _subset(data.splits["test"], spec.test_limit)
+            self._data[key] = data
+        return self._data[key]
+
+    def encoded_test(self, spec: RunSpec, pvp: PVP) -> list[Encoded]:
+        data = self.data(spec)
+        key = (
+            spec.config.data,
+            spec.test_limit,
+            spec.config.model,
+            pvp.pattern.segments,
+            pvp.max_length,
+            tuple(pvp.labels),
+        )
+        if key not in self._encoded:
+            self._encoded[key] = pvp.encode(data.split("test"))
+        return self._encoded[key]
+
+
+def _subset(examples: list[Example], limit: int | None) -> list[Example]:
+    """A fixed random subset of ``limit`` test examples (in their original order), or all of them."""
+    if limit is None or len(examples) <= limit:
+        return examples
+    picked = random.Random(TEST_SUBSET_SEED).sample(range(len(examples)), limit)
+    return [examples[i] for i in sorted(picked)]
+
+
+def run_experiment(experiment: Experiment, retry_failed: bool = True) -> list[dict]:
+    """Run every unfinished run of ``experiment``; returns all records in grid order.
+
+    ``results.jsonl`` is rewritten (atomically) after each run, so it always matches the run folders.
+    """
+    output = Path(experiment.output)
+    if experiment.cpu_threads is not None:
+        torch.set_num_threads(experiment.cpu_threads)
+    write_json_atomic(output / "experiment.json", experiment.source)
+    specs = experiment.runs()
+    records = {spec.run_id: read_record(output, spec) for spec in specs}
+    pending = [s for s in specs if not _finished(records[s.run_id], s, retry_failed)]
+    logger.info(
+        "%d runs in the grid, %d already finished, %d to run", len(specs), len(specs) - len(pending), len(pending)
+    )
+    cache = TaskCache()
+    bar = tqdm(total=len(specs), initial=len(specs) - len(pending), desc="experiment", unit="run", disable=None)
+    try:
+        for spec in pending:
+            bar.set_postfix_str(spec.run_id)
+            record = execute(spec, output, cache)
+            records[spec.run_id] = record
+            write_results(output / RESULTS, [records[s.run_id] for s in specs])
+            bar.update(1)
+            logger.info("%s: %s", spec.run_id, _outcome(record))
+    finally:
+        bar.close()
+    done = [records[s.run_id] for s in specs]
+    write_results(output / RESULTS, done)
+    return [r for r in done if r is not None]
+
+
+def execute(spec: RunSpec, output: Path, cache: TaskCache) -> dict:
+    """Run one cell and write its folder. Exceptions become a ``failed`` record; Ctrl-C propagates."""
+    started = time.perf_counter()
+    probs = gold = None
+    try:
+        record, probs, gold = _train_and_test(spec, cache)
+    except Exception as err:  # a failing run must not stop the grid: keep its error, go on
+        logger.warning("%s failed: %s: %s", spec.run_id, type(err).__name__, err)
+        record = {
+            "status": "failed",
+            "config": spec.config.to_dict(),
+            "error": f"{type(err).__name__}: {err}",
+            "traceback": traceback.format_exc(),
+        }
+    record = _identity(spec) | record | {"wall_seconds": round(time.perf_counter() - started, 2)}
+    with staged_folder(output / "runs" / spec.run_id, overwrite=True) as folder:
+        if probs is not None:
+            np.savez_compressed(folder / PREDICTIONS, probabilities=probs, gold=gold)
+            write_json_atomic(folder / "config.json", record["config"])
+        write_json_atomic(folder / RECORD, record)
+    return record
+
+
+def _train_and_test(spec: RunSpec, cache: TaskCache) -> tuple[dict, np.ndarray, np.ndarray]:
+    data = cache.data(spec)
+    record: dict = {"status": "ok"}
+    if spec.zero_shot:
+        run = api.build(spec.config, data)
+        record |= {"config": run.config.to_dict(), "dev": None, "trainable_parameters": 0}
+    else:
+        run, metrics, trials = _search(spec, data)
+        training = metrics["training"]
+        record |= {
+            "config": run.config.to_dict(),
+            "dev": metrics["dev"],
+            "trainable_parameters": training["trainable_parameters"],
+            "total_parameters": training["total_parameters"],
+            "train_examples": training["train_examples"],
+            "dev_examples": training["dev_examples"],
+            "best_step": training["best_step"],
+            "history": training["history"],
+        }
+        if len(trials) > 1:
+            record["search"] = trials
+    encoded = cache.encoded_test(spec, run.pvp)
+    probs = run.trainer.predict_proba(encoded)
+    gold = np.array([e.label for e in encoded], dtype=np.int64)
+    record |= {"labels": run.pvp.labels, "test": prediction_metrics(gold, probs), "test_examples": len(encoded)}
+    return record, probs, gold
+
+
+def _search(spec: RunSpec, data: TaskData) -> tuple[api.Prompted, dict, list[dict]]:
+    """Train every candidate; keep the best on dev (accuracy, then macro-F1, then grid order)."""
+    best = None
+    trials = []
+    for candidate in spec.candidates:
+        run, metrics = api.fit(spec.config.replace(**candidate), data)
+        trials.append({**candidate, "dev": metrics["dev"]})
+        score = (metrics["dev"]["accuracy"], metrics["dev"]["macro_f1"])
+        if best is None or score > best[0]:
+            best = (score, run, metrics)
+    return best[1], best[2], trials
+
+
+def prediction_metrics(gold: np.ndarray, probs: np.ndarray) -> dict:
+    """Accuracy, macro-F1, and the share of predictions going to the most-predicted class.
+
+    A share near 1 means the model predicts one class for everything (majority-class collapse).
+    """
+    predicted = probs.argmax(axis=1)
+    metrics = classification_metrics(gold, predicted, probs.shape[1])
+    counts = np.bincount(predicted, minlength=probs.shape[1])
+    gold_counts = np.bincount(gold, minlength=probs.shape[1])
+    metrics["top_class_share"] = float(counts.max() / len(predicted))
+    metrics["majority_accuracy"] = float(gold_counts.max() / len(gold))
+    return metrics
+
+
+def _identity(spec: RunSpec) -> dict:
+    return {
+        "run_id": spec.run_id,
+        "task": spec.task,
+        "mode": spec.mode,
+        "pattern_id": spec.pattern_id,
+        "shots": spec.shots,
+        "seed": spec.seed,
+        "fingerprint": fingerprint(spec),
+    }
+
+
+def read_record(output: Path, spec: RunSpec) -> dict | None:
+    """The stored record of a run, or None when it never finished."""
+    path = Path(output) / "runs" / spec.run_id / RECORD
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def load_predictions(output: Path, run_id: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """Test probabilities (N, C) and gold label indices (N,) of a finished run."""
+    path = Path(output) / "runs" / run_id / PREDICTIONS
+    if not path.is_file():
+        return None
+    with np.load(path) as stored:
+        return stored["probabilities"], stored["gold"]
+
+
+def write_results(path: Path, records: list[dict | None]) -> None:
+    """One JSON line per finished run, without the per-evaluation training history."""
+    lines = [
+        json.dumps({k: v for k, v in r.items() if k not in ("history", "traceback")}, ensure_ascii=False)
+        for r in records
+        if r is not None
+    ]
+    write_text_atomic(path, "".join(line + "\n" for line in lines))
+
+
+def _finished(record: dict | None, spec: RunSpec, retry_failed: bool) -> bool:
+    if record is None:
+        return False
+    if record.get("fingerprint") != fingerprint(spec):
+        logger.warning("%s: its settings changed since it ran; running it again", spec.run_id)
+        return False
+    return record["status"] == "ok" or not retry_failed
+
+
+def fingerprint(spec: RunSpec) -> str:
+    """Hash of everything that decides a run's numbers: a stored run is reused only when it matches."""
+    settings = json.dumps([spec.config.to_dict(), spec.candidates, spec.test_limit], sort_keys=True, default=str)
+    return hashlib.sha256(settings.encode()).hexdigest()[:16]
+
+
+def _outcome(record: dict) -> str:
+    if record["status"] != "ok":
+        return f"FAILED ({record['error']})"
+    test = record["test"]
+    return f"test accuracy {test['accuracy']:.3f}, macro-F1 {test['macro_f1']:.3f} ({record['wall_seconds']} s)"
