@@ -1,0 +1,269 @@
+"""The few-shot experiment runner: schema, sampling, aggregation arithmetic, resume and failures."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import yaml
+from conftest import write_task
+from typer.testing import CliRunner
+
+from cli import app
+from promptlearn import api
+from promptlearn.data import few_shot, load_task_data
+from promptlearn.errors import PromptlearnError
+from promptlearn.experiment import Experiment, run_experiment, write_report
+from promptlearn.experiment.aggregate import ensemble_records, mean_std, summarize, summary_csv
+from promptlearn.experiment.runner import _subset
+
+POSITIVE = ["wonderful", "fun", "great", "good", "loved", "very fun", "really good", "great fun"]
+NEGATIVE = ["awful", "boring", "terrible", "bad", "hated", "very bad", "really awful", "not fun"]
+
+
+@pytest.fixture()
+def task_dir(tmp_path):
+    """8 train examples per label (enough for K=2 train + K=2 dev per label), 6 test examples."""
+    train = [{"text": f"the movie was {w}", "label": "positive"} for w in POSITIVE]
+    train += [{"text": f"the film was {w}", "label": "negative"} for w in NEGATIVE]
+    test = [{"text": f"it was {w}", "label": label} for w, label in [("fun", "positive"), ("good", "positive"),
+            ("great", "positive"), ("bad", "negative"), ("boring", "negative"), ("awful", "negative")]]  # fmt: skip
+    return write_task(tmp_path / "toy", {"train": train, "test": test})
+
+
+def experiment_values(model, data, output, **changes) -> dict:
+    values = {
+        "model": str(model),
+        "output": str(output),
+        "tasks": [
+            {
+                "name": "toy",
+                "data": str(data),
+                "patterns": ["{text} It was [MASK] .", "{text} ! [MASK] ."],
+                "verbalizer": {"positive": ["great"], "negative": ["terrible"]},
+            }
+        ],
+        "modes": ["zero-shot", "pet"],
+        "shots": [2],
+        "seeds": [13, 21],
+        "train": {"max_steps": 3, "eval_every": 2, "batch_size": 2},
+    }
+    return values | changes
+
+
+def comparable(records: list[dict]) -> dict:
+    """What must not depend on interruptions: per run, status and dev/test metrics."""
+    return {r["run_id"]: (r["status"], r.get("dev"), r.get("test")) for r in records}
+
+
+# --- schema and grid ---------------------------------------------------------------------------
+
+
+def test_grid_has_zero_shot_per_pattern_and_trained_runs_per_k_pattern_seed(tiny_bert_dir, task_dir, tmp_path):
+    experiment = Experiment.from_dict(experiment_values(tiny_bert_dir, task_dir, tmp_path / "out", shots=[2, 3]))
+    ids = [spec.run_id for spec in experiment.runs()]
+    assert ids[:2] == ["toy__zero-shot__p0", "toy__zero-shot__p1"]
+    assert len(ids) == 2 + 2 * 2 * 2  # zero-shot per pattern + K x pattern x seed
+    assert "toy__pet__p1__k3__s21" in ids
+    pet = [s for s in experiment.runs() if not s.zero_shot]
+    assert {s.config.max_steps for s in pet} == {3} and all(s.config.dev_from_train for s in pet)
+
+
+def test_train_patterns_first_and_search_candidates(tiny_bert_dir, task_dir, tmp_path):
+    values = experiment_values(
+        tiny_bert_dir,
+        task_dir,
+        tmp_path,
+        train_patterns="first",
+        search={"learning_rate": [1e-4, 1e-3], "max_steps": [2, 4]},
+    )
+    pet = [s for s in Experiment.from_dict(values).runs() if not s.zero_shot]
+    assert [s.pattern_id for s in pet] == [0, 0]
+    assert len(pet[0].candidates) == 4 and {"learning_rate": 1e-3, "max_steps": 2} in pet[0].candidates
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"sheds": [1]}, "unknown key 'sheds'. Did you mean 'seeds'?"),
+        ({"modes": ["pet", "petx"]}, "unknown mode 'petx'"),
+        ({"shots": [0]}, "positive integer or 'all'"),
+        ({"train": {"seed": 3}}, "set by the grid"),
+        ({"train": {"max_step": 3}}, "Did you mean 'max_steps'?"),
+        ({"train": {"max_steps": -1}}, "--max-steps must be positive"),
+        ({"search": {"lr": [1e-3]}}, "unknown key 'lr'"),
+        ({"train_patterns": "some"}, "'all' or 'first'"),
+        ({"mode_settings": {"zero-shot": {}}}, "not a trained mode"),
+    ],
+)
+def test_schema_errors_name_the_key(tiny_bert_dir, task_dir, tmp_path, change, message):
+    with pytest.raises(PromptlearnError, match=message.replace("(", r"\(").replace("?", r"\?")):
+        Experiment.from_dict(experiment_values(tiny_bert_dir, task_dir, tmp_path, **change))
+
+
+# --- sampling ----------------------------------------------------------------------------------
+
+
+def test_sampling_is_deterministic_per_seed_and_balanced(task_dir):
+    data = load_task_data(str(task_dir))
+    first, again, other = few_shot(data, 2, 13, True), few_shot(data, 2, 13, True), few_shot(data, 2, 21, True)
+    assert first == again
+    assert first != other
+    train, dev = first
+    assert sorted(ex.label for ex in train) == ["negative"] * 2 + ["positive"] * 2
+    assert sorted(ex.label for ex in dev) == ["negative"] * 2 + ["positive"] * 2
+    assert not set(train) & set(dev)
+
+
+def test_test_subset_is_fixed_and_keeps_order(task_dir):
+    examples = load_task_data(str(task_dir)).split("train")
+    subset = _subset(examples, 5)
+    assert subset == _subset(examples, 5) and len(subset) == 5
+    assert [examples.index(ex) for ex in subset] == sorted(examples.index(ex) for ex in subset)
+    assert _subset(examples, None) is examples
+
+
+# --- aggregation arithmetic -------------------------------------------------------------------
+
+
+def record(run_id, mode, pattern, seed, accuracy, macro_f1, shots=16, status="ok", dev=0.5, share=0.5):
+    return {
+        "run_id": run_id, "task": "t", "mode": mode, "pattern_id": pattern, "shots": shots, "seed": seed,
+        "status": status, "labels": ["a", "b"], "dev": {"accuracy": dev, "macro_f1": dev},
+        "test": {"accuracy": accuracy, "macro_f1": macro_f1, "top_class_share": share, "majority_accuracy": 0.6},
+        "trainable_parameters": 10, "wall_seconds": 2.0,
+    }  # fmt: skip
+
+
+def test_mean_std_is_population_std():
+    mean, std = mean_std([0.8, 0.9, 1.0])
+    assert mean == pytest.approx(0.9)
+    assert std == pytest.approx(math.sqrt(((0.1**2) * 2) / 3))
+    assert mean_std([0.7]) == (pytest.approx(0.7), 0.0)
+
+
+def test_summarize_groups_per_pattern_pools_patterns_and_counts_failures():
+    records = [
+        record("r1", "pet", 0, 13, 0.8, 0.7),
+        record("r2", "pet", 0, 21, 1.0, 0.9),
+        record("r3", "pet", 1, 13, 0.6, 0.6, share=0.95),
+        record("r4", "pet", 1, 21, 0.0, 0.0, status="failed"),
+    ]
+    rows = {row.pattern: row for row in summarize(records)}
+    assert rows["0"].test_accuracy == pytest.approx(0.9) and rows["0"].test_accuracy_std == pytest.approx(0.1)
+    assert rows["0"].test_macro_f1 == pytest.approx(0.8) and rows["0"].runs == 2 and rows["0"].failed == 0
+    assert rows["1"].runs == 1 and rows["1"].failed == 1 and rows["1"].collapsed
+    pooled = rows["mean"]
+    assert pooled.runs == 3 and pooled.test_accuracy == pytest.approx(0.8)
+    assert pooled.test_accuracy_std == pytest.approx(np.std([0.8, 1.0, 0.6]))
+    csv_lines = summary_csv(list(rows.values())).splitlines()
+    assert csv_lines[0].startswith("task,mode,shots,pattern,runs,failed,test_accuracy,test_accuracy_std")
+    assert csv_lines[1].startswith("t,pet,16,0,2,0,0.9,0.1,0.8,0.1,0.5,0.0")
+
+
+def test_ensemble_averages_pattern_probabilities_per_seed():
+    records = [
+        record("p0", "zero-shot", 0, None, 0, 0, shots=None),
+        record("p1", "zero-shot", 1, None, 0, 0, shots=None),
+    ]
+    gold = np.array([0, 1, 1])
+    stored = {
+        "p0": (np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8]]), gold),  # 2/3 right
+        "p1": (np.array([[0.4, 0.6], [0.1, 0.9], [0.3, 0.7]]), gold),  # 2/3 right
+    }
+    (ensemble,) = ensemble_records(records, stored.get)
+    assert ensemble["pattern_id"] == "ensemble"
+    assert ensemble["test"]["accuracy"] == pytest.approx(1.0)  # means: [.65,.35], [.35,.65], [.25,.75]
+
+
+# --- running, resuming, failures --------------------------------------------------------------
+
+
+def test_interrupted_experiment_resumes_to_the_same_results(tiny_bert_dir, task_dir, tmp_path, monkeypatch):
+    reference = run_experiment(Experiment.from_dict(experiment_values(tiny_bert_dir, task_dir, tmp_path / "ref")))
+    assert len(reference) == 6 and all(r["status"] == "ok" for r in reference)
+
+    experiment = Experiment.from_dict(experiment_values(tiny_bert_dir, task_dir, tmp_path / "out"))
+    real_fit, calls = api.fit, []
+
+    def fit_then_interrupt(config, data):
+        calls.append(config.seed)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # Ctrl-C in the middle of the third trained run
+        return real_fit(config, data)
+
+    monkeypatch.setattr(api, "fit", fit_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(experiment)
+    runs = tmp_path / "out" / "runs"
+    finished = sorted(p.name for p in runs.iterdir())
+    assert finished == ["toy__pet__p0__k2__s13", "toy__pet__p0__k2__s21", "toy__zero-shot__p0", "toy__zero-shot__p1"]
+    assert len((tmp_path / "out" / "results.jsonl").read_text().splitlines()) == 4
+
+    calls.clear()
+    resumed = run_experiment(experiment)
+    assert len(calls) == 2  # only the two unfinished pet runs trained again
+    assert comparable(resumed) == comparable(reference)
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.name.endswith((".partial", ".tmp"))]
+
+
+def test_failing_run_is_recorded_and_does_not_stop_the_grid(tiny_bert_dir, task_dir, tmp_path, monkeypatch):
+    experiment = Experiment.from_dict(experiment_values(tiny_bert_dir, task_dir, tmp_path / "out"))
+    real_fit = api.fit
+
+    def broken_for_seed_21(config, data):
+        if config.seed == 21:
+            raise RuntimeError("out of memory (simulated)")
+        return real_fit(config, data)
+
+    monkeypatch.setattr(api, "fit", broken_for_seed_21)
+    records = run_experiment(experiment)
+    failed = [r for r in records if r["status"] == "failed"]
+    assert [r["run_id"] for r in failed] == ["toy__pet__p0__k2__s21", "toy__pet__p1__k2__s21"]
+    assert failed[0]["error"] == "RuntimeError: out of memory (simulated)"
+    assert sum(r["status"] == "ok" for r in records) == 4
+    lines = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    assert [line["status"] for line in lines].count("failed") == 2 and "traceback" not in lines[0]
+    stored = json.loads((tmp_path / "out" / "runs" / "toy__pet__p0__k2__s21" / "record.json").read_text())
+    assert "RuntimeError" in stored["traceback"]
+
+    write_report(experiment, records, "test")
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert "## Failed runs" in summary and "toy__pet__p1__k2__s21 | RuntimeError: out of memory" in summary
+
+    monkeypatch.setattr(api, "fit", real_fit)
+    retried = run_experiment(experiment)
+    assert all(r["status"] == "ok" for r in retried)
+
+
+def test_changed_settings_rerun_a_finished_run(tiny_bert_dir, task_dir, tmp_path):
+    values = experiment_values(tiny_bert_dir, task_dir, tmp_path / "out", modes=["pet"], seeds=[13], shots=[2])
+    first = run_experiment(Experiment.from_dict(values))
+    values["train"] = values["train"] | {"max_steps": 2}
+    second = run_experiment(Experiment.from_dict(values))
+    assert [r["config"]["max_steps"] for r in first] == [3, 3] and [r["config"]["max_steps"] for r in second] == [2, 2]
+
+
+def test_cli_runs_a_yaml_experiment_and_writes_the_report(tiny_bert_dir, task_dir, tmp_path):
+    config = tmp_path / "exp.yaml"
+    values = experiment_values(tiny_bert_dir, task_dir, tmp_path / "out", seeds=[13], report=str(tmp_path / "report"))
+    values["search"] = {"learning_rate": [1e-4, 1e-3]}
+    config.write_text(yaml.safe_dump(values))
+    result = CliRunner().invoke(app, ["fewshot", "--config", str(config), "--shots", "2,3"])
+    assert result.exit_code == 0, result.output
+    report = tmp_path / "report"
+    assert (report / "plots" / "toy.png").read_bytes()[:4] == b"\x89PNG"
+    summary = (report / "summary.md").read_text()
+    assert f"promptlearn fewshot --config {config} --shots 2,3" in summary
+    assert "| zero-shot | 0 | ensemble |" in summary and "| pet | 3 | mean |" in summary
+    header = (report / "summary.csv").read_text().splitlines()[0]
+    assert "test_macro_f1" in header and "top_class_share" in header
+    line = json.loads((tmp_path / "out" / "results.jsonl").read_text().splitlines()[-1])
+    assert len(line["search"]) == 2 and line["trainable_parameters"] > 0 and "wall_seconds" in line
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(values | {"modez": ["pet"]}))
+    result = CliRunner().invoke(app, ["fewshot", "--config", str(bad)])
+    assert result.exit_code == 2 and "unknown key 'modez'. Did you mean 'modes'?" in result.output
