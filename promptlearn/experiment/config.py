@@ -215,9 +215,10 @@ class Experiment:
             patterns = patterns[:1]  # a classification head reads no label words: one pattern is enough
         specs = []
         for shots, (pid, text), seed in itertools.product(task.shots, patterns, self.seeds):
+            whole = shots == ALL_SHOTS  # the whole train split; dev is the given one (a 10 % slice without one)
             config = base.replace(
-                pattern=text, pattern_id=pid, mode=mode, seed=seed, dev_from_train=task.dev_from_train,
-                shots=None if shots == ALL_SHOTS else shots, **settings,
+                pattern=text, pattern_id=pid, mode=mode, seed=seed, shots=None if whole else shots,
+                dev_from_train=task.dev_from_train and not whole, **settings,
             )  # fmt: skip
             for candidate in candidates:
                 _checked(config, candidate, f"{task.name}/{mode}")
