@@ -3,15 +3,35 @@ import torch
 
 from promptlearn.model import PromptModel
 from promptlearn.modes import get_mode
-from tests.conftest import tiny_bert, tiny_distilbert
+from tests.conftest import VOCAB, tiny_bert, tiny_distilbert
 
 LABEL_WORDS = [[5, 7], [6, 8, 26]]  # great|good, terrible|bad|wonderful
 
 
-@pytest.mark.parametrize("build", [tiny_bert, tiny_distilbert], ids=["bert", "distilbert"])
+def tiny_other(kind: str):
+    """Tiny random RoBERTa / ALBERT / ELECTRA-generator masked LMs over the fixture vocabulary size."""
+    import transformers
+
+    torch.manual_seed(0)
+    shape = dict(vocab_size=len(VOCAB), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                 intermediate_size=64, max_position_embeddings=64)  # fmt: skip
+    if kind == "roberta":
+        return transformers.RobertaForMaskedLM(transformers.RobertaConfig(**shape, pad_token_id=0))
+    if kind == "albert":
+        return transformers.AlbertForMaskedLM(transformers.AlbertConfig(**shape, embedding_size=16))
+    return transformers.ElectraForMaskedLM(transformers.ElectraConfig(**shape, embedding_size=16))
+
+
+@pytest.mark.parametrize(
+    "build",
+    [tiny_bert, tiny_distilbert, lambda: tiny_other("roberta"), lambda: tiny_other("albert"),
+     lambda: tiny_other("electra")],
+    ids=["bert", "distilbert", "roberta", "albert", "electra"],
+)  # fmt: skip
 def test_label_word_scores_equal_the_full_vocabulary_logits(build):
     backbone = build().eval()
     model = PromptModel(backbone, get_mode("pet")(), LABEL_WORDS, num_labels=2).eval()
+    assert model._cloze.transform is not None, "known architectures take the label-words-only path"
     torch.manual_seed(0)
     input_ids = torch.randint(5, 40, (3, 9))
     mask_positions = torch.tensor([2, 5, 8])
