@@ -240,10 +240,12 @@ def _shot_value(value: str) -> int | str:
     return int(value) if value.isdigit() else value
 
 
-def _given_options(ctx: typer.Context) -> str:
-    """The options typed on the command line, to state in the report how it was made."""
+def _given_options(ctx: typer.Context, skip: tuple[str, ...] = ()) -> str:
+    """The options typed on the command line (except ``skip``), to state in the report how it was made."""
     parts = []
     for param in ctx.command.params:
+        if param.name in skip:
+            continue
         source = ctx.get_parameter_source(param.name)
         if source is None or source.name != "COMMANDLINE":  # typer may vendor click: compare by name
             continue
@@ -309,7 +311,8 @@ def fewshot(
         records = [r for r in found if r is not None]
     else:
         records = run_experiment(experiment, retry_failed=retry_failed)
-    written = write_report(experiment, records, f"promptlearn fewshot {_given_options(ctx)}".strip())
+    command = f"promptlearn fewshot {_given_options(ctx, skip=('report_only',))}".strip()
+    written = write_report(experiment, records, command)
     failed = sum(r["status"] != "ok" for r in records)
     typer.echo(f"{len(records)} runs finished ({failed} failed); wrote {', '.join(str(p) for p in written[:2])}")
 

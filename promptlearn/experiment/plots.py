@@ -21,14 +21,16 @@ def plot_task(rows: list[SummaryRow], task: str, path: Path) -> Path:
 
     shown = _one_row_per_mode_and_k(rows)
     ks = list(dict.fromkeys(shot_label(r.shots) for r in shown if r.shots is not None))
-    figure, axes = plt.subplots(figsize=(6.4, 4.2))
-    for mode in dict.fromkeys(r.mode for r in shown):
+    figure, axes = plt.subplots(figsize=(7.6, 4.2))
+    modes = list(dict.fromkeys(r.mode for r in shown))
+    for number, mode in enumerate(modes):
         mode_rows = [r for r in shown if r.mode == mode]
         if mode_rows[0].shots is None:  # zero-shot: one level across the plot
             level = mode_rows[0].test_accuracy * 100
             axes.axhline(level, linestyle="--", linewidth=1.2, color="black", label=f"{mode} ({level:.1f})")
             continue
-        x = [ks.index(shot_label(r.shots)) for r in mode_rows]
+        shift = 0.04 * (number - len(modes) / 2)  # side by side, so error bars do not hide each other
+        x = [ks.index(shot_label(r.shots)) + shift for r in mode_rows]
         y = [100 * r.test_accuracy for r in mode_rows]
         err = [100 * r.test_accuracy_std for r in mode_rows]
         axes.errorbar(x, y, yerr=err, marker="o", capsize=3, label=mode)
@@ -38,7 +40,7 @@ def plot_task(rows: list[SummaryRow], task: str, path: Path) -> Path:
     axes.set_xlabel("K (training examples per label)")
     axes.set_ylabel("test accuracy (%)")
     axes.set_title(f"{task}: mean ± std over seeds")
-    axes.legend(fontsize=7, loc="best")
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     axes.grid(alpha=0.3)
     figure.tight_layout()
     buffer = io.BytesIO()

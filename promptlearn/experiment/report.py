@@ -88,7 +88,7 @@ def _protocol(experiment: Experiment) -> list[str]:
         "(FewGLUE's 32 + 32 examples for CB and BoolQ). "
         f"Seeds {', '.join(str(s) for s in experiment.seeds)} each give one split and one training run; "
         "checkpoints and hyperparameters are chosen on dev only; cells are test mean (std) over seeds, "
-        "in %, std = population standard deviation (ddof=0).",
+        "in %, std = population standard deviation (ddof=0); a single run shows no std.",
         "",
         f"- model: `{experiment.model}`; modes: {', '.join(f'`{m}`' for m in experiment.modes)}",
         f"- training (every trained mode): {_inline(settings)}",
@@ -121,20 +121,20 @@ def _protocol(experiment: Experiment) -> list[str]:
 
 
 def _table_row(row: SummaryRow) -> str:
-    dev = "–" if row.dev_accuracy is None else _pct(row.dev_accuracy, row.dev_accuracy_std)
+    dev = "–" if row.dev_accuracy is None else _pct(row.dev_accuracy, row.dev_accuracy_std, row.runs)
     share = f"{row.top_class_share:.2f}" + (" ⚠" if row.collapsed else "")
     runs = f"{row.runs}" + (f" ({row.failed} failed)" if row.failed else "")
     trainable = "–" if row.trainable_parameters is None else f"{row.trainable_parameters:,}"
     wall = "–" if row.wall_seconds is None else f"{row.wall_seconds:.1f}"
     cells = [
-        row.mode, shot_label(row.shots), row.pattern, _pct(row.test_accuracy, row.test_accuracy_std),
-        _pct(row.test_macro_f1, row.test_macro_f1_std), dev, share, runs, trainable, wall,
+        row.mode, shot_label(row.shots), row.pattern, _pct(row.test_accuracy, row.test_accuracy_std, row.runs),
+        _pct(row.test_macro_f1, row.test_macro_f1_std, row.runs), dev, share, runs, trainable, wall,
     ]  # fmt: skip
     return "| " + " | ".join(cells) + " |"
 
 
-def _pct(mean: float, std: float) -> str:
-    return f"{100 * mean:.1f} ({100 * std:.1f})"
+def _pct(mean: float, std: float, runs: int) -> str:
+    return f"{100 * mean:.1f}" if runs == 1 else f"{100 * mean:.1f} ({100 * std:.1f})"
 
 
 def _inline(values) -> str:

@@ -113,7 +113,9 @@ def execute(spec: RunSpec, output: Path, cache: TaskCache) -> dict:
     started = time.perf_counter()
     probs = gold = None
     try:
-        record, probs, gold = _train_and_test(spec, cache)
+        data = cache.data(spec)
+        started = time.perf_counter()  # a run's wall time leaves out reading the dataset (shared by its runs)
+        record, probs, gold = _train_and_test(spec, data, cache)
     except Exception as err:  # a failing run must not stop the grid: keep its error, go on
         logger.warning("%s failed: %s: %s", spec.run_id, type(err).__name__, err)
         record = {
@@ -131,8 +133,7 @@ def execute(spec: RunSpec, output: Path, cache: TaskCache) -> dict:
     return record
 
 
-def _train_and_test(spec: RunSpec, cache: TaskCache) -> tuple[dict, np.ndarray, np.ndarray]:
-    data = cache.data(spec)
+def _train_and_test(spec: RunSpec, data: TaskData, cache: TaskCache) -> tuple[dict, np.ndarray, np.ndarray]:
     record: dict = {"status": "ok"}
     if spec.zero_shot:
         run = api.build(spec.config, data)
