@@ -7,44 +7,14 @@ import json
 
 import pytest
 import torch
+from mode_helpers import declared_names, one_thread, tiny_config  # noqa: F401  (one_thread: autouse fixture)
 from safetensors.torch import load_file
 
 from promptlearn import api
-from promptlearn.config import RunConfig
 from promptlearn.data import load_task_data
 from promptlearn.modes import MODES
 
 ALL_MODES = sorted(MODES)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run far faster on one thread than on a shared, oversubscribed CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def tiny_config(model_dir, data_dir, mode: str, **changes) -> RunConfig:
-    values = {
-        "model": str(model_dir),
-        "data": str(data_dir),
-        "pattern": "{text} it was [MASK] .",
-        "verbalizer": {"positive": ["great"], "negative": ["terrible"]},
-        "mode": mode,
-        "max_steps": 3,
-        "eval_every": 1000,
-        "batch_size": 3,
-        "warmup_ratio": 0.0,
-    }
-    return RunConfig(**(values | changes))
-
-
-def declared_names(model) -> set[str]:
-    """Names of the parameters the mode's optimizer groups hold: what it says it trains."""
-    declared = {id(p) for group in model.mode.param_groups(model, None) for p in group["params"]}
-    return {name for name, p in model.named_parameters() if id(p) in declared}
 
 
 @pytest.mark.parametrize("mode", ALL_MODES)
@@ -81,6 +51,6 @@ def test_save_load_gives_identical_predictions(mode, tiny_bert_dir, tiny_task_di
 def test_fits_a_tiny_separable_task(mode, bert_tiny_dir, tiny_task_dir):
     """A frozen *random* encoder gives prompts nothing to steer, so this runs on the real bert-tiny."""
     data = load_task_data(str(tiny_task_dir))
-    run = api.build(tiny_config(bert_tiny_dir, tiny_task_dir, mode, max_steps=40), data)
+    run = api.build(tiny_config(bert_tiny_dir, tiny_task_dir, mode, max_steps=25), data)
     run.trainer.fit(run.pvp.encode(data.split("train")), [])
     assert run.evaluate(data.split("train"))["accuracy"] == 1.0
