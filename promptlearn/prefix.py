@@ -83,14 +83,17 @@ def _inner_attention(module: nn.Module, implementation: str) -> Callable:
     return ALL_ATTENTION_FUNCTIONS[implementation]
 
 
-def prefix_attention(module, query, key, value, attention_mask, prefix_key_values=None, **kwargs):
+def prefix_attention(module, query, key, value, attention_mask, prefix_key_values=None, prefix_capture=None, **kwargs):
     """Attention with this layer's prefix in front of the keys/values.
 
     ``query`` (B, heads, T, d), ``key``/``value`` (B, heads, T, d); ``prefix_key_values``: one
     (keys, values) pair per layer, each (B, heads, P, d), or None for plain attention.
+    ``prefix_capture``: a list that collects each layer's own (keys, values), for initialisation.
     """
     config = module.config
     inner = _inner_attention(module, config.base._attn_implementation)
+    if prefix_capture is not None:
+        prefix_capture.append((key.detach(), value.detach()))
     if prefix_key_values is not None:
         prefix_key, prefix_value = prefix_key_values[config.layer]
         key = torch.cat([prefix_key.to(key.dtype), key], dim=2)  # (B, heads, P + T, d)
@@ -124,12 +127,28 @@ def install(backbone: nn.Module) -> None:
             attention.config = _PrefixedConfig(attention.config, layer)
 
 
+@torch.no_grad()
+def real_key_values(backbone: nn.Module, embeds: torch.Tensor) -> torch.Tensor:
+    """Keys and values the (installed) backbone's layers compute for ``embeds`` (P, H) as one sequence.
+
+    Returns (P, L * 2 * heads * d), the layout of :class:`PrefixEncoder`'s unprojected prefix:
+    starting from real tokens' activations trains better than random prefixes (Li & Liang, 2021, §7.2).
+    """
+    captured: list[tuple[torch.Tensor, torch.Tensor]] = []
+    was_training = backbone.training
+    backbone.eval()  # no dropout in the starting point
+    backbone.base_model(inputs_embeds=embeds[None], prefix_capture=captured)
+    backbone.train(was_training)
+    kv = torch.stack([torch.stack([key[0], value[0]]) for key, value in captured])  # (L, 2, heads, P, d)
+    return kv.permute(3, 0, 1, 2, 4).reshape(embeds.size(0), -1).float()
+
+
 class PrefixEncoder(nn.Module):
     """Trainable prefixes: ``forward(batch_size)`` -> per layer (keys, values), each (B, heads, P, d).
 
-    Without projection the prefixes themselves are the parameters, (P, L * 2 * heads * d). With
-    projection (prefix tuning's reparameterization) P input vectors of size ``hidden`` go through
-    an MLP ``hidden -> projection_hidden -> L * 2 * heads * d`` that trains with them.
+    ``initial`` (P, W) is the starting parameter. Without projection it is the prefix itself,
+    W = L * 2 * heads * d. With ``projection_hidden`` (prefix tuning's reparameterization) it holds
+    P input vectors that an MLP ``W -> projection_hidden -> L * 2 * heads * d`` turns into the prefix.
     """
 
     def __init__(
@@ -137,22 +156,19 @@ class PrefixEncoder(nn.Module):
         num_layers: int,
         num_heads: int,
         head_dim: int,
-        length: int,
-        hidden: int,
+        initial: torch.Tensor,
         projection_hidden: int | None = None,
         dropout: float = 0.0,
     ):
         super().__init__()
-        self.shape = (length, num_layers, 2, num_heads, head_dim)
-        width = num_layers * 2 * num_heads * head_dim
+        self.shape = (initial.size(0), num_layers, 2, num_heads, head_dim)
+        self.prefix = nn.Parameter(initial.detach().clone())  # (P, W)
+        self.mlp = None
         if projection_hidden:
-            self.prefix = nn.Parameter(torch.randn(length, hidden))
+            width = num_layers * 2 * num_heads * head_dim
             self.mlp = nn.Sequential(
-                nn.Linear(hidden, projection_hidden), nn.Tanh(), nn.Linear(projection_hidden, width)
+                nn.Linear(initial.size(1), projection_hidden), nn.Tanh(), nn.Linear(projection_hidden, width)
             )
-        else:
-            self.prefix = nn.Parameter(torch.randn(length, width))
-            self.mlp = None
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, batch_size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
