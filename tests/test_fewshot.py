@@ -71,6 +71,12 @@ def test_grid_has_zero_shot_per_pattern_and_trained_runs_per_k_pattern_seed(tiny
     assert {s.config.max_steps for s in pet} == {3} and all(s.config.dev_from_train for s in pet)
 
 
+def test_modes_without_label_words_train_one_pattern(tiny_bert_dir, task_dir, tmp_path):
+    values = experiment_values(tiny_bert_dir, task_dir, tmp_path, modes=["head", "pet"], seeds=[13])
+    ids = [spec.run_id for spec in Experiment.from_dict(values).runs()]
+    assert ids == ["toy__head__p0__k2__s13", "toy__pet__p0__k2__s13", "toy__pet__p1__k2__s13"]
+
+
 def test_train_patterns_first_and_search_candidates(tiny_bert_dir, task_dir, tmp_path):
     values = experiment_values(
         tiny_bert_dir,
