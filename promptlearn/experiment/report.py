@@ -103,7 +103,9 @@ def _protocol(experiment: Experiment) -> list[str]:
     ]
     for task in experiment.tasks:
         dev = "from train" if task.dev_from_train else "the given dev split"
-        lines.append(f"- {task.name}: K = {', '.join(str(k) for k in task.shots)}, dev {dev}, "
+        if ALL_SHOTS in task.shots:
+            dev = "the given dev split" if set(task.shots) == {ALL_SHOTS} else f"{dev} (the given one for K = all)"
+        lines.append(f"- {task.name}: K = {', '.join(str(k) for k in task.shots)}; dev: {dev}; "
                      f"patterns {', '.join(str(pid) for pid, _ in task.patterns)}")  # fmt: skip
     if experiment.max_test_examples:
         lines.append(
