@@ -22,64 +22,12 @@ from pathlib import Path
 
 from promptlearn.errors import PromptlearnError
 
-ABBREVIATIONS = frozenset(
-    [
-        "mr",
-        "mrs",
-        "ms",
-        "dr",
-        "prof",
-        "sr",
-        "jr",
-        "st",
-        "mt",
-        "ft",
-        "gen",
-        "gov",
-        "sen",
-        "rep",
-        "rev",
-        "lt",
-        "col",
-        "capt",
-        "sgt",
-        "inc",
-        "corp",
-        "co",
-        "ltd",
-        "plc",
-        "bros",
-        "cos",
-        "dept",
-        "univ",
-        "assn",
-        "jan",
-        "feb",
-        "mar",
-        "apr",
-        "jun",
-        "jul",
-        "aug",
-        "sep",
-        "sept",
-        "oct",
-        "nov",
-        "dec",
-        "no",
-        "nos",
-        "vol",
-        "pp",
-        "fig",
-        "approx",
-        "est",
-        "vs",
-        "etc",
-        "cf",
-        "al",
-        "e.g",
-        "i.e",
-    ]
-)
+ABBREVIATIONS = frozenset([
+    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "ft", "gen", "gov", "sen", "rep", "rev", "lt",
+    "col", "capt", "sgt", "inc", "corp", "co", "ltd", "plc", "bros", "cos", "dept", "univ", "assn", "jan",
+    "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "no", "nos", "vol", "pp",
+    "fig", "approx", "est", "vs", "etc", "cf", "al", "e.g", "i.e"
+])  # fmt: skip
 
 _BOUNDARY = re.compile(r"[.!?][\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
 _LAST_WORD = re.compile(r"(\S+)$")

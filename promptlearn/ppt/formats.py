@@ -156,82 +156,18 @@ class MultipleChoiceFormat(PretrainFormat):
             pool.add(sentences)
 
 
-UP_WORDS = frozenset(
-    [
-        "rise",
-        "rises",
-        "rising",
-        "rose",
-        "risen",
-        "gain",
-        "gains",
-        "gained",
-        "increase",
-        "increases",
-        "increased",
-        "higher",
-        "surge",
-        "surged",
-        "jump",
-        "jumped",
-        "climb",
-        "climbed",
-        "grew",
-        "growth",
-        "improve",
-        "improved",
-        "improvement",
-        "strong",
-        "stronger",
-        "strengthened",
-        "record",
-        "profit",
-        "profits",
-        "recovery",
-        "rebound",
-        "rebounded",
-        "boost",
-        "boosted",
-        "advance",
-        "advanced",
-    ]
-)
-DOWN_WORDS = frozenset(
-    [
-        "fall",
-        "falls",
-        "falling",
-        "fell",
-        "fallen",
-        "drop",
-        "drops",
-        "dropped",
-        "decline",
-        "declines",
-        "declined",
-        "lower",
-        "plunge",
-        "plunged",
-        "slump",
-        "slumped",
-        "tumble",
-        "tumbled",
-        "decrease",
-        "decreased",
-        "loss",
-        "losses",
-        "weak",
-        "weaker",
-        "weakened",
-        "deficit",
-        "cut",
-        "cuts",
-        "shrank",
-        "contraction",
-        "slowdown",
-        "recession",
-    ]
-)
+UP_WORDS = frozenset([
+    "rise", "rises", "rising", "rose", "risen", "gain", "gains", "gained", "increase", "increases",
+    "increased", "higher", "surge", "surged", "jump", "jumped", "climb", "climbed", "grew", "growth",
+    "improve", "improved", "improvement", "strong", "stronger", "strengthened", "record", "profit", "profits",
+    "recovery", "rebound", "rebounded", "boost", "boosted", "advance", "advanced"
+])  # fmt: skip
+DOWN_WORDS = frozenset([
+    "fall", "falls", "falling", "fell", "fallen", "drop", "drops", "dropped", "decline", "declines",
+    "declined", "lower", "plunge", "plunged", "slump", "slumped", "tumble", "tumbled", "decrease",
+    "decreased", "loss", "losses", "weak", "weaker", "weakened", "deficit", "cut", "cuts", "shrank",
+    "contraction", "slowdown", "recession"
+])  # fmt: skip
 _WORD = re.compile(r"[a-z]+")
 
 
