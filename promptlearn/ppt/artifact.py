@@ -58,7 +58,7 @@ class PromptArtifact:
 
     def save(self, path: str | Path) -> Path:
         """Write atomically to ``path`` (a folder gets ``prompt.safetensors`` inside)."""
-        path = _file_of(Path(path))
+        path = artifact_file(path)
         data = save({_TENSOR: self.prompt.detach().to("cpu", torch.float32).contiguous()}, metadata=self.metadata)
         write_bytes_atomic(path, data)
         return path
@@ -66,7 +66,7 @@ class PromptArtifact:
     @classmethod
     def load(cls, path: str | Path) -> PromptArtifact:
         """Read an artifact file, or the ``prompt.safetensors`` inside a folder."""
-        path = _file_of(Path(path))
+        path = artifact_file(path)
         if not path.is_file():
             raise PromptlearnError(
                 f"Prompt artifact {path} does not exist; make one with `promptlearn pretrain-prompt ... --output DIR`"
@@ -115,7 +115,9 @@ def artifact_metadata(backbone: torch.nn.Module, base_model: str, **fields) -> d
     return metadata
 
 
-def _file_of(path: Path) -> Path:
+def artifact_file(path: str | Path) -> Path:
+    """The artifact file named by ``path``: the path itself, or ``prompt.safetensors`` inside a folder."""
+    path = Path(path)
     return path / PROMPT_FILE if path.is_dir() or not path.suffix else path
 
 

@@ -114,9 +114,9 @@ def pretrain(config: PretrainConfig, output: str | Path, overwrite: bool = False
     heldout = pvp.encode(
         heldout_examples(config.corpus, config.format, config.seed, config.heldout_every, config.heldout_size)
     )
-    step, history = 0, []
+    step, history, running = 0, [], []
     if checkpoint is not None:
-        step, history = _restore(checkpoint, model, optimizer, scheduler)
+        step, history, running = _restore(checkpoint, model, optimizer, scheduler)
         logger.info("Resuming %s from step %d of %d", output, step, config.steps)
     else:
         history.append({"step": 0, "loss": None, **_heldout(trainer, heldout)})
@@ -124,7 +124,6 @@ def pretrain(config: PretrainConfig, output: str | Path, overwrite: bool = False
     batches = itertools.islice(batched(stream, config.batch_size), step, None)
     device = trainer.accelerator.device
     progress = tqdm(total=config.steps, initial=step, desc=f"pretrain {config.format}", disable=None)
-    running: list[float] = []
     model.train()
     while step < config.steps:
         batch = {k: v.to(device) for k, v in pvp.collate(pvp.encode(next(batches))).items()}
@@ -137,7 +136,7 @@ def pretrain(config: PretrainConfig, output: str | Path, overwrite: bool = False
             running = []
             model.train()
         if step % config.checkpoint_every == 0 and step < config.steps:
-            _save_checkpoint(output / CHECKPOINT, config, step, history, model, optimizer, scheduler)
+            _save_checkpoint(output / CHECKPOINT, config, (step, history, running), model, optimizer, scheduler)
     progress.close()
     return _finish(config, output, run, history, len(heldout), time.perf_counter() - started)
 
@@ -180,11 +179,14 @@ def _prepare_output(config: PretrainConfig, output: Path, overwrite: bool) -> di
     return state
 
 
-def _save_checkpoint(path: Path, config, step, history, model, optimizer, scheduler) -> None:
+def _save_checkpoint(path: Path, config, progress, model, optimizer, scheduler) -> None:
+    """``progress``: (step, held-out history, losses since the last evaluation)."""
+    step, history, running = progress
     state = {
         "config": config.to_dict(),
         "step": step,
         "history": history,
+        "running": running,
         "trained": {n: p.detach().cpu() for n, p in model.named_parameters() if p.requires_grad},
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
@@ -196,14 +198,14 @@ def _save_checkpoint(path: Path, config, step, history, model, optimizer, schedu
     write_bytes_atomic(path, buffer.getvalue())
 
 
-def _restore(state: dict, model, optimizer, scheduler) -> tuple[int, list[dict]]:
+def _restore(state: dict, model, optimizer, scheduler) -> tuple[int, list[dict], list[float]]:
     model.load_state_dict(state["trained"], strict=False)
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     torch.set_rng_state(state["torch_rng"])
     if state["cuda_rng"] is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda_rng"])
-    return state["step"], state["history"]
+    return state["step"], state["history"], state["running"]
 
 
 def _finish(config: PretrainConfig, output: Path, run, history: list[dict], heldout_size: int, seconds: float) -> dict:
