@@ -109,7 +109,7 @@ def pretrain(config: PretrainConfig, output: str | Path, overwrite: bool = False
     model, pvp, trainer = run.model, run.pvp, run.trainer
     params = [p for p in model.parameters() if p.requires_grad]
     groups = model.mode.param_groups(model, config.learning_rate)
-    optimizer = torch.optim.AdamW(groups, weight_decay=0.0)
+    optimizer = torch.optim.AdamW(groups, weight_decay=0.0)  # decay would pull the prompt off the embeddings' scale
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * config.steps), config.steps)
     heldout = pvp.encode(
         heldout_examples(config.corpus, config.format, config.seed, config.heldout_every, config.heldout_size)
@@ -119,7 +119,7 @@ def pretrain(config: PretrainConfig, output: str | Path, overwrite: bool = False
         step, history, running = _restore(checkpoint, model, optimizer, scheduler)
         logger.info("Resuming %s from step %d of %d", output, step, config.steps)
     else:
-        history.append({"step": 0, "loss": None, **_heldout(trainer, heldout)})
+        history.append({"step": 0, "loss": None, **trainer.evaluate(heldout)})
     stream = training_examples(config.corpus, config.format, config.seed, config.heldout_every)
     batches = itertools.islice(batched(stream, config.batch_size), step, None)
     device = trainer.accelerator.device
@@ -132,7 +132,7 @@ def pretrain(config: PretrainConfig, output: str | Path, overwrite: bool = False
         progress.update(1)
         progress.set_postfix(loss=f"{np.mean(running[-20:]):.4f}", heldout_acc=f"{history[-1]['accuracy']:.3f}")
         if step % config.eval_every == 0 or step == config.steps:
-            history.append({"step": step, "loss": float(np.mean(running)), **_heldout(trainer, heldout)})
+            history.append({"step": step, "loss": float(np.mean(running)), **trainer.evaluate(heldout)})
             running = []
             model.train()
         if step % config.checkpoint_every == 0 and step < config.steps:
@@ -150,10 +150,6 @@ def _train_step(model, batch, optimizer, scheduler, params, max_grad_norm: float
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
     return loss.item()
-
-
-def _heldout(trainer, heldout) -> dict:
-    return trainer.evaluate(heldout)
 
 
 def _prepare_output(config: PretrainConfig, output: Path, overwrite: bool) -> dict | None:
