@@ -168,21 +168,38 @@ def write_docs(work: Path) -> None:
         f"| {h['step']} | {'-' if h['loss'] is None else format(h['loss'], '.3f')} | {100 * h['accuracy']:.1f} |"
         for h in history
     )
-    reading = []
+    reading, verdicts = [], []
     for task in TASKS:
-        means = {
-            m: statistics.mean(r["test"] for r in table[(task, m)].values())
+        scores = {
+            m: [100 * r["test"] for r in table[(task, m)].values()]
             for m in METHODS
             if len(table.get((task, m), {})) == len(SEEDS)
         }
-        if "ppt" not in means or len(means) < len(METHODS):
+        if len(scores) < len(METHODS):
             continue
+        means = {m: statistics.mean(v) for m, v in scores.items()}
         best = max((m for m in means if m != "ppt"), key=means.get)
-        delta = 100 * (means["ppt"] - means[best])
-        verdict = "helps" if delta > 1 else "hurts" if delta < -1 else "makes no clear difference"
+        delta = means["ppt"] - means[best]
+        noise = max(statistics.stdev(scores["ppt"]), statistics.stdev(scores[best]))
+        verdict = "no clear difference" if abs(delta) <= noise else "ppt better" if delta > 0 else "ppt worse"
+        verdicts.append(verdict)
         reading.append(
-            f"- {task}: ppt {100 * means['ppt']:.1f} vs the better baseline ({best}) {100 * means[best]:.1f}: "
-            f"{delta:+.1f} points; pretraining {verdict} here (differences within about one std are noise)."
+            f"- {task}: ppt {means['ppt']:.1f} vs the better baseline ({best}) {means[best]:.1f}, "
+            f"{delta:+.1f} points against a seed std of up to {noise:.1f}: {verdict}."
+        )
+    if verdicts:
+        helped = verdicts.count("ppt better")
+        reading.append(
+            f"\nPretraining clearly helped on {helped} of {len(verdicts)} tasks. "
+            + (
+                f"On this 4.4M-parameter model, with a prompt pretrained for "
+                f"{report['wall_seconds_this_session']:.0f} s "
+                "and a short downstream budget, a pretrained prompt is not a reliable gain over a fresh soft prompt "
+                "(chance is 50 % on SST-2 and RTE, 25 % on AG News). The pretraining task itself was learned "
+                "(held-out accuracy above chance, see the curve), so what fails to show is transfer, not the pipeline."
+                if helped < len(verdicts)
+                else "The gain holds on every task here."
+            )
         )
     text = TEMPLATE.format(
         pretrain=json.dumps(PRETRAIN),
