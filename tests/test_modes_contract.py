@@ -51,6 +51,6 @@ def test_save_load_gives_identical_predictions(mode, tiny_bert_dir, tiny_task_di
 def test_fits_a_tiny_separable_task(mode, bert_tiny_dir, tiny_task_dir):
     """A frozen *random* encoder gives prompts nothing to steer, so this runs on the real bert-tiny."""
     data = load_task_data(str(tiny_task_dir))
-    run = api.build(tiny_config(bert_tiny_dir, tiny_task_dir, mode, max_steps=25), data)
+    run = api.build(tiny_config(bert_tiny_dir, tiny_task_dir, mode, max_steps=60), data)
     run.trainer.fit(run.pvp.encode(data.split("train")), [])
     assert run.evaluate(data.split("train"))["accuracy"] == 1.0
