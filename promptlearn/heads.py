@@ -51,3 +51,14 @@ class ClassificationHead(nn.Module):
     def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         pooled = pool(hidden, attention_mask, self.pooling)  # (B, H)
         return self.linear(self.dropout(pooled))  # (B, C)
+
+
+READOUTS = ("cloze", "cls")
+
+
+def check_readout(readout: str) -> None:
+    """Raise a user-facing error unless ``readout`` is 'cloze' (label words at [MASK]) or 'cls' (a head)."""
+    if readout not in READOUTS:
+        raise PromptlearnError(
+            f"--readout must be 'cloze' (label words at [MASK]) or 'cls' (linear head on [CLS]), got {readout!r}"
+        )

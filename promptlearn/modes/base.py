@@ -76,7 +76,10 @@ class Mode(nn.Module):
         return dataclasses.asdict(self.options)
 
     def adapt_pattern(self, pattern: Pattern) -> Pattern:
-        """The pattern this mode encodes with; checks [SOFT] use by default."""
+        """The pattern this mode encodes with; checks [SOFT] use by default.
+
+        Called once, before :meth:`attach` (prompt modes learn their prompt length here).
+        """
         if pattern.soft_count and not self.uses_soft_tokens:
             raise PromptlearnError(
                 f"The pattern {pattern.source!r} has [SOFT] tokens, but mode {self.name!r} trains no prompt "

@@ -41,7 +41,7 @@ class SoftPromptMode(Mode):
 
     def adapt_pattern(self, pattern):
         length = self.options.prompt_length
-        if length is None and self.options.init.startswith("file:"):
+        if length is None and not pattern.soft_count and self.options.init.startswith("file:"):
             length = len(prompts.load_prompt(self.options.init.partition(":")[2]))
         pattern = prompts.soft_pattern(pattern, length, self.name)
         self.length = pattern.soft_count
