@@ -10,9 +10,7 @@ Steps (each resumable: finished runs are kept in --work and skipped when the scr
 ``python scripts/ppt_report.py all`` runs them in order. Settings are the constants below, fixed
 before any test number was seen; nothing is selected on test. The few-shot protocol is LM-BFF's:
 K=16 per class for train and 16 per class for dev sampled from train, seeds 13/21/42/87/100,
-the best-on-dev prompt kept. AG News is scored on a fixed stratified sample of 500 test
-examples (125 per class, ``random.Random(0)``) to keep the CPU grid short; SST-2 and RTE use
-their full test sets.
+the best-on-dev prompt kept; every task is scored on its full test set.
 """
 
 from __future__ import annotations
@@ -20,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import random
 import statistics
 import sys
 import time
@@ -52,7 +49,6 @@ METHODS = {
     "soft_random": {"mode": "soft_prompt", "init": "random"},
     "soft_vocab": {"mode": "soft_prompt", "init": "vocab"},
 }
-AGNEWS_TEST_SAMPLE = 125  # per class
 
 
 def prompt_dir(work: Path) -> Path:
@@ -67,27 +63,9 @@ def run_pretrain(work: Path) -> None:
     pretrain(config, prompt_dir(work))
 
 
-def task_data(task: str, work: Path) -> str:
-    """The data folder for ``task``; for AG News a copy with the fixed stratified test sample."""
-    source = SHARED / "data" / task
-    if task != "agnews":
-        return str(source)
-    folder = work / "data" / f"agnews-test{4 * AGNEWS_TEST_SAMPLE}"
-    if not (folder / "test.jsonl").is_file():
-        rows = [json.loads(line) for line in (source / "test.jsonl").open(encoding="utf-8")]
-        by_label = defaultdict(list)
-        for row in rows:
-            by_label[row["label"]].append(row)
-        rng = random.Random(0)
-        sample = [row for label in sorted(by_label) for row in rng.sample(by_label[label], AGNEWS_TEST_SAMPLE)]
-        write_text_atomic(folder / "train.jsonl", (source / "train.jsonl").read_text(encoding="utf-8"))
-        write_text_atomic(folder / "test.jsonl", "".join(json.dumps(r) + "\n" for r in sample))
-    return str(folder)
-
-
 def run_grid(work: Path, methods: list[str], tasks: list[str]) -> None:
     for task in tasks:
-        data = task_data(task, work)
+        data = str(SHARED / "data" / task)
         pattern, words = resolve_prompt(task, None, None, None)
         for method in methods:
             for seed in SEEDS:
@@ -264,9 +242,8 @@ falls gives label-free targets in the same shape as downstream `{{text}} It was 
    seeds 13/21/42/87/100, each task's first preset pattern and label words, prompt length 16,
    learning rate 1e-2 (the soft-prompt default), settings `{downstream}`; the best-on-dev prompt is
    kept. Methods: `ppt` (start from the pretrained prompt), `soft_random` (normal noise scaled like
-   the word embeddings), `soft_vocab` (embeddings of 16 sampled vocabulary tokens). AG News is
-   scored on a fixed stratified sample of 500 test examples (125 per class, seed 0); SST-2 and
-   RTE on their full test sets. Nothing was tuned: all settings were fixed before the first test
+   the word embeddings), `soft_vocab` (embeddings of 16 sampled vocabulary tokens). Every task is
+   scored on its full test set. Nothing was tuned: all settings were fixed before the first test
    number.
 
 ## Pretraining curve
