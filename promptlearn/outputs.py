@@ -13,6 +13,12 @@ from pathlib import Path
 from promptlearn.errors import PromptlearnError
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 def write_text_atomic(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
     path = Path(path)
@@ -21,6 +27,7 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -51,6 +58,7 @@ def staged_folder(output: str | Path, overwrite: bool = False) -> Iterator[Path]
     check_output_free(output, overwrite)
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".partial", dir=output.parent))
+    os.chmod(staging, 0o777 & ~_umask())
     try:
         yield staging
         check_output_free(output, overwrite)

@@ -1,0 +1,110 @@
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args, input=None):
+    return runner.invoke(app, [str(a) for a in args], input=input)
+
+
+def tiny_train_args(model_dir, task_dir, output):
+    return ["train", "--model", model_dir, "--data", task_dir, "--pattern", "It was [MASK].",
+            "--verbalizer", "positive=great,negative=terrible", "--max-steps", 4, "--batch-size", 3,
+            "--lr", 1e-3, "--output", output]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", [[], ["train"], ["evaluate"], ["predict"], ["show-pattern"]])
+def test_help_reads_well(command):
+    result = invoke(*command, "--help")
+    assert result.exit_code == 0
+    assert "Usage" in result.output
+    if command:
+        assert "--" in result.output
+
+
+def test_train_evaluate_predict_round_trip(tiny_bert_dir, tiny_task_dir, tmp_path):
+    run = tmp_path / "run"
+    result = invoke(*tiny_train_args(tiny_bert_dir, tiny_task_dir, run))
+    assert result.exit_code == 0, result.output
+    assert {"dev", "test"} <= set(json.loads(result.output[: result.output.rindex("}") + 1]))
+
+    evaluated = invoke("evaluate", "--run", run, "--split", "test")
+    assert evaluated.exit_code == 0, evaluated.output
+    assert json.loads(evaluated.output)["examples"] == 4
+    stored = json.loads((run / "metrics.json").read_text())["test"]["accuracy"]
+    assert json.loads(evaluated.output)["accuracy"] == pytest.approx(stored)
+
+    predicted = invoke("predict", "--run", run, input='{"text": "it was fun"}\n\n{"text": "boring"}\n')
+    assert predicted.exit_code == 0, predicted.output
+    records = [json.loads(line) for line in predicted.output.splitlines()]
+    assert [r["text"] for r in records] == ["it was fun", "boring"]
+    assert all(r["predicted"] in {"positive", "negative"} for r in records)
+
+
+def test_rerun_from_saved_config_gives_the_same_numbers(tiny_bert_dir, tiny_task_dir, tmp_path):
+    assert invoke(*tiny_train_args(tiny_bert_dir, tiny_task_dir, tmp_path / "a")).exit_code == 0
+    result = invoke("train", "--config", tmp_path / "a" / "config.json", "--output", tmp_path / "b")
+    assert result.exit_code == 0, result.output
+    first, second = (json.loads((tmp_path / n / "metrics.json").read_text()) for n in "ab")
+    assert first["test"] == second["test"] and first["dev"] == second["dev"]
+
+
+def test_existing_output_is_refused_before_training(tiny_bert_dir, tiny_task_dir, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "keep.txt").write_text("x")
+    result = invoke(*tiny_train_args(tiny_bert_dir, tiny_task_dir, run))
+    assert result.exit_code == 2
+    assert "not empty; pass --overwrite" in result.output
+    assert (run / "keep.txt").exists()
+
+
+def test_zero_shot_evaluate_and_show_pattern(tiny_bert_dir, tiny_task_dir):
+    result = invoke("evaluate", "--model", tiny_bert_dir, "--data", tiny_task_dir, "--pattern", "It was [MASK].",
+                    "--verbalizer", "positive=great,negative=terrible", "--split", "dev")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["examples"] == 2
+    shown = invoke("show-pattern", "--model", tiny_bert_dir, "--text", "the movie was fun", "--pattern",
+                   "It was [MASK].", "--verbalizer", "positive=great|good,negative=terrible")  # fmt: skip
+    assert shown.exit_code == 0, shown.output
+    assert "[MASK] at position 7" in shown.output
+    assert "label positive: great -> 5, good -> 7" in shown.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--pattern", "It was good."], "no [MASK]"),
+        (["--pattern", "{text_b} [MASK]"], "uses {text_b}, but"),
+        (["--verbalizer", "good=great,bad=terrible"], "do not match the dataset's labels"),
+        (["--verbalizer", "positive=unbelievable,negative=bad"], "is 3 tokens"),
+        (["--mode", "nonsense"], "Unknown mode 'nonsense'"),
+        (["--shots", 5], "--shots 5 needs"),
+        (["--task", "nope"], "No preset for task 'nope'"),
+    ],
+)
+def test_bad_input_gives_a_clear_message_and_exit_2(tiny_bert_dir, tiny_task_dir, tmp_path, args, message):
+    base = tiny_train_args(tiny_bert_dir, tiny_task_dir, tmp_path / "run")
+    for flag, value in zip(args[::2], args[1::2], strict=True):
+        if flag in base:
+            base[base.index(flag) + 1] = value
+        else:
+            base += [flag, value]
+    if "--task" in args:
+        base.remove("--pattern"), base.remove("It was [MASK].")
+    result = invoke(*base)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "run").exists(), "a failed run must leave no output folder"
+
+
+def test_missing_model_is_explained(tmp_path):
+    result = invoke("train", "--output", tmp_path / "x", "--pattern", "It was [MASK].")
+    assert result.exit_code == 2
+    assert "Give --model and --data" in result.output

@@ -1,0 +1,38 @@
+import pytest
+
+from promptlearn.config import DEFAULT_MAX_STEPS, RunConfig
+from promptlearn.errors import PromptlearnError
+
+BASE = {"model": "m", "data": "d", "pattern": "It was [MASK]."}
+
+
+def test_defaults_resolve_to_max_steps():
+    assert RunConfig(**BASE).max_steps == DEFAULT_MAX_STEPS
+    assert RunConfig(**BASE, epochs=3).max_steps is None
+
+
+def test_round_trip_through_dict():
+    config = RunConfig(**BASE, shots=16, mode_options={"prompt_length": 4})
+    assert RunConfig.from_dict(config.to_dict()) == config
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"max_steps": 10, "epochs": 1}, "not both"),
+        ({"batch_size": 0}, "--batch-size must be positive"),
+        ({"learning_rate": -1.0}, "--learning-rate must be positive"),
+        ({"warmup_ratio": 1.5}, "--warmup-ratio must be in"),
+        ({"precision": "fp8"}, "--precision must be one of"),
+    ],
+)
+def test_invalid_values_are_explained(changes, message):
+    with pytest.raises(PromptlearnError, match=message):
+        RunConfig(**BASE, **changes)
+
+
+def test_unknown_and_missing_keys_are_errors():
+    with pytest.raises(PromptlearnError, match=r"unknown keys \['lr'\]"):
+        RunConfig.from_dict({**BASE, "lr": 0.1})
+    with pytest.raises(PromptlearnError, match=r"missing keys \['pattern'\]"):
+        RunConfig.from_dict({"model": "m", "data": "d"})

@@ -1,0 +1,90 @@
+import time
+
+import pytest
+
+from promptlearn.data import Columns, Example, TaskData, few_shot, load_examples, load_task_data
+from promptlearn.errors import PromptlearnError
+from tests.conftest import write_task
+
+
+def labelled(n_per_label: int, labels=("a", "b", "c")) -> list[Example]:
+    return [Example(f"{label} {i}", label=label) for label in labels for i in range(n_per_label)]
+
+
+def test_loads_jsonl_folder_with_sorted_labels(tiny_task_dir):
+    data = load_task_data(str(tiny_task_dir))
+    assert sorted(data.splits) == ["dev", "test", "train"]
+    assert data.labels == ["negative", "positive"]
+    assert data.splits["train"][0] == Example("the movie was wonderful", None, "positive")
+    assert not data.has_text_b
+
+
+def test_loads_csv_and_tsv_with_mapped_columns(tmp_path):
+    (tmp_path / "train.csv").write_text("sentence,premise,gold\nhello,world,1\nbye,all,0\n")
+    (tmp_path / "test.tsv").write_text("sentence\tpremise\tgold\nhi\tthere\t1\n")
+    data = load_task_data(str(tmp_path), Columns(text="sentence", text_b="premise", label="gold"))
+    assert data.labels == ["0", "1"]
+    assert data.has_text_b
+    assert data.splits["test"] == [Example("hi", "there", "1")]
+
+
+def test_loads_a_save_to_disk_folder(tmp_path):
+    import datasets
+
+    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["neg", "pos"])})
+    rows = {"text": ["good", "bad"], "label": [1, 0]}
+    datasets.DatasetDict(
+        {"train": datasets.Dataset.from_dict(rows, features=features),
+         "validation": datasets.Dataset.from_dict(rows, features=features)}
+    ).save_to_disk(str(tmp_path / "saved"))  # fmt: skip
+    data = load_task_data(str(tmp_path / "saved"))
+    assert sorted(data.splits) == ["dev", "train"]
+    assert data.splits["train"] == [Example("good", None, "pos"), Example("bad", None, "neg")]
+
+
+def test_missing_columns_and_folders_are_clear_errors(tmp_path):
+    write_task(tmp_path / "t", {"train": [{"sentence": "x", "label": "a"}]})
+    with pytest.raises(PromptlearnError, match=r"no column 'text'.*--text-column"):
+        load_task_data(str(tmp_path / "t"))
+    with pytest.raises(PromptlearnError, match="does not exist"):
+        load_task_data(str(tmp_path / "nowhere"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PromptlearnError, match="has no train/dev/test file"):
+        load_task_data(str(tmp_path / "empty"))
+
+
+def test_unlabelled_file_loads_for_prediction(tmp_path):
+    (tmp_path / "in.jsonl").write_text('{"text": "fun"}\n')
+    assert load_examples(tmp_path / "in.jsonl") == [Example("fun")]
+
+
+def test_hub_dataset_offline_fails_fast(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    started = time.perf_counter()
+    with pytest.raises(PromptlearnError, match=r"HF_HUB_OFFLINE is set.*pass a local folder"):
+        load_task_data("glue")
+    assert time.perf_counter() - started < 5
+
+
+def test_few_shot_takes_k_per_label_and_is_deterministic():
+    data = TaskData(splits={"train": labelled(20)}, labels=["a", "b", "c"], source="x")
+    train, dev = few_shot(data, shots=4, seed=13)
+    assert sorted(ex.label for ex in train) == ["a"] * 4 + ["b"] * 4 + ["c"] * 4
+    assert sorted(ex.label for ex in dev) == ["a"] * 4 + ["b"] * 4 + ["c"] * 4
+    assert not set(train) & set(dev), "dev must come from the rest of train"
+    assert (train, dev) == few_shot(data, shots=4, seed=13)
+    assert few_shot(data, shots=4, seed=21)[0] != train
+
+
+def test_few_shot_keeps_the_given_dev_unless_asked():
+    data = TaskData(splits={"train": labelled(5), "dev": labelled(1)}, labels=["a", "b", "c"], source="x")
+    assert few_shot(data, shots=2, seed=1)[1] == data.splits["dev"]
+    assert len(few_shot(data, shots=2, seed=1, dev_from_train=True)[1]) == 6
+
+
+def test_asking_for_more_shots_than_a_label_has_is_an_error():
+    data = TaskData(splits={"train": labelled(5)}, labels=["a", "b", "c"], source="x")
+    with pytest.raises(
+        PromptlearnError, match=r"--shots 3 needs 6 training examples per label.*\{'a': 5, 'b': 5, 'c': 5\}"
+    ):
+        few_shot(data, shots=3, seed=1)
