@@ -163,9 +163,13 @@ def _timed(work, device: torch.device):
 
 
 def _warmup_sample(encoded: list[Encoded], batch_size: int, batches: int) -> list[Encoded]:
-    """Warm-up inputs spread over the lengths present (so a compiled model meets its shapes untimed)."""
+    """Warm-up inputs spread over the lengths present, ending in a batch as small as the real last one.
+
+    So a compiled model meets varying lengths and the odd batch size before the timing starts.
+    """
     by_length = sorted(encoded, key=lambda e: len(e.input_ids))
-    picks = np.linspace(0, len(by_length) - 1, num=min(len(by_length), batch_size * batches)).round().astype(int)
+    count = min(len(by_length), batch_size * batches + len(by_length) % batch_size)
+    picks = np.linspace(0, len(by_length) - 1, num=count).round().astype(int)
     return [by_length[i] for i in picks]
 
 
