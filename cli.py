@@ -231,6 +231,26 @@ def predict(
         typer.echo(json.dumps(record, ensure_ascii=False))
 
 
+@app.command("modes")
+@handle_errors
+def modes(
+    model: str = typer.Option(None, "--model", "-m", help=MODEL_HELP + " Adds trainable / total parameter counts."),
+) -> None:
+    """List the training modes: what each trains and its default learning rate per parameter group."""
+    from promptlearn.modes import MODES
+    from promptlearn.modes_table import count_parameters, default_learning_rates
+
+    counts = count_parameters(model) if model else {}
+    rows = [("mode", "default lr", *(("trainable", "total") if model else ()), "description")]
+    for name in sorted(MODES):
+        rates = default_learning_rates(MODES[name])
+        extra = tuple(f"{n:,}" if isinstance(n, int) else n for n in counts[name]) if model else ()
+        rows.append((name, rates, *extra, MODES[name].description))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
+
+
 @app.command("show-pattern")
 @handle_errors
 def show_pattern(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 from accelerate.utils import set_seed
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from promptlearn.config import RunConfig
@@ -89,7 +90,7 @@ def build(config: RunConfig, data: TaskData | None = None, backbone: torch.nn.Mo
     set_seed(config.seed)
     if backbone is None:
         backbone = load_backbone(config.model)
-    model = PromptModel(backbone, mode, pvp.label_token_ids, len(pvp.labels))
+    model = PromptModel(backbone, mode, pvp.label_token_ids, len(pvp.labels), tokenizer)
     return Prompted(
         config=config.replace(labels=pvp.labels),
         pvp=pvp,
@@ -132,7 +133,7 @@ def train(config: RunConfig, output: str | Path | None = None, overwrite: bool =
             save_file(
                 {k: v.contiguous().cpu() for k, v in artifact.items()},
                 folder / WEIGHTS,
-                metadata={"base_model": config.model, "mode": config.mode},
+                metadata={"base_model": config.model, "mode": config.mode, **base_signature(run.model)},
             )
             if predictions is not None:
                 write_predictions(folder / "predictions.jsonl", predictions)
@@ -150,22 +151,50 @@ def load_run(run_dir: str | Path) -> Prompted:
     weights_path = run_dir / WEIGHTS
     if not weights_path.is_file():
         raise PromptlearnError(f"{run_dir} has no {WEIGHTS}: the run did not finish; train it again")
-    load_artifact(run.model, load_file(weights_path), origin=str(weights_path))
+    with safe_open(weights_path, "pt") as handle:
+        metadata = handle.metadata() or {}
+    load_artifact(run.model, load_file(weights_path), origin=str(weights_path), metadata=metadata)
     run.model.eval()
     return run
 
 
-def load_artifact(model: PromptModel, state: dict[str, torch.Tensor], origin: str) -> None:
-    """Load stored tensors into ``model``; a tensor the model lacks or shapes differently is an error."""
+def base_signature(model: PromptModel) -> dict[str, str]:
+    """What an artifact must match in its base model: hidden size, vocabulary size, layer count."""
+    config = model.backbone.config
+    return {
+        "hidden_size": str(model.hidden_size),
+        "vocab_size": str(config.vocab_size),
+        "num_layers": str(config.num_hidden_layers),
+    }
+
+
+def load_artifact(
+    model: PromptModel, state: dict[str, torch.Tensor], origin: str, metadata: dict[str, str] | None = None
+) -> None:
+    """Load stored tensors into ``model``.
+
+    A tensor the model lacks or shapes differently is an error, and so is a base-model signature in
+    ``metadata`` (see :func:`base_signature`) that differs from the model's: a soft prompt has the
+    same shape on any model with the same hidden size, yet means nothing on another vocabulary.
+    """
     own = model.state_dict()
+    signature = base_signature(model)
+    stored = {key: (metadata or {}).get(key) for key in signature}
+    mismatched = [
+        f"{key} {stored[key]} (model: {signature[key]})"
+        for key in signature
+        if stored[key] not in (None, signature[key])
+    ]
     unknown = sorted(set(state) - set(own))
     wrong = [
         f"{name}: stored {tuple(tensor.shape)}, model {tuple(own[name].shape)}"
         for name, tensor in state.items()
         if name in own and own[name].shape != tensor.shape
     ]
-    if unknown or wrong:
-        details = "; ".join(wrong[:3] + [f"unknown tensor {n}" for n in unknown[:3]])
+    problems = [f"trained with {', '.join(mismatched)}"] if mismatched else []
+    problems += wrong[:3] + [f"unknown tensor {n}" for n in unknown[:3]]
+    if problems:
+        details = "; ".join(problems)
         raise PromptlearnError(
             f"{origin} does not fit the base model {model.backbone.config.name_or_path!r} "
             f"(hidden size {model.hidden_size}, vocabulary {model.backbone.config.vocab_size}, "

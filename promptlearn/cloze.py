@@ -25,16 +25,19 @@ class _Sequential(nn.Module):
 
     def __init__(self, *steps):
         super().__init__()
-        self._steps = steps
+        self.steps = steps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for step in self._steps:
+        for step in self.steps:
             x = step(x)
         return x
 
 
-def _find_transform(backbone: nn.Module) -> _Sequential | None:
-    """The part of the MLM head before the vocabulary projection, for architectures we know."""
+def find_transform(backbone: nn.Module) -> _Sequential | None:
+    """The part of the MLM head before the vocabulary projection, for architectures we know (else None).
+
+    Its ``steps`` are the backbone's own modules, so their parameters are the head's transform.
+    """
     cls = getattr(backbone, "cls", None)
     if cls is not None and hasattr(getattr(cls, "predictions", None), "transform"):  # BERT family
         return _Sequential(cls.predictions.transform)
@@ -67,7 +70,7 @@ class ClozeScorer:
         self.decoder = backbone.get_output_embeddings()
         if self.decoder is None:
             raise ValueError(f"{type(backbone).__name__} has no output embeddings: load it as a masked LM")
-        self.transform = _find_transform(backbone)
+        self.transform = find_transform(backbone)
         self.head = None
         if self.transform is None:
             self.head = _find_head_module(backbone)

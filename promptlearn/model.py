@@ -55,11 +55,21 @@ class PromptModel(nn.Module):
 
     ``label_token_ids``: one list of vocabulary ids per class (several words per class allowed);
     a class's logit is the mean of its words' logits. Empty for modes with a classification head.
+    ``tokenizer`` is the backbone's, for modes that initialise from words (e.g. soft prompts).
+    After the mode attaches, exactly the parameters it declares (``mode.trained_parameters``) train.
     """
 
-    def __init__(self, backbone: nn.Module, mode: Mode, label_token_ids: list[list[int]], num_labels: int):
+    def __init__(
+        self,
+        backbone: nn.Module,
+        mode: Mode,
+        label_token_ids: list[list[int]],
+        num_labels: int,
+        tokenizer=None,
+    ):
         super().__init__()
         self.backbone = backbone
+        self.tokenizer = tokenizer
         self.num_labels = num_labels
         self.backbone.requires_grad_(False)
         flat = [token for words in label_token_ids for token in words]
@@ -71,6 +81,10 @@ class PromptModel(nn.Module):
         self._cloze = ClozeScorer(backbone) if flat else None
         self.mode = mode
         mode.attach(self)
+        trained = [p for params in mode.trained_parameters(self).values() for p in params]
+        self.requires_grad_(False)
+        for param in trained:
+            param.requires_grad_(True)
 
     @property
     def encoder(self) -> nn.Module:

@@ -105,6 +105,17 @@ class Pattern:
         """Total number of ``[SOFT]`` tokens."""
         return sum(s.count for s in self.segments if isinstance(s, Soft))
 
+    def inputs_only(self) -> Pattern:
+        """The bare input, as classic classifiers read it: the text slots only, [SEP] between two.
+
+        No [MASK], no prompt words: for modes that classify with a head rather than label words.
+        """
+        slots: list[Segment] = [Slot("text_a")]
+        if "text_b" in self.fields:
+            slots += [Sep(), Slot("text_b")]
+        source = " [SEP] ".join("{" + s.field + "}" for s in slots if isinstance(s, Slot))
+        return Pattern(source=source, segments=tuple(slots))
+
     def with_leading_soft(self, count: int) -> Pattern:
         """This pattern with ``count`` soft tokens in front (used by prompt modes when it has none)."""
         return Pattern(source=f"[SOFT:{count}] {self.source}", segments=(Soft(count), *self.segments))

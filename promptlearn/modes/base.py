@@ -3,8 +3,9 @@
 A mode is an ``nn.Module`` owned by the :class:`~promptlearn.model.PromptModel`, so the modules
 it adds (soft prompts, encoders, heads) move, save and train with the model. It decides:
 
-- which parameters train (:meth:`attach` runs after the backbone has been frozen) and with which
-  learning rates (:meth:`param_groups`);
+- which new modules exist (:meth:`attach`, run once the backbone has been frozen), which
+  parameters train, by named group (:meth:`trained_parameters`; the contract suite checks that
+  exactly these change) and each group's learning rate (:meth:`group_learning_rates`);
 - how inputs are embedded (:meth:`embed`, e.g. writing soft tokens into their slots);
 - any keyword arguments for the encoder (:meth:`encoder_kwargs`, e.g. deep prompts);
 - how hidden states become class scores (:meth:`readout`: label words at [MASK] by default);
@@ -75,7 +76,10 @@ class Mode(nn.Module):
         return dataclasses.asdict(self.options)
 
     def adapt_pattern(self, pattern: Pattern) -> Pattern:
-        """The pattern this mode encodes with; checks [SOFT] use by default."""
+        """The pattern this mode encodes with; checks [SOFT] use by default.
+
+        Called once, before :meth:`attach` (prompt modes learn their prompt length here).
+        """
         if pattern.soft_count and not self.uses_soft_tokens:
             raise PromptlearnError(
                 f"The pattern {pattern.source!r} has [SOFT] tokens, but mode {self.name!r} trains no prompt "
@@ -84,12 +88,28 @@ class Mode(nn.Module):
         return pattern
 
     def attach(self, model: PromptModel) -> None:
-        """Create this mode's modules and unfreeze what it trains (the backbone arrives frozen)."""
+        """Create this mode's modules (the backbone arrives frozen).
+
+        Afterwards :class:`~promptlearn.model.PromptModel` makes exactly :meth:`trained_parameters`
+        trainable; a mode that unfreezes backbone parts here instead is still honoured by the default.
+        """
+
+    def trained_parameters(self, model: PromptModel) -> dict[str, list[nn.Parameter]]:
+        """What this mode trains, by parameter group name (keys of :meth:`group_learning_rates`).
+
+        The default declares whatever :meth:`attach` left trainable, as one group ``model``.
+        """
+        return {"model": [p for p in model.parameters() if p.requires_grad]}
+
+    def group_learning_rates(self, learning_rate: float | None = None) -> dict[str, float]:
+        """Learning rate of each parameter group, main group first; ``learning_rate`` (``--lr``) sets the main one."""
+        return {"model": learning_rate or self.default_learning_rate}
 
     def param_groups(self, model: PromptModel, learning_rate: float | None) -> list[dict]:
-        """Optimizer groups ``{"params", "lr"}``; ``learning_rate`` overrides the main group's default."""
-        params = [p for p in model.parameters() if p.requires_grad]
-        return [{"params": params, "lr": learning_rate or self.default_learning_rate}]
+        """Optimizer groups ``{"name", "params", "lr"}`` of :meth:`trained_parameters` (empty groups left out)."""
+        rates = self.group_learning_rates(learning_rate)
+        groups = self.trained_parameters(model)
+        return [{"name": name, "params": params, "lr": rates[name]} for name, params in groups.items() if params]
 
     def embed(self, model: PromptModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Input embeddings (B, T, H) for the encoder."""

@@ -1,0 +1,49 @@
+"""``head``: a linear classifier on the frozen encoder (a linear probe; no prompt, no verbalizer).
+
+The input is the bare text (:meth:`~promptlearn.pattern.Pattern.inputs_only`), as classic
+classifiers read it; the pattern's prompt words are not used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from promptlearn.heads import ClassificationHead, check_pooling
+from promptlearn.modes.base import Mode, ModeOptions, register
+
+
+@dataclass
+class HeadOptions(ModeOptions):
+    """``pooling``: 'cls' (the [CLS] state) or 'mean' (average over the input's tokens)."""
+
+    pooling: str = "cls"
+
+    def __post_init__(self):
+        check_pooling(self.pooling)
+
+
+@register
+class HeadMode(Mode):
+    name = "head"
+    description = "Linear classifier on the frozen encoder's [CLS] (or mean) state; no verbalizer"
+    options_class = HeadOptions
+    default_learning_rate = 1e-2
+    uses_verbalizer = False
+
+    def adapt_pattern(self, pattern):
+        return pattern.inputs_only()
+
+    def attach(self, model) -> None:
+        self.head = ClassificationHead(model.hidden_size, model.num_labels, self.options.pooling)
+
+    def trained_parameters(self, model) -> dict[str, list[nn.Parameter]]:
+        return {"head": list(self.head.parameters())}
+
+    def group_learning_rates(self, learning_rate: float | None = None) -> dict[str, float]:
+        return {"head": learning_rate or self.default_learning_rate}
+
+    def readout(self, model, hidden: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.head(hidden, batch["attention_mask"])

@@ -1,0 +1,89 @@
+"""``ptuning``: P-Tuning v1 (Liu et al., "GPT Understands, Too", 2021).
+
+n prompt embeddings pass through a 2-layer bidirectional LSTM and a 2-layer MLP, and the result
+fills the pattern's [SOFT] slots (n leading slots when it has none). The MLM is frozen by default;
+``--tune-model`` also trains it, with its own smaller ``--model-lr``, as in the paper's few-shot
+(SuperGLUE) setup. The run folder stores the encoder *and* its output prompt ``mode.prompt``
+(so the prompt can be used, e.g. as ``soft_prompt --init file:RUN``, without the encoder).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from promptlearn import prompts
+from promptlearn.errors import PromptlearnError
+from promptlearn.modes.base import Mode, ModeOptions, register
+
+
+@dataclass
+class PtuningOptions(ModeOptions):
+    """``prompt_length`` (n without [SOFT] in the pattern); ``tune_model`` / ``model_lr``: also train the MLM."""
+
+    prompt_length: int | None = None
+    tune_model: bool = False
+    model_lr: float | None = None
+
+    def __post_init__(self):
+        if self.prompt_length is not None and self.prompt_length < 1:
+            raise PromptlearnError(f"--prompt-length must be positive, got {self.prompt_length}")
+        if self.model_lr is not None and (not self.tune_model or self.model_lr <= 0):
+            raise PromptlearnError("--model-lr must be positive and needs --tune-model (the MLM is frozen without it)")
+
+
+class PromptEncoder(nn.Module):
+    """P-Tuning's reparameterization: () -> prompt (n, H) = MLP(BiLSTM(embeddings (n, H)))."""
+
+    def __init__(self, length: int, hidden_size: int):
+        super().__init__()
+        self.embedding = nn.Parameter(torch.randn(length, hidden_size))  # nn.Embedding's N(0, 1), as in the paper
+        self.lstm = nn.LSTM(hidden_size, hidden_size // 2, num_layers=2, bidirectional=True, batch_first=True)
+        self.mlp = nn.Sequential(
+            nn.Linear(2 * (hidden_size // 2), hidden_size), nn.ReLU(), nn.Linear(hidden_size, hidden_size)
+        )
+
+    def forward(self) -> torch.Tensor:
+        states, _ = self.lstm(self.embedding.unsqueeze(0))  # (1, n, 2 * (H // 2))
+        return self.mlp(states[0])  # (n, H)
+
+
+@register
+class PtuningMode(Mode):
+    name = "ptuning"
+    description = "P-Tuning v1: prompt embeddings through a BiLSTM + MLP; MLM frozen unless --tune-model"
+    options_class = PtuningOptions
+    default_learning_rate = 1e-3
+    default_model_learning_rate = 1e-5
+    uses_soft_tokens = True
+
+    def adapt_pattern(self, pattern):
+        pattern = prompts.soft_pattern(pattern, self.options.prompt_length, self.name)
+        self.length = pattern.soft_count
+        return pattern
+
+    def attach(self, model) -> None:
+        self.encoder = PromptEncoder(self.length, model.hidden_size)
+        # the encoder's output, refreshed when the run is saved: a reload keeps it even without the encoder
+        self.register_buffer("prompt", torch.zeros(self.length, model.hidden_size))
+
+    def trained_parameters(self, model) -> dict[str, list[nn.Parameter]]:
+        backbone = list(model.backbone.parameters()) if self.options.tune_model else []
+        return {"encoder": list(self.encoder.parameters()), "model": backbone}
+
+    def group_learning_rates(self, learning_rate: float | None = None) -> dict[str, float]:
+        return {
+            "encoder": learning_rate or self.default_learning_rate,
+            "model": self.options.model_lr or self.default_model_learning_rate,
+        }
+
+    def embed(self, model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        embeds = model.word_embeddings(batch["input_ids"])  # (B, T, H)
+        return prompts.insert_prompt(embeds, self.encoder(), batch["soft_positions"])
+
+    def artifact_state(self, model) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            self.prompt.copy_(self.encoder())
+        return {**super().artifact_state(model), prompts.PROMPT_KEY: self.prompt.detach()}

@@ -1,0 +1,99 @@
+"""``ptuning_v2``: trainable key/value prefixes in every layer (P-Tuning v2, Liu et al., ACL 2022).
+
+Each self-attention attends to ``prompt_length`` trained key/value pairs of its own in front of
+the real tokens (deep prompts); the backbone is frozen. ``prefix_projection`` produces the prefixes
+with an MLP from P input vectors instead (prefix tuning's reparameterization, Li & Liang, ACL 2021).
+The paper reads out with a linear head on [CLS]; by default we read label words at [MASK], so deep
+prompts combine with the verbalizer. The prefixes enter inside attention (:mod:`promptlearn.prefix`),
+so the real tokens keep their position ids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from promptlearn import prompts
+from promptlearn.errors import PromptlearnError
+from promptlearn.heads import ClassificationHead
+from promptlearn.modes.base import Mode, ModeOptions, register
+from promptlearn.prefix import PREFIX_KWARG, PrefixEncoder, install, real_key_values
+
+READOUTS = ("cloze", "cls")
+INITS = ("vocab", "random")
+
+
+@dataclass
+class PTuningV2Options(ModeOptions):
+    """``prompt_length``: prefix slots per layer. ``prefix_projection``: produce them with an MLP of
+    ``projection_hidden`` units. ``prefix_dropout``: dropout on the prefixes while training (the
+    paper's code uses the model's hidden dropout, 0.1). ``readout``: 'cloze' (label words at
+    [MASK]) or 'cls' (linear head on [CLS], as in the paper). ``init``: 'vocab' starts from the
+    keys/values of sampled real tokens (or, projected, their embeddings), 'random' from noise at the
+    word embeddings' scale (keys/values of random vectors when not projected)."""
+
+    prompt_length: int = 16
+    prefix_projection: bool = False
+    projection_hidden: int = 512
+    prefix_dropout: float = 0.1
+    readout: str = "cloze"
+    init: str = "vocab"
+
+    def __post_init__(self):
+        for name in ("prompt_length", "projection_hidden"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                flag = "--prompt-length" if name == "prompt_length" else name
+                raise PromptlearnError(f"ptuning_v2: {flag} must be a positive integer, got {value!r}")
+        if not 0 <= self.prefix_dropout < 1:
+            raise PromptlearnError(f"ptuning_v2: prefix_dropout must be in [0, 1), got {self.prefix_dropout!r}")
+        if self.init not in INITS:
+            raise PromptlearnError(f"ptuning_v2: --init must be one of {', '.join(INITS)}, got {self.init!r}")
+        if self.readout not in READOUTS:
+            raise PromptlearnError(f"ptuning_v2: --readout must be one of {', '.join(READOUTS)}, got {self.readout!r}")
+
+
+@register
+class PTuningV2Mode(Mode):
+    name = "ptuning_v2"
+    description = "P-Tuning v2: trainable key/value prefixes in every layer, frozen model; label words or [CLS] head"
+    default_learning_rate = 1e-2
+    options_class = PTuningV2Options
+
+    def __init__(self, options: PTuningV2Options | None = None):
+        super().__init__(options)
+        self.uses_verbalizer = self.options.readout == "cloze"
+
+    def attach(self, model) -> None:
+        install(model.backbone)
+        config = model.backbone.config
+        options = self.options
+        embeds = prompts.initial_prompt(options.init, options.prompt_length, model.word_embeddings, model.tokenizer)
+        self.prefix = PrefixEncoder(
+            num_layers=config.num_hidden_layers,
+            num_heads=config.num_attention_heads,
+            head_dim=config.hidden_size // config.num_attention_heads,
+            # the MLP starts from token embeddings; bare prefixes from those tokens' keys and values
+            initial=embeds if options.prefix_projection else real_key_values(model.backbone, embeds),
+            projection_hidden=options.projection_hidden if options.prefix_projection else None,
+            dropout=options.prefix_dropout,
+        )
+        self.head = ClassificationHead(config.hidden_size, model.num_labels) if options.readout == "cls" else None
+
+    def trained_parameters(self, model) -> dict[str, list[nn.Parameter]]:
+        head = list(self.head.parameters()) if self.head is not None else []
+        return {"prefix": list(self.prefix.parameters()), "head": head}
+
+    def group_learning_rates(self, learning_rate: float | None = None) -> dict[str, float]:
+        rate = learning_rate or self.default_learning_rate
+        return {"prefix": rate, "head": rate}  # one rate for all, as in the paper's code
+
+    def encoder_kwargs(self, model, batch) -> dict:
+        return {PREFIX_KWARG: self.prefix(batch["input_ids"].size(0))}
+
+    def readout(self, model, hidden: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        if self.head is None:
+            return super().readout(model, hidden, batch)
+        return self.head(hidden, batch["attention_mask"])  # (B, C) from [CLS]

@@ -1,0 +1,39 @@
+"""What ``promptlearn modes`` shows: each mode's default learning rates and, for a model, its parameter counts."""
+
+from __future__ import annotations
+
+from promptlearn.errors import PromptlearnError
+from promptlearn.modes import MODES, Mode
+
+
+def default_learning_rates(mode_class: type[Mode]) -> str:
+    """``group=lr`` per parameter group with default options, e.g. ``encoder=0.001, model=1e-05``."""
+    try:
+        rates = mode_class.from_options({}).group_learning_rates()
+    except PromptlearnError:
+        return "(needs options)"
+    return ", ".join(f"{group}={rate:g}" for group, rate in rates.items())
+
+
+def count_parameters(model_name: str) -> dict[str, tuple[int, int] | tuple[str, str]]:
+    """(trainable, total) parameters of every mode with default options on ``model_name`` and 2 labels.
+
+    Modes that cannot be built with default options (they need a file, say) get ``("-", "-")``.
+    """
+    from promptlearn.model import PromptModel, load_backbone, load_tokenizer
+    from promptlearn.pattern import Pattern
+
+    tokenizer = load_tokenizer(model_name)
+    backbone = load_backbone(model_name)
+    word = tokenizer.mask_token_id
+    counts = {}
+    for name, mode_class in MODES.items():
+        try:
+            mode = mode_class.from_options({})
+            mode.adapt_pattern(Pattern.parse("[MASK]"))
+            model = PromptModel(backbone, mode, [[word], [word]], 2, tokenizer)
+        except PromptlearnError:
+            counts[name] = ("-", "-")
+            continue
+        counts[name] = (model.trainable_parameters(), model.total_parameters())
+    return counts
