@@ -87,6 +87,7 @@ def run_config(config: BenchConfig, case: Case, length: int, batch_size: int) ->
         data="(benchmark)",
         pattern=config.pattern,
         verbalizer=config.verbalizer,
+        labels=list(config.verbalizer),  # modes with a classification head read no verbalizer
         mode=case.mode,
         mode_options=config.mode_options.get(case.mode, {}),
         max_length=length,
