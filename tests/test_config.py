@@ -41,10 +41,11 @@ def test_unknown_and_missing_keys_are_errors():
 def test_public_api_is_importable_from_the_package():
     import promptlearn
     from promptlearn import PVP, Pattern, PromptModel, RunConfig, Trainer, Verbalizer, api
+    from promptlearn.pattern import Pattern as ParserPattern
 
-    assert {PVP, Pattern, PromptModel, RunConfig, Trainer, Verbalizer} <= {
-        getattr(promptlearn, n) for n in promptlearn.__all__ if n != "api"
-    }
+    assert Pattern is ParserPattern
+    assert all(getattr(promptlearn, name) is not None for name in promptlearn.__all__)
+    assert all(isinstance(c, type) for c in (PVP, PromptModel, RunConfig, Trainer, Verbalizer))
     assert callable(api.train)
     with pytest.raises(AttributeError):
         promptlearn.Nonexistent  # noqa: B018
