@@ -208,7 +208,7 @@ promptlearn pretrain-prompt --model ../shared/models/bert-tiny --corpus ../share
 promptlearn train --model ../shared/models/bert-tiny --data ../shared/data/sst2 --task sst2 --shots 16 \\
   --mode ppt --prompt prompts/single --output runs/sst2-ppt
 # same start without the base-model check:
-#   --mode soft_prompt --init file:prompts/single/prompt.safetensors
+#   --mode soft_prompt --init file:prompts/single
 ```
 
 `prompts/single/prompt.safetensors` is the artifact: one (16, 128) tensor and metadata (artifact

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -157,3 +159,16 @@ def test_cli_documents_every_format_and_reports_bad_options(tmp_path):
         ["pretrain-prompt", "-m", "x", "--corpus", "c.txt", "--format", "cloze", "-o", str(tmp_path / "o")],
     )
     assert bad.exit_code == 2 and "Unknown pretraining format" in bad.output
+
+
+def test_soft_prompt_file_init_accepts_a_pretrain_prompt_folder(tiny_bert_dir, tmp_path):
+    """``--mode soft_prompt --init file:DIR`` takes the same folder as ``--mode ppt --prompt DIR``."""
+    from mode_helpers import contract_options
+
+    from promptlearn.prompts import load_prompt
+
+    artifact = Path(contract_options("ppt", tiny_bert_dir, tmp_path)["prompt"])
+    assert artifact.parent == tmp_path
+    from_folder = load_prompt(tmp_path)
+    assert torch.equal(from_folder, load_prompt(artifact))
+    assert from_folder.shape == (4, 32)

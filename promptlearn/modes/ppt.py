@@ -4,7 +4,7 @@ Composition, not a new kind of prompt: the mode owns a ``soft_prompt`` mode init
 artifact (``--prompt``, made by ``promptlearn pretrain-prompt``) and forwards every hook to it.
 What it adds is the safety check: the artifact must have been pretrained on this very base model
 (same hidden size, config hash and word-embedding hash), because a prompt of the right shape
-from another model is silently meaningless. ``--mode soft_prompt --init file:DIR/prompt.safetensors``
+from another model is silently meaningless. ``--mode soft_prompt --init file:DIR``
 trains the same way without that check.
 """
 

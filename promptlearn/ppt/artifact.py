@@ -22,9 +22,9 @@ from safetensors.torch import save
 
 from promptlearn.errors import PromptlearnError
 from promptlearn.outputs import write_bytes_atomic
+from promptlearn.prompts import PROMPT_FILE
 
 ARTIFACT_VERSION = 1
-PROMPT_FILE = "prompt.safetensors"
 _TENSOR = "prompt"
 # config keys that describe how a checkpoint was saved or run, not the network itself
 _BOOKKEEPING = {"_name_or_path", "transformers_version", "dtype", "torch_dtype", "architectures", "use_cache"}
