@@ -138,6 +138,64 @@ def train(
     typer.echo(f"Wrote {output}")
 
 
+def _formats_help() -> str:
+    from promptlearn.ppt.formats import FORMATS
+
+    return "\n\n".join(f"{name}: {cls.summary}" for name, cls in FORMATS.items())
+
+
+PRETRAIN_HELP = (
+    "Pretrain a soft prompt on unlabeled text (PPT, Gu et al. 2022); the model stays frozen.\n\n"
+    "The corpus is a text file with one document per line, read as a stream (it may exceed memory) and split "
+    "into sentences. Every --heldout-every-th document is held out; held-out accuracy is logged every "
+    "--eval-every steps. A checkpoint is written every --checkpoint-every steps: after an interruption, rerun "
+    "the same command to continue. --output gets prompt.safetensors (the artifact for `train --mode ppt "
+    "--prompt DIR`) and pretrain.json (settings and held-out curve).\n\n"
+    "Formats:\n\n{formats}\n\n"
+    "Example: promptlearn pretrain-prompt --model ../shared/models/bert-tiny --corpus "
+    "../shared/data/unlabeled/corpus.txt --format sentence-pair --prompt-length 16 --output prompts/pair"
+)
+
+
+@app.command("pretrain-prompt", help=PRETRAIN_HELP.format(formats=_formats_help()))
+@handle_errors
+def pretrain_prompt(
+    model: str = typer.Option(..., "--model", "-m", help=MODEL_HELP),
+    corpus: Path = typer.Option(..., help="Unlabeled text, one document per line."),
+    format: str = typer.Option(..., "--format", "-f", help="sentence-pair, multiple-choice or single-sentence."),
+    prompt_length: int = typer.Option(16, help="Number of soft tokens."),
+    output: Path = typer.Option(..., "--output", "-o", help="Folder for the artifact, report and checkpoint."),
+    init: str = typer.Option("vocab", help="Starting prompt: random, vocab or text:WORDS."),
+    steps: int = typer.Option(1000, help="Optimizer steps."),
+    batch_size: int = typer.Option(16, help="Examples per step."),
+    lr: float = typer.Option(None, help="Learning rate (default: the soft-prompt mode's)."),
+    warmup_ratio: float = typer.Option(0.06, help="Fraction of steps with linear warm-up."),
+    max_length: int = typer.Option(128, help="Token budget per example; only the sentences are truncated."),
+    seed: int = typer.Option(13, help="Seed for example building, shuffling and initialisation."),
+    eval_every: int = typer.Option(100, help="Evaluate on the held-out examples every N steps."),
+    checkpoint_every: int = typer.Option(50, help="Write a resumable checkpoint every N steps."),
+    heldout_every: int = typer.Option(20, help="Hold out every N-th document of the corpus."),
+    heldout_size: int = typer.Option(500, help="Held-out examples to evaluate on (a uniform sample)."),
+    precision: str = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU), fp32, bf16 or fp16."),
+    overwrite: bool = typer.Option(False, help="Start over, discarding a checkpoint or finished prompt in --output."),
+) -> None:
+    from promptlearn.ppt.pretrain import PretrainConfig, pretrain
+
+    config = PretrainConfig(
+        model=model, corpus=str(corpus), format=format, prompt_length=prompt_length, init=init, steps=steps,
+        batch_size=batch_size, learning_rate=lr, warmup_ratio=warmup_ratio, max_length=max_length, seed=seed,
+        eval_every=eval_every, checkpoint_every=checkpoint_every, heldout_every=heldout_every,
+        heldout_size=heldout_size, precision=precision,
+    )  # fmt: skip
+    try:
+        report = pretrain(config, output, overwrite=overwrite)
+    except KeyboardInterrupt:
+        typer.echo(f"Interrupted. Rerun the same command to resume from the last checkpoint in {output}.", err=True)
+        raise typer.Exit(130) from None
+    typer.echo(json.dumps({"heldout": report["final_heldout"], "chance": report["heldout_chance"]}, indent=2))
+    typer.echo(f"Wrote {output}")
+
+
 @app.command()
 @handle_errors
 def evaluate(
@@ -373,6 +431,57 @@ def show_pattern(
         for (label, label_words), ids in zip(verbal.label_words, pvp.label_token_ids, strict=True):
             shown = ", ".join(f"{w} -> {i}" for w, i in zip(label_words, ids, strict=True))
             typer.echo(f"label {label}: {shown}")
+
+
+@app.command()
+@handle_errors
+def bench(
+    model: str = typer.Option(..., "--model", "-m", help=MODEL_HELP),
+    random_weights: bool = typer.Option(False, help="Read only the model's config; random weights (speed only)."),
+    mode: list[str] = typer.Option(None, "--mode", help="Mode to measure (repeatable; default: every mode)."),
+    batch_size: list[int] = typer.Option([32], "--batch-size", "-b", help="Batch size (repeatable)."),
+    seq_len: int = typer.Option(128, help="Tokens per synthetic example (all padded to this)."),
+    steps: int = typer.Option(10, help="Timed training steps, and timed evaluation batches."),
+    warmup_steps: int = typer.Option(3, help="Untimed steps (and batches) first."),
+    precision: str = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU), fp32, bf16 or fp16; naive too."),
+    compile: str = typer.Option("off", help="torch.compile the promptlearn rows: off, on, or both (two rows)."),
+    task: str = typer.Option("sst2", help="Preset pattern and verbalizer (see templates/)."),
+    pattern: str = typer.Option(None, "--pattern", "-p", help=PATTERN_HELP),
+    verbalizer: str = typer.Option(None, "--verbalizer", "-v", help=VERBALIZER_HELP),
+    eval_data: Path = typer.Option(None, help="Labelled .jsonl/.csv/.tsv file: time evaluating it, naive vs sorted."),
+    eval_batch_size: int = typer.Option(64, help="Batch size of the --eval-data comparison."),
+    eval_max_length: int = typer.Option(128, help="Token budget of the --eval-data comparison (naive pads to it)."),
+    peak_tflops: float = typer.Option(None, help="Accelerator peak TFLOP/s for MFU (default: known GPUs' bf16 peak)."),
+    seed: int = typer.Option(13, help="Seed of the random weights and the data order."),
+    threads: int = typer.Option(None, help="CPU threads per process (default: torch's; 1 on a busy shared machine)."),
+    json_out: Path = typer.Option(None, "--json", help="Write the full report (every figure, machine, versions) here."),
+    markdown_out: Path = typer.Option(None, "--markdown", help="Write the markdown tables here."),
+) -> None:
+    """Training/evaluation throughput and peak memory of every mode against the naive MLM pipeline.
+
+    Each configuration runs in a fresh process. Example (CPU, a few minutes):
+    promptlearn bench --model ../shared/models/bert-tiny --eval-data ../shared/data/sst2/test.jsonl
+    """
+    import shlex
+
+    from promptlearn.bench import BenchConfig, run_benchmark, to_markdown
+    from promptlearn.outputs import write_json_atomic, write_text_atomic
+    from promptlearn.presets import resolve_prompt
+
+    pattern_text, words = resolve_prompt(task, pattern, None, verbalizer)
+    config = BenchConfig(
+        model=model, random_weights=random_weights, modes=mode or None, batch_sizes=batch_size, seq_len=seq_len,
+        steps=steps, warmup_steps=warmup_steps, precision=precision, compile=compile, pattern=pattern_text,
+        verbalizer=words, eval_data=str(eval_data) if eval_data else None, eval_batch_size=eval_batch_size,
+        eval_max_length=eval_max_length, peak_tflops=peak_tflops, seed=seed, threads=threads,
+    )  # fmt: skip
+    report = run_benchmark(config, command=shlex.join(["promptlearn", *sys.argv[1:]]))
+    table = to_markdown(report)
+    if json_out is not None:
+        write_json_atomic(json_out, report)
+    if markdown_out is not None:
+        write_text_atomic(markdown_out, table)
+    typer.echo(table)
 
 
 def main() -> None:

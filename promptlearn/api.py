@@ -70,8 +70,11 @@ def columns_of(config: RunConfig) -> Columns:
     return Columns(text=config.text_column, text_b=config.text_b_column, label=config.label_column)
 
 
-def build(config: RunConfig, data: TaskData | None = None) -> Prompted:
-    """Model, PVP and trainer for ``config``; ``data`` (when given) is checked against the PVP."""
+def build(config: RunConfig, data: TaskData | None = None, backbone: torch.nn.Module | None = None) -> Prompted:
+    """Model, PVP and trainer for ``config``; ``data`` (when given) is checked against the PVP.
+
+    ``backbone`` replaces loading ``config.model`` (e.g. a randomly initialised model of that config).
+    """
     mode = get_mode(config.mode).from_options(config.mode_options)
     pattern = mode.adapt_pattern(Pattern.parse(config.pattern))
     verbalizer = None
@@ -85,7 +88,9 @@ def build(config: RunConfig, data: TaskData | None = None) -> Prompted:
     if data is not None:
         pvp.check_data(data)
     set_seed(config.seed)
-    model = PromptModel(load_backbone(config.model), mode, pvp.label_token_ids, len(pvp.labels), tokenizer)
+    if backbone is None:
+        backbone = load_backbone(config.model)
+    model = PromptModel(backbone, mode, pvp.label_token_ids, len(pvp.labels), tokenizer)
     return Prompted(
         config=config.replace(labels=pvp.labels),
         pvp=pvp,
@@ -135,7 +140,8 @@ def train(
     artifact = run.model.mode.artifact_state(run.model)
     metrics["training"]["artifact_bytes"] = sum(t.numel() * t.element_size() for t in artifact.values())
     metrics["training"]["wall_seconds"] = round(time.perf_counter() - started, 2)
-    if output is not None:
+    # Under `accelerate launch` every process trains the same weights; only the main one writes.
+    if output is not None and run.trainer.accelerator.is_main_process:
         with staged_folder(output, overwrite) as folder:
             write_json_atomic(folder / "config.json", run.config.to_dict())
             save_file(

@@ -24,6 +24,8 @@ PROMPT_KEY = "mode.prompt"
 DEFAULT_PROMPT_LENGTH = 20
 INITS = ("random", "vocab", "text:WORDS", "file:PATH")
 _WEIGHTS = "weights.safetensors"
+#: the prompt file inside a ``promptlearn pretrain-prompt`` folder (promptlearn.ppt.artifact imports it)
+PROMPT_FILE = "prompt.safetensors"
 _BRACKETED = re.compile(r"\[[^\]]*\]|<[^>]*>")
 
 
@@ -60,9 +62,11 @@ def load_prompt(path: str | Path) -> torch.Tensor:
     """
     path = Path(path)
     if path.is_dir():
-        path = path / _WEIGHTS
+        path = path / (PROMPT_FILE if (path / PROMPT_FILE).is_file() else _WEIGHTS)
     if not path.is_file():
-        raise PromptlearnError(f"No saved prompt at {path}: give a run folder, a .safetensors or a .pt file")
+        raise PromptlearnError(
+            f"No saved prompt at {path}: give a run folder, a pretrain-prompt folder, a .safetensors or a .pt file"
+        )
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 

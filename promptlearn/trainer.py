@@ -4,6 +4,10 @@ AdamW with linear warm-up and decay, gradient accumulation, evaluation on dev ev
 keeping the best-on-dev trainable weights, optional early stopping. Device placement, mixed
 precision (bf16 autocast on GPU, fp32 on CPU) and multi-process (``accelerate launch``) come
 from ``accelerate``. Evaluation sorts inputs by length and pads each batch to its own longest.
+
+Lean by construction: frozen weights get no gradients and no optimizer state (the optimizer sees
+only the mode's groups); under mixed precision the frozen ``nn.Linear`` weights are stored in the
+autocast dtype (see :func:`store_frozen_linears_in`); ``RunConfig.compile`` compiles the forward pass.
 """
 
 from __future__ import annotations
@@ -45,6 +49,32 @@ def mixed_precision(precision: str) -> str:
     return {"fp32": "no"}.get(precision, precision)
 
 
+def autocast_dtype(mixed: str) -> torch.dtype | None:
+    """The dtype autocast computes matmuls in for accelerate's ``mixed_precision`` value (None: fp32)."""
+    return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(mixed)
+
+
+def store_frozen_linears_in(model: torch.nn.Module, dtype: torch.dtype) -> int:
+    """Store every frozen ``nn.Linear`` weight and bias in ``dtype``; returns how many tensors changed.
+
+    Under autocast a linear layer computes in the autocast dtype whatever its weights are stored
+    in, so for frozen weights this changes no output: it halves their memory and saves a cast per
+    call. Parameters shared with another kind of module (a decoder tied to the word embeddings)
+    keep their dtype, since embeddings and norms are not autocast and would change their outputs.
+    """
+    others = {id(p) for m in model.modules() if not isinstance(m, torch.nn.Linear) for p in m.parameters(recurse=False)}
+    changed = 0
+    for module in model.modules():
+        if not isinstance(module, torch.nn.Linear):
+            continue
+        for param in module.parameters(recurse=False):
+            frozen = not param.requires_grad and param.is_floating_point() and id(param) not in others
+            if frozen and param.dtype != dtype:
+                param.data = param.data.to(dtype)
+                changed += 1
+    return changed
+
+
 @dataclass
 class TrainResult:
     """What training did: the step whose weights were kept, its dev metrics, and the evaluations."""
@@ -68,8 +98,17 @@ class Trainer:
             step_scheduler_with_optimizer=False,
         )
         self.model.to(self.accelerator.device)
+        low = autocast_dtype(self.accelerator.mixed_precision)
+        if low is not None:
+            store_frozen_linears_in(self.model, low)
+        if config.compile:
+            # In place, so training, evaluation and the saved state dict all see the same module.
+            self.model.compile()
 
-    def fit(self, train: list[Encoded], dev: list[Encoded]) -> TrainResult:
+    def fit(
+        self, train: list[Encoded], dev: list[Encoded], on_step: Callable[[int], None] | None = None
+    ) -> TrainResult:
+        """Train on ``train``, evaluating on ``dev``; ``on_step(step)`` runs after each optimizer step."""
         config, accelerator = self.config, self.accelerator
         set_seed(config.seed)
         loader = DataLoader(
@@ -106,18 +145,22 @@ class Trainer:
                     accelerator.clip_grad_norm_([p for g in groups for p in g["params"]], config.max_grad_norm)
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
-            running.append(loss.item())
+            # Kept on the device: reading a loss every step would make the host wait for the GPU.
+            running.append(loss.detach())
             if not accelerator.sync_gradients:
                 continue
             scheduler.step()
             step += 1
+            if on_step is not None:
+                on_step(step)
             if progress is not None:
                 progress.update(1)
-                progress.set_postfix(loss=f"{np.mean(running[-20:]):.4f}")
+                if not progress.disable and step % 10 == 0:
+                    progress.set_postfix(loss=f"{_mean(running[-20:]):.4f}")
             if dev and (step % config.eval_every == 0 or step == steps):
                 metrics = self.evaluate(dev)
                 model.train()
-                result.history.append({"step": step, "loss": float(np.mean(running)), **metrics})
+                result.history.append({"step": step, "loss": _mean(running), **metrics})
                 running = []
                 if progress is not None:
                     progress.set_postfix(loss=f"{result.history[-1]['loss']:.4f}", dev_acc=f"{metrics['accuracy']:.3f}")
@@ -145,16 +188,19 @@ class Trainer:
         was_training = model.training
         model.eval()
         order = sorted(range(len(examples)), key=lambda i: len(examples[i].input_ids))
-        probs = np.zeros((len(examples), model.num_labels), dtype=np.float32)
         device = self.accelerator.device
         size = self.config.eval_batch_size
+        parts = []
         for start in range(0, len(order), size):
-            chunk = order[start : start + size]
-            batch = {k: v.to(device) for k, v in self.collate([examples[i] for i in chunk]).items()}
+            chunk = [examples[i] for i in order[start : start + size]]
+            batch = {k: v.to(device, non_blocking=True) for k, v in self.collate(chunk).items()}
             with self.accelerator.autocast():
                 logits = model(batch)
-            probs[chunk] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+            parts.append(torch.softmax(logits.float(), dim=-1))  # stays on the device: one copy at the end
         model.train(was_training)
+        probs = np.zeros((len(examples), model.num_labels), dtype=np.float32)
+        if parts:
+            probs[order] = torch.cat(parts).cpu().numpy()
         return probs
 
     def evaluate(self, examples: list[Encoded]) -> dict:
@@ -165,6 +211,10 @@ class Trainer:
 
     def _trainable_state(self) -> dict[str, torch.Tensor]:
         return {n: p.detach().to("cpu", copy=True) for n, p in self.model.named_parameters() if p.requires_grad}
+
+
+def _mean(losses: list[torch.Tensor]) -> float:
+    return float(torch.stack(losses).float().mean()) if losses else float("nan")
 
 
 def _forever(loader):

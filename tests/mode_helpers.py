@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from promptlearn.config import RunConfig
+from promptlearn.modes import MODES
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -36,3 +37,25 @@ def declared_names(model) -> set[str]:
     """Names of the parameters the mode's optimizer groups hold: what it says it trains."""
     declared = {id(p) for group in model.mode.param_groups(model, None) for p in group["params"]}
     return {name for name, p in model.named_parameters() if id(p) in declared}
+
+
+def contract_options(mode: str, model_dir, folder) -> dict:
+    """Options a mode cannot run without, made for ``model_dir`` in ``folder`` (empty for most modes).
+
+    ``ppt`` needs a pretrained-prompt artifact; four real-token embeddings of the model stand in
+    for a pretrained prompt (the contract is about training and reloading, not about pretraining).
+    """
+    from promptlearn.errors import PromptlearnError
+
+    try:
+        MODES[mode].from_options({})
+        return {}
+    except PromptlearnError:
+        pass
+    from promptlearn.model import load_backbone
+    from promptlearn.ppt.artifact import PromptArtifact, artifact_metadata
+
+    backbone = load_backbone(str(model_dir))
+    prompt = backbone.get_input_embeddings().weight.detach()[5:9].clone()  # (4, H)
+    metadata = artifact_metadata(backbone, str(model_dir), prompt_length="4")
+    return {"prompt": str(PromptArtifact(prompt, metadata).save(folder / "prompt.safetensors"))}

@@ -36,3 +36,16 @@ def test_unknown_and_missing_keys_are_errors():
         RunConfig.from_dict({**BASE, "lr": 0.1})
     with pytest.raises(PromptlearnError, match=r"missing keys \['pattern'\]"):
         RunConfig.from_dict({"model": "m", "data": "d"})
+
+
+def test_public_api_is_importable_from_the_package():
+    import promptlearn
+    from promptlearn import PVP, Pattern, PromptModel, RunConfig, Trainer, Verbalizer, api
+    from promptlearn.pattern import Pattern as ParserPattern
+
+    assert Pattern is ParserPattern
+    assert all(getattr(promptlearn, name) is not None for name in promptlearn.__all__)
+    assert all(isinstance(c, type) for c in (PVP, PromptModel, RunConfig, Trainer, Verbalizer))
+    assert callable(api.train)
+    with pytest.raises(AttributeError):
+        promptlearn.Nonexistent  # noqa: B018

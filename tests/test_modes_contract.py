@@ -7,7 +7,7 @@ import json
 
 import pytest
 import torch
-from mode_helpers import declared_names, one_thread, tiny_config  # noqa: F401  (one_thread: autouse fixture)
+from mode_helpers import contract_options, declared_names, one_thread, tiny_config  # noqa: F401  (one_thread: autouse fixture)
 from safetensors.torch import load_file
 
 from promptlearn import api
@@ -18,9 +18,10 @@ ALL_MODES = sorted(MODES)
 
 
 @pytest.mark.parametrize("mode", ALL_MODES)
-def test_exactly_the_declared_parameters_change(mode, tiny_bert_dir, tiny_task_dir):
+def test_exactly_the_declared_parameters_change(mode, tiny_bert_dir, tiny_task_dir, tmp_path):
     data = load_task_data(str(tiny_task_dir))
-    run = api.build(tiny_config(tiny_bert_dir, tiny_task_dir, mode), data)
+    options = contract_options(mode, tiny_bert_dir, tmp_path)
+    run = api.build(tiny_config(tiny_bert_dir, tiny_task_dir, mode, mode_options=options), data)
     declared = declared_names(run.model)
     assert declared, f"{mode} declares nothing to train"
     assert declared == {name for name, p in run.model.named_parameters() if p.requires_grad}
@@ -35,7 +36,8 @@ def test_exactly_the_declared_parameters_change(mode, tiny_bert_dir, tiny_task_d
 @pytest.mark.parametrize("mode", ALL_MODES)
 def test_save_load_gives_identical_predictions(mode, tiny_bert_dir, tiny_task_dir, tmp_path):
     run_dir = tmp_path / "run"
-    metrics = api.train(tiny_config(tiny_bert_dir, tiny_task_dir, mode), run_dir)
+    options = contract_options(mode, tiny_bert_dir, tmp_path)
+    metrics = api.train(tiny_config(tiny_bert_dir, tiny_task_dir, mode, mode_options=options), run_dir)
     stored = load_file(run_dir / api.WEIGHTS)
     assert metrics["training"]["artifact_bytes"] == sum(t.numel() * t.element_size() for t in stored.values())
 
@@ -48,9 +50,10 @@ def test_save_load_gives_identical_predictions(mode, tiny_bert_dir, tiny_task_di
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ALL_MODES)
-def test_fits_a_tiny_separable_task(mode, bert_tiny_dir, tiny_task_dir):
+def test_fits_a_tiny_separable_task(mode, bert_tiny_dir, tiny_task_dir, tmp_path):
     """A frozen *random* encoder gives prompts nothing to steer, so this runs on the real bert-tiny."""
     data = load_task_data(str(tiny_task_dir))
-    run = api.build(tiny_config(bert_tiny_dir, tiny_task_dir, mode, max_steps=25), data)
+    options = contract_options(mode, bert_tiny_dir, tmp_path)
+    run = api.build(tiny_config(bert_tiny_dir, tiny_task_dir, mode, max_steps=60, mode_options=options), data)
     run.trainer.fit(run.pvp.encode(data.split("train")), [])
     assert run.evaluate(data.split("train"))["accuracy"] == 1.0

@@ -7,7 +7,7 @@ from itertools import islice
 
 import pytest
 from conftest import write_task
-from mode_helpers import one_thread  # noqa: F401  (autouse fixture)
+from mode_helpers import contract_options, one_thread  # noqa: F401  (one_thread: autouse fixture)
 
 from promptlearn import api
 from promptlearn.config import RunConfig
@@ -34,6 +34,7 @@ def test_mode_trains_on_16_shot_sst2(mode, bert_tiny_dir, small_sst2, tmp_path):
         pattern="{text} It was [MASK] .",
         verbalizer={"positive": ["great"], "negative": ["terrible"]},
         mode=mode,
+        mode_options=contract_options(mode, bert_tiny_dir, tmp_path),
         shots=16,
         max_steps=4,
         eval_every=2,

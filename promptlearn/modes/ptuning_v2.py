@@ -59,7 +59,8 @@ class PTuningV2Options(ModeOptions):
 class PTuningV2Mode(Mode):
     name = "ptuning_v2"
     description = "P-Tuning v2: trainable key/value prefixes in every layer, frozen model; label words or [CLS] head"
-    default_learning_rate = 1e-2
+    # above the paper's 5e-3..1e-2 (base/large models): prefixes on small models move slowly at those rates
+    default_learning_rate = 3e-2
     options_class = PTuningV2Options
 
     def __init__(self, options: PTuningV2Options | None = None):

@@ -1,0 +1,193 @@
+"""One measured configuration, run inside its own fresh process (see :mod:`promptlearn.bench.runner`).
+
+promptlearn rows go through the real code path: :func:`promptlearn.api.build` and the
+:class:`~promptlearn.trainer.Trainer` (``fit`` for training, ``predict_proba`` for evaluation),
+so whatever the trainer does (fused AdamW, lean frozen weights, compile) is what gets measured.
+The naive rows run :mod:`promptlearn.bench.naive` on the same backbone, inputs and precision.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from promptlearn import api
+from promptlearn.bench import naive
+from promptlearn.bench.config import EVAL_DATA, BenchConfig, Case
+from promptlearn.bench.measure import PeakMemory, mfu, non_embedding_parameters, peak_tflops, synchronize
+from promptlearn.config import RunConfig
+from promptlearn.data import Example, load_examples
+from promptlearn.errors import PromptlearnError
+from promptlearn.model import load_backbone, load_tokenizer
+from promptlearn.pattern import Pattern
+from promptlearn.pvp import PVP, Encoded
+from promptlearn.trainer import autocast_dtype, mixed_precision
+from promptlearn.verbalizer import Verbalizer
+
+#: Text long enough to be truncated to any ``seq_len``: every synthetic example is exactly that long.
+_FILLER = " ".join(["the film was a delight and the acting was fine"] * 64)
+
+
+def run_case(config: BenchConfig, case: Case) -> dict:
+    """Measure ``case``: throughput (examples/s), peak memory and, where known, MFU."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    tokenizer = load_tokenizer(config.model)
+    memory = PeakMemory(device)
+    memory.start()
+    backbone = build_backbone(config)
+    flops_per_token = non_embedding_parameters(backbone) * (6 if case.phase == "train" else 2)
+    if case.phase == EVAL_DATA:
+        examples = load_examples(config.eval_data)
+        length, batch_size = config.eval_max_length, config.eval_batch_size
+    else:
+        examples = synthetic_examples(case.batch_size * config.steps, list(config.verbalizer))
+        length, batch_size = config.seq_len, case.batch_size
+    limit = getattr(backbone.config, "max_position_embeddings", None)
+    if limit is not None and length > limit:
+        raise PromptlearnError(f"{length} tokens exceed the model's {limit} positions: lower the length")
+    if case.mode is None:
+        measured = _run_naive(config, case, backbone, tokenizer, examples, length, batch_size, device)
+    else:
+        measured = _run_promptlearn(config, case, backbone, examples, length, batch_size, device)
+    measured["peak_memory_bytes"] = memory.peak_bytes()
+    measured["non_embedding_parameters"] = non_embedding_parameters(backbone)
+    if case.phase != EVAL_DATA:  # fixed-length inputs: every example is seq_len tokens
+        tokens_per_s = measured["examples_per_s"] * length
+        measured["tokens_per_s"] = tokens_per_s
+        measured["mfu"] = mfu(flops_per_token, tokens_per_s, peak_tflops(device, config.peak_tflops))
+    return measured
+
+
+def build_backbone(config: BenchConfig) -> nn.Module:
+    """The masked LM of ``config.model``, or one of its architecture with random weights (seeded)."""
+    if not config.random_weights:
+        return load_backbone(config.model)
+    from transformers import AutoConfig, AutoModelForMaskedLM
+
+    try:
+        model_config = AutoConfig.from_pretrained(config.model)
+    except (OSError, ValueError) as err:
+        raise PromptlearnError(f"Cannot read a model config from {config.model}: {err}") from err
+    torch.manual_seed(config.seed)
+    return AutoModelForMaskedLM.from_config(model_config)
+
+
+def synthetic_examples(count: int, labels: list[str]) -> list[Example]:
+    """``count`` examples whose text fills any token budget, labels in turn."""
+    return [Example(_FILLER, label=labels[i % len(labels)]) for i in range(count)]
+
+
+def run_config(config: BenchConfig, case: Case, length: int, batch_size: int) -> RunConfig:
+    """The promptlearn run a case measures (the data field is unused: inputs come encoded)."""
+    return RunConfig(
+        model=config.model,
+        data="(benchmark)",
+        pattern=config.pattern,
+        verbalizer=config.verbalizer,
+        labels=list(config.verbalizer),  # modes with a classification head read no verbalizer
+        mode=case.mode,
+        mode_options=config.mode_options.get(case.mode, {}),
+        max_length=length,
+        batch_size=batch_size,
+        eval_batch_size=batch_size,
+        max_steps=config.warmup_steps + config.steps,
+        precision=config.precision,
+        compile=case.compile,
+        seed=config.seed,
+    )
+
+
+def _run_promptlearn(config, case, backbone, examples, length, batch_size, device) -> dict:
+    run = api.build(run_config(config, case, length, batch_size), backbone=backbone)
+    encoded = run.pvp.encode(examples)
+    if case.phase == "train":
+        _check_length(encoded, length)
+        seconds = _time_steps(lambda on_step: run.trainer.fit(encoded, [], on_step=on_step), config, device)
+        result = {"examples_per_s": batch_size * config.steps / seconds}
+    else:
+        if case.phase != EVAL_DATA:
+            _check_length(encoded, length)
+        run.trainer.predict_proba(_warmup_sample(encoded, batch_size, config.warmup_steps))
+        seconds, probs = _timed(lambda: run.trainer.predict_proba(encoded), device)
+        result = _eval_result(encoded, probs, seconds)
+    result["trainable_parameters"] = run.model.trainable_parameters()
+    return result
+
+
+def _run_naive(config, case, backbone, tokenizer, examples, length, batch_size, device) -> dict:
+    verbalizer = Verbalizer.from_dict(config.verbalizer)
+    pvp = PVP(Pattern.parse(config.pattern), verbalizer, tokenizer, max_length=length)
+    model = naive.NaiveCloze(backbone, pvp.label_token_ids).to(device)
+    dtype = autocast_dtype(mixed_precision(config.precision))
+    collate = naive.fixed_collate(pvp, length)
+    encoded = pvp.encode(examples)
+    if case.phase == "train":
+        _check_length(encoded, length)
+        steps = config.warmup_steps + config.steps
+        seconds = _time_steps(
+            lambda on_step: naive.train(model, encoded, collate, batch_size, steps, dtype, on_step, config.seed),
+            config,
+            device,
+        )
+        result = {"examples_per_s": batch_size * config.steps / seconds}
+    else:
+        naive.predict_proba(model, _warmup_sample(encoded, batch_size, config.warmup_steps), collate, batch_size, dtype)
+        seconds, probs = _timed(lambda: naive.predict_proba(model, encoded, collate, batch_size, dtype), device)
+        result = _eval_result(encoded, probs, seconds)
+    result["trainable_parameters"] = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return result
+
+
+def _time_steps(train, config: BenchConfig, device: torch.device) -> float:
+    """Seconds the timed steps took; ``train(on_step)`` runs warm-up plus timed steps."""
+    stamps = []
+
+    def on_step(step: int) -> None:
+        synchronize(device)
+        stamps.append(time.perf_counter())
+
+    train(on_step)
+    if len(stamps) != config.warmup_steps + config.steps:
+        raise RuntimeError(f"expected {config.warmup_steps + config.steps} optimizer steps, saw {len(stamps)}")
+    return stamps[-1] - stamps[config.warmup_steps - 1]
+
+
+def _timed(work, device: torch.device):
+    synchronize(device)
+    started = time.perf_counter()
+    out = work()
+    synchronize(device)
+    return time.perf_counter() - started, out
+
+
+def _warmup_sample(encoded: list[Encoded], batch_size: int, batches: int) -> list[Encoded]:
+    """Warm-up inputs spread over the lengths present, ending in a batch as small as the real last one.
+
+    So a compiled model meets varying lengths and the odd batch size before the timing starts.
+    """
+    by_length = sorted(encoded, key=lambda e: len(e.input_ids))
+    count = min(len(by_length), batch_size * batches + len(by_length) % batch_size)
+    picks = np.linspace(0, len(by_length) - 1, num=count).round().astype(int)
+    return [by_length[i] for i in picks]
+
+
+def _eval_result(encoded: list[Encoded], probs: np.ndarray, seconds: float) -> dict:
+    """Throughput, input size and (for labelled inputs) accuracy of one timed evaluation."""
+    result = {
+        "examples_per_s": len(encoded) / seconds,
+        "examples": len(encoded),
+        "mean_length": float(np.mean([len(e.input_ids) for e in encoded])),
+    }
+    gold = np.array([e.label for e in encoded])
+    if (gold >= 0).all():
+        result["accuracy"] = float((probs.argmax(axis=1) == gold).mean())
+    return result
+
+
+def _check_length(encoded: list[Encoded], length: int) -> None:
+    short = [len(e.input_ids) for e in encoded if len(e.input_ids) != length]
+    if short:
+        raise PromptlearnError(f"Synthetic inputs came out {short[0]} tokens long instead of --seq-len {length}")

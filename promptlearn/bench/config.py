@@ -1,0 +1,87 @@
+"""BenchConfig: what one ``promptlearn bench`` run measures; Case: one configuration, run in its own process."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from promptlearn.config import PRECISIONS
+from promptlearn.errors import PromptlearnError
+
+COMPILE_CHOICES = ("off", "on", "both")
+PHASES = ("train", "eval")
+#: the phase that evaluates a real dataset file (``BenchConfig.eval_data``) rather than synthetic inputs
+EVAL_DATA = "eval_data"
+
+
+@dataclass
+class BenchConfig:
+    """Settings shared by every measured configuration.
+
+    ``model``: a folder or Hub id; with ``random_weights`` only its config is read and the weights
+    are random (speed does not depend on them). ``modes``: registered mode names (None: all).
+    Training runs ``warmup_steps`` untimed then ``steps`` timed optimizer steps on synthetic inputs
+    of exactly ``seq_len`` tokens; evaluation times ``steps`` batches of them. ``eval_data``: a
+    labelled .jsonl/.csv/.tsv file evaluated whole, promptlearn's way against the naive one.
+    ``threads``: CPU threads per process (None: torch's default); 1 keeps OpenMP from spinning
+    against other jobs on a shared machine.
+    """
+
+    model: str
+    random_weights: bool = False
+    modes: list[str] | None = None
+    mode_options: dict[str, dict] = field(default_factory=dict)
+    batch_sizes: list[int] = field(default_factory=lambda: [32])
+    seq_len: int = 128
+    steps: int = 10
+    warmup_steps: int = 3
+    precision: str = "auto"
+    compile: str = "off"
+    pattern: str = "{text} It was [MASK] ."
+    verbalizer: dict[str, list[str]] = field(default_factory=lambda: {"positive": ["great"], "negative": ["terrible"]})
+    eval_data: str | None = None
+    eval_batch_size: int = 64
+    eval_max_length: int = 128
+    peak_tflops: float | None = None
+    seed: int = 13
+    threads: int | None = None
+    timeout_s: float = 1800.0
+
+    def __post_init__(self):
+        for name in ("seq_len", "steps", "warmup_steps", "eval_batch_size", "eval_max_length", "timeout_s"):
+            if getattr(self, name) <= 0:
+                raise PromptlearnError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        if not self.batch_sizes or min(self.batch_sizes) <= 0:
+            raise PromptlearnError(f"--batch-size must be given and positive, got {self.batch_sizes}")
+        if self.precision not in PRECISIONS:
+            raise PromptlearnError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.compile not in COMPILE_CHOICES:
+            raise PromptlearnError(f"--compile must be one of {', '.join(COMPILE_CHOICES)}, got {self.compile!r}")
+        if self.threads is not None and self.threads <= 0:
+            raise PromptlearnError(f"--threads must be positive, got {self.threads}")
+        if self.peak_tflops is not None and self.peak_tflops <= 0:
+            raise PromptlearnError(f"--peak-tflops must be positive, got {self.peak_tflops}")
+
+    @property
+    def compile_variants(self) -> tuple[bool, ...]:
+        return {"off": (False,), "on": (True,), "both": (False, True)}[self.compile]
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One measured configuration: the naive baseline (``mode=None``) or a mode, in one phase."""
+
+    phase: str
+    batch_size: int
+    mode: str | None = None
+    compile: bool = False
+
+    @property
+    def system(self) -> str:
+        """How a table names the row."""
+        if self.mode is None:
+            return "naive"
+        return f"{self.mode} + compile" if self.compile else self.mode

@@ -1,0 +1,124 @@
+"""Run every configuration of a benchmark, each in a fresh process, and put the baseline ratios beside them.
+
+A fresh process per configuration keeps peak-memory readings apart (CUDA's caching allocator
+and the process's peak RSS never go back down) and leaves no compiled graph or warm cache
+behind for the next row.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import multiprocessing
+import time
+
+import torch
+
+from promptlearn.bench.config import EVAL_DATA, PHASES, BenchConfig, Case
+from promptlearn.bench.measure import environment
+from promptlearn.config import RunConfig
+from promptlearn.errors import PromptlearnError
+from promptlearn.modes import MODES
+
+logger = logging.getLogger(__name__)
+
+
+def plan(config: BenchConfig) -> list[Case]:
+    """Every configuration to measure: per batch size and phase, the baseline and then each mode."""
+    modes = resolve_modes(config.modes)
+    cases = []
+    for batch_size in config.batch_sizes:
+        for phase in PHASES:
+            cases.append(Case(phase, batch_size))
+            cases += [Case(phase, batch_size, mode, compiled) for mode in modes for compiled in config.compile_variants]
+    if config.eval_data:
+        default_mode = next(f.default for f in dataclasses.fields(RunConfig) if f.name == "mode")
+        cases.append(Case(EVAL_DATA, config.eval_batch_size))
+        cases += [Case(EVAL_DATA, config.eval_batch_size, default_mode, c) for c in config.compile_variants]
+    return cases
+
+
+def resolve_modes(modes: list[str] | None) -> list[str]:
+    """The requested modes (all registered ones when None), checked against the registry."""
+    if modes is None:
+        return sorted(MODES)
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:
+        raise PromptlearnError(f"Unknown mode(s) {unknown}; registered modes: {', '.join(sorted(MODES))}")
+    return list(modes)
+
+
+def run_benchmark(config: BenchConfig, command: str = "") -> dict:
+    """Measure every planned case and return the report: environment, settings, command and rows.
+
+    A case that fails (a mode that needs options, out of memory) becomes a row with ``error``.
+    """
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    started = time.perf_counter()
+    rows = []
+    for case in plan(config):
+        logger.info("bench: %s %s batch %d", case.phase, case.system, case.batch_size)
+        measured = run_isolated(config, case)
+        rows.append({"phase": case.phase, "system": case.system, "mode": case.mode, "compile": case.compile,
+                     "batch_size": case.batch_size, **measured})  # fmt: skip
+    add_ratios(rows)
+    return {
+        "command": command,
+        "environment": environment(device),
+        "settings": config.to_dict(),
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "results": rows,
+    }
+
+
+def add_ratios(rows: list[dict]) -> None:
+    """Give each row its throughput and peak memory as ratios to the naive row of its phase and batch size."""
+    baselines = {(r["phase"], r["batch_size"]): r for r in rows if r["mode"] is None and "error" not in r}
+    for row in rows:
+        base = baselines.get((row["phase"], row["batch_size"]))
+        if base is None or "error" in row:
+            continue
+        row["speedup"] = row["examples_per_s"] / base["examples_per_s"]
+        if base["peak_memory_bytes"]:
+            row["memory_ratio"] = row["peak_memory_bytes"] / base["peak_memory_bytes"]
+
+
+def run_isolated(config: BenchConfig, case: Case) -> dict:
+    """:func:`measure` in a fresh (spawned) process."""
+    context = multiprocessing.get_context("spawn")
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(config, case, send), daemon=True)
+    process.start()
+    send.close()
+    try:
+        if not receive.poll(config.timeout_s):
+            process.kill()
+            return {"error": f"no result within {config.timeout_s:.0f} s"}
+        return receive.recv()
+    except EOFError:
+        process.join()
+        return {"error": f"the process died (exit code {process.exitcode}; out of memory?)"}
+    finally:
+        process.join(timeout=60)
+        receive.close()
+
+
+def measure(config: BenchConfig, case: Case) -> dict:
+    """:func:`promptlearn.bench.cases.run_case` in this process, a failure returned as ``{"error": ...}``."""
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    from promptlearn.bench.cases import run_case
+
+    try:
+        return run_case(config, case)
+    except Exception as err:  # one failing row (a mode needing options, out of memory) must not stop the rest
+        return {"error": f"{type(err).__name__}: {err}"}
+
+
+def _child(config: BenchConfig, case: Case, send) -> None:
+    send.send(measure(config, case))
+    send.close()

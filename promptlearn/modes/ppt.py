@@ -1,0 +1,65 @@
+"""``ppt``: Pre-trained Prompt Tuning (Gu et al., ACL 2022) — a soft prompt that starts from a pretrained one.
+
+Composition, not a new kind of prompt: the mode owns a ``soft_prompt`` mode initialised from the
+artifact (``--prompt``, made by ``promptlearn pretrain-prompt``) and forwards every hook to it.
+What it adds is the safety check: the artifact must have been pretrained on this very base model
+(same hidden size, config hash and word-embedding hash), because a prompt of the right shape
+from another model is silently meaningless. ``--mode soft_prompt --init file:DIR``
+trains the same way without that check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from promptlearn.errors import PromptlearnError
+from promptlearn.modes.base import Mode, ModeOptions, register
+from promptlearn.modes.soft_prompt import SoftPromptMode, SoftPromptOptions
+from promptlearn.ppt.artifact import PromptArtifact, artifact_file
+
+
+@dataclass
+class PptOptions(ModeOptions):
+    """``prompt``: a prompt artifact file, or the ``pretrain-prompt`` output folder holding one."""
+
+    prompt: str | None = None
+
+    def __post_init__(self):
+        if not self.prompt:
+            raise PromptlearnError(
+                "--mode ppt needs --prompt PATH: a pretrained prompt from `promptlearn pretrain-prompt --output PATH`"
+            )
+
+
+@register
+class PptMode(Mode):
+    name = "ppt"
+    description = "PPT: prompt tuning that starts from a prompt pretrained on unlabeled text (--prompt)"
+    options_class = PptOptions
+    default_learning_rate = SoftPromptMode.default_learning_rate
+    uses_soft_tokens = True
+
+    def __init__(self, options: PptOptions | None = None):
+        super().__init__(options)
+        self.artifact = PromptArtifact.load(self.options.prompt)
+        path = artifact_file(self.options.prompt)
+        self.soft = SoftPromptMode(SoftPromptOptions(prompt_length=self.artifact.prompt_length, init=f"file:{path}"))
+
+    def adapt_pattern(self, pattern):
+        return self.soft.adapt_pattern(pattern)
+
+    def attach(self, model) -> None:
+        self.artifact.check_compatible(model.backbone, origin=f"The prompt {self.options.prompt}")
+        self.soft.attach(model)
+
+    def trained_parameters(self, model) -> dict[str, list[nn.Parameter]]:
+        return self.soft.trained_parameters(model)
+
+    def group_learning_rates(self, learning_rate: float | None = None) -> dict[str, float]:
+        return self.soft.group_learning_rates(learning_rate)
+
+    def embed(self, model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.soft.embed(model, batch)

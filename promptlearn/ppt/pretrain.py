@@ -1,0 +1,240 @@
+"""Pretrain a soft prompt on unlabeled text (PPT, Gu et al., ACL 2022), with checkpoint and resume.
+
+The model, PVP and evaluation are the ones ``promptlearn train`` uses (:func:`promptlearn.api.build`
+with the soft-prompt mode, a format's pattern and label words); only the loop is dedicated. The
+:class:`~promptlearn.trainer.Trainer` loop draws shuffled epochs from a list and keeps the
+best-on-dev weights; pretraining instead reads an endless stream from a corpus that need not fit
+in memory, keeps the *last* prompt, and must resume mid-stream after an interruption with the
+exact optimizer, schedule, RNG and stream position. That is ~60 lines here rather than new
+branches in the shared trainer.
+
+Output folder: ``prompt.safetensors`` (the artifact, see :mod:`promptlearn.ppt.artifact`) and
+``pretrain.json`` (config, held-out curve), both written atomically at the end; while training,
+``checkpoint.pt`` (removed at the end). Rerunning the same command after an interruption
+continues from the last checkpoint and gives the same prompt as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import itertools
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+from transformers import get_linear_schedule_with_warmup
+
+from promptlearn import api
+from promptlearn.config import RunConfig
+from promptlearn.errors import PromptlearnError
+from promptlearn.outputs import check_output_free, write_bytes_atomic, write_json_atomic
+from promptlearn.ppt.artifact import PROMPT_FILE, PromptArtifact, artifact_metadata
+from promptlearn.ppt.formats import get_format
+from promptlearn.ppt.stream import batched, heldout_examples, training_examples
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT = "checkpoint.pt"
+REPORT = "pretrain.json"
+PROMPT_MODE = "soft_prompt"
+
+
+@dataclass
+class PretrainConfig:
+    """One prompt-pretraining run; saved in ``pretrain.json`` and checked on resume."""
+
+    model: str
+    corpus: str
+    format: str
+    prompt_length: int = 16
+    init: str = "vocab"
+    steps: int = 1000
+    batch_size: int = 16
+    learning_rate: float | None = None
+    warmup_ratio: float = 0.06
+    max_grad_norm: float = 1.0
+    max_length: int = 128
+    seed: int = 13
+    eval_every: int = 100
+    checkpoint_every: int = 50
+    heldout_every: int = 20
+    heldout_size: int = 500
+    eval_batch_size: int = 64
+    precision: str = "auto"
+
+    def __post_init__(self):
+        get_format(self.format)
+        for name in ("prompt_length", "steps", "batch_size", "max_length", "eval_every", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise PromptlearnError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        if self.heldout_every < 2 or self.heldout_size < 1:
+            raise PromptlearnError("--heldout-every must be at least 2 and --heldout-size at least 1")
+
+    def run_config(self) -> RunConfig:
+        """The :class:`RunConfig` that builds the model and PVP for this format."""
+        fmt = get_format(self.format)
+        return RunConfig(
+            model=self.model,
+            data=self.corpus,
+            pattern=fmt.pattern,
+            verbalizer=fmt.verbalizer,
+            mode=PROMPT_MODE,
+            mode_options={"prompt_length": self.prompt_length, "init": self.init},
+            seed=self.seed,
+            max_length=self.max_length,
+            batch_size=self.batch_size,
+            eval_batch_size=self.eval_batch_size,
+            learning_rate=self.learning_rate,
+            warmup_ratio=self.warmup_ratio,
+            max_steps=self.steps,
+            max_grad_norm=self.max_grad_norm,
+            precision=self.precision,
+        )
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def pretrain(config: PretrainConfig, output: str | Path, overwrite: bool = False) -> dict:
+    """Pretrain (or resume) a prompt into ``output``; returns the report written to ``pretrain.json``."""
+    output = Path(output)
+    checkpoint = _prepare_output(config, output, overwrite)
+    started = time.perf_counter()
+    run = api.build(config.run_config())
+    model, pvp, trainer = run.model, run.pvp, run.trainer
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = model.mode.param_groups(model, config.learning_rate)
+    optimizer = torch.optim.AdamW(groups, weight_decay=0.0)  # decay would pull the prompt off the embeddings' scale
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * config.steps), config.steps)
+    heldout = pvp.encode(
+        heldout_examples(config.corpus, config.format, config.seed, config.heldout_every, config.heldout_size)
+    )
+    step, history, running = 0, [], []
+    if checkpoint is not None:
+        step, history, running = _restore(checkpoint, model, optimizer, scheduler)
+        logger.info("Resuming %s from step %d of %d", output, step, config.steps)
+    else:
+        history.append({"step": 0, "loss": None, **trainer.evaluate(heldout)})
+    stream = training_examples(config.corpus, config.format, config.seed, config.heldout_every)
+    batches = itertools.islice(batched(stream, config.batch_size), step, None)
+    device = trainer.accelerator.device
+    progress = tqdm(total=config.steps, initial=step, desc=f"pretrain {config.format}", disable=None)
+    model.train()
+    while step < config.steps:
+        batch = {k: v.to(device) for k, v in pvp.collate(pvp.encode(next(batches))).items()}
+        running.append(_train_step(model, batch, optimizer, scheduler, params, config.max_grad_norm))
+        step += 1
+        progress.update(1)
+        progress.set_postfix(loss=f"{np.mean(running[-20:]):.4f}", heldout_acc=f"{history[-1]['accuracy']:.3f}")
+        if step % config.eval_every == 0 or step == config.steps:
+            history.append({"step": step, "loss": float(np.mean(running)), **trainer.evaluate(heldout)})
+            running = []
+            model.train()
+        if step % config.checkpoint_every == 0 and step < config.steps:
+            _save_checkpoint(output / CHECKPOINT, config, (step, history, running), model, optimizer, scheduler)
+    progress.close()
+    return _finish(config, output, run, history, len(heldout), time.perf_counter() - started)
+
+
+def _train_step(model, batch, optimizer, scheduler, params, max_grad_norm: float) -> float:
+    logits = model(batch)  # (B, C)
+    loss = torch.nn.functional.cross_entropy(logits.float(), batch["labels"])
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.item()
+
+
+def _prepare_output(config: PretrainConfig, output: Path, overwrite: bool) -> dict | None:
+    """The checkpoint to resume from (None: start fresh); raises if ``output`` holds something else."""
+    if overwrite:
+        for name in (CHECKPOINT, PROMPT_FILE, REPORT):
+            (output / name).unlink(missing_ok=True)
+    if (output / PROMPT_FILE).is_file():
+        raise PromptlearnError(
+            f"{output} already holds a finished prompt ({PROMPT_FILE}); pass --overwrite to pretrain again"
+        )
+    if not (output / CHECKPOINT).is_file():
+        check_output_free(output, overwrite)
+        return None
+    state = torch.load(output / CHECKPOINT, map_location="cpu", weights_only=False)
+    differs = {k: (v, state["config"].get(k)) for k, v in config.to_dict().items() if state["config"].get(k) != v}
+    if differs:
+        shown = "; ".join(f"{k}: now {now!r}, checkpoint {then!r}" for k, (now, then) in differs.items())
+        raise PromptlearnError(
+            f"{output / CHECKPOINT} was made with other settings ({shown}). Rerun with the same options to resume, "
+            "or pass --overwrite to start over."
+        )
+    return state
+
+
+def _save_checkpoint(path: Path, config, progress, model, optimizer, scheduler) -> None:
+    """``progress``: (step, held-out history, losses since the last evaluation)."""
+    step, history, running = progress
+    state = {
+        "config": config.to_dict(),
+        "step": step,
+        "history": history,
+        "running": running,
+        "trained": {n: p.detach().cpu() for n, p in model.named_parameters() if p.requires_grad},
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+    }
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    write_bytes_atomic(path, buffer.getvalue())
+
+
+def _restore(state: dict, model, optimizer, scheduler) -> tuple[int, list[dict], list[float]]:
+    model.load_state_dict(state["trained"], strict=False)
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["torch_rng"])
+    if state["cuda_rng"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    return state["step"], state["history"], state["running"]
+
+
+def _finish(config: PretrainConfig, output: Path, run, history: list[dict], heldout_size: int, seconds: float) -> dict:
+    """Write ``pretrain.json`` and the artifact (last, so its presence means 'finished'); drop the checkpoint."""
+    trained = run.model.mode.artifact_state(run.model)
+    if len(trained) != 1:
+        raise PromptlearnError(f"Expected the soft-prompt mode to train one tensor, got {sorted(trained)}")
+    prompt = next(iter(trained.values()))  # (n, H)
+    fmt = get_format(config.format)
+    report = {
+        "config": config.to_dict(),
+        "format": fmt.name,
+        "pattern": run.pvp.pattern.source,
+        "label_words": fmt.verbalizer,
+        "heldout_examples": heldout_size,
+        "heldout_chance": 1 / len(fmt.labels),
+        "final_heldout": {k: v for k, v in history[-1].items() if k not in ("step", "loss")},
+        "wall_seconds_this_session": round(seconds, 1),
+        "history": history,
+    }
+    metadata = artifact_metadata(
+        run.model.backbone,
+        base_model=config.model,
+        prompt_length=str(prompt.shape[0]),
+        format=fmt.name,
+        pattern=fmt.pattern,
+        label_words=fmt.verbalizer,
+        steps=str(config.steps),
+        heldout_accuracy=f"{history[-1]['accuracy']:.4f}",
+        init=config.init,
+        seed=str(config.seed),
+    )
+    write_json_atomic(output / REPORT, report)
+    PromptArtifact(prompt.detach().cpu(), metadata).save(output / PROMPT_FILE)
+    (output / CHECKPOINT).unlink(missing_ok=True)
+    return report
