@@ -245,10 +245,12 @@ def evaluate(
     if run is None:
         prompted = api.build(zero_shot, task_data)
     examples = task_data.split(split)
+    if any(ex.label is None for ex in examples):
+        raise PromptlearnError(f"The {split!r} split has unlabelled examples: evaluation needs a label on every one")
     records = prompted.predict(examples)
     if predictions is not None:
         api.write_predictions(predictions, records)
-    result = prompted.evaluate(examples)
+    result = api.metrics_of(records, prompted.pvp.labels)
     typer.echo(json.dumps({"split": split, "examples": len(examples), **result}, indent=2))
 
 

@@ -104,8 +104,9 @@ def fit(config: RunConfig, data: TaskData) -> tuple[Prompted, dict]:
     started = time.perf_counter()
     run = build(config, data)
     train_examples, dev_examples = few_shot(data, config.shots, config.seed, config.dev_from_train)
-    result = run.trainer.fit(run.pvp.encode(train_examples), run.pvp.encode(dev_examples))
-    metrics = {"dev": run.evaluate(dev_examples)}
+    dev_encoded = run.pvp.encode(dev_examples)
+    result = run.trainer.fit(run.pvp.encode(train_examples), dev_encoded)
+    metrics = {"dev": run.trainer.evaluate(dev_encoded)}
     metrics["training"] = {
         "steps": result.steps,
         "best_step": result.best_step,
@@ -136,7 +137,7 @@ def train(
     if "test" in data.splits:
         predictions = run.predict(data.splits["test"])
         if all(r["gold"] is not None for r in predictions):
-            metrics["test"] = _metrics_of(predictions, run.pvp.labels)
+            metrics["test"] = metrics_of(predictions, run.pvp.labels)
     artifact = run.model.mode.artifact_state(run.model)
     metrics["training"]["artifact_bytes"] = sum(t.numel() * t.element_size() for t in artifact.values())
     metrics["training"]["wall_seconds"] = round(time.perf_counter() - started, 2)
@@ -221,7 +222,8 @@ def write_predictions(path: Path, records: list[dict]) -> None:
     write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
 
 
-def _metrics_of(records: list[dict], labels: list[str]) -> dict:
+def metrics_of(records: list[dict], labels: list[str]) -> dict:
+    """Accuracy and macro-F1 of :meth:`Prompted.predict` records that all carry a gold label."""
     index = {label: i for i, label in enumerate(labels)}
     gold = [index[r["gold"]] for r in records]
     predicted = [index[r["predicted"]] for r in records]
