@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from promptlearn import api
 from promptlearn.data import Example, TaskData, load_task_data
 from promptlearn.experiment.config import Experiment, RunSpec
-from promptlearn.outputs import staged_folder, write_json_atomic, write_text_atomic
+from promptlearn.outputs import staged_folder, to_json, write_json_atomic, write_text_atomic
 from promptlearn.pvp import PVP, Encoded
 from promptlearn.trainer import classification_metrics
 
@@ -219,7 +219,7 @@ def load_predictions(output: Path, run_id: str) -> tuple[np.ndarray, np.ndarray]
 def write_results(path: Path, records: list[dict | None]) -> None:
     """One JSON line per finished run, without the per-evaluation training history."""
     lines = [
-        json.dumps({k: v for k, v in r.items() if k not in ("history", "traceback")}, ensure_ascii=False)
+        to_json({k: v for k, v in r.items() if k not in ("history", "traceback")}, indent=None)
         for r in records
         if r is not None
     ]
