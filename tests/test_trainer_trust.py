@@ -249,6 +249,6 @@ def test_a_diverging_prompt_pretraining_stops_and_leaves_no_prompt(tiny_bert_dir
         model=str(tiny_bert_dir), corpus=str(write_corpus(tmp_path / "corpus.txt")), format="sentence-pair",
         prompt_length=2, steps=2, batch_size=2, max_length=32, heldout_every=5, heldout_size=4, precision="fp32",
     )  # fmt: skip
-    with pytest.raises(PromptlearnError, match="loss became nan at step 1. Lower --lr"):
+    with pytest.raises(PromptlearnError, match=r"loss became nan at step 1\. Lower --lr"):
         pretrain_module.pretrain(config, tmp_path / "out")
     assert not (tmp_path / "out" / "prompt.safetensors").exists()
