@@ -204,7 +204,7 @@ class Trainer:
         # After prepare: under `accelerate launch` the loader holds this process's share of the batches.
         steps = config.max_steps or math.ceil(config.epochs * len(loader) / config.grad_accum)
         scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * steps), steps)
-        every_step = accelerator.device.type == "cpu"  # reading a loss on CPU costs nothing; on a GPU it syncs
+        every_step = checks_every_step(accelerator.device)
         advice = self.divergence_advice(groups)
 
         result = TrainResult(steps=steps, best_step=0)
@@ -236,7 +236,7 @@ class Trainer:
             progress.step(step, _mean(running[-20:]) if progress.bar is not None and step % 10 == 0 else None)
             evaluate = dev and (step % config.eval_every == 0 or step == steps)
             if not every_step and (evaluate or step == steps):
-                _check_finite(running, f"between step {step - len(running) // config.grad_accum} and {step}", advice)
+                _check_finite(running, step, config.grad_accum, advice)
             if evaluate:
                 metrics = self.evaluate(dev)
                 model.train()
@@ -295,12 +295,21 @@ def _mean(losses: list[torch.Tensor]) -> float:
     return float(torch.stack(losses).float().mean()) if losses else float("nan")
 
 
-def _check_finite(losses: list[torch.Tensor], when: str, advice: str) -> None:
-    """Raise :func:`diverged` if any of ``losses`` (on the device) is NaN or infinite: one sync for all."""
+def checks_every_step(device: torch.device) -> bool:
+    """Whether the loss is checked for NaN every step: reading it costs nothing on CPU; on a GPU it syncs."""
+    return device.type == "cpu"
+
+
+def _check_finite(losses: list[torch.Tensor], step: int, grad_accum: int, advice: str) -> None:
+    """Raise :func:`diverged` at the first NaN or infinite loss among ``losses`` (one sync for all).
+
+    ``losses``: every micro-batch loss since the last check, the last ``grad_accum`` of them from ``step``.
+    """
     stacked = torch.stack(losses)
-    bad = ~torch.isfinite(stacked)
-    if bad.any():
-        raise diverged(stacked[bad][0].item(), when, advice)
+    bad = (~torch.isfinite(stacked)).nonzero()
+    if len(bad):
+        first = int(bad[0])
+        raise diverged(stacked[first].item(), f"at step {step - (len(losses) - 1 - first) // grad_accum}", advice)
 
 
 def _forever(loader):

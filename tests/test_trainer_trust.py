@@ -149,6 +149,22 @@ def test_a_diverging_run_stops_with_advice_and_writes_nothing(tiny_bert_dir, tin
     assert [p.name for p in tmp_path.iterdir()] == ["tiny-task"]  # no run folder, no staging folder
 
 
+def test_on_a_gpu_divergence_is_found_at_the_next_evaluation_and_named_alike(
+    tiny_bert_dir, tiny_task_dir, tmp_path, monkeypatch
+):
+    from promptlearn import trainer
+
+    config = tiny_config(tiny_bert_dir, tiny_task_dir, "pet", learning_rate=1e6, max_steps=20, eval_every=5)
+    messages = []
+    for every_step in (True, False):  # False: the GPU path, run on CPU
+        monkeypatch.setattr(trainer, "checks_every_step", lambda device, every_step=every_step: every_step)
+        with pytest.raises(PromptlearnError, match=r"loss became nan at step \d+\. Lower --lr") as raised:
+            api.train(config, tmp_path / "run")
+        messages.append(str(raised.value))
+    assert messages[0] == messages[1]
+    assert not (tmp_path / "run").exists()
+
+
 def test_json_output_refuses_non_finite_numbers(tmp_path):
     from promptlearn.outputs import to_json, write_json_atomic
 
