@@ -174,7 +174,8 @@ class Trainer:
         return torch.autocast(self.accelerator.device.type, dtype=low, enabled=low is not None)
 
     def divergence_advice(self, groups: list[dict]) -> str:
-        rates = ", ".join(f"{g['name']} {g['lr']:g}" for g in groups)
+        by_group = {g["name"].removesuffix(".no_decay"): g["lr"] for g in groups}
+        rates = ", ".join(f"{name} {lr:g}" for name, lr in by_group.items())
         advice = f"Lower --lr (learning rates: {rates}), e.g. tenfold"
         if self.mixed_precision != "no":
             advice += f", or train in full precision with --precision fp32 (this run used {self.mixed_precision})"

@@ -144,7 +144,7 @@ def test_a_diverging_run_stops_with_advice_and_writes_nothing(tiny_bert_dir, tin
     result = CliRunner().invoke(cli.app, [str(a) for a in args])
     assert result.exit_code == 2, result.output
     assert "Training diverged: the loss became nan at step" in result.output
-    assert "Lower --lr (learning rates: model 1e+06" in result.output
+    assert "Lower --lr (learning rates: model 1e+06), e.g. tenfold" in result.output
     assert "Traceback" not in result.output
     assert [p.name for p in tmp_path.iterdir()] == ["tiny-task"]  # no run folder, no staging folder
 
