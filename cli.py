@@ -210,6 +210,9 @@ def evaluate(
     max_length: int = typer.Option(128, help="Token budget per example (zero-shot)."),
     eval_batch_size: int = typer.Option(64, help="Evaluation batch size."),
     predictions: Path = typer.Option(None, help="Also write per-example predictions to this .jsonl file."),
+    allow_other_base: bool = typer.Option(
+        False, help="Load the run onto a base model other than the one it was trained on (same sizes)."
+    ),
 ) -> None:
     """Accuracy and macro-F1 of a trained run, or of an untrained model zero-shot, on one split.
 
@@ -222,7 +225,7 @@ def evaluate(
     from promptlearn.presets import resolve_prompt
 
     if run is not None:
-        prompted = api.load_run(run)
+        prompted = api.load_run(run, allow_other_base)
         source = data or prompted.config.data
     else:
         if model is None or data is None:
@@ -259,6 +262,9 @@ def evaluate(
 def predict(
     run: Path = typer.Option(..., help="A trained run folder."),
     input: Path = typer.Option(None, "--input", "-i", help="A .jsonl/.csv/.tsv file; default: JSON lines on stdin."),
+    allow_other_base: bool = typer.Option(
+        False, help="Load the run onto a base model other than the one it was trained on (same sizes)."
+    ),
 ) -> None:
     """Predict labels with a trained run: one JSON line out per input line (text, predicted, probabilities).
 
@@ -267,7 +273,7 @@ def predict(
     from promptlearn import api
     from promptlearn.data import Example, load_examples
 
-    prompted = api.load_run(run)
+    prompted = api.load_run(run, allow_other_base)
     columns = api.columns_of(prompted.config)
     if input is not None:
         examples = load_examples(input, columns)
