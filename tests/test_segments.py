@@ -22,8 +22,14 @@ def pair_pvp(pattern: str, tokenizer=None) -> PVP:
     return PVP(Pattern.parse(pattern), YES_NO, tokenizer or tiny_tokenizer(), max_length=32)
 
 
-def test_segments_equal_the_tokenizers_own_pair_encoding():
-    tokenizer = tiny_tokenizer()
+@pytest.mark.parametrize("real", [False, True], ids=["tiny", "bert-tiny"])
+def test_segments_equal_the_tokenizers_own_pair_encoding(real, request):
+    if real:
+        from promptlearn.model import load_tokenizer
+
+        tokenizer = load_tokenizer(str(request.getfixturevalue("bert_tiny_dir")))
+    else:
+        tokenizer = tiny_tokenizer()
     [encoded] = pair_pvp("{text_a} ? [SEP] [MASK] , {text_b}", tokenizer).encode([PAIR])
     expected = tokenizer("the movie was fun ?", "[MASK] , the plot was boring")
     assert encoded.input_ids == expected["input_ids"]
