@@ -20,8 +20,8 @@ from promptlearn.errors import PromptlearnError
 
 #: fingerprint keys that are sizes: a mismatch means the tensors cannot fit
 SIZES = ("hidden_size", "embedding_size", "vocab_size", "num_layers")
-#: fingerprint keys that identify the weights: a mismatch means another model of the same shape
-HASHES = ("config_hash", "embedding_hash")
+#: fingerprint keys that identify the weights (and what they hash): a mismatch means another model of the same shape
+HASHES = {"config_hash": "configuration", "embedding_hash": "word embeddings"}
 # config keys that describe how a checkpoint was saved or run, not the network itself
 _BOOKKEEPING = {"_name_or_path", "transformers_version", "dtype", "torch_dtype", "architectures", "use_cache"}
 
@@ -62,7 +62,7 @@ def check_same_base(stored: dict[str, str], own: dict[str, str], origin: str, al
     """
     if allow_other_base:
         return
-    for key, what in (("config_hash", "configuration"), ("embedding_hash", "word embeddings")):
+    for key, what in HASHES.items():
         if stored.get(key) not in (None, own[key]):
             raise PromptlearnError(
                 f"{origin} was trained on {stored.get('base_model', '?')!r}, whose {what} differ from those of the "

@@ -79,6 +79,7 @@ class PromptModel(nn.Module):
     a class's logit is the mean of its words' logits. Empty for modes with a classification head.
     ``tokenizer`` is the backbone's, for modes that initialise from words (e.g. soft prompts).
     After the mode attaches, exactly the parameters it declares (``mode.trained_parameters``) train.
+    ``base_fingerprint`` identifies the backbone as loaded (:mod:`promptlearn.fingerprint`), for artifacts.
     """
 
     def __init__(
