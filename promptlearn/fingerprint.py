@@ -55,10 +55,17 @@ def size_mismatches(stored: dict[str, str], own: dict[str, str]) -> list[str]:
     return [f"{key} {stored[key]} (model: {own[key]})" for key in SIZES if stored.get(key) not in (None, own[key])]
 
 
-def check_same_base(stored: dict[str, str], own: dict[str, str], origin: str, allow_other_base: bool = False) -> None:
+def check_same_base(
+    stored: dict[str, str],
+    own: dict[str, str],
+    origin: str,
+    allow_other_base: bool = False,
+    remedy: str = "pass --allow-other-base to load them anyway",
+) -> None:
     """Raise unless the hashes in ``stored`` (an artifact's metadata) equal ``own`` (the model's fingerprint).
 
-    Keys an older artifact lacks are not compared. ``allow_other_base`` skips the check.
+    Keys an older artifact lacks are not compared. ``allow_other_base`` skips the check; ``remedy``
+    ends the message (what the user can do besides using the right model).
     """
     if allow_other_base:
         return
@@ -67,7 +74,7 @@ def check_same_base(stored: dict[str, str], own: dict[str, str], origin: str, al
             raise PromptlearnError(
                 f"{origin} was trained on {stored.get('base_model', '?')!r}, whose {what} differ from those of the "
                 f"base model loaded now ({key} {stored[key]} vs {own[key]}): trained prompts and weights only work "
-                "on the model they were trained with. Use that model, or pass --allow-other-base to load them anyway."
+                f"on the model they were trained with. Use that model, or {remedy}."
             )
 
 

@@ -82,7 +82,7 @@ class PromptArtifact:
                 f"{origin} was pretrained on {trained_on!r} with word-embedding width {self.prompt.shape[1]}, but "
                 f"{here!r} has width {width}. Pretrain one for this model with `promptlearn pretrain-prompt`."
             )
-        check_same_base(self.metadata, own, origin)
+        check_same_base(self.metadata, own, origin, remedy="pretrain one for it with `promptlearn pretrain-prompt`")
 
 
 def artifact_metadata(backbone: torch.nn.Module, base_model: str, **fields) -> dict[str, str]:
