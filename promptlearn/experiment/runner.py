@@ -106,6 +106,9 @@ def run_experiment(experiment: Experiment, retry_failed: bool = True, workers: i
     seen = {spec.run_id: read_record(output, spec) for spec in specs}
     pending = sum(_pending(spec, seen[spec.run_id], seen[spec.run_id], retry_failed) for spec in specs)
     logger.info("%d runs in the grid, %d already finished, %d to run", len(specs), len(specs) - pending, pending)
+    changed = [s.run_id for s in specs if seen[s.run_id] and seen[s.run_id].get("fingerprint") != fingerprint(s)]
+    if changed:
+        logger.warning("%d runs' settings changed since they ran; running them again: %s", len(changed), changed)
     children = _start_workers(experiment, retry_failed, workers, seen) if workers > 1 else []
     try:
         _work(experiment, specs, seen, retry_failed, worker, cache)
