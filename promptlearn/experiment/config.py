@@ -286,6 +286,8 @@ def _train_settings(settings: dict, origin: str) -> dict:
     if grid_set:
         raise PromptlearnError(f"{origin}: {grid_set} are set by the grid (top-level or per-task keys), not here")
     _check_keys(settings, TRAIN_FIELDS, origin)
+    if all(settings.get(key) is not None for key in LENGTH_FIELDS):
+        raise PromptlearnError(f"{origin}: give max_steps or epochs, not both")
     return dict(settings)
 
 
