@@ -33,6 +33,8 @@ TRAIN_FIELDS = {f.name for f in dataclasses.fields(RunConfig)} - GRID_FIELDS - C
 SEARCHABLE = ("learning_rate", "batch_size", "max_steps", "weight_decay", "warmup_ratio")
 #: training length: a more specific level (mode_settings, search) setting one of these replaces both
 LENGTH_FIELDS = ("max_steps", "epochs")
+#: CLI flags whose YAML key is not the flag's name with ``_`` for ``-`` (RunConfig's messages name flags)
+FLAG_KEYS = {"lr": "learning_rate"}
 
 EXPERIMENT_KEYS = {
     "model", "tasks", "data_root", "output", "report", "modes", "shots", "seeds", "dev_from_train",
@@ -253,10 +255,6 @@ def _in_keys(where: str, build):
         raise PromptlearnError(f"{where}: {message}") from err
 
 
-#: CLI flags whose YAML key is not the flag's name with ``_`` for ``-``
-FLAG_KEYS = {"lr": "learning_rate"}
-
-
 def _check_keys(values: dict, known: set[str], origin: str) -> None:
     for key in values:
         if key not in known:
@@ -321,7 +319,7 @@ def _task(entry, data_root: str | None, shots: list, dev_from_train: bool, origi
     patterns = entry.get("patterns")
     words = entry.get("verbalizer")
     if (patterns is None or words is None) and name not in available_tasks():
-        raise PromptlearnError(_no_preset(name, origin, patterns is None, words is None))
+        raise PromptlearnError(_no_preset(name, str(data), origin, patterns is None, words is None))
     if patterns is None:
         resolved = [(p.id, p.pattern) for p in task_patterns(name)]
     else:
@@ -338,12 +336,12 @@ def _task(entry, data_root: str | None, shots: list, dev_from_train: bool, origi
     return TaskSpec(name, str(data), tuple(resolved), verbalizer, tuple(task_shots), bool(task_dev), columns)
 
 
-def _no_preset(name: str, origin: str, no_patterns: bool, no_words: bool) -> str:
+def _no_preset(name: str, data: str, origin: str, no_patterns: bool, no_words: bool) -> str:
     missing = " and ".join(key for key, absent in (("patterns", no_patterns), ("verbalizer", no_words)) if absent)
     return (
         f"{origin}: task {name!r} has no preset (presets: {', '.join(available_tasks())}), so give its {missing} "
-        "in the experiment file, as a task mapping, e.g.\n"
-        f"tasks:\n  - name: {name}\n    data: data/{name}\n"
+        "in the experiment file (--config), as a task mapping, e.g.\n"
+        f"tasks:\n  - name: {name}\n    data: {data}\n"
         '    patterns: ["{text} It was [MASK] ."]\n'
         "    verbalizer: {positive: [great], negative: [terrible]}   # every label of the data: its words\n"
         "(see docs/fewshot.md, 'The YAML schema')"

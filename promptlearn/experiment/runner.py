@@ -111,13 +111,13 @@ def run_experiment(experiment: Experiment, retry_failed: bool = True, workers: i
         logger.warning("%d runs' settings changed since they ran; running them again: %s", len(changed), changed)
     children = _start_workers(experiment, retry_failed, workers, seen) if workers > 1 else []
     try:
-        _work(experiment, specs, seen, retry_failed, worker, cache)
+        _work(experiment, specs, seen, retry_failed, worker, cache, progress=worker.main)
         if not worker.main:
             return None
         # wait for the other processes; a run whose process died is free again: run it here
         while any(_pending(s, read_record(output, s), seen[s.run_id], retry_failed) for s in specs):
             time.sleep(POLL_SECONDS)
-            _work(experiment, specs, seen, retry_failed, worker, cache)
+            _work(experiment, specs, seen, retry_failed, worker, cache, progress=False)
     finally:
         for child in children:
             child.join()
@@ -137,15 +137,24 @@ def collect_records(experiment: Experiment) -> list[dict]:
 
 
 def _work(
-    experiment: Experiment, specs: list[RunSpec], seen: dict, retry_failed: bool, worker: Worker, cache: TaskCache
+    experiment: Experiment,
+    specs: list[RunSpec],
+    seen: dict,
+    retry_failed: bool,
+    worker: Worker,
+    cache: TaskCache,
+    progress: bool = False,
 ) -> None:
-    """Run every pending run no other process holds; ``seen`` is each run's record when the grid started."""
+    """Run every pending run no other process holds; ``seen`` is each run's record when the grid started.
+
+    ``progress`` shows a bar over this pass's pending runs (on a terminal).
+    """
     output = Path(experiment.output)
     if experiment.cpu_threads is not None:
         torch.set_num_threads(experiment.cpu_threads)
     take_device(worker, experiment.cpu_threads)
     todo = [s for s in specs if _pending(s, read_record(output, s), seen[s.run_id], retry_failed)]
-    bar = tqdm(total=len(todo), desc="experiment", unit="run", disable=None if worker.main else True)
+    bar = tqdm(total=len(todo), desc="experiment", unit="run", disable=None if progress else True)
     try:
         for spec in todo:
             with claim(output, spec.run_id) as mine:
