@@ -133,7 +133,7 @@ class Mode(nn.Module):
         return [group for group in groups if group["params"]]
 
     def embed(self, model: PromptModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Input embeddings (B, T, H) for the encoder."""
+        """Input embeddings (B, T, E) for the encoder (E: the word embeddings' width)."""
         return model.word_embeddings(batch["input_ids"])
 
     def encoder_kwargs(self, model: PromptModel, batch: dict[str, torch.Tensor]) -> dict:
