@@ -13,6 +13,7 @@ import json
 import logging
 import multiprocessing
 import random
+import sys
 import time
 import traceback
 from pathlib import Path
@@ -153,6 +154,11 @@ def _work(
     if experiment.cpu_threads is not None:
         torch.set_num_threads(experiment.cpu_threads)
     take_device(worker, experiment.cpu_threads)
+    # A log gets one line per finished run, not one per evaluation of every run (a terminal keeps the run's bar).
+    training_progress = logging.getLogger("promptlearn.progress")
+    level = training_progress.level
+    if not sys.stderr.isatty():
+        training_progress.setLevel(logging.WARNING)
     todo = [s for s in specs if _pending(s, read_record(output, s), seen[s.run_id], retry_failed)]
     bar = tqdm(total=len(todo), desc="experiment", unit="run", disable=None if progress else True)
     try:
@@ -168,6 +174,7 @@ def _work(
             logger.info("%s%s: %s", f"{worker}: " if worker.count > 1 else "", spec.run_id, _outcome(record))
     finally:
         bar.close()
+        training_progress.setLevel(level)
 
 
 def _pending(spec: RunSpec, record: dict | None, seen: dict | None, retry_failed: bool) -> bool:
