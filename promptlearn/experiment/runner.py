@@ -154,13 +154,13 @@ def _work(
     if experiment.cpu_threads is not None:
         torch.set_num_threads(experiment.cpu_threads)
     take_device(worker, experiment.cpu_threads)
+    todo = [s for s in specs if _pending(s, read_record(output, s), seen[s.run_id], retry_failed)]
+    bar = tqdm(total=len(todo), desc="experiment", unit="run", disable=None if progress else True)
     # A log gets one line per finished run, not one per evaluation of every run (a terminal keeps the run's bar).
     training_progress = logging.getLogger("promptlearn.progress")
     level = training_progress.level
     if not sys.stderr.isatty():
         training_progress.setLevel(logging.WARNING)
-    todo = [s for s in specs if _pending(s, read_record(output, s), seen[s.run_id], retry_failed)]
-    bar = tqdm(total=len(todo), desc="experiment", unit="run", disable=None if progress else True)
     try:
         for spec in todo:
             with claim(output, spec.run_id) as mine:
