@@ -42,11 +42,12 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
         raise
 
 
-def to_json(value, indent: int | None = 2) -> str:
+def to_json(value, indent: int | None = 2, name: str = "JSON") -> str:
     """Strict JSON text of ``value``: every JSON promptlearn writes goes through here.
 
     NaN and infinities are refused (``json.dumps`` would write ``NaN``, which is not JSON and which
-    other tools reject): a non-finite number means something upstream went wrong.
+    other tools reject): a non-finite number means something upstream went wrong. ``name`` (e.g.
+    the file) is what the error says was not written.
     """
     try:
         return json.dumps(value, indent=indent, ensure_ascii=False, allow_nan=False)
@@ -54,13 +55,15 @@ def to_json(value, indent: int | None = 2) -> str:
         where = _non_finite(value)
         if where is None:
             raise
-        raise PromptlearnError(f"Refusing to write {where}: it is not a finite number, and JSON has none") from None
+        raise PromptlearnError(
+            f"Refusing to write {name}: {where}, not a finite number (JSON has no NaN or infinity)"
+        ) from None
 
 
-def _non_finite(value, where: str = "the value") -> str | None:
-    """The path of the first NaN or infinity in nested dicts and lists (None if there is none)."""
+def _non_finite(value, where: str = "value") -> str | None:
+    """Where the first NaN or infinity in nested dicts and lists is, and what it is (None if there is none)."""
     if isinstance(value, float) and not math.isfinite(value):
-        return f"{where} = {value}"
+        return f"{where} is {value}"
     items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list | tuple) else ()
     for key, item in items:
         found = _non_finite(item, f"{where}[{key!r}]")
@@ -70,7 +73,7 @@ def _non_finite(value, where: str = "the value") -> str | None:
 
 
 def write_json_atomic(path: str | Path, value) -> None:
-    write_text_atomic(path, to_json(value) + "\n")
+    write_text_atomic(path, to_json(value, name=str(path)) + "\n")
 
 
 def write_safetensors_atomic(path: str | Path, tensors: dict, metadata: dict[str, str] | None = None) -> None:
