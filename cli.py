@@ -76,7 +76,9 @@ def train(
     mode: str = typer.Option("pet", help="What to train; `promptlearn modes` lists them."),
     shots: int = typer.Option(None, help="K examples per label for train (and for dev, if sampled from train)."),
     seed: int = typer.Option(13, help="Seed for sampling, initialisation and shuffling."),
-    dev_from_train: bool = typer.Option(False, help="Sample dev from train even when the data has a dev split."),
+    dev_split: str = typer.Option(
+        "sampled", help="With --shots, select on 'sampled' (K per label from the rest of train) or 'given' (dev split)."
+    ),
     max_length: int = typer.Option(128, help="Token budget per example; only input slots are truncated."),
     batch_size: int = typer.Option(8, help="Training batch size (per process)."),
     eval_batch_size: int = typer.Option(64, help="Evaluation batch size."),
@@ -121,7 +123,7 @@ def train(
         pattern_text, words = resolve_prompt(task, pattern, pattern_id, verbalizer)
         run_config = RunConfig(
             model=model, data=data, pattern=pattern_text, verbalizer=words, task=task, pattern_id=pattern_id,
-            mode=mode, shots=shots, seed=seed, dev_from_train=dev_from_train, max_length=max_length,
+            mode=mode, shots=shots, seed=seed, dev_split=dev_split, max_length=max_length,
             batch_size=batch_size, eval_batch_size=eval_batch_size, learning_rate=lr, weight_decay=weight_decay,
             warmup_ratio=warmup_ratio, max_steps=max_steps, epochs=epochs, grad_accum=grad_accum,
             eval_every=eval_every, patience=patience, precision=precision, compile=compile,

@@ -103,7 +103,7 @@ def fit(config: RunConfig, data: TaskData) -> tuple[Prompted, dict]:
     """Sample the few-shot split of ``data``, build and train; returns the run and its dev/training metrics."""
     started = time.perf_counter()
     run = build(config, data)
-    train_examples, dev_examples = few_shot(data, config.shots, config.seed, config.dev_from_train)
+    train_examples, dev_examples = few_shot(data, config.shots, config.seed, config.dev_split)
     dev_encoded = run.pvp.encode(dev_examples)
     result = run.trainer.fit(run.pvp.encode(train_examples), dev_encoded)
     metrics = {"dev": run.trainer.evaluate(dev_encoded)}

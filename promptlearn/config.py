@@ -11,6 +11,9 @@ from promptlearn.errors import PromptlearnError
 
 DEFAULT_MAX_STEPS = 250
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+#: where dev comes from: "sampled" = K per label from the rest of train (LM-BFF), "given" = the data's dev split
+DEV_SPLITS = ("sampled", "given")
+DEFAULT_DEV_SPLIT = "sampled"
 
 
 @dataclass
@@ -20,7 +23,11 @@ class RunConfig:
     ``pattern`` and ``verbalizer`` hold the resolved text and words, even when they came from a
     task preset (``task`` / ``pattern_id`` record where from); ``labels`` is the class order,
     filled in when the data is read. ``learning_rate=None`` uses the
-    mode's default. Exactly one of ``max_steps`` / ``epochs`` bounds training (250 steps if neither).
+    mode's default. ``dev_split`` says what dev (the checkpoint-selection set) is, see
+    :func:`promptlearn.data.few_shot`: with ``shots``, "sampled" (the default) takes K per label from
+    the rest of train and "given" the data's dev split; without ``shots`` (the full train split) dev
+    is the given split, or a 10 % slice of train when the data has none.
+    Exactly one of ``max_steps`` / ``epochs`` bounds training (250 steps if neither).
     """
 
     model: str
@@ -34,7 +41,7 @@ class RunConfig:
     mode_options: dict = field(default_factory=dict)
     shots: int | None = None
     seed: int = 13
-    dev_from_train: bool = False
+    dev_split: str = DEFAULT_DEV_SPLIT
     text_column: str = "text"
     text_b_column: str = "text_b"
     label_column: str = "label"
@@ -76,12 +83,17 @@ class RunConfig:
             raise PromptlearnError(f"--warmup-ratio must be in [0, 1), got {self.warmup_ratio}")
         if self.weight_decay < 0 or self.max_grad_norm <= 0:
             raise PromptlearnError("--weight-decay must be >= 0 and --max-grad-norm > 0")
+        if self.dev_split not in DEV_SPLITS:
+            raise PromptlearnError(f"--dev-split must be one of {', '.join(DEV_SPLITS)}, got {self.dev_split!r}")
         if self.precision not in PRECISIONS:
             raise PromptlearnError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
     @classmethod
     def from_dict(cls, values: dict, origin: str = "config") -> RunConfig:
         """Build from a dict (e.g. a saved ``config.json``); unknown keys are errors."""
+        if "dev_from_train" in values:  # a config.json written before dev_split replaced this flag
+            values = dict(values)
+            values.setdefault("dev_split", "sampled" if values.pop("dev_from_train") else "given")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:

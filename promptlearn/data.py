@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from promptlearn.config import DEFAULT_DEV_SPLIT, DEV_SPLITS
 from promptlearn.errors import PromptlearnError
 from promptlearn.hub import require_hub
 
@@ -165,19 +166,22 @@ def _class_label_names(rows, column: str) -> list[str] | None:
 
 
 def few_shot(
-    data: TaskData, shots: int | None, seed: int, dev_from_train: bool = False
+    data: TaskData, shots: int | None, seed: int, dev_split: str = DEFAULT_DEV_SPLIT
 ) -> tuple[list[Example], list[Example]]:
-    """The (train, dev) pair of the LM-BFF protocol.
+    """The (train, dev) pair; dev is the set the best checkpoint is selected on.
 
-    With ``shots=K``: K examples per label for train; dev is K per label from the *rest* of train
-    when the data has no dev split or ``dev_from_train`` is set, and the given dev split otherwise.
-    Without ``shots``: the full train split, and dev as above (a 10 % slice of train when absent).
-    Deterministic for a given seed.
+    With ``shots=K``: K examples per label for train, and for dev either K per label from the
+    *rest* of train (``dev_split="sampled"``, the LM-BFF protocol and the default) or the data's
+    dev split (``"given"``; an error when the data has none). Selecting on a large given dev split
+    makes a "K-shot" result use far more labelled data than K, so it must be asked for.
+    Without ``shots``: the full train split, and the given dev split (a 10 % slice of train when
+    the data has none), whatever ``dev_split`` says. Deterministic for a given seed.
     """
+    if dev_split not in DEV_SPLITS:
+        raise PromptlearnError(f"--dev-split must be one of {', '.join(DEV_SPLITS)}, got {dev_split!r}")
     train = data.split("train")
-    use_train_for_dev = dev_from_train or "dev" not in data.splits
     if shots is None:
-        if not use_train_for_dev:
+        if "dev" in data.splits:
             return train, data.splits["dev"]
         rng = random.Random(seed)
         order = list(range(len(train)))
@@ -186,16 +190,25 @@ def few_shot(
         return [train[i] for i in sorted(order[cut:])], [train[i] for i in sorted(order[:cut])]
     if shots < 1:
         raise PromptlearnError(f"--shots must be at least 1, got {shots}")
+    sample_dev = dev_split == "sampled"
+    if not sample_dev and "dev" not in data.splits:
+        raise PromptlearnError(
+            f"--dev-split given: the data in {data.source} has no dev split. "
+            "Add a dev file, or use --dev-split sampled to take K per label from the rest of train."
+        )
     by_label: dict[str, list[int]] = defaultdict(list)
     for i, ex in enumerate(train):
         by_label[ex.label].append(i)
-    needed = shots * (2 if use_train_for_dev else 1)
+    needed = shots * (2 if sample_dev else 1)
     short = {label: len(idx) for label, idx in by_label.items() if len(idx) < needed}
     if short:
+        advice = "Lower --shots"
+        if sample_dev and "dev" in data.splits:
+            advice += ", or select on the data's dev split with --dev-split given"
         raise PromptlearnError(
             f"--shots {shots} needs {needed} training examples per label"
-            f"{' (train + dev from train)' if use_train_for_dev else ''}, but some labels have fewer: "
-            f"{short}. Lower --shots."
+            f"{' (K for train + K for dev, sampled from train)' if sample_dev else ''}, but some labels have "
+            f"fewer: {short}. {advice}."
         )
     rng = random.Random(seed)
     train_idx, dev_idx = [], []
@@ -205,5 +218,5 @@ def few_shot(
         dev_idx += picked[shots:]
     rng.shuffle(train_idx)
     few_train = [train[i] for i in train_idx]
-    dev = [train[i] for i in dev_idx] if use_train_for_dev else data.splits["dev"]
+    dev = [train[i] for i in dev_idx] if sample_dev else data.splits["dev"]
     return few_train, dev
