@@ -137,6 +137,8 @@ def train(
     metrics = api.train(run_config, output, overwrite=overwrite)
     summary = {split: metrics[split] for split in ("dev", "test") if split in metrics}
     typer.echo(json.dumps(summary, indent=2))
+    for warning in metrics.get("warnings", []):
+        typer.echo(f"Warning: {warning}", err=True)
     typer.echo(f"Wrote {output}")
 
 

@@ -125,6 +125,8 @@ def train(
 ) -> dict:
     """Train, evaluate on dev and test, and (with ``output``) write the run folder. Returns the metrics.
 
+    Without a (labelled) test split there are no test metrics, and ``metrics["warnings"]`` says so.
+
     ``data`` saves re-reading the dataset when the caller already holds ``config.data`` loaded.
     """
     if output is not None:
@@ -134,10 +136,18 @@ def train(
         data = load_task_data(config.data, columns_of(config))
     run, metrics = fit(config, data)
     predictions = None
-    if "test" in data.splits:
+    if "test" not in data.splits:
+        warning = f"{config.data} has no test split: no test metrics and no predictions.jsonl"
+    else:
         predictions = run.predict(data.splits["test"])
-        if all(r["gold"] is not None for r in predictions):
+        if predictions[0]["gold"] is None:  # a test split is labelled in every row or in none
+            warning = f"the test split of {config.data} has no labels: predictions.jsonl only, no test metrics"
+        else:
             metrics["test"] = metrics_of(predictions, run.pvp.labels)
+            warning = None
+    if warning is not None:
+        logger.warning(warning)
+        metrics["warnings"] = [warning]
     artifact = run.model.mode.artifact_state(run.model)
     metrics["training"]["artifact_bytes"] = sum(t.numel() * t.element_size() for t in artifact.values())
     metrics["training"]["wall_seconds"] = round(time.perf_counter() - started, 2)

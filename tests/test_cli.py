@@ -4,7 +4,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from tests.conftest import write_task
+from tests.conftest import TINY_TASK, write_task
 
 runner = CliRunner()
 
@@ -123,3 +123,14 @@ def test_shots_select_on_dev_sampled_from_train_unless_the_given_split_is_asked_
         assert result.exit_code == 0, result.output
         training = json.loads((run / "metrics.json").read_text())["training"]
         assert (training["train_examples"], training["dev_examples"]) == (4, dev_size)
+
+
+def test_a_missing_test_split_is_said_in_the_output_and_in_metrics(tiny_bert_dir, tmp_path):
+    task = write_task(tmp_path / "task", {"train": TINY_TASK["train"], "dev": TINY_TASK["dev"]})
+    result = invoke(*tiny_train_args(tiny_bert_dir, task, tmp_path / "run"))
+    assert result.exit_code == 0, result.output
+    assert f"Warning: {task} has no test split: no test metrics" in result.stderr
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert "test" not in metrics and metrics["warnings"] == [
+        f"{task} has no test split: no test metrics and no predictions.jsonl"
+    ]
