@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 from accelerate.utils import set_seed
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from promptlearn.config import RunConfig
@@ -172,13 +172,20 @@ def load_run(run_dir: str | Path) -> Prompted:
     if not (run_dir / "config.json").is_file():
         raise PromptlearnError(f"{run_dir} is not a run folder (no config.json); train one with `promptlearn train`")
     config = RunConfig.load(run_dir / "config.json")
-    run = build(config)
     weights_path = run_dir / WEIGHTS
     if not weights_path.is_file():
         raise PromptlearnError(f"{run_dir} has no {WEIGHTS}: the run did not finish; train it again")
-    with safe_open(weights_path, "pt") as handle:
-        metadata = handle.metadata() or {}
-    load_artifact(run.model, load_file(weights_path), origin=str(weights_path), metadata=metadata)
+    try:
+        with safe_open(weights_path, "pt") as handle:
+            metadata = handle.metadata() or {}
+        state = load_file(weights_path)
+    except (SafetensorError, OSError) as err:
+        raise PromptlearnError(
+            f"{weights_path} cannot be read as safetensors ({err}): the file is truncated or damaged. "
+            "Train the run again (or copy the folder again, if it was copied)."
+        ) from err
+    run = build(config)
+    load_artifact(run.model, state, origin=str(weights_path), metadata=metadata)
     run.model.eval()
     return run
 

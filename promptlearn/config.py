@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +62,7 @@ class RunConfig:
     compile: bool = False
 
     def __post_init__(self):
+        _check_types(self)
         if self.max_steps is not None and self.epochs is not None:
             raise PromptlearnError("Give --max-steps or --epochs, not both")
         if self.max_steps is None and self.epochs is None:
@@ -101,7 +103,10 @@ class RunConfig:
         missing = [name for name in ("model", "data", "pattern") if name not in values]
         if missing:
             raise PromptlearnError(f"{origin}: missing keys {missing}")
-        return cls(**values)
+        try:
+            return cls(**values)
+        except PromptlearnError as err:
+            raise PromptlearnError(f"{origin}: {err}") from None
 
     @classmethod
     def load(cls, path: str | Path) -> RunConfig:
@@ -122,3 +127,26 @@ def _positive(**values) -> None:
     for name, value in values.items():
         if value is not None and value <= 0:
             raise PromptlearnError(f"--{name.replace('_', '-')} must be positive, got {value}")
+
+
+_KINDS = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    dict: "a mapping",
+    list: "a list",
+}
+
+
+def _check_types(config: RunConfig) -> None:
+    """Refuse a value of the wrong type (e.g. from a hand-edited config.json), naming the field."""
+    for name, hint in typing.get_type_hints(type(config)).items():
+        value = getattr(config, name)
+        allowed = tuple(typing.get_origin(t) or t for t in (typing.get_args(hint) or (hint,)))
+        if float in allowed:
+            allowed += (int,)
+        if isinstance(value, allowed) and (not isinstance(value, bool) or bool in allowed):
+            continue
+        kinds = " or ".join(_KINDS.get(t, "null") for t in allowed if t is not int or float not in allowed)
+        raise PromptlearnError(f"{name} must be {kinds}, got {value!r} ({type(value).__name__})")
