@@ -132,6 +132,7 @@ def train(
     if output is not None:
         check_output_free(output, overwrite)
     started = time.perf_counter()
+    config = config.anchored()  # the run folder must work from any directory
     if data is None:
         data = load_task_data(config.data, columns_of(config))
     run, metrics = fit(config, data)
@@ -171,7 +172,7 @@ def load_run(run_dir: str | Path) -> Prompted:
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").is_file():
         raise PromptlearnError(f"{run_dir} is not a run folder (no config.json); train one with `promptlearn train`")
-    config = RunConfig.load(run_dir / "config.json")
+    config = RunConfig.load(run_dir / "config.json").anchored()
     weights_path = run_dir / WEIGHTS
     if not weights_path.is_file():
         raise PromptlearnError(f"{run_dir} has no {WEIGHTS}: the run did not finish; train it again")

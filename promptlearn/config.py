@@ -29,6 +29,8 @@ class RunConfig:
     the rest of train and "given" the data's dev split; without ``shots`` (the full train split) dev
     is the given split, or a 10 % slice of train when the data has none.
     Exactly one of ``max_steps`` / ``epochs`` bounds training (250 steps if neither).
+    ``working_dir`` is the folder relative paths were given in; :meth:`anchored` fills it and makes
+    local paths absolute, keeping what was typed in ``as_given``, so a run folder works from anywhere.
     """
 
     model: str
@@ -60,6 +62,8 @@ class RunConfig:
     max_grad_norm: float = 1.0
     precision: str = "auto"
     compile: bool = False
+    working_dir: str | None = None
+    as_given: dict = field(default_factory=dict)
 
     def __post_init__(self):
         _check_types(self)
@@ -116,6 +120,23 @@ class RunConfig:
         except (OSError, json.JSONDecodeError) as err:
             raise PromptlearnError(f"Cannot read run config {path}: {err}") from err
 
+    def anchored(self) -> RunConfig:
+        """Local paths (``model``, ``data``, ``mode_options["prompt"]``) made absolute against ``working_dir``.
+
+        ``working_dir`` defaults to the current folder; Hub names are left as they are.
+        """
+        base = Path(self.working_dir or Path.cwd()).resolve()
+        paths = {"model": self.model, "data": self.data}
+        if isinstance(self.mode_options.get("prompt"), str):
+            paths["prompt"] = self.mode_options["prompt"]
+        resolved = {key: _anchor(value, base, always=key == "prompt") for key, value in paths.items()}
+        changed = {key: paths[key] for key in paths if resolved[key] != paths[key]}
+        options = self.mode_options | ({"prompt": resolved["prompt"]} if "prompt" in resolved else {})
+        return self.replace(
+            model=resolved["model"], data=resolved["data"], mode_options=options, working_dir=str(base),
+            as_given=changed | self.as_given,
+        )  # fmt: skip
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -127,6 +148,14 @@ def _positive(**values) -> None:
     for name, value in values.items():
         if value is not None and value <= 0:
             raise PromptlearnError(f"--{name.replace('_', '-')} must be positive, got {value}")
+
+
+def _anchor(value: str, base: Path, always: bool = False) -> str:
+    """``value`` resolved against ``base`` when it names a local path (it exists there, or looks like one)."""
+    path = Path(value).expanduser()
+    if always or path.is_absolute() or (base / path).exists() or value.startswith((".", "~")):
+        return str((base / path).resolve())
+    return value
 
 
 _KINDS = {

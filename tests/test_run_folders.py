@@ -1,6 +1,8 @@
 """A damaged run folder gives one message naming the file; a run folder works from any directory."""
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -54,3 +56,28 @@ def test_config_json_with_a_wrong_type_names_the_file_and_field(trained_run, tmp
     result = runner.invoke(app, ["evaluate", "--run", str(copy)])
     assert result.exit_code == 2, result.output
     assert f"Error: {copy / 'config.json'}: {message}" in result.output
+
+
+def test_a_run_trained_with_relative_paths_evaluates_from_another_folder(tiny_bert_dir, tmp_path, monkeypatch):
+    from tests.conftest import TINY_TASK, write_task
+
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    write_task(work / "data", TINY_TASK)
+    elsewhere.mkdir()
+    monkeypatch.chdir(work)
+    model = os.path.relpath(tiny_bert_dir, work)
+    result = runner.invoke(app, [str(a) for a in tiny_train_args(model, "data", "runs/r")])
+    assert result.exit_code == 0, result.output
+    config = json.loads((work / "runs" / "r" / "config.json").read_text())
+    assert config["model"] == str(Path(tiny_bert_dir).resolve()) and config["data"] == str((work / "data").resolve())
+    assert config["as_given"] == {"model": model, "data": "data"} and config["working_dir"] == str(work.resolve())
+
+    monkeypatch.chdir(elsewhere)
+    evaluated = runner.invoke(app, ["evaluate", "--run", "../work/runs/r"])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert json.loads(evaluated.output)["examples"] == 4
+
+    # a config.json holding relative paths resolves them against its recorded working_dir
+    (work / "runs" / "r" / "config.json").write_text(json.dumps(config | {"model": model, "data": "data"}))
+    evaluated = runner.invoke(app, ["evaluate", "--run", "../work/runs/r"])
+    assert evaluated.exit_code == 0, evaluated.output
