@@ -87,8 +87,10 @@ class RunConfig:
         )
         if not 0 <= self.warmup_ratio < 1:
             raise PromptlearnError(f"--warmup-ratio must be in [0, 1), got {self.warmup_ratio}")
-        if self.weight_decay < 0 or self.max_grad_norm <= 0:
-            raise PromptlearnError("--weight-decay must be >= 0 and --max-grad-norm > 0")
+        if self.weight_decay < 0:
+            raise PromptlearnError(f"--weight-decay must be >= 0, got {self.weight_decay}")
+        if self.max_grad_norm <= 0:
+            raise PromptlearnError(f"max_grad_norm must be positive, got {self.max_grad_norm}")
         if self.dev_split not in DEV_SPLITS:
             raise PromptlearnError(f"--dev-split must be one of {', '.join(DEV_SPLITS)}, got {self.dev_split!r}")
         if self.precision not in PRECISIONS:
@@ -144,10 +146,20 @@ class RunConfig:
         return dataclasses.replace(self, **changes)
 
 
+#: command-line flags whose name differs from the field's
+_FLAGS = {"learning_rate": "--lr"}
+
+
+def flag(name: str) -> str:
+    """How a field is named in messages: its command-line flag, and the field itself when they differ."""
+    option = _FLAGS.get(name, f"--{name.replace('_', '-')}")
+    return option if option == f"--{name.replace('_', '-')}" else f"{option} ({name})"
+
+
 def _positive(**values) -> None:
     for name, value in values.items():
         if value is not None and value <= 0:
-            raise PromptlearnError(f"--{name.replace('_', '-')} must be positive, got {value}")
+            raise PromptlearnError(f"{flag(name)} must be positive, got {value}")
 
 
 def _anchor(value: str, base: Path, always: bool = False) -> str:

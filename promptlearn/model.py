@@ -14,7 +14,7 @@ from torch import nn
 
 from promptlearn.cloze import ClozeScorer
 from promptlearn.errors import PromptlearnError
-from promptlearn.hub import require_hub
+from promptlearn.hub import check_local_model, require_hub
 from promptlearn.modes.base import Mode
 
 
@@ -38,8 +38,7 @@ def _from_pretrained(auto_class, name: str):
             return auto_class.from_pretrained(name)
         except (OSError, ValueError) as err:
             raise PromptlearnError(f"Could not load {auto_class.__name__[4:]} from folder {name}: {err}") from err
-    if Path(name).exists() or name.startswith((".", "/", "~")):
-        raise PromptlearnError(f"Model folder {name} does not exist")
+    check_local_model(name)
     try:
         return auto_class.from_pretrained(name, local_files_only=True)
     except OSError:
