@@ -58,6 +58,13 @@ def _quiet_libraries() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for variable, value in QUIET_LIBRARIES.items():
         os.environ.setdefault(variable, value)
+    transformers, datasets = sys.modules.get("transformers"), sys.modules.get("datasets")
+    if transformers is not None:  # imported before the command ran (e.g. by a test): too late for the variables
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
+    if datasets is not None:
+        datasets.disable_progress_bars()
+        datasets.logging.set_verbosity_error()
 
 
 @app.callback()
@@ -169,8 +176,6 @@ def train(
     metrics = api.train(run_config, output, overwrite=overwrite)
     summary = {split: metrics[split] for split in ("dev", "test") if split in metrics}
     typer.echo(json.dumps(summary, indent=2))
-    for warning in metrics.get("warnings", []):
-        typer.echo(f"Warning: {warning}", err=True)
     typer.echo(f"Wrote {output}")
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from promptlearn.errors import PromptlearnError
+from promptlearn.hub import is_local_path
 
 DEFAULT_MAX_STEPS = 250
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -164,9 +165,8 @@ def _positive(**values) -> None:
 
 def _anchor(value: str, base: Path, always: bool = False) -> str:
     """``value`` resolved against ``base`` when it names a local path (it exists there, or looks like one)."""
-    path = Path(value).expanduser()
-    if always or path.is_absolute() or (base / path).exists() or value.startswith((".", "~")):
-        return str((base / path).resolve())
+    if always or is_local_path(value, base):
+        return str((base / Path(value).expanduser()).resolve())
     return value
 
 

@@ -9,16 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from promptlearn.errors import PromptlearnError
-from promptlearn.hub import require_hub
+from promptlearn.hub import is_local_path, require_hub
 
 SPLIT_ALIASES = {"train": ("train",), "dev": ("dev", "validation", "val"), "test": ("test",)}
 SUFFIXES = {".jsonl": "json", ".json": "json", ".csv": "csv", ".tsv": "csv"}
 SAVE_TO_DISK = "dataset_dict.json"
-
-
-def is_local(source: str) -> bool:
-    """Whether ``source`` names a local path (it exists, or is written as one) rather than a Hub id."""
-    return Path(source).exists() or source.startswith((".", "/", "~"))
 
 
 def find_splits(source: str) -> dict[str, Path] | None:
@@ -33,7 +28,7 @@ def find_splits(source: str) -> dict[str, Path] | None:
             f"(with dev{path.suffix} and test{path.suffix} beside it) and pass the folder."
         )
     if not path.is_dir():
-        if is_local(source):
+        if is_local_path(source):
             raise PromptlearnError(f"Data folder {source} does not exist")
         return None
     if (path / SAVE_TO_DISK).is_file():

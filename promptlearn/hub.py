@@ -30,6 +30,13 @@ def require_hub(what: str, name: str, timeout: float = 3.0) -> None:
         ) from err
 
 
+def is_local_path(name: str, base: Path = Path()) -> bool:
+    """Whether ``name`` (relative to ``base``) means a local path rather than a Hub id: it exists, is
+    written as a path (``./``, ``../``, ``/``, ``~``), or its parent folder exists (``data/sst2`` beside ``data/``)."""
+    path = base / name
+    return path.exists() or name.startswith((".", "/", "~")) or (len(Path(name).parts) > 1 and path.parent.is_dir())
+
+
 def check_local_model(name: str) -> None:
     """Raise when ``name`` is written as a local path but is no model folder; a folder or a Hub id passes."""
     path = Path(name)
@@ -40,5 +47,5 @@ def check_local_model(name: str) -> None:
             f"--model takes a folder (config.json, weights and tokenizer files), and {name} is a file: "
             "pass the folder that holds it"
         )
-    if name.startswith((".", "/", "~")):
+    if is_local_path(name):
         raise PromptlearnError(f"Model folder {name} does not exist")

@@ -125,11 +125,12 @@ def test_shots_select_on_dev_sampled_from_train_unless_the_given_split_is_asked_
         assert (training["train_examples"], training["dev_examples"]) == (4, dev_size)
 
 
-def test_a_missing_test_split_is_said_in_the_output_and_in_metrics(tiny_bert_dir, tmp_path):
+def test_a_missing_test_split_is_said_in_the_output_and_in_metrics(tiny_bert_dir, tmp_path, caplog):
     task = write_task(tmp_path / "task", {"train": TINY_TASK["train"], "dev": TINY_TASK["dev"]})
     result = invoke(*tiny_train_args(tiny_bert_dir, task, tmp_path / "run"))
     assert result.exit_code == 0, result.output
-    assert f"Warning: {task} has no test split: no test metrics" in result.stderr
+    warned = [r for r in caplog.records if r.levelname == "WARNING" and r.name == "promptlearn.api"]
+    assert [r.getMessage() for r in warned] == [f"{task} has no test split: no test metrics and no predictions.jsonl"]
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert "test" not in metrics and metrics["warnings"] == [
         f"{task} has no test split: no test metrics and no predictions.jsonl"
