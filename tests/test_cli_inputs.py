@@ -79,3 +79,10 @@ def test_predict_and_evaluate_take_the_column_options_their_messages_suggest(tin
     evaluated = runner.invoke(app, args)
     assert evaluated.exit_code == 0, evaluated.output
     assert json.loads(evaluated.output)["examples"] == 1
+
+
+def test_an_unknown_task_is_refused_even_when_pattern_and_verbalizer_are_given(tiny_task_dir, tmp_path):
+    args = [str(a) for a in tiny_train_args(tiny_task_dir, tiny_task_dir, tmp_path / "run")]
+    result = runner.invoke(app, [*args, "--task", "nope"])
+    assert result.exit_code == 2
+    assert "No preset for task 'nope'" in result.output
