@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
 
 from promptlearn.errors import PromptlearnError
@@ -83,11 +85,15 @@ def read_rows(path: Path):
     import datasets
 
     kwargs = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
+    library_log = logging.getLogger("datasets")
+    level = library_log.level
+    library_log.setLevel(logging.CRITICAL)  # a failure is reported below, once, as our message
     try:
-        rows = datasets.load_dataset(builder, data_files=str(path), split="train", **kwargs)
+        return datasets.load_dataset(builder, data_files=str(path), split="train", **kwargs)
     except Exception as err:  # the datasets library raises many types for a malformed file
         raise PromptlearnError(f"Could not read {path}: {_reasons(err)}") from err
-    return rows
+    finally:
+        library_log.setLevel(level)
 
 
 def _check_text(path: Path) -> None:
@@ -113,6 +119,26 @@ def _check_text(path: Path) -> None:
         raise PromptlearnError(f"{path} is {what}: a split file needs at least one example (one per line)")
     if len(lines) == 1 and SUFFIXES[path.suffix.lower()] == "csv":
         raise PromptlearnError(f"{path} has a header line but no examples: add rows, or remove the file")
+    if path.suffix.lower() == ".jsonl":
+        _check_json_lines(path, text)
+
+
+def _check_json_lines(path: Path, text: str) -> None:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise PromptlearnError(
+                f"{path}, line {number}: not valid JSON ({err.msg} at column {err.colno}). "
+                'Each line of a .jsonl file is one JSON object, e.g. {"text": "...", "label": "..."}.'
+            ) from None
+        if not isinstance(row, dict):
+            raise PromptlearnError(
+                f"{path}, line {number}: a JSON {type(row).__name__}, not an object. "
+                'Each line of a .jsonl file is one JSON object, e.g. {"text": "...", "label": "..."}.'
+            )
 
 
 def _reasons(err: BaseException) -> str:

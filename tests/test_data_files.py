@@ -79,7 +79,9 @@ def test_utf16_file_is_named_as_such(tmp_path):
         ("test.jsonl", b"", r"test.jsonl is empty: a split file needs at least one example"),
         ("dev.jsonl", b"\n\n  \n", r"dev.jsonl is only blank lines"),
         ("dev.csv", b"text,label\n", r"dev.csv has a header line but no examples"),
-        ("dev.jsonl", b'{"text": "a", "label": \n', r"Could not read .*dev.jsonl: .+"),
+        ("dev.jsonl", b'{"text": "a", "label": "x"}\n{"text": "a", "label": \n', r"dev.jsonl, line 2: not valid JSON"),
+        ("dev.jsonl", b'["a", "x"]\n', r"dev.jsonl, line 1: a JSON list, not an object"),
+        ("dev.csv", b'text,label\n"a,x\n', r"Could not read .*dev.csv: .+"),
     ],
 )
 def test_empty_blank_or_broken_split_file_says_what_is_wrong(tmp_path, name, content, message):
