@@ -339,7 +339,7 @@ def predict(
                 raise PromptlearnError(f"stdin line {number} is not JSON: {err}") from err
             if not isinstance(row, dict) or columns.text not in row:
                 raise PromptlearnError(
-                    f"stdin line {number} needs a {columns.text!r} field, e.g. {{{columns.text!r}: ...}}; "
+                    f'stdin line {number} needs a {columns.text!r} field, e.g. {{"{columns.text}": "..."}}; '
                     "name another field with --text-column"
                 )
             label = row.get(columns.label)
