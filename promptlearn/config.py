@@ -152,9 +152,8 @@ _FLAGS = {"learning_rate": "--lr"}
 
 
 def flag(name: str) -> str:
-    """How a field is named in messages: its command-line flag, and the field itself when they differ."""
-    option = _FLAGS.get(name, f"--{name.replace('_', '-')}")
-    return option if option == f"--{name.replace('_', '-')}" else f"{option} ({name})"
+    """How a field is named in messages: its command-line flag (``fewshot`` turns it back into the YAML key)."""
+    return _FLAGS.get(name, f"--{name.replace('_', '-')}")
 
 
 def _positive(**values) -> None:

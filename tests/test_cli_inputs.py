@@ -28,7 +28,7 @@ print(json.dumps([result.exit_code, result.output, [m for m in {heavy!r} if m in
     [
         ({"--pattern": "bad [["}, "Bad pattern at column 7"),
         ({"--verbalizer": "positive=great,negative=great"}, "same label word stands for several labels"),
-        ({"--lr": "-1"}, "--lr (learning_rate) must be positive, got -1.0"),
+        ({"--lr": "-1"}, "Error: --lr must be positive, got -1.0"),
         ({"--data": "{task}/train.jsonl"}, "--data takes a folder, and {task}/train.jsonl is a file"),
         ({"--data": "{task}/nowhere"}, "Data folder {task}/nowhere does not exist"),
         ({"--model": "{task}/train.jsonl"}, "--model takes a folder"),
