@@ -25,11 +25,12 @@ from promptlearn.modes.bottleneck import PLACEMENTS, Adapter, hook, sublayer_out
 class AdapterOptions(ModeOptions):
     """``placement``: 'houlsby' (after attention and feed-forward) or 'pfeiffer' (after feed-forward).
     ``reduction_factor``: bottleneck width = hidden size / this. ``non_linearity``: an activation
-    name of transformers (relu, gelu, tanh, swish, ...). ``readout``: 'cloze' or 'cls'."""
+    name of transformers: swish (the default, as in the adapters library's Houlsby setup), relu,
+    gelu, tanh, ... ``readout``: 'cloze' or 'cls'."""
 
     placement: str = "houlsby"
     reduction_factor: int = 16
-    non_linearity: str = "relu"
+    non_linearity: str = "swish"
     readout: str = "cloze"
 
     def __post_init__(self):
