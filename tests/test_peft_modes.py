@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -239,3 +240,23 @@ def test_qlora_stores_the_encoder_in_4_bits_and_trains_lora_in_float32(tiny_bert
     assert all(p.dtype == torch.float32 for p in run.model.mode.lora)
     assert isinstance(run.model.backbone.cls.predictions.transform.dense, torch.nn.Linear)
     assert not isinstance(run.model.backbone.cls.predictions.transform.dense, bnb.nn.Linear4bit)
+
+
+@pytest.mark.parametrize("name", ["bert-tiny-peft", "bert-tiny-pet-llrd", "bert-tiny-pet-top2"])
+def test_experiment_files_of_the_new_modes_build_their_modes(name):
+    from promptlearn.experiment.config import Experiment
+
+    experiment = Experiment.load(Path(__file__).resolve().parent.parent / "experiments" / f"{name}.yaml")
+    runs = experiment.runs()
+    assert len(runs) == 50 * len(experiment.modes)
+    for spec in runs:
+        MODES[spec.mode].from_options(spec.config.mode_options)
+
+
+def test_pet_run_exports_as_it_is(tiny_bert_dir, tiny_task_dir, tmp_path):
+    config = tiny_config(tiny_bert_dir, tiny_task_dir, "pet", max_steps=2)
+    api.train(config, tmp_path / "run")
+    api.export_merged(tmp_path / "run", tmp_path / "out")
+    test = load_task_data(str(tiny_task_dir)).split("test")
+    exported = api.build(config.replace(model=str(tmp_path / "out")))
+    assert exported.predict(test) == api.load_run(tmp_path / "run").predict(test)
