@@ -48,6 +48,8 @@ def _quiet_libraries() -> None:
     import transformers
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # bitsandbytes (the qlora extra; imported by peft) warns at import about an optional CPU kernel we do not use
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
     datasets.disable_progress_bars()
