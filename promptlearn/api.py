@@ -20,8 +20,9 @@ from safetensors.torch import load_file, save_file
 from promptlearn.config import RunConfig
 from promptlearn.data import Columns, Example, TaskData, few_shot, load_task_data
 from promptlearn.errors import PromptlearnError
+from promptlearn.fingerprint import check_same_base, size_mismatches
 from promptlearn.model import PromptModel, load_backbone, load_tokenizer
-from promptlearn.modes import get_mode
+from promptlearn.modes import Mode, get_mode
 from promptlearn.outputs import check_output_free, staged_folder, write_json_atomic, write_text_atomic
 from promptlearn.pattern import Pattern
 from promptlearn.pvp import PVP
@@ -75,6 +76,21 @@ def build(config: RunConfig, data: TaskData | None = None, backbone: torch.nn.Mo
 
     ``backbone`` replaces loading ``config.model`` (e.g. a randomly initialised model of that config).
     """
+    mode, pvp = build_pvp(config, data)
+    set_seed(config.seed)
+    if backbone is None:
+        backbone = load_backbone(config.model, mlm_head=mode.uses_verbalizer)
+    model = PromptModel(backbone, mode, pvp.label_token_ids, len(pvp.labels), pvp.tokenizer)
+    return Prompted(
+        config=config.replace(labels=pvp.labels),
+        pvp=pvp,
+        model=model,
+        trainer=Trainer(model, pvp.collate, config),
+    )
+
+
+def build_pvp(config: RunConfig, data: TaskData | None = None, tokenizer=None) -> tuple[Mode, PVP]:
+    """The mode and PVP of ``config``, checked against ``data`` when given; reads the tokenizer, not the weights."""
     mode = get_mode(config.mode).from_options(config.mode_options)
     pattern = mode.adapt_pattern(Pattern.parse(config.pattern))
     verbalizer = None
@@ -83,20 +99,11 @@ def build(config: RunConfig, data: TaskData | None = None, backbone: torch.nn.Mo
             raise PromptlearnError(f"Mode {mode.name!r} reads label words at [MASK]: give --verbalizer or --task")
         verbalizer = Verbalizer.from_dict(config.verbalizer)
     labels = config.labels or (verbalizer.labels if verbalizer else (data.labels if data else None))
-    tokenizer = load_tokenizer(config.model)
+    tokenizer = tokenizer if tokenizer is not None else load_tokenizer(config.model)
     pvp = PVP(pattern, verbalizer, tokenizer, max_length=config.max_length, labels=labels)
     if data is not None:
         pvp.check_data(data)
-    set_seed(config.seed)
-    if backbone is None:
-        backbone = load_backbone(config.model)
-    model = PromptModel(backbone, mode, pvp.label_token_ids, len(pvp.labels), tokenizer)
-    return Prompted(
-        config=config.replace(labels=pvp.labels),
-        pvp=pvp,
-        model=model,
-        trainer=Trainer(model, pvp.collate, config),
-    )
+    return mode, pvp
 
 
 def fit(config: RunConfig, data: TaskData) -> tuple[Prompted, dict]:
@@ -157,8 +164,11 @@ def train(
     return metrics
 
 
-def load_run(run_dir: str | Path) -> Prompted:
-    """Rebuild a trained run: base model from its config, then the stored (trained) tensors."""
+def load_run(run_dir: str | Path, allow_other_base: bool = False) -> Prompted:
+    """Rebuild a trained run: base model from its config, then the stored (trained) tensors.
+
+    ``allow_other_base``: load onto a base model other than the one the run was trained on (same sizes).
+    """
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").is_file():
         raise PromptlearnError(f"{run_dir} is not a run folder (no config.json); train one with `promptlearn train`")
@@ -169,7 +179,7 @@ def load_run(run_dir: str | Path) -> Prompted:
         raise PromptlearnError(f"{run_dir} has no {WEIGHTS}: the run did not finish; train it again")
     with safe_open(weights_path, "pt") as handle:
         metadata = handle.metadata() or {}
-    load_artifact(run.model, load_file(weights_path), origin=str(weights_path), metadata=metadata)
+    load_artifact(run.model, load_file(weights_path), str(weights_path), metadata, allow_other_base)
     run.model.eval()
     return run
 
@@ -189,32 +199,30 @@ def export_merged(run_dir: str | Path, output: str | Path, overwrite: bool = Fal
 
 
 def base_signature(model: PromptModel) -> dict[str, str]:
-    """What an artifact must match in its base model: hidden size, vocabulary size, layer count."""
-    config = model.backbone.config
-    return {
-        "hidden_size": str(model.hidden_size),
-        "vocab_size": str(config.vocab_size),
-        "num_layers": str(config.num_hidden_layers),
-    }
+    """What an artifact must match in its base model: sizes and hashes (see :mod:`promptlearn.fingerprint`).
+
+    Taken when the model was built, before training changed it.
+    """
+    return dict(model.base_fingerprint)
 
 
 def load_artifact(
-    model: PromptModel, state: dict[str, torch.Tensor], origin: str, metadata: dict[str, str] | None = None
+    model: PromptModel,
+    state: dict[str, torch.Tensor],
+    origin: str,
+    metadata: dict[str, str] | None = None,
+    allow_other_base: bool = False,
 ) -> None:
     """Load stored tensors into ``model``.
 
-    A tensor the model lacks or shapes differently is an error, and so is a base-model signature in
-    ``metadata`` (see :func:`base_signature`) that differs from the model's: a soft prompt has the
-    same shape on any model with the same hidden size, yet means nothing on another vocabulary.
+    A tensor the model lacks or shapes differently is an error, and so is a base-model fingerprint
+    in ``metadata`` (see :func:`base_signature`) that differs from the model's: a soft prompt has
+    the same shape on any model of the same size, yet means nothing on another model.
+    ``allow_other_base`` accepts another model of the same sizes (the hashes are not compared).
     """
     own = model.state_dict()
     signature = base_signature(model)
-    stored = {key: (metadata or {}).get(key) for key in signature}
-    mismatched = [
-        f"{key} {stored[key]} (model: {signature[key]})"
-        for key in signature
-        if stored[key] not in (None, signature[key])
-    ]
+    mismatched = size_mismatches(metadata or {}, signature)
     unknown = sorted(set(state) - set(own))
     wrong = [
         f"{name}: stored {tuple(tensor.shape)}, model {tuple(own[name].shape)}"
@@ -230,6 +238,7 @@ def load_artifact(
             f"(hidden size {model.hidden_size}, vocabulary {model.backbone.config.vocab_size}, "
             f"{model.backbone.config.num_hidden_layers} layers): {details}. Load it onto the model it was trained on."
         )
+    check_same_base(metadata or {}, signature, origin, allow_other_base)
     model.load_state_dict(state, strict=False)
 
 

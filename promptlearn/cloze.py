@@ -4,9 +4,14 @@ A masked LM's head is ``decoder(transform(hidden))`` with a (V, H) decoder. Scor
 verbalizer's W words at the B mask positions costs B x H x W instead of B x T x H x V: we run the
 transform on the gathered mask states and multiply by the W decoder rows we need.
 
-Architectures are recognised by the head modules they have. For an unknown one, the whole head
-runs on the B mask states (full vocabulary, but only at the masks) and the label words are picked
-from it: correct everywhere, merely slower.
+Architectures are recognised by the head modules they have. For an unknown one, the top-level
+module that holds the decoder runs on the B mask states (full vocabulary, but only at the masks).
+That is right only when the head lives in one module, so :meth:`ClozeScorer.verify` compares the
+scores with the model's own full-vocabulary logits on a probe input and refuses a mismatch (e.g. a
+head whose transform sits beside the decoder, as ModernBERT's would without its entry here).
+
+Modules are looked up at every call, not once: a mode that wraps a head module after the model
+is built (e.g. LoRA on ``lm_head.dense``) is scored through its wrapper.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import logging
 import torch
 from torch import nn
 from transformers.activations import ACT2FN
+
+from promptlearn.errors import PromptlearnError
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +58,9 @@ def find_transform(backbone: nn.Module) -> _Sequential | None:
         return _Sequential(predictions.dense, predictions.activation, predictions.LayerNorm)
     if hasattr(backbone, "generator_predictions"):  # ELECTRA generator
         return _Sequential(backbone.generator_predictions)
+    head = getattr(backbone, "head", None)
+    if head is not None and all(hasattr(head, name) for name in ("dense", "act", "norm")):  # ModernBERT
+        return _Sequential(head)
     return None
 
 
@@ -67,20 +77,55 @@ class ClozeScorer:
     """Scores chosen vocabulary ids at the mask positions of a masked LM. Holds no parameters of its own."""
 
     def __init__(self, backbone: nn.Module):
-        self.decoder = backbone.get_output_embeddings()
-        if self.decoder is None:
+        if backbone.get_output_embeddings() is None:
             raise ValueError(f"{type(backbone).__name__} has no output embeddings: load it as a masked LM")
-        self.transform = find_transform(backbone)
-        self.head = None
+        self.backbone = backbone
         if self.transform is None:
-            self.head = _find_head_module(backbone)
+            _find_head_module(backbone)
             logger.info("No fast cloze path for %s: scoring the full vocabulary at [MASK]", type(backbone).__name__)
+
+    @property
+    def transform(self) -> _Sequential | None:
+        """The head's transform as the backbone holds it now (None: an unknown architecture)."""
+        return find_transform(self.backbone)
 
     def __call__(self, mask_hidden: torch.Tensor, token_ids: torch.Tensor) -> torch.Tensor:
         """``mask_hidden`` (B, H), ``token_ids`` (W,) -> logits (B, W), equal to the full head's."""
-        if self.head is not None:
-            return self.head(mask_hidden[:, None])[:, 0, token_ids]
-        hidden = self.transform(mask_hidden)  # (B, H)
-        weight = self.decoder.weight[token_ids]  # (W, H)
-        bias = self.decoder.bias[token_ids] if self.decoder.bias is not None else None
+        transform = self.transform
+        if transform is None:
+            return _find_head_module(self.backbone)(mask_hidden[:, None])[:, 0, token_ids]
+        hidden = transform(mask_hidden)  # (B, H)
+        decoder = self.backbone.get_output_embeddings()
+        if type(decoder) is not nn.Linear:  # e.g. wrapped by an adapter: its rows alone are not the projection
+            return decoder(hidden)[:, token_ids]
+        weight = decoder.weight[token_ids]  # (W, H)
+        bias = decoder.bias[token_ids] if decoder.bias is not None else None
         return nn.functional.linear(hidden, weight, bias)  # (B, W)
+
+    @torch.no_grad()
+    def verify(self, token_ids: torch.Tensor) -> None:
+        """Raise unless these scores equal the model's own logits, on the label words as a probe input.
+
+        One short forward in eval mode (no dropout); the backbone's training flag is restored.
+        """
+        backbone = self.backbone
+        was_training = backbone.training
+        backbone.eval()
+        try:
+            probe = token_ids[None]  # (1, W)
+            full = backbone(input_ids=probe).logits[0][:, token_ids]  # (W, W)
+            ours = self(backbone.base_model(input_ids=probe).last_hidden_state[0], token_ids)  # (W, W)
+        finally:
+            backbone.train(was_training)
+        # the two paths round differently (a few rows vs the whole projection): allow that, in the model's precision
+        relative = max(1e-3, 8 * torch.finfo(full.dtype).eps)
+        full, ours = full.float(), ours.float()
+        tolerance = relative * max(1.0, full.abs().max().item())
+        if not torch.allclose(ours, full, rtol=relative, atol=tolerance):
+            gap = (ours - full).abs().max().item()
+            raise PromptlearnError(
+                f"promptlearn does not know the masked-LM head of {type(backbone).__name__}: its label-word scores "
+                f"differ from the model's own logits by up to {gap:.3g} on a probe input, so they would be wrong. "
+                "Use a supported architecture (BERT, RoBERTa, DistilBERT, ALBERT, ELECTRA, ModernBERT) or a mode "
+                "with a classification head (--mode head or finetune)."
+            )

@@ -7,6 +7,7 @@ scores only the verbalizer's words, only at [MASK] (:mod:`promptlearn.cloze`).
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import torch
@@ -14,6 +15,7 @@ from torch import nn
 
 from promptlearn.cloze import ClozeScorer
 from promptlearn.errors import PromptlearnError
+from promptlearn.fingerprint import base_fingerprint
 from promptlearn.hub import require_hub
 from promptlearn.modes.base import Mode
 
@@ -25,27 +27,47 @@ def load_tokenizer(name: str):
     return _from_pretrained(AutoTokenizer, name)
 
 
-def load_backbone(name: str) -> nn.Module:
-    """``AutoModelForMaskedLM`` from a local folder or Hub id."""
+def load_backbone(name: str, mlm_head: bool = True) -> nn.Module:
+    """``AutoModelForMaskedLM`` from a local folder or Hub id.
+
+    With ``mlm_head`` (readouts that score label words), a checkpoint without the MLM head's
+    weights (e.g. a saved plain ``BertModel``) is refused: transformers would fill the head at random.
+    """
     from transformers import AutoModelForMaskedLM
 
-    return _from_pretrained(AutoModelForMaskedLM, name)
+    backbone, info = _from_pretrained(AutoModelForMaskedLM, name, output_loading_info=True)
+    missing = missing_head_weights(backbone, info["missing_keys"]) if mlm_head else []
+    if missing:
+        raise PromptlearnError(
+            f"{name} has no trained masked-LM head ({len(missing)} head weights are not in the checkpoint, e.g. "
+            f"{missing[0]}), so label-word scores would come from a random head. Use a checkpoint saved with its "
+            "MLM head (a *ForMaskedLM model), or a mode with a classification head (--mode head or finetune)."
+        )
+    return backbone
 
 
-def _from_pretrained(auto_class, name: str):
+def missing_head_weights(backbone: nn.Module, missing_keys) -> list[str]:
+    """The ``missing_keys`` of a load that belong to the MLM head (outside the encoder), tied weights excepted."""
+    tied = backbone.get_input_embeddings().weight
+    params = dict(backbone.named_parameters(remove_duplicate=False))
+    encoder = backbone.base_model_prefix + "."
+    return sorted(key for key in missing_keys if not key.startswith(encoder) and params.get(key) is not tied)
+
+
+def _from_pretrained(auto_class, name: str, **kwargs):
     if Path(name).is_dir():
         try:
-            return auto_class.from_pretrained(name)
+            return auto_class.from_pretrained(name, **kwargs)
         except (OSError, ValueError) as err:
             raise PromptlearnError(f"Could not load {auto_class.__name__[4:]} from folder {name}: {err}") from err
     if Path(name).exists() or name.startswith((".", "/", "~")):
         raise PromptlearnError(f"Model folder {name} does not exist")
     try:
-        return auto_class.from_pretrained(name, local_files_only=True)
+        return auto_class.from_pretrained(name, local_files_only=True, **kwargs)
     except OSError:
         require_hub("model", name)
     try:
-        return auto_class.from_pretrained(name)
+        return auto_class.from_pretrained(name, **kwargs)
     except OSError as err:
         raise PromptlearnError(f"Could not load model {name!r} from the Hugging Face Hub: {err}") from err
 
@@ -57,6 +79,7 @@ class PromptModel(nn.Module):
     a class's logit is the mean of its words' logits. Empty for modes with a classification head.
     ``tokenizer`` is the backbone's, for modes that initialise from words (e.g. soft prompts).
     After the mode attaches, exactly the parameters it declares (``mode.trained_parameters``) train.
+    ``base_fingerprint`` identifies the backbone as loaded (:mod:`promptlearn.fingerprint`), for artifacts.
     """
 
     def __init__(
@@ -78,9 +101,16 @@ class PromptModel(nn.Module):
         self.register_buffer("word_label", torch.tensor(owner, dtype=torch.long), persistent=False)
         counts = torch.bincount(self.word_label, minlength=num_labels).clamp(min=1)
         self.register_buffer("words_per_label", counts.float(), persistent=False)
-        self._cloze = ClozeScorer(backbone) if flat else None
+        # taken before any mode touches the backbone, and before training changes it
+        self.base_fingerprint = base_fingerprint(backbone)
+        config = backbone.config
+        self.uses_segments = getattr(config, "type_vocab_size", 0) > 1 and "token_type_ids" in _arguments(self.encoder)
         self.mode = mode
         mode.attach(self)
+        # after attach, so that a mode that wraps head modules is checked and scored through them
+        self._cloze = ClozeScorer(backbone) if flat else None
+        if self._cloze is not None:
+            self._cloze.verify(self.label_token_ids)
         trained = [p for params in mode.trained_parameters(self).values() for p in params]
         self.requires_grad_(False)
         for param in trained:
@@ -97,14 +127,26 @@ class PromptModel(nn.Module):
 
     @property
     def hidden_size(self) -> int:
+        """Width H of the hidden states (what heads and prefixes see)."""
         return self.backbone.config.hidden_size
 
+    @property
+    def embedding_size(self) -> int:
+        """Width E of the word embeddings (what prompts are): H, except on ALBERT and ELECTRA."""
+        return self.word_embeddings.embedding_dim
+
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Class logits (B, C) for a collated batch (see :meth:`promptlearn.pvp.PVP.collate`)."""
-        embeds = self.mode.embed(self, batch)  # (B, T, H)
+        """Class logits (B, C) for a collated batch (see :meth:`promptlearn.pvp.PVP.collate`).
+
+        The batch's ``token_type_ids`` reach encoders that have segments (BERT, ALBERT, ELECTRA);
+        models without them (RoBERTa's single type, DistilBERT, ModernBERT) get none.
+        """
+        embeds = self.mode.embed(self, batch)  # (B, T, E)
+        segments = batch.get("token_type_ids") if self.uses_segments else None
         out = self.encoder(
             inputs_embeds=embeds,
             attention_mask=batch["attention_mask"],
+            **({"token_type_ids": segments} if segments is not None else {}),
             **self.mode.encoder_kwargs(self, batch),
         )
         return self.mode.readout(self, out.last_hidden_state, batch)
@@ -122,3 +164,7 @@ class PromptModel(nn.Module):
 
     def total_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+def _arguments(module: nn.Module) -> set[str]:
+    return set(inspect.signature(module.forward).parameters)

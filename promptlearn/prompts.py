@@ -1,7 +1,7 @@
 """Soft prompts, shared by the prompt modes: where they go, what they start from, how a saved one loads.
 
 - :func:`soft_pattern` gives the pattern its prompt slots (``[SOFT:n]`` in front when it has none);
-- :func:`initial_prompt` builds the starting (n, H) tensor from an ``--init`` spec;
+- :func:`initial_prompt` builds the starting (n, E) tensor from an ``--init`` spec;
 - :func:`load_prompt` reads a saved prompt (a run folder, a .safetensors or a .pt file);
 - :func:`insert_prompt` writes the prompt rows into the input embeddings at the soft positions.
 
@@ -19,7 +19,7 @@ from torch import nn
 from promptlearn.errors import PromptlearnError
 from promptlearn.pattern import Pattern
 
-#: name of the (n, H) prompt tensor in a run folder's weights (``mode.prompt`` of the PromptModel)
+#: name of the (n, E) prompt tensor in a run folder's weights (``mode.prompt`` of the PromptModel)
 PROMPT_KEY = "mode.prompt"
 DEFAULT_PROMPT_LENGTH = 20
 INITS = ("random", "vocab", "text:WORDS", "file:PATH")
@@ -54,7 +54,7 @@ def soft_pattern(pattern: Pattern, length: int | None, mode_name: str) -> Patter
 
 
 def load_prompt(path: str | Path) -> torch.Tensor:
-    """A saved prompt as a float tensor (n, H).
+    """A saved prompt as a float tensor (n, E).
 
     ``path`` is a run folder (its ``weights.safetensors``), a ``.safetensors`` file or a ``.pt``
     file (``torch.save`` of a tensor or of a dict of tensors). A file with one tensor gives it; one
@@ -81,12 +81,12 @@ def load_prompt(path: str | Path) -> torch.Tensor:
     else:
         raise PromptlearnError(f"{path} holds {sorted(tensors)} but no {PROMPT_KEY!r}: it is not a saved prompt")
     if not isinstance(prompt, torch.Tensor) or prompt.dim() != 2:
-        raise PromptlearnError(f"The prompt in {path} must be a tensor of shape (length, hidden size)")
+        raise PromptlearnError(f"The prompt in {path} must be a tensor of shape (length, word-embedding width)")
     return prompt.detach().float()
 
 
 def initial_prompt(init: str, length: int, embeddings: nn.Embedding, tokenizer=None) -> torch.Tensor:
-    """The starting prompt (length, H) for an ``--init`` spec (see :func:`check_init`).
+    """The starting prompt (length, E), E the word embeddings' width, for an ``--init`` spec (see :func:`check_init`).
 
     - ``random``: normal noise with the word embeddings' own standard deviation;
     - ``vocab``: embeddings of ``length`` distinct tokens sampled from the real vocabulary (never
@@ -96,7 +96,7 @@ def initial_prompt(init: str, length: int, embeddings: nn.Embedding, tokenizer=N
 
     Sampling uses the global torch generator, so a seeded run starts from the same prompt.
     """
-    weight = embeddings.weight.detach()  # (V, H)
+    weight = embeddings.weight.detach()  # (V, E)
     kind, _, value = init.partition(":")
     if init == "random":
         return torch.randn(length, weight.size(1)) * weight.float().std()
@@ -115,7 +115,7 @@ def initial_prompt(init: str, length: int, embeddings: nn.Embedding, tokenizer=N
     if tuple(prompt.shape) != (length, weight.size(1)):
         raise PromptlearnError(
             f"The prompt in {value} has shape {tuple(prompt.shape)}, but this run needs ({length}, {weight.size(1)}) "
-            "(prompt length, hidden size). Use a prompt saved for this model and prompt length."
+            "(prompt length, word-embedding width). Use a prompt saved for this model and prompt length."
         )
     return prompt
 
@@ -131,12 +131,12 @@ def real_token_ids(tokenizer) -> list[int]:
 
 
 def insert_prompt(embeds: torch.Tensor, prompt: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-    """Input embeddings (B, T, H) with row j of ``prompt`` (n, H) at ``positions[:, j]`` (B, n).
+    """Input embeddings (B, T, E) with row j of ``prompt`` (n, E) at ``positions[:, j]`` (B, n).
 
     Out of place, so the gradient flows to ``prompt`` and never to the word embeddings there.
     """
-    index = positions.unsqueeze(-1).expand(-1, -1, embeds.size(-1))  # (B, n, H)
-    rows = prompt.to(embeds.dtype).unsqueeze(0).expand(embeds.size(0), -1, -1)  # (B, n, H)
+    index = positions.unsqueeze(-1).expand(-1, -1, embeds.size(-1))  # (B, n, E)
+    rows = prompt.to(embeds.dtype).unsqueeze(0).expand(embeds.size(0), -1, -1)  # (B, n, E)
     return embeds.scatter(1, index, rows)
 
 

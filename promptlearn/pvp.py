@@ -20,12 +20,17 @@ from promptlearn.verbalizer import Verbalizer
 
 @dataclass(frozen=True)
 class Encoded:
-    """One tokenized example: ids with special tokens, where the mask and soft tokens sit, label index."""
+    """One tokenized example: ids with special tokens, where the mask and soft tokens sit, label index.
+
+    ``token_type_ids``: BERT's segment of each token, 0 up to and including the pattern's first
+    ``[SEP]`` and 1 after it (as the tokenizer's own pair encoding does); all 0 without ``[SEP]``.
+    """
 
     input_ids: list[int]
     mask_position: int
     soft_positions: list[int]
     label: int
+    token_type_ids: list[int]
 
 
 class PVP:
@@ -92,12 +97,15 @@ class PVP:
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
         attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
+        token_type_ids = torch.zeros((len(batch), width), dtype=torch.long)
         for row, e in enumerate(batch):
             input_ids[row, : len(e.input_ids)] = torch.tensor(e.input_ids)
             attention_mask[row, : len(e.input_ids)] = 1
+            token_type_ids[row, : len(e.input_ids)] = torch.tensor(e.token_type_ids)
         out = {
             "input_ids": input_ids,
             "attention_mask": attention_mask,
+            "token_type_ids": token_type_ids,
             "mask_positions": torch.tensor([e.mask_position for e in batch]),
             "labels": torch.tensor([e.label for e in batch]),
         }
@@ -113,7 +121,9 @@ class PVP:
         return tokens
 
     def _tokenize_pattern(self) -> list[tuple[str, object]]:
-        """Plan of ("ids", [ids]) / ("mask", [id]) / ("soft", [placeholder ids]) / ("slot", (field, lead))."""
+        """Plan of ("ids", [ids]) / ("sep", [id]) / ("mask", [id]) / ("soft", [placeholders]) /
+        ("slot", (field, lead)).
+        """
         plan: list[tuple[str, object]] = []
         space_before = False
         started = False
@@ -141,7 +151,7 @@ class PVP:
                 placeholder = self.tokenizer.unk_token_id or 0
                 plan.append(("soft", [placeholder] * segment.count))
             elif isinstance(segment, Sep):
-                plan.append(("ids", [self.tokenizer.sep_token_id]))
+                plan.append(("sep", [self.tokenizer.sep_token_id]))
             space_before = False
             started = True
         return plan
@@ -160,6 +170,8 @@ class PVP:
         for _ in range(max(0, excess)):
             pieces[max(slots, key=lambda s: len(pieces[s]))].pop()
         input_ids = list(self._prefix)
+        token_type_ids = [0] * len(input_ids)
+        segment = 0
         mask_position, soft_positions = -1, []
         for (kind, _), piece in zip(self._plan, pieces, strict=True):
             if kind == "mask":
@@ -167,36 +179,41 @@ class PVP:
             elif kind == "soft":
                 soft_positions += range(len(input_ids), len(input_ids) + len(piece))
             input_ids += piece
+            token_type_ids += [segment] * len(piece)
+            if kind == "sep":
+                segment = 1  # BERT has two segments: a later [SEP] stays in the second
         input_ids += self._suffix
+        token_type_ids += [segment] * len(self._suffix)
         if example.label is None:
             label = -1
         elif example.label in self._label_index:
             label = self._label_index[example.label]
         else:
             raise PromptlearnError(f"Label {example.label!r} is not one of this PVP's labels {self.labels}")
-        return Encoded(input_ids, mask_position, soft_positions, label)
+        return Encoded(input_ids, mask_position, soft_positions, label, token_type_ids)
 
     def _label_word_ids(self) -> list[list[int]]:
+        """Token id of every label word; raises naming every word that is not one known token."""
         lead = " " if self.mask_after_space else ""
-        table = []
+        table, problems = [], []
         for label, words in self.verbalizer.label_words:
             ids = []
             for word in words:
                 pieces = self.tokenizer(lead + word, add_special_tokens=False)["input_ids"]
                 shown = self.tokenizer.convert_ids_to_tokens(pieces)
                 if len(pieces) != 1:
-                    raise PromptlearnError(
-                        f"Label word {word!r} (label {label!r}) is {len(pieces)} tokens for this tokenizer: "
-                        f"{shown}. Multi-token label words are not supported yet: pick a word that is one "
-                        "token (`promptlearn show-pattern` shows how words tokenize)."
-                    )
-                if pieces[0] == self.tokenizer.unk_token_id:
-                    raise PromptlearnError(
-                        f"Label word {word!r} (label {label!r}) is unknown to this tokenizer (it becomes "
-                        f"{shown}). Pick a word from the model's vocabulary."
-                    )
-                ids.append(pieces[0])
+                    problems.append(f"{word!r} (label {label!r}) is {len(pieces)} tokens for this tokenizer: {shown}")
+                elif pieces[0] == self.tokenizer.unk_token_id:
+                    problems.append(f"{word!r} (label {label!r}) is unknown to this tokenizer (it becomes {shown})")
+                else:
+                    ids.append(pieces[0])
             table.append(ids)
+        if problems:
+            raise PromptlearnError(
+                f"Label word{'s: ' if len(problems) > 1 else ' '}{'; '.join(problems)}. "
+                "Each label word must be one token of the model's vocabulary (multi-token label words are not "
+                "supported yet; `promptlearn show-pattern` shows how words tokenize)."
+            )
         return table
 
 

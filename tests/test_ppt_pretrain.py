@@ -127,7 +127,7 @@ def test_artifact_on_an_incompatible_model_is_a_clear_error(tiny_distilbert_dir,
     narrow = BertConfig(vocab_size=42, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
                         intermediate_size=32, max_position_embeddings=64)  # fmt: skip
     cases = {
-        "hidden size 32, but": _saved(BertForMaskedLM(narrow), tmp_path / "narrow"),
+        "width 32, but": _saved(BertForMaskedLM(narrow), tmp_path / "narrow"),
         "configuration differ": str(tiny_distilbert_dir),
         "word embeddings differ": _saved(tiny_bert(seed=1), tmp_path / "reseeded"),
     }

@@ -116,7 +116,7 @@ class Mode(nn.Module):
         return [{"name": name, "params": params, "lr": rates[name]} for name, params in groups.items() if params]
 
     def embed(self, model: PromptModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Input embeddings (B, T, H) for the encoder."""
+        """Input embeddings (B, T, E) for the encoder (E: the word embeddings' width)."""
         return model.word_embeddings(batch["input_ids"])
 
     def encoder_kwargs(self, model: PromptModel, batch: dict[str, torch.Tensor]) -> dict:

@@ -35,19 +35,21 @@ class PtuningOptions(ModeOptions):
 
 
 class PromptEncoder(nn.Module):
-    """P-Tuning's reparameterization: () -> prompt (n, H) = MLP(BiLSTM(embeddings (n, H)))."""
+    """P-Tuning's reparameterization: () -> prompt (n, E) = MLP(BiLSTM(embeddings (n, E))).
 
-    def __init__(self, length: int, hidden_size: int):
+    E is the word embeddings' width (``PromptModel.embedding_size``), which differs from the hidden
+    size on ALBERT and ELECTRA: the prompt takes the place of word embeddings.
+    """
+
+    def __init__(self, length: int, width: int):
         super().__init__()
-        self.embedding = nn.Parameter(torch.randn(length, hidden_size))  # nn.Embedding's N(0, 1), as in the paper
-        self.lstm = nn.LSTM(hidden_size, hidden_size // 2, num_layers=2, bidirectional=True, batch_first=True)
-        self.mlp = nn.Sequential(
-            nn.Linear(2 * (hidden_size // 2), hidden_size), nn.ReLU(), nn.Linear(hidden_size, hidden_size)
-        )
+        self.embedding = nn.Parameter(torch.randn(length, width))  # nn.Embedding's N(0, 1), as in the paper
+        self.lstm = nn.LSTM(width, width // 2, num_layers=2, bidirectional=True, batch_first=True)
+        self.mlp = nn.Sequential(nn.Linear(2 * (width // 2), width), nn.ReLU(), nn.Linear(width, width))
 
     def forward(self) -> torch.Tensor:
-        states, _ = self.lstm(self.embedding.unsqueeze(0))  # (1, n, 2 * (H // 2))
-        return self.mlp(states[0])  # (n, H)
+        states, _ = self.lstm(self.embedding.unsqueeze(0))  # (1, n, 2 * (E // 2))
+        return self.mlp(states[0])  # (n, E)
 
 
 @register
@@ -65,9 +67,9 @@ class PtuningMode(Mode):
         return pattern
 
     def attach(self, model) -> None:
-        self.encoder = PromptEncoder(self.length, model.hidden_size)
+        self.encoder = PromptEncoder(self.length, model.embedding_size)
         # the encoder's output, refreshed when the run is saved: a reload keeps it even without the encoder
-        self.register_buffer("prompt", torch.zeros(self.length, model.hidden_size))
+        self.register_buffer("prompt", torch.zeros(self.length, model.embedding_size))
 
     def trained_parameters(self, model) -> dict[str, list[nn.Parameter]]:
         backbone = list(model.backbone.parameters()) if self.options.tune_model else []
@@ -80,7 +82,7 @@ class PtuningMode(Mode):
         }
 
     def embed(self, model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        embeds = model.word_embeddings(batch["input_ids"])  # (B, T, H)
+        embeds = model.word_embeddings(batch["input_ids"])  # (B, T, E)
         return prompts.insert_prompt(embeds, self.encoder(), batch["soft_positions"])
 
     def artifact_state(self, model) -> dict[str, torch.Tensor]:

@@ -1,6 +1,6 @@
 """``soft_prompt``: prompt tuning (Lester et al., EMNLP 2021) — only n prompt embeddings train.
 
-The prompt (``mode.prompt``, shape (n, H)) fills the pattern's ``[SOFT]`` / ``[SOFT:n]`` slots, or
+The prompt (``mode.prompt``, shape (n, E)) fills the pattern's ``[SOFT]`` / ``[SOFT:n]`` slots, or
 n slots put in front of a pattern that has none (``--prompt-length``, default 20). The frozen
 MLM reads label words at [MASK]. The default init samples real vocabulary tokens: Lester et al.
 found it beats random init, and copying the *first* rows ([PAD], [unused...]) is what hurts.
@@ -49,7 +49,7 @@ class SoftPromptMode(Mode):
 
     def attach(self, model) -> None:
         initial = prompts.initial_prompt(self.options.init, self.length, model.word_embeddings, model.tokenizer)
-        self.prompt = nn.Parameter(initial)  # (n, H)
+        self.prompt = nn.Parameter(initial)  # (n, E)
 
     def trained_parameters(self, model) -> dict[str, list[nn.Parameter]]:
         return {"prompt": [self.prompt]}
@@ -58,5 +58,5 @@ class SoftPromptMode(Mode):
         return {"prompt": learning_rate or self.default_learning_rate}
 
     def embed(self, model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        embeds = model.word_embeddings(batch["input_ids"])  # (B, T, H)
+        embeds = model.word_embeddings(batch["input_ids"])  # (B, T, E)
         return prompts.insert_prompt(embeds, self.prompt, batch["soft_positions"])

@@ -1,17 +1,16 @@
-"""The pretrained-prompt artifact: one (n, H) prompt tensor plus what it needs to be reused safely.
+"""The pretrained-prompt artifact: one (n, E) prompt tensor plus what it needs to be reused safely.
 
 An artifact is a single safetensors file (``prompt.safetensors``, tensor ``prompt``) whose
-metadata records the format version, the base model (name as given, a hash of its config and a
-hash of its word embeddings), hidden size, prompt length, pretraining format, label words, steps
-and held-out accuracy. A soft prompt only means something to the embeddings it was trained
-against: it has the same shape on every model with the same hidden size, so a shape check is not
-enough. Loading therefore compares the hashes, not only the shape, and refuses a mismatch.
-The base model's *name* is not compared: the same model is often reached by different paths.
+metadata records the format version, the base model (name as given, and its fingerprint:
+sizes, a hash of its config and a hash of its word embeddings, see :mod:`promptlearn.fingerprint`),
+prompt length, pretraining format, label words, steps and held-out accuracy. A soft prompt only
+means something to the embeddings it was trained against: it has the same shape (n, E), E the word
+embeddings' width, on every model with that width, so a shape check is not enough. Loading
+therefore compares the hashes, not only the shape, and refuses a mismatch.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,33 +20,17 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save
 
 from promptlearn.errors import PromptlearnError
+from promptlearn.fingerprint import base_fingerprint, check_same_base
 from promptlearn.outputs import write_bytes_atomic
 from promptlearn.prompts import PROMPT_FILE
 
 ARTIFACT_VERSION = 1
 _TENSOR = "prompt"
-# config keys that describe how a checkpoint was saved or run, not the network itself
-_BOOKKEEPING = {"_name_or_path", "transformers_version", "dtype", "torch_dtype", "architectures", "use_cache"}
-
-
-def base_fingerprint(backbone: torch.nn.Module) -> dict[str, str]:
-    """``config_hash``, ``embedding_hash`` (16 hex digits each) and ``hidden_size`` of a masked LM."""
-    config = {
-        k: v
-        for k, v in backbone.config.to_dict().items()
-        if k not in _BOOKKEEPING and isinstance(v, str | int | float | bool | type(None))
-    }
-    embeddings = backbone.get_input_embeddings().weight.detach().to("cpu", torch.float32).contiguous()
-    return {
-        "config_hash": _digest(json.dumps(config, sort_keys=True).encode()),
-        "embedding_hash": _digest(embeddings.numpy().tobytes()),
-        "hidden_size": str(backbone.config.hidden_size),
-    }
 
 
 @dataclass(frozen=True)
 class PromptArtifact:
-    """A prompt tensor (n, H) and its metadata (all values are strings, as safetensors stores them)."""
+    """A prompt tensor (n, E) and its metadata (all values are strings, as safetensors stores them)."""
 
     prompt: torch.Tensor
     metadata: dict[str, str]
@@ -85,26 +68,21 @@ class PromptArtifact:
                 f"{path} has prompt-artifact version {version!r}; this promptlearn reads version {ARTIFACT_VERSION}"
             )
         if prompt.dim() != 2:
-            raise PromptlearnError(f"{path}: the prompt must be (length, hidden), got shape {tuple(prompt.shape)}")
+            raise PromptlearnError(f"{path}: prompt shape must be (length, width), got {tuple(prompt.shape)}")
         return cls(prompt, metadata)
 
     def check_compatible(self, backbone: torch.nn.Module, origin: str = "The prompt artifact") -> None:
-        """Raise unless this prompt was pretrained on ``backbone`` (same hidden size, config and embeddings)."""
+        """Raise unless this prompt was pretrained on ``backbone`` (same embedding width, config and embeddings)."""
         own = base_fingerprint(backbone)
-        trained_on = self.metadata.get("base_model", "?")
-        here = getattr(backbone.config, "name_or_path", "") or type(backbone).__name__
-        if self.prompt.shape[1] != int(own["hidden_size"]):
+        width = own["embedding_size"]
+        if self.prompt.shape[1] != int(width):
+            trained_on = self.metadata.get("base_model", "?")
+            here = getattr(backbone.config, "name_or_path", "") or type(backbone).__name__
             raise PromptlearnError(
-                f"{origin} was pretrained on {trained_on!r} with hidden size {self.prompt.shape[1]}, but {here!r} has "
-                f"hidden size {own['hidden_size']}. Pretrain one for this model with `promptlearn pretrain-prompt`."
+                f"{origin} was pretrained on {trained_on!r} with word-embedding width {self.prompt.shape[1]}, but "
+                f"{here!r} has width {width}. Pretrain one for this model with `promptlearn pretrain-prompt`."
             )
-        for key, what in (("config_hash", "configuration"), ("embedding_hash", "word embeddings")):
-            if self.metadata.get(key) != own[key]:
-                raise PromptlearnError(
-                    f"{origin} was pretrained on {trained_on!r}, whose {what} differ from those of {here!r} "
-                    f"({key} {self.metadata.get(key)} vs {own[key]}): a soft prompt only works on the model it was "
-                    "trained with. Use that model, or pretrain one for this model with `promptlearn pretrain-prompt`."
-                )
+        check_same_base(self.metadata, own, origin, remedy="pretrain one for it with `promptlearn pretrain-prompt`")
 
 
 def artifact_metadata(backbone: torch.nn.Module, base_model: str, **fields) -> dict[str, str]:
@@ -119,7 +97,3 @@ def artifact_file(path: str | Path) -> Path:
     """The artifact file named by ``path``: the path itself, or ``prompt.safetensors`` inside a folder."""
     path = Path(path)
     return path / PROMPT_FILE if path.is_dir() or not path.suffix else path
-
-
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()[:16]

@@ -209,7 +209,7 @@ def _finish(config: PretrainConfig, output: Path, run, history: list[dict], held
     trained = run.model.mode.artifact_state(run.model)
     if len(trained) != 1:
         raise PromptlearnError(f"Expected the soft-prompt mode to train one tensor, got {sorted(trained)}")
-    prompt = next(iter(trained.values()))  # (n, H)
+    prompt = next(iter(trained.values()))  # (n, E)
     fmt = get_format(config.format)
     report = {
         "config": config.to_dict(),
