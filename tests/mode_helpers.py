@@ -22,6 +22,7 @@ def one_thread():
 VARIANTS = [
     ("lora", {"target": "all-linear", "r": 2}),
     ("lora", {"readout": "cls"}),
+    ("lora", {"mlm_head": True}),
     ("adapter", {"placement": "pfeiffer", "non_linearity": "gelu"}),
     ("adapter", {"readout": "cls"}),
     ("pet", {"train_layers": "top:1"}),

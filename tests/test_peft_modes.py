@@ -39,14 +39,18 @@ def _cloze_probabilities(backbone, run, examples) -> torch.Tensor:
     return torch.softmax(at_mask[:, words], dim=-1)  # (B, C)
 
 
-def test_lora_run_loads_in_plain_peft_with_the_same_scores(tiny_bert_dir, tiny_task_dir, tmp_path):
+@pytest.mark.parametrize("arch", ["bert", "roberta"])
+@pytest.mark.parametrize("options", [{}, {"mlm_head": True}], ids=["encoder", "with-mlm-head"])
+def test_lora_run_loads_in_plain_peft_with_the_same_scores(arch, options, tiny_model_dir, tiny_task_dir, tmp_path):
+    """With the MLM head adapted too, this also shows the cloze scorer goes through the head's LoRA."""
     from peft import PeftModel
 
-    run = _train_lora(tiny_bert_dir, tiny_task_dir, tmp_path / "run")
+    model_dir = tiny_model_dir(arch)
+    run = _train_lora(model_dir, tiny_task_dir, tmp_path / "run", **options)
     test = load_task_data(str(tiny_task_dir)).split("test")
     ours = torch.from_numpy(run.trainer.predict_proba(run.pvp.encode(test)))
 
-    base = AutoModelForMaskedLM.from_pretrained(tiny_bert_dir).eval()
+    base = AutoModelForMaskedLM.from_pretrained(model_dir).eval()
     untrained = _cloze_probabilities(base, run, test)
     plain = PeftModel.from_pretrained(base, tmp_path / "run" / "adapter").eval()
     torch.testing.assert_close(_cloze_probabilities(plain, run, test), ours, atol=1e-5, rtol=0)
@@ -88,6 +92,17 @@ def test_lora_targets_stay_in_the_encoder(arch, tiny_model_dir, tiny_task_dir):
     default = api.build(tiny_config(tiny_model_dir(arch), tiny_task_dir, "lora"))
     leaves = {name.rsplit(".", 1)[-1] for name in default.model.mode.peft_model.peft_config["default"].target_modules}
     assert leaves == ({"q_lin", "v_lin"} if arch == "distilbert" else {"query", "value"})
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_lora_reaches_the_mlm_head_only_when_asked(arch, tiny_model_dir, tiny_task_dir):
+    run = api.build(tiny_config(tiny_model_dir(arch), tiny_task_dir, "lora", mode_options={"mlm_head": True}))
+    prefix = run.model.backbone.base_model_prefix + "."
+    targets = run.model.mode.peft_model.peft_config["default"].target_modules
+    head = [name for name in targets if not name.startswith(prefix)]
+    assert len(head) == 1  # the transform's dense layer; the tied decoder stays out
+    assert run.model.backbone.get_output_embeddings() is not None
+    assert not any(".lora_" in name for name, _ in run.model.backbone.get_output_embeddings().named_parameters())
 
 
 def test_lora_unknown_target_names_the_layers_there_are(tiny_bert_dir, tiny_task_dir):

@@ -3,8 +3,8 @@
 PEFT has no masked-LM task type, so we inject the adapter into the ``*ForMaskedLM`` backbone with
 ``peft.get_peft_model`` (no task type) and run the encoder as every mode does: the cloze readout
 (label words at [MASK]) sees the adapted hidden states, ``token_type_ids`` and mask positions stay
-ours. ``readout=cls`` puts a linear head on [CLS] instead. The MLM head stays frozen: the targets
-are looked up inside the encoder only.
+ours. ``readout=cls`` puts a linear head on [CLS] instead. The MLM head stays frozen unless
+``mlm_head=true``: the targets are looked up inside the encoder only.
 
 Besides ``weights.safetensors``, a run folder holds ``adapter/`` in PEFT's own format, so
 ``PeftModel.from_pretrained(AutoModelForMaskedLM.from_pretrained(base), run / "adapter")`` loads it
@@ -40,7 +40,9 @@ class LoraOptions(ModeOptions):
     LoRA input while training. ``target``: 'query-value' (the attention's query and value projections,
     as in the paper), 'all-linear' (every linear layer of the encoder) or comma-separated module names
     (e.g. 'query,key,value,dense'), always inside the encoder. ``readout``: 'cloze' or 'cls'.
-    ``quantize``: 'none' or 'nf4' (QLoRA: the frozen encoder in 4 bits; needs bitsandbytes)."""
+    ``quantize``: 'none' or 'nf4' (QLoRA: the frozen encoder in 4 bits; needs bitsandbytes).
+    ``mlm_head``: also adapt the linear layer(s) of the MLM head's transform (never the decoder,
+    which is tied to the word embeddings)."""
 
     r: int = 8
     alpha: float = 16.0
@@ -48,6 +50,7 @@ class LoraOptions(ModeOptions):
     target: str = "query-value"
     readout: str = "cloze"
     quantize: str = "none"
+    mlm_head: bool = False
 
     def __post_init__(self):
         if isinstance(self.r, bool) or not isinstance(self.r, int) or self.r <= 0:
@@ -61,6 +64,16 @@ class LoraOptions(ModeOptions):
         check_readout(self.readout)
         if self.quantize not in QUANTIZE:
             raise PromptlearnError(f"lora: quantize must be one of {', '.join(QUANTIZE)}, got {self.quantize!r}")
+
+
+def head_linears(model) -> list[str]:
+    """Full names of the MLM head's linear layers, the decoder (tied to the word embeddings) left out."""
+    decoder = model.backbone.get_output_embeddings()
+    return [
+        name
+        for name, module in model.backbone.named_modules()
+        if not name.startswith(_encoder_prefix(model)) and _is_linear(module) and module is not decoder
+    ]
 
 
 def target_modules(model, target: str) -> list[str]:
@@ -121,7 +134,7 @@ class LoraMode(Mode):
         from peft import LoraConfig, get_peft_model
 
         options = self.options
-        targets = target_modules(model, options.target)
+        targets = target_modules(model, options.target) + (head_linears(model) if options.mlm_head else [])
         if options.quantize == "nf4":
             from promptlearn.modes.quantize import quantize_nf4
 
