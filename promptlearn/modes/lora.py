@@ -72,7 +72,7 @@ def head_linears(model) -> list[str]:
     return [
         name
         for name, module in model.backbone.named_modules()
-        if not name.startswith(_encoder_prefix(model)) and _is_linear(module) and module is not decoder
+        if not name.startswith(_encoder_prefix(model)) and isinstance(module, nn.Linear) and module is not decoder
     ]
 
 
@@ -84,7 +84,7 @@ def target_modules(model, target: str) -> list[str]:
     linears = {
         name: module
         for name, module in model.backbone.named_modules()
-        if name.startswith(_encoder_prefix(model)) and _is_linear(module)
+        if name.startswith(_encoder_prefix(model)) and isinstance(module, nn.Linear)
     }
     if target == "all-linear":
         chosen = list(linears)
@@ -108,10 +108,6 @@ def target_modules(model, target: str) -> list[str]:
 def _encoder_prefix(model) -> str:
     prefix = model.backbone.base_model_prefix
     return prefix + "." if hasattr(model.backbone, prefix) else ""
-
-
-def _is_linear(module: nn.Module) -> bool:
-    return isinstance(module, nn.Linear) or type(module).__name__ == "Linear4bit"
 
 
 @register
