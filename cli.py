@@ -472,6 +472,75 @@ def fewshot(
         raise typer.Exit(1)
 
 
+@app.command()
+@handle_errors
+def pet(
+    model: str = typer.Option(..., "--model", "-m", help=MODEL_HELP),
+    data: str = typer.Option(..., "--data", "-d", help=DATA_HELP),
+    output: Path = typer.Option(..., "--output", "-o", help="Pipeline folder; rerun the command to resume."),
+    task: str = typer.Option(None, help="Preset task: its patterns (--patterns picks ids) and label words."),
+    patterns: str = typer.Option(None, help="Comma-separated preset pattern ids of --task (default: all)."),
+    pattern: list[str] = typer.Option(None, "--pattern", "-p", help="A pattern text; repeat for several."),
+    verbalizer: str = typer.Option(None, "--verbalizer", "-v", help=VERBALIZER_HELP),
+    shots: int = typer.Option(None, help="K labelled examples per label (and K for dev, sampled from train)."),
+    seed: int = typer.Option(13, help="Seed of the K-shot sample; repetition r trains with seed + r."),
+    repetitions: int = typer.Option(3, help="Models per pattern (PET: 3)."),
+    generations: int = typer.Option(0, help="iPET generations after the first (0: PET)."),
+    reduction: str = typer.Option("wmean", help="Merge the models' logits by 'mean' or 'wmean'."),
+    weights_from: str = typer.Option(
+        "train",
+        help="wmean weights: accuracy on the training set before training (train, PET) or on dev after training (dev).",
+    ),
+    temperature: float = typer.Option(2.0, help="Softening of the ensemble's logits for distillation (PET: 2)."),
+    scale_factor: float = typer.Option(5.0, help="iPET: each generation's training set grows by this factor."),
+    zero_shot: bool = typer.Option(False, help="Zero-shot iPET: no labelled example; needs --generations."),
+    zero_shot_start: int = typer.Option(10, help="Zero-shot iPET: examples its first generation learns from."),
+    unlabeled: str = typer.Option(None, help="Unlabelled examples (a data file); default: the rest of train."),
+    max_unlabeled: int = typer.Option(10_000, help="At most this many unlabelled examples (a seeded sample)."),
+    mode: str = typer.Option("pet", help="Mode of the pattern models."),
+    final_mode: str = typer.Option("finetune", help="Mode of the distilled final classifier."),
+    final_steps: int = typer.Option(None, help="Training steps of the final classifier (default: --max-steps)."),
+    lr: float = typer.Option(None, help="Learning rate of the pattern models (default: the mode's)."),
+    max_steps: int = typer.Option(None, help="Optimizer steps per model (default 250)."),
+    batch_size: int = typer.Option(8, help="Training batch size."),
+    eval_every: int = typer.Option(25, help="Evaluate on dev every N steps; the best-on-dev weights are kept."),
+    max_length: int = typer.Option(128, help="Token budget per example; only input slots are truncated."),
+    precision: str = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU), fp32, bf16 or fp16."),
+    overwrite: bool = typer.Option(False, help="Start over in a non-empty --output."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+) -> None:
+    """Full PET: a model per pattern x repetition, iPET generations, a classifier distilled on unlabelled data.
+
+    Example: promptlearn pet --model ../shared/models/bert-tiny --data ../shared/data/sst2 --task sst2
+    --patterns 0,1,2 --shots 16 --generations 2 --output runs/sst2-pet
+
+    Writes summary.md/summary.json (every component's dev/test metrics) and final/, a run folder for
+    `evaluate --run` and `predict`. A killed pipeline resumes where it stopped (docs/pet.md).
+    """
+    from promptlearn.pet.options import pet_config
+
+    _check_sources(model, data)
+    run = {
+        "mode": mode, "shots": shots, "seed": seed, "learning_rate": lr, "max_steps": max_steps,
+        "batch_size": batch_size, "eval_every": eval_every, "max_length": max_length, "precision": precision,
+    }  # fmt: skip
+    options = {
+        "repetitions": repetitions, "generations": generations, "reduction": reduction, "weights_from": weights_from,
+        "temperature": temperature, "scale_factor": scale_factor, "zero_shot": zero_shot,
+        "zero_shot_start": zero_shot_start, "unlabeled": unlabeled, "max_unlabeled": max_unlabeled,
+        "final_mode": final_mode, "final_steps": final_steps,
+    }  # fmt: skip
+    config = pet_config(model, data, task, _split(patterns, int), pattern, verbalizer, run, options)
+    if quiet:
+        logging.getLogger("promptlearn").setLevel(logging.WARNING)
+    from promptlearn.pet import run_pipeline
+
+    summary = run_pipeline(config, output, overwrite=overwrite)
+    typer.echo((output / "summary.md").read_text(encoding="utf-8"))
+    final = summary["rows"][-1]
+    typer.echo(f"Wrote {output}" + ("" if "note" in final else f"; the final model is {output / 'final'}"))
+
+
 @app.command("modes")
 @handle_errors
 def modes(

@@ -8,37 +8,14 @@ import numpy as np
 import pytest
 
 from promptlearn import api
-from promptlearn.config import RunConfig
 from promptlearn.errors import PromptlearnError
-from promptlearn.pet import PetConfig, run_pipeline
+from promptlearn.pet import run_pipeline
 from promptlearn.pet.members import Labels
 from promptlearn.pet.pool import read_split
-from tests.conftest import write_task
+from tests import pet_helpers
+from tests.pet_helpers import pet_config
 
-POSITIVE = ["wonderful", "great", "good", "fun", "loved"]
-NEGATIVE = ["awful", "terrible", "bad", "boring", "hated"]
-
-
-def _rows(words: list[str], label: str, subjects=("movie", "film")) -> list[dict]:
-    return [{"text": f"the {s} was {w}", "label": label} for w in words for s in subjects]
-
-
-@pytest.fixture()
-def pet_task(tmp_path):
-    """10 train examples per label (2 shots + 2 dev per label leave a pool of 12), 4 test."""
-    train = _rows(POSITIVE, "positive") + _rows(NEGATIVE, "negative")
-    test = _rows(["fun"], "positive", ("story",)) + _rows(["boring"], "negative", ("story",))
-    return write_task(tmp_path / "task", {"train": train, "test": test})
-
-
-def pet_config(model, data, **changes) -> PetConfig:
-    base = RunConfig(
-        model=str(model), data=str(data), pattern="{text} it was [MASK] .",
-        verbalizer={"positive": ["great"], "negative": ["terrible"]}, shots=2, max_steps=2, eval_every=1,
-        batch_size=4, precision="fp32",
-    )  # fmt: skip
-    values = {"patterns": ["{text} it was [MASK] .", "[MASK] : {text}"], "repetitions": 1, "final_steps": 2}
-    return PetConfig(base=base, **(values | changes))
+pet_task = pet_helpers.pet_task  # the fixture
 
 
 def test_pipeline_writes_every_component(tiny_bert_dir, pet_task, tmp_path):
