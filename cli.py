@@ -76,12 +76,18 @@ def _setup() -> None:
 
 
 def _mode_options(mode: str, pairs: list[str] | None, **values) -> dict:
-    """The per-mode flags that were given, plus ``--mode-opt key=value`` pairs typed for ``mode``."""
+    """The per-mode flags that were given, plus ``--mode-opt key=value`` pairs typed for ``mode``.
+
+    The modes (and so torch) are imported only when there are pairs to type, so that without
+    ``--mode-opt`` a bad pattern or path is still reported before torch loads.
+    """
+    flags = {key: value for key, value in values.items() if value is not None}
+    if not pairs:
+        return flags
     from promptlearn.mode_options import parse_mode_options
     from promptlearn.modes import get_mode
 
-    flags = {key: value for key, value in values.items() if value is not None}
-    extra = parse_mode_options(get_mode(mode), pairs or [])
+    extra = parse_mode_options(get_mode(mode), pairs)
     both = sorted(set(flags) & set(extra))
     if both:
         raise PromptlearnError(f"{', '.join(both)} given both as a flag and as --mode-opt; give it once")
