@@ -539,7 +539,7 @@ def pet(
     config = pet_config(model, data, task, _split(patterns, int), pattern, verbalizer, run, options)
     if quiet:
         logging.getLogger("promptlearn").setLevel(logging.WARNING)
-    from promptlearn.pet import run_pipeline
+    from promptlearn.pet.pipeline import run_pipeline
 
     summary = run_pipeline(config, output, overwrite=overwrite)
     typer.echo((output / "summary.md").read_text(encoding="utf-8"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from promptlearn.config import RunConfig
-from promptlearn.pet import PetConfig
+from promptlearn.pet.config import PetConfig
 from tests.conftest import write_task
 
 POSITIVE = ["wonderful", "great", "good", "fun", "loved"]

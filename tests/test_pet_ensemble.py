@@ -9,7 +9,7 @@ import pytest
 
 from promptlearn.config import RunConfig
 from promptlearn.errors import PromptlearnError
-from promptlearn.pet import PetConfig
+from promptlearn.pet.config import PetConfig
 from promptlearn.pet.ensemble import log_probs, merge, soften
 from promptlearn.pet.selection import added_count, label_quota, select
 

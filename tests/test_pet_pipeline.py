@@ -9,8 +9,8 @@ import pytest
 
 from promptlearn import api
 from promptlearn.errors import PromptlearnError
-from promptlearn.pet import run_pipeline
 from promptlearn.pet.members import Labels
+from promptlearn.pet.pipeline import run_pipeline
 from promptlearn.pet.pool import read_split
 from tests import pet_helpers
 from tests.pet_helpers import pet_config

@@ -19,6 +19,7 @@ import yaml
 from promptlearn.config import DEFAULT_DEV_SPLIT, DEV_SPLITS, RunConfig
 from promptlearn.errors import PromptlearnError
 from promptlearn.pattern import Pattern
+from promptlearn.pet.config import PET_MODES
 from promptlearn.presets import available_tasks, task_patterns, task_verbalizer
 from promptlearn.verbalizer import Verbalizer
 
@@ -68,6 +69,8 @@ class RunSpec:
     config: RunConfig
     candidates: list[dict]
     test_limit: int | None = None
+    #: PET pseudo-modes: every ``(id, text)`` pattern of the pipeline
+    patterns: tuple = ()
 
     @property
     def zero_shot(self) -> bool:
@@ -124,10 +127,9 @@ class Experiment:
 
         modes = _as_list(values.get("modes", [ZERO_SHOT, "pet"]), "modes", origin)
         for mode in modes:
-            if mode != ZERO_SHOT and mode not in MODES:
-                raise PromptlearnError(
-                    f"{origin}: modes: unknown mode {mode!r}; choose from {ZERO_SHOT}, {', '.join(sorted(MODES))}"
-                )
+            if mode != ZERO_SHOT and mode not in MODES and mode not in PET_MODES:
+                known = ", ".join([ZERO_SHOT, *sorted(MODES), *PET_MODES])
+                raise PromptlearnError(f"{origin}: modes: unknown mode {mode!r}; choose from {known}")
         shots = [_shot(k, f"{origin}: shots") for k in _as_list(values.get("shots", [16]), "shots", origin)]
         seeds = _as_list(values.get("seeds", list(LM_BFF_SEEDS)), "seeds", origin)
         if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
@@ -206,6 +208,12 @@ class Experiment:
         if mode == ZERO_SHOT:
             zero_shot = [(pid, base.replace(pattern=text, pattern_id=pid)) for pid, text in task.patterns]
             return [RunSpec(task.name, mode, pid, None, None, c, [{}], self.max_test_examples) for pid, c in zero_shot]
+        if mode in PET_MODES:  # one pipeline over all patterns per K and seed; its models train with `pet`
+            return [
+                RunSpec(task.name, mode, 0, shots, seed, base.replace(mode="pet", seed=seed, shots=shots,
+                        dev_split=task.dev_split), [{}], None, task.patterns)
+                for shots, seed in itertools.product(task.shots, self.seeds)
+            ]  # fmt: skip
         from promptlearn.modes import get_mode
 
         patterns = task.patterns

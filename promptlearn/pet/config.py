@@ -13,6 +13,8 @@ from promptlearn.pet.ensemble import REDUCTIONS
 WEIGHTS_FROM = ("train", "dev")
 #: the unlabelled pool is cut to this many examples (a seeded sample), as the final classifier reads at most that
 MAX_UNLABELED = 10_000
+#: ``fewshot``'s PET pseudo-modes -> (iPET generations, what is evaluated: the first ensemble or the final model)
+PET_MODES = {"pet-ensemble": (0, "ensemble"), "pet-distill": (0, "final"), "ipet": (2, "final")}
 
 
 @dataclass
