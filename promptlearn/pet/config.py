@@ -71,8 +71,7 @@ class PetConfig:
         if self.zero_shot:
             if self.generations < 1:
                 raise PromptlearnError("Zero-shot iPET trains on the untrained models' labels: give --generations 1+")
-            if self.weights_from == "train" and self.reduction == "wmean":
-                self.reduction = "mean"  # no labelled training set to weigh the untrained models by
+            self.reduction = "mean"  # untrained models have neither a labelled training set nor a dev score
         elif self.base.shots is None:
             raise PromptlearnError("PET is a few-shot pipeline: give --shots K (or --zero-shot)")
         if self.generations and self.members_per_generation() < 2:
