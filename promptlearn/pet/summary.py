@@ -76,7 +76,8 @@ def write_summary(pipeline: Pipeline, wall_seconds: float) -> dict:
     for row in summary["rows"]:
         cells = [_cell(row.get(split)) for split in ("dev", "test", "pool")]
         extra = [str(row.get("train_examples", "–")), str(row.get("wall_seconds", "–"))]
-        lines.append(f"| {row['component']} | " + " | ".join(cells + extra) + " |")
+        name = row["component"] + (f" ({row['note']})" if "note" in row else "")
+        lines.append(f"| {name} | " + " | ".join(cells + extra) + " |")
     lines += ["", f"Wall time of this invocation: {summary['wall_seconds']} s."]
     write_json_atomic(pipeline.root / "summary.json", summary)
     write_text_atomic(pipeline.root / "summary.md", "\n".join(lines) + "\n")
