@@ -532,12 +532,19 @@ def show_pattern(
         typer.echo(f"example:  {data} [{split}] #{index}, label {example.label!r}")
     typer.echo(f"tokens:   {len(tokens)} (max {max_length})")
     typer.echo("  ".join(f"{i}:{tok}" for i, tok in enumerate(tokens)))
-    typer.echo(f"[MASK] at position {encoded.mask_position}")
+    masks = range(encoded.mask_position, encoded.mask_position + pvp.mask_count)
+    typer.echo(f"[MASK] at position{'s' if len(masks) > 1 else ''} {', '.join(map(str, masks))}")
+    if pvp.mask_count > 1:
+        typer.echo(f"  {pvp.mask_count} masks, the longest label word's tokens; shorter words read the first ones")
     if encoded.soft_positions:
         typer.echo(f"[SOFT] at positions {encoded.soft_positions}")
     if verbal:
-        for (label, label_words), ids in zip(verbal.label_words, pvp.label_token_ids, strict=True):
-            shown = ", ".join(f"{w} -> {i}" for w, i in zip(label_words, ids, strict=True))
+        tokens_of = pvp.tokenizer.convert_ids_to_tokens
+        for (label, label_words), words in zip(verbal.label_words, pvp.label_word_tokens, strict=True):
+            shown = ", ".join(
+                f"{w} -> {ids[0]}" if len(ids) == 1 else f"{w} -> {ids} {tokens_of(ids)}"
+                for w, ids in zip(label_words, words, strict=True)
+            )
             typer.echo(f"label {label}: {shown}")
 
 

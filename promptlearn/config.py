@@ -16,6 +16,8 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 #: where dev comes from: "sampled" = K per label from the rest of train (LM-BFF), "given" = the data's dev split
 DEV_SPLITS = ("sampled", "given")
 DEFAULT_DEV_SPLIT = "sampled"
+#: how multi-token label words are scored at evaluation (see promptlearn.label_words)
+DECODINGS = ("one-pass", "exact")
 
 
 @dataclass
@@ -30,6 +32,9 @@ class RunConfig:
     the rest of train and "given" the data's dev split; without ``shots`` (the full train split) dev
     is the given split, or a 10 % slice of train when the data has none.
     Exactly one of ``max_steps`` / ``epochs`` bounds training (250 steps if neither).
+    ``decoding``: how multi-token label words are scored at evaluation, 'one-pass' or 'exact'.
+    ``aux_mlm_weight`` w > 0 adds PET's auxiliary masked-LM loss, ``(1 - w) * task + w * MLM``, on
+    ``unlabeled`` (a data file) or, when that is None, the train split's texts outside the run's train and dev.
     ``working_dir`` is the folder relative paths were given in; :meth:`anchored` fills it and makes
     local paths absolute, keeping what was typed in ``as_given``, so a run folder works from anywhere.
     """
@@ -63,6 +68,9 @@ class RunConfig:
     max_grad_norm: float = 1.0
     precision: str = "auto"
     compile: bool = False
+    decoding: str = "one-pass"
+    aux_mlm_weight: float = 0.0
+    unlabeled: str | None = None
     working_dir: str | None = None
     as_given: dict = field(default_factory=dict)
 
@@ -94,6 +102,10 @@ class RunConfig:
             raise PromptlearnError(f"max_grad_norm must be positive, got {self.max_grad_norm}")
         if self.dev_split not in DEV_SPLITS:
             raise PromptlearnError(f"--dev-split must be one of {', '.join(DEV_SPLITS)}, got {self.dev_split!r}")
+        if self.decoding not in DECODINGS:
+            raise PromptlearnError(f"--decoding must be one of {', '.join(DECODINGS)}, got {self.decoding!r}")
+        if not 0 <= self.aux_mlm_weight < 1:
+            raise PromptlearnError(f"--aux-mlm-weight must be in [0, 1), got {self.aux_mlm_weight}")
         if self.precision not in PRECISIONS:
             raise PromptlearnError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
@@ -124,19 +136,21 @@ class RunConfig:
             raise PromptlearnError(f"Cannot read run config {path}: {err}") from err
 
     def anchored(self) -> RunConfig:
-        """Local paths (``model``, ``data``, ``mode_options["prompt"]``) made absolute against ``working_dir``.
-
-        ``working_dir`` defaults to the current folder; Hub names are left as they are.
+        """Local paths (``model``, ``data``, ``unlabeled``, ``mode_options["prompt"]``) made absolute
+        against ``working_dir``, which defaults to the current folder; Hub names are left as they are.
         """
         base = Path(self.working_dir or Path.cwd()).resolve()
         paths = {"model": self.model, "data": self.data}
+        if self.unlabeled is not None:
+            paths["unlabeled"] = self.unlabeled
         if isinstance(self.mode_options.get("prompt"), str):
             paths["prompt"] = self.mode_options["prompt"]
-        resolved = {key: _anchor(value, base, always=key == "prompt") for key, value in paths.items()}
+        resolved = {key: _anchor(value, base, always=key in ("prompt", "unlabeled")) for key, value in paths.items()}
         changed = {key: paths[key] for key in paths if resolved[key] != paths[key]}
         options = self.mode_options | ({"prompt": resolved["prompt"]} if "prompt" in resolved else {})
         return self.replace(
-            model=resolved["model"], data=resolved["data"], mode_options=options, working_dir=str(base),
+            model=resolved["model"], data=resolved["data"], unlabeled=resolved.get("unlabeled"),
+            mode_options=options, working_dir=str(base),
             as_given=changed | self.as_given,
         )  # fmt: skip
 

@@ -75,6 +75,10 @@ def test_zero_shot_evaluate_and_show_pattern(tiny_bert_dir, tiny_task_dir):
     assert shown.exit_code == 0, shown.output
     assert "[MASK] at position 7" in shown.output
     assert "label positive: great -> 5, good -> 7" in shown.output
+    multi = invoke("show-pattern", "--model", tiny_bert_dir, "--text", "fun", "--pattern", "It was [MASK].",
+                   "--verbalizer", "positive=unbelievable,negative=bad")  # fmt: skip
+    assert "[MASK] at positions 4, 5, 6" in multi.output
+    assert "unbelievable -> [35, 36, 37] ['un', '##believ', '##able']" in multi.output
 
 
 @pytest.mark.parametrize(
@@ -83,7 +87,7 @@ def test_zero_shot_evaluate_and_show_pattern(tiny_bert_dir, tiny_task_dir):
         (["--pattern", "It was good."], "no [MASK]"),
         (["--pattern", "{text_b} [MASK]"], "uses {text_b}, but"),
         (["--verbalizer", "good=great,bad=terrible"], "do not match the dataset's labels"),
-        (["--verbalizer", "positive=unbelievable,negative=bad"], "is 3 tokens"),
+        (["--verbalizer", "positive=superb,negative=bad"], "'superb' (label 'positive') is unknown"),
         (["--mode", "nonsense"], "Unknown mode 'nonsense'"),
         (["--shots", 5], "--shots 5 needs"),
         (["--task", "nope"], "No preset for task 'nope'"),

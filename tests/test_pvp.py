@@ -64,11 +64,21 @@ def test_collate_pads_dynamically():
     assert batch["labels"].tolist() == [0, 1]
 
 
-def test_multi_token_label_word_error_shows_its_tokenization():
-    with pytest.raises(PromptlearnError) as err:
-        make_pvp("It was [MASK].", verbalizer=Verbalizer.parse("positive=unbelievable,negative=bad"))
-    assert "'unbelievable' (label 'positive') is 3 tokens" in str(err.value)
-    assert "['un', '##believ', '##able']" in str(err.value)
+def test_multi_token_words_expand_the_mask_to_the_longest_word():
+    pvp = make_pvp("It was [MASK].", verbalizer=Verbalizer.parse("positive=unbelievable|great,negative=bad"))
+    assert pvp.label_word_tokens == [[[35, 36, 37], [5]], [[8]]]
+    assert pvp.mask_count == 3
+    [encoded] = pvp.encode([Example("fun", label="negative")])
+    assert pvp.tokens(encoded) == ["[CLS]", "fun", "it", "was", "[MASK]", "[MASK]", "[MASK]", ".", "[SEP]"]
+    assert encoded.mask_position == 4
+    with pytest.raises(PromptlearnError, match="needs single-token label words, but label 'positive'"):
+        _ = pvp.label_token_ids
+
+
+def test_masks_survive_truncation():
+    pvp = make_pvp("It was [MASK].", max_length=10, verbalizer=Verbalizer.parse("positive=unbelievable,negative=bad"))
+    [encoded] = pvp.encode([Example("the movie " * 20, label="positive")])
+    assert pvp.tokens(encoded)[-6:] == ["was", "[MASK]", "[MASK]", "[MASK]", ".", "[SEP]"]
 
 
 def test_unknown_label_word_is_an_error():

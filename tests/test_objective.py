@@ -1,0 +1,80 @@
+"""The objective: cross-entropy, KL to soft targets with a temperature, PET's auxiliary MLM loss."""
+
+import math
+
+import pytest
+import torch
+
+from promptlearn.aux_mlm import MlmBatches
+from promptlearn.errors import PromptlearnError
+from promptlearn.objective import Objective
+from tests.conftest import tiny_bert, tiny_tokenizer
+
+SCORES = torch.tensor([[2.0, 0.0, -1.0], [0.5, 1.5, 0.0]])
+
+
+def test_hard_labels_give_cross_entropy():
+    loss = Objective().loss(SCORES, {"labels": torch.tensor([0, 2])})
+    expected = -(SCORES.log_softmax(-1)[0, 0] + SCORES.log_softmax(-1)[1, 2]) / 2
+    torch.testing.assert_close(loss, expected)
+
+
+def test_soft_targets_give_kl_at_the_temperature_times_its_square():
+    targets = torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.6, 0.3]])
+    loss = Objective(temperature=2.0).loss(SCORES, {"labels": torch.tensor([0, 1]), "soft_targets": targets})
+    expected = 0.0
+    for row, target in zip(SCORES.tolist(), targets.tolist(), strict=True):
+        z = [math.exp(s / 2) for s in row]
+        q = [v / sum(z) for v in z]
+        expected += sum(p * math.log(p / qi) for p, qi in zip(target, q, strict=True))
+    assert loss.item() == pytest.approx(expected / 2 * 4, rel=1e-5)
+
+
+def test_probabilities_are_the_softmax_of_the_scores():
+    torch.testing.assert_close(Objective().probabilities(SCORES), SCORES.softmax(-1))
+
+
+class Scored(torch.nn.Module):
+    """Class scores from a fixed tensor, beside a real masked LM (the backbone the MLM loss reads)."""
+
+    def __init__(self):
+        super().__init__()
+        self.backbone = tiny_bert().eval()
+
+    def forward(self, batch):
+        return SCORES
+
+
+def test_auxiliary_mlm_loss_is_mixed_by_its_weight():
+    texts = ["the movie was fun", "the plot is boring", "it was great"]
+    batch = {"labels": torch.tensor([0, 1])}
+    model = Scored()
+    make = lambda: MlmBatches(texts, tiny_tokenizer(), batch_size=2, max_length=16, seed=0)  # noqa: E731
+    mixed = Objective(aux_mlm_weight=0.25, mlm_batches=make()).training_loss(model, batch)
+    mlm = model.backbone(**make().next()).loss
+    task = Objective().loss(SCORES, batch)
+    torch.testing.assert_close(mixed, 0.75 * task + 0.25 * mlm)
+
+
+def test_mlm_batches_mask_about_15_percent_and_read_only_those():
+    texts = ["the movie was really very fun and the plot is great"] * 40
+    batch = MlmBatches(texts, tiny_tokenizer(), batch_size=40, max_length=32, seed=0).next()
+    read = batch["labels"] != -100
+    assert 0.08 < read.float().mean().item() < 0.22
+    assert not read[:, 0].any() and not read[:, -1].any(), "[CLS] and [SEP] are never masked"
+    assert (batch["input_ids"][read] == 4).float().mean().item() > 0.6, "most chosen tokens become [MASK]"
+    assert (batch["input_ids"][~read] != 4).all()
+
+
+def test_a_batch_always_reads_one_token():
+    batch = MlmBatches(["fun"], tiny_tokenizer(), batch_size=1, max_length=8, seed=0).next()
+    assert (batch["labels"] != -100).sum() == 1
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(PromptlearnError, match="temperature must be positive"):
+        Objective(temperature=0)
+    with pytest.raises(PromptlearnError, match="needs unlabelled text"):
+        Objective(aux_mlm_weight=0.1)
+    with pytest.raises(PromptlearnError, match="every text is empty"):
+        MlmBatches([""], tiny_tokenizer(), batch_size=1, max_length=8, seed=0)
