@@ -128,6 +128,15 @@ def train(
     patience: int = typer.Option(None, help="Stop after N evaluations without dev improvement."),
     precision: str = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU), fp32, bf16 or fp16."),
     compile: bool = typer.Option(False, "--compile/--no-compile", help="torch.compile the encoder."),
+    decoding: str = typer.Option(
+        "one-pass", help="Multi-token label words at evaluation: 'one-pass' or 'exact' (left-to-right filling)."
+    ),
+    aux_mlm_weight: float = typer.Option(
+        0.0, help="w > 0: loss = (1 - w) task + w MLM on unlabelled text (PET's auxiliary loss; cloze modes)."
+    ),
+    unlabeled: str = typer.Option(
+        None, help="Data file of unlabelled texts for --aux-mlm-weight (default: train texts outside the run's split)."
+    ),
     prompt_length: int = typer.Option(None, help="[prompt modes] Soft tokens or prefix length."),
     init: str = typer.Option(None, help='[soft_prompt] random, vocab, text:"words" or file:PATH.'),
     prompt: Path = typer.Option(None, help="[ppt] A pretrained prompt artifact (`promptlearn pretrain-prompt`)."),
@@ -162,7 +171,8 @@ def train(
             mode=mode, shots=shots, seed=seed, dev_split=dev_split, max_length=max_length,
             batch_size=batch_size, eval_batch_size=eval_batch_size, learning_rate=lr, weight_decay=weight_decay,
             warmup_ratio=warmup_ratio, max_steps=max_steps, epochs=epochs, grad_accum=grad_accum,
-            eval_every=eval_every, patience=patience, precision=precision, compile=compile,
+            eval_every=eval_every, patience=patience, precision=precision, compile=compile, decoding=decoding,
+            aux_mlm_weight=aux_mlm_weight, unlabeled=unlabeled,
             text_column=text_column, text_b_column=text_b_column, label_column=label_column,
             mode_options=_mode_options(
                 prompt_length=prompt_length, init=init, prompt=str(prompt) if prompt else None,
@@ -254,6 +264,7 @@ def evaluate(
     verbalizer: str = typer.Option(None, "--verbalizer", "-v", help=VERBALIZER_HELP),
     max_length: int = typer.Option(None, help="Token budget per example (zero-shot; default 128)."),
     eval_batch_size: int = typer.Option(64, help="Evaluation batch size."),
+    decoding: str = typer.Option(None, help="Multi-token label words: 'one-pass' or 'exact' (default: the run's)."),
     predictions: Path = typer.Option(None, help="Also write per-example predictions to this .jsonl file."),
     allow_other_base: bool = typer.Option(
         False, help="Load the run onto a base model other than the one it was trained on (same sizes)."
@@ -303,6 +314,8 @@ def evaluate(
     task_data = load_task_data(data or config.data, columns)
     if run is None:
         prompted = api.build(config, task_data)
+    if decoding is not None:
+        prompted.model.decoding = config.replace(decoding=decoding).decoding  # replace() validates it
     examples = task_data.split(split)
     if any(ex.label is None for ex in examples):
         raise PromptlearnError(f"The {split!r} split has unlabelled examples: evaluation needs a label on every one")

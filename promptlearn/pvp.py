@@ -10,6 +10,7 @@ pattern's ``[MASK]`` then becomes as many consecutive masks as the longest label
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -29,6 +30,7 @@ class Encoded:
 
     ``token_type_ids``: BERT's segment of each token, 0 up to and including the pattern's first
     ``[SEP]`` and 1 after it (as the tokenizer's own pair encoding does); all 0 without ``[SEP]``.
+    ``soft_target``: a distribution over the labels to learn instead of ``label`` (distillation).
     """
 
     input_ids: list[int]
@@ -36,6 +38,7 @@ class Encoded:
     soft_positions: list[int]
     label: int
     token_type_ids: list[int]
+    soft_target: tuple[float, ...] | None = None
 
 
 class PVP:
@@ -99,8 +102,21 @@ class PVP:
         if self.verbalizer is not None:
             self.verbalizer.check_labels(data.labels)
 
-    def encode(self, examples: list[Example]) -> list[Encoded]:
-        """Tokenize and truncate ``examples`` (inputs only, longest slot first)."""
+    def encode(self, examples: list[Example], soft_targets=None) -> list[Encoded]:
+        """Tokenize and truncate ``examples`` (inputs only, longest slot first).
+
+        ``soft_targets`` (N, C), e.g. an ensemble's probabilities, are what the objective then learns
+        (KL at its temperature, see :class:`~promptlearn.objective.Objective`) instead of the labels.
+        """
+        if soft_targets is not None:
+            targets = [tuple(float(p) for p in row) for row in soft_targets]
+            if len(targets) != len(examples) or any(len(row) != len(self.labels) for row in targets):
+                raise PromptlearnError(
+                    f"Soft targets must be one row of {len(self.labels)} probabilities per example "
+                    f"({len(examples)} examples), got {len(targets)} rows"
+                )
+            encoded = self.encode(examples)
+            return [dataclasses.replace(e, soft_target=t) for e, t in zip(encoded, targets, strict=True)]
         slot_tokens = {}
         for kind, value in self._plan:
             if kind == "slot" and value not in slot_tokens:
@@ -127,6 +143,8 @@ class PVP:
             "mask_positions": torch.tensor([e.mask_position for e in batch]),
             "labels": torch.tensor([e.label for e in batch]),
         }
+        if batch[0].soft_target is not None:
+            out["soft_targets"] = torch.tensor([e.soft_target for e in batch], dtype=torch.float)
         if self.pattern.soft_count:
             out["soft_positions"] = torch.tensor([e.soft_positions for e in batch])
         return out

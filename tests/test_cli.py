@@ -139,3 +139,23 @@ def test_a_missing_test_split_is_said_in_the_output_and_in_metrics(tiny_bert_dir
     assert "test" not in metrics and metrics["warnings"] == [
         f"{task} has no test split: no test metrics and no predictions.jsonl"
     ]
+
+
+def test_multi_token_words_exact_decoding_and_the_auxiliary_loss(tiny_bert_dir, tiny_task_dir, tmp_path):
+    run = tmp_path / "run"
+    args = tiny_train_args(tiny_bert_dir, tiny_task_dir, run)
+    args[args.index("--verbalizer") + 1] = "positive=unbelievable|great,negative=bad"
+    all_used = invoke(*args, "--aux-mlm-weight", 0.1)  # no --shots: every train text is labelled training data
+    assert all_used.exit_code == 2 and "needs unlabelled text, but none is left to use" in all_used.output
+    texts = tmp_path / "unlabeled.jsonl"
+    texts.write_text('{"text": "the plot was fun"}\n{"text": "it was boring"}\n')
+    result = invoke(*args, "--aux-mlm-weight", 0.1, "--decoding", "exact", "--unlabeled", texts)
+    assert result.exit_code == 0, result.output
+    config = json.loads((run / "config.json").read_text())
+    assert (config["aux_mlm_weight"], config["decoding"]) == (0.1, "exact")
+    assert invoke("evaluate", "--run", run, "--decoding", "one-pass").exit_code == 0
+    bad = invoke("evaluate", "--run", run, "--decoding", "greedy")
+    assert bad.exit_code == 2 and "--decoding must be one of one-pass, exact" in bad.output
+    head_args = tiny_train_args(tiny_bert_dir, tiny_task_dir, tmp_path / "head")
+    head = invoke(*head_args, "--mode", "head", "--aux-mlm-weight", 0.1)
+    assert head.exit_code == 2 and "mode 'head' has a classification head" in head.output

@@ -2,9 +2,12 @@
 
 import pytest
 import torch
+from mode_helpers import contract_options, declared_names, one_thread, tiny_config  # noqa: F401  (one_thread: autouse fixture)
 
+from promptlearn import api
+from promptlearn.data import load_task_data
 from promptlearn.model import PromptModel
-from promptlearn.modes import get_mode
+from promptlearn.modes import MODES, get_mode
 from tests.conftest import tiny_bert
 from tests.test_cloze import tiny_other
 
@@ -97,3 +100,20 @@ def test_single_token_words_keep_their_logits():
     at_mask = logits[torch.arange(2), batch["mask_positions"]]
     expected = torch.stack([(at_mask[:, 5] + at_mask[:, 7]) / 2, at_mask[:, 6]], dim=1)
     torch.testing.assert_close(scores, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_cloze_modes_train_exactly_their_parameters_with_longer_words(mode, tiny_bert_dir, tiny_task_dir, tmp_path):
+    """The contract (tests/test_modes_contract.py) with words of 1, 2 and 3 tokens at 3 masks."""
+    data = load_task_data(str(tiny_task_dir))
+    options = contract_options(mode, tiny_bert_dir, tmp_path)
+    words = {"positive": ["great", "unbeliev"], "negative": ["unbelievable"]}
+    run = api.build(tiny_config(tiny_bert_dir, tiny_task_dir, mode, verbalizer=words, mode_options=options), data)
+    if run.model.label_words is None:
+        pytest.skip(f"{mode} reads a classification head, not label words")
+    assert run.model.mask_count == 3
+    declared = declared_names(run.model)
+    before = {name: p.detach().clone() for name, p in run.model.named_parameters()}
+    run.trainer.fit(run.pvp.encode(data.split("train")), [])
+    changed = {name for name, p in run.model.named_parameters() if not torch.equal(p.detach(), before[name])}
+    assert changed == declared, f"unchanged: {sorted(declared - changed)}; changed: {sorted(changed - declared)}"

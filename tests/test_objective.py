@@ -78,3 +78,27 @@ def test_bad_settings_are_refused():
         Objective(aux_mlm_weight=0.1)
     with pytest.raises(PromptlearnError, match="every text is empty"):
         MlmBatches([""], tiny_tokenizer(), batch_size=1, max_length=8, seed=0)
+
+
+def trained_weights(tiny_bert_dir, tiny_task_dir, soft_targets=None) -> dict[str, torch.Tensor]:
+    from mode_helpers import tiny_config
+
+    from promptlearn import api
+    from promptlearn.data import load_task_data
+
+    data = load_task_data(str(tiny_task_dir))
+    run = api.build(tiny_config(tiny_bert_dir, tiny_task_dir, "mlm_head"), data)
+    run.trainer.fit(run.pvp.encode(data.split("train"), soft_targets=soft_targets), [])
+    return {n: p.detach().clone() for n, p in run.model.named_parameters() if p.requires_grad}
+
+
+def test_the_trainer_learns_soft_targets_through_the_objective(tiny_bert_dir, tiny_task_dir):
+    """One-hot targets at T = 1 are the hard labels (KL = cross-entropy); other targets train otherwise."""
+    torch.set_num_threads(1)
+    hard = trained_weights(tiny_bert_dir, tiny_task_dir)
+    labels = [[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]  # the tiny task's train labels, as distributions
+    one_hot = trained_weights(tiny_bert_dir, tiny_task_dir, soft_targets=labels)
+    flipped = trained_weights(tiny_bert_dir, tiny_task_dir, soft_targets=[row[::-1] for row in labels])
+    for name in hard:
+        torch.testing.assert_close(one_hot[name], hard[name])
+    assert any(not torch.allclose(flipped[name], hard[name]) for name in hard)

@@ -129,3 +129,13 @@ def test_bpe_label_words_take_the_leading_space_the_mask_has():
     assert tokenizer.convert_ids_to_tokens([ids[0] for ids in glued.label_token_ids]) == ["great", "terrible"]
     [encoded] = spaced.encode([Example("great")])
     assert spaced.tokens(encoded) == ["<s>", "great", "Ġit", "Ġwas", "<mask>", ".", "</s>"]
+
+
+def test_soft_targets_ride_along_into_the_batch():
+    pvp = make_pvp("It was [MASK].")
+    examples = [Example("fun", label="positive"), Example("boring")]
+    batch = pvp.collate(pvp.encode(examples, soft_targets=[[0.75, 0.25], [0.5, 0.5]]))
+    assert batch["soft_targets"].tolist() == [[0.75, 0.25], [0.5, 0.5]]
+    assert "soft_targets" not in pvp.collate(pvp.encode(examples))
+    with pytest.raises(PromptlearnError, match="one row of 2 probabilities per example"):
+        pvp.encode(examples, soft_targets=[[1.0, 0.0]])
