@@ -21,6 +21,11 @@ DEFAULT_DEV_SPLIT = "sampled"
 DECODINGS = ("one-pass", "exact")
 
 
+def _option(default, help: str):
+    """A field that is also a ``promptlearn train`` option: its flag is :func:`flag` of its name."""
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass
 class RunConfig:
     """A fully resolved run: re-running it from its ``config.json`` gives the same numbers on CPU.
@@ -36,6 +41,7 @@ class RunConfig:
     ``decoding``: how multi-token label words are scored at evaluation, 'one-pass' or 'exact'.
     ``aux_mlm_weight`` w > 0 adds PET's auxiliary masked-LM loss, ``(1 - w) * task + w * MLM``, on
     ``unlabeled`` (a data file) or, when that is None, the train split's texts outside the run's train and dev.
+    Fields with a ``help`` in their metadata are ``promptlearn train``'s options (declared here only).
     ``working_dir`` is the folder relative paths were given in; :meth:`anchored` fills it and makes
     local paths absolute, keeping what was typed in ``as_given``, so a run folder works from anywhere.
     """
@@ -47,31 +53,37 @@ class RunConfig:
     labels: list[str] | None = None
     task: str | None = None
     pattern_id: int | None = None
-    mode: str = "pet"
+    mode: str = _option("pet", "What to train; `promptlearn modes` lists them.")
     mode_options: dict = field(default_factory=dict)
-    shots: int | None = None
-    seed: int = 13
-    dev_split: str = DEFAULT_DEV_SPLIT
-    text_column: str = "text"
-    text_b_column: str = "text_b"
-    label_column: str = "label"
-    max_length: int = 128
-    batch_size: int = 8
-    eval_batch_size: int = 64
-    learning_rate: float | None = None
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.06
-    max_steps: int | None = None
-    epochs: float | None = None
-    grad_accum: int = 1
-    eval_every: int = 25
-    patience: int | None = None
+    shots: int | None = _option(None, "K examples per label for train (and for dev, if sampled from train).")
+    seed: int = _option(13, "Seed for sampling, initialisation and shuffling.")
+    dev_split: str = _option(
+        DEFAULT_DEV_SPLIT, "With --shots, select on 'sampled' (K per label from the rest of train) or 'given' (dev)."
+    )
+    text_column: str = _option("text", "Column holding the (first) text.")
+    text_b_column: str = _option("text_b", "Column holding the second text of pair tasks.")
+    label_column: str = _option("label", "Column holding the label.")
+    max_length: int = _option(128, "Token budget per example; only input slots are truncated.")
+    batch_size: int = _option(8, "Training batch size (per process).")
+    eval_batch_size: int = _option(64, "Evaluation batch size.")
+    learning_rate: float | None = _option(None, "Learning rate of the mode's main parameters (default: the mode's).")
+    weight_decay: float = _option(0.01, "AdamW weight decay.")
+    warmup_ratio: float = _option(0.06, "Fraction of steps with linear warm-up.")
+    max_steps: int | None = _option(None, f"Optimizer steps ({DEFAULT_MAX_STEPS} unless --epochs is given).")
+    epochs: float | None = _option(None, "Train for this many passes over train instead of --max-steps.")
+    grad_accum: int = _option(1, "Batches per optimizer step.")
+    eval_every: int = _option(25, "Evaluate on dev every N steps; the best-on-dev weights are kept.")
+    patience: int | None = _option(None, "Stop after N evaluations without dev improvement.")
     max_grad_norm: float = 1.0
-    precision: str = "auto"
-    compile: bool = False
-    decoding: str = "one-pass"
-    aux_mlm_weight: float = 0.0
-    unlabeled: str | None = None
+    precision: str = _option("auto", "auto (bf16 on GPU, fp32 on CPU), fp32, bf16 or fp16.")
+    compile: bool = _option(False, "torch.compile the encoder.")
+    decoding: str = _option("one-pass", "Multi-token label words at evaluation: 'one-pass' or 'exact' (left to right).")
+    aux_mlm_weight: float = _option(
+        0.0, "w > 0: loss = (1 - w) task + w MLM on unlabelled text (PET's auxiliary loss; cloze modes)."
+    )
+    unlabeled: str | None = _option(
+        None, "Data file of unlabelled texts for --aux-mlm-weight (default: train texts outside the run's split)."
+    )
     working_dir: str | None = None
     as_given: dict = field(default_factory=dict)
 

@@ -159,3 +159,33 @@ def test_multi_token_words_exact_decoding_and_the_auxiliary_loss(tiny_bert_dir, 
     head_args = tiny_train_args(tiny_bert_dir, tiny_task_dir, tmp_path / "head")
     head = invoke(*head_args, "--mode", "head", "--aux-mlm-weight", 0.1)
     assert head.exit_code == 2 and "mode 'head' has a classification head" in head.output
+
+
+def test_train_declares_each_option_once_from_the_run_config():
+    import dataclasses
+
+    import typer
+
+    from promptlearn.config import RunConfig, flag
+
+    command = typer.main.get_command(app).commands["train"]
+    flags = [opt for param in command.params for opt in param.opts + param.secondary_opts]
+    assert len(flags) == len(set(flags)), sorted(f for f in flags if flags.count(f) > 1)
+    by_name = {param.name: param for param in command.params}
+    for item in dataclasses.fields(RunConfig):
+        if "help" in item.metadata:
+            assert by_name[item.name].opts == [flag(item.name)]
+            assert by_name[item.name].default is None, "unset options fall back to RunConfig's own default"
+    assert "(default: 13)" in by_name["seed"].help and by_name["learning_rate"].opts == ["--lr"]
+
+
+def test_options_left_out_take_the_run_config_defaults(tiny_bert_dir, tiny_task_dir, tmp_path):
+    from promptlearn.config import RunConfig
+
+    result = invoke(*tiny_train_args(tiny_bert_dir, tiny_task_dir, tmp_path / "run"), "--no-compile", "--seed", 21)
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (saved["seed"], saved["compile"], saved["batch_size"], saved["learning_rate"]) == (21, False, 3, 1e-3)
+    defaults = RunConfig(model="m", data="d", pattern="[MASK]")
+    for name in ("eval_batch_size", "weight_decay", "warmup_ratio", "eval_every", "dev_split", "decoding", "mode"):
+        assert saved[name] == getattr(defaults, name)
