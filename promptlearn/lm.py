@@ -65,6 +65,17 @@ class MaskedLM(nn.Module):
         """The encoder's last hidden states (B, T, H) for a collated batch."""
         raise NotImplementedError
 
+    def mlm_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The masked-LM loss of a batch of masked texts (:class:`~promptlearn.aux_mlm.MlmBatches`).
+
+        Equal to the backbone's own ``labels=`` loss, but the head runs at the read positions only
+        (about 15 % of the tokens) instead of projecting every position onto the vocabulary.
+        """
+        hidden = self.encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        read = batch["labels"] != -100  # (B, T)
+        logits = self._cloze.vocabulary_logits(hidden[read])  # (N, V)
+        return nn.functional.cross_entropy(logits.float(), batch["labels"][read])
+
     def cloze_scores(self, hidden: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Hidden states (B, T, H) -> class scores (B, C) from the label words at the masks.
 

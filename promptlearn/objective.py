@@ -54,9 +54,8 @@ class Objective:
         task = self.loss(model(batch), batch)
         if self.mlm_batches is None:
             return task
-        backbone = getattr(model, "module", model).backbone  # unwrapped under distributed training
         mlm = {k: v.to(task.device) for k, v in self.mlm_batches.next().items()}
-        auxiliary = backbone(**mlm).loss.float()
+        auxiliary = getattr(model, "module", model).mlm_loss(mlm)  # unwrapped under distributed training
         return (1 - self.aux_mlm_weight) * task + self.aux_mlm_weight * auxiliary
 
     def probabilities(self, scores: torch.Tensor) -> torch.Tensor:

@@ -7,6 +7,8 @@ import torch
 
 from promptlearn.aux_mlm import MlmBatches
 from promptlearn.errors import PromptlearnError
+from promptlearn.model import PromptModel
+from promptlearn.modes import get_mode
 from promptlearn.objective import Objective
 from tests.conftest import tiny_bert, tiny_tokenizer
 
@@ -34,25 +36,16 @@ def test_probabilities_are_the_softmax_of_the_scores():
     torch.testing.assert_close(Objective().probabilities(SCORES), SCORES.softmax(-1))
 
 
-class Scored(torch.nn.Module):
-    """Class scores from a fixed tensor, beside a real masked LM (the backbone the MLM loss reads)."""
-
-    def __init__(self):
-        super().__init__()
-        self.backbone = tiny_bert().eval()
-
-    def forward(self, batch):
-        return SCORES
-
-
-def test_auxiliary_mlm_loss_is_mixed_by_its_weight():
+def test_auxiliary_mlm_loss_is_the_models_own_mlm_loss_mixed_by_its_weight():
     texts = ["the movie was fun", "the plot is boring", "it was great"]
-    batch = {"labels": torch.tensor([0, 1])}
-    model = Scored()
+    model = PromptModel(tiny_bert().eval(), get_mode("pet")(), [[5], [6]], num_labels=2).eval()
+    input_ids = torch.tensor([[2, 12, 13, 4, 3], [2, 16, 13, 4, 3]])
+    batch = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids),
+             "mask_positions": torch.tensor([3, 3]), "labels": torch.tensor([0, 1])}  # fmt: skip
     make = lambda: MlmBatches(texts, tiny_tokenizer(), batch_size=2, max_length=16, seed=0)  # noqa: E731
     mixed = Objective(aux_mlm_weight=0.25, mlm_batches=make()).training_loss(model, batch)
-    mlm = model.backbone(**make().next()).loss
-    task = Objective().loss(SCORES, batch)
+    mlm = model.backbone(**make().next()).loss  # transformers' own loss: every position through the head
+    task = Objective().loss(model(batch), batch)
     torch.testing.assert_close(mixed, 0.75 * task + 0.25 * mlm)
 
 
