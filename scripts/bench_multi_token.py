@@ -38,9 +38,19 @@ def build(model: str, words: dict, args, decoding: str = "one-pass"):
         max_length=args.seq_len, batch_size=args.batch_size, eval_batch_size=args.batch_size,
         max_steps=args.steps, eval_every=10**9, seed=13, decoding=decoding,
     )  # fmt: skip
-    run = api.build(config, backbone=load_backbone(model))
+    run = api.build(config, backbone=backbone(model, args.random_weights))
     examples = [Example(FILLER, label=list(words)[i % 2]) for i in range(args.batch_size * args.steps)]
     return run, run.pvp.encode(examples)
+
+
+def backbone(model: str, random_weights: bool):
+    """The masked LM of ``model``, or (``random_weights``: speed does not depend on them) one of its config."""
+    if not random_weights:
+        return load_backbone(model)
+    from transformers import AutoConfig, AutoModelForMaskedLM
+
+    torch.manual_seed(13)
+    return AutoModelForMaskedLM.from_config(AutoConfig.from_pretrained(model))
 
 
 def seconds(action) -> float:
@@ -61,6 +71,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--random-weights", action="store_true", help="Only read the model's config.")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     variants = {
