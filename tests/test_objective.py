@@ -95,3 +95,14 @@ def test_the_trainer_learns_soft_targets_through_the_objective(tiny_bert_dir, ti
     for name in hard:
         torch.testing.assert_close(one_hot[name], hard[name])
     assert any(not torch.allclose(flipped[name], hard[name]) for name in hard)
+
+
+def test_modes_and_the_objective_never_import_the_model():
+    """The model builds on the modes; modes see it as a MaskedLM (promptlearn.lm), so imports run one way."""
+    import re
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent.parent / "promptlearn"
+    for path in [*sorted((package / "modes").glob("*.py")), package / "lm.py", package / "objective.py"]:
+        imports = re.findall(r"^\s*(?:from|import) (promptlearn\.model)\b", path.read_text(), re.MULTILINE)
+        assert not imports, f"{path.name} imports promptlearn.model"
