@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from promptlearn.aux_mlm import MlmBatches
+from promptlearn.config import RunConfig
 from promptlearn.errors import PromptlearnError
 from promptlearn.model import PromptModel
 from promptlearn.modes import get_mode
@@ -69,6 +70,8 @@ def test_bad_settings_are_refused():
         Objective(temperature=0)
     with pytest.raises(PromptlearnError, match="needs unlabelled text"):
         Objective(aux_mlm_weight=0.1)
+    with pytest.raises(PromptlearnError, match=r"--aux-mlm-weight must be in \[0, 1\), got 1.0"):
+        RunConfig(model="m", data="d", pattern="[MASK]", aux_mlm_weight=1.0)
     with pytest.raises(PromptlearnError, match="every text is empty"):
         MlmBatches([""], tiny_tokenizer(), batch_size=1, max_length=8, seed=0)
 
