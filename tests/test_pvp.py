@@ -139,3 +139,13 @@ def test_soft_targets_ride_along_into_the_batch():
     assert "soft_targets" not in pvp.collate(pvp.encode(examples))
     with pytest.raises(PromptlearnError, match="one row of 2 probabilities per example"):
         pvp.encode(examples, soft_targets=[[1.0, 0.0]])
+
+
+def test_bpe_multi_token_words_take_the_leading_space_on_their_first_piece_only():
+    tokenizer = bpe_tokenizer(["Ġun", "believ", "able", "Ġbad", "Ġit", "Ġwas", "it", "."])
+    pvp = make_pvp("{text} it was [MASK].", verbalizer=Verbalizer.parse("p=unbelievable,n=bad"), tokenizer=tokenizer)
+    [unbelievable], [bad] = pvp.label_word_tokens
+    assert tokenizer.convert_ids_to_tokens(unbelievable) == ["Ġun", "believ", "able"]
+    assert tokenizer.convert_ids_to_tokens(bad) == ["Ġbad"]
+    [encoded] = pvp.encode([Example("it")])
+    assert pvp.tokens(encoded) == ["<s>", "it", "Ġit", "Ġwas", "<mask>", "<mask>", "<mask>", ".", "</s>"]
