@@ -35,6 +35,7 @@ from promptlearn.outputs import (
 )
 from promptlearn.pattern import Pattern
 from promptlearn.pvp import PVP
+from promptlearn.soft_labels import read_soft_labels
 from promptlearn.trainer import Trainer, classification_metrics, restore_trained
 from promptlearn.verbalizer import Verbalizer
 
@@ -123,11 +124,15 @@ def fit(config: RunConfig, data: TaskData) -> tuple[Prompted, dict]:
     started = time.perf_counter()
     run = build(config, data)
     train_examples, dev_examples = few_shot(data, config.shots, config.seed, config.dev_split)
+    targets = None
+    if config.soft_labels is not None:
+        targets = read_soft_labels(config.soft_labels, len(train_examples), len(run.pvp.labels))
+        run.trainer.objective = Objective(temperature=config.temperature)
     if config.aux_mlm_weight:
         texts = unlabeled_texts(config, data, train_examples + dev_examples)
         run.trainer.objective = auxiliary_objective(config, run, texts)
     dev_encoded = run.pvp.encode(dev_examples)
-    result = run.trainer.fit(run.pvp.encode(train_examples), dev_encoded)
+    result = run.trainer.fit(run.pvp.encode(train_examples, soft_targets=targets), dev_encoded)
     metrics = {"dev": run.trainer.evaluate(dev_encoded)}
     metrics["training"] = {
         "steps": result.steps,
@@ -166,7 +171,7 @@ def auxiliary_objective(config: RunConfig, run: Prompted, texts: list) -> Object
             f"--aux-mlm-weight trains the masked LM's head, but mode {config.mode!r} has a classification head"
         )
     batches = MlmBatches(texts, run.pvp.tokenizer, config.batch_size, config.max_length, config.seed)
-    return Objective(aux_mlm_weight=config.aux_mlm_weight, mlm_batches=batches)
+    return Objective(config.temperature, aux_mlm_weight=config.aux_mlm_weight, mlm_batches=batches)
 
 
 def train(

@@ -41,6 +41,8 @@ class RunConfig:
     ``decoding``: how multi-token label words are scored at evaluation, 'one-pass' or 'exact'.
     ``aux_mlm_weight`` w > 0 adds PET's auxiliary masked-LM loss, ``(1 - w) * task + w * MLM``, on
     ``unlabeled`` (a data file) or, when that is None, the train split's texts outside the run's train and dev.
+    ``soft_labels`` (a file, see :mod:`promptlearn.soft_labels`) makes training learn one distribution per
+    train example by KL at ``temperature`` instead of the labels (distillation, e.g. PET's final model).
     Fields with a ``help`` in their metadata are ``promptlearn train``'s options (declared here only).
     ``working_dir`` is the folder relative paths were given in; :meth:`anchored` fills it and makes
     local paths absolute, keeping what was typed in ``as_given``, so a run folder works from anywhere.
@@ -84,6 +86,10 @@ class RunConfig:
     unlabeled: str | None = _option(
         None, "Data file of unlabelled texts for --aux-mlm-weight (default: train texts outside the run's split)."
     )
+    soft_labels: str | None = _option(
+        None, "Distillation: label distributions, one JSON list per train example, learned by KL (no --shots)."
+    )
+    temperature: float = _option(1.0, "With --soft-labels: the temperature of the KL (PET distils at 2).")
     working_dir: str | None = None
     as_given: dict = field(default_factory=dict)
 
@@ -123,6 +129,15 @@ class RunConfig:
             raise PromptlearnError(f"--decoding must be one of {', '.join(DECODINGS)}, got {self.decoding!r}")
         if not 0 <= self.aux_mlm_weight < 1:
             raise PromptlearnError(f"--aux-mlm-weight must be in [0, 1), got {self.aux_mlm_weight}")
+        if self.temperature <= 0:
+            raise PromptlearnError(f"--temperature must be positive, got {self.temperature}")
+        if self.temperature != 1 and self.soft_labels is None:
+            raise PromptlearnError("--temperature softens soft labels: give --soft-labels FILE too")
+        if self.soft_labels is not None and self.shots is not None:
+            raise PromptlearnError(
+                "--soft-labels has one line per example of the whole train split; sampling K with --shots would "
+                "misalign them: leave --shots out"
+            )
         if self.precision not in PRECISIONS:
             raise PromptlearnError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
@@ -153,21 +168,22 @@ class RunConfig:
             raise PromptlearnError(f"Cannot read run config {path}: {err}") from err
 
     def anchored(self) -> RunConfig:
-        """Local paths (``model``, ``data``, ``unlabeled``, ``mode_options["prompt"]``) made absolute
+        """Local paths (``model``, ``data``, ``unlabeled``, ``soft_labels``, ``mode_options["prompt"]``) made absolute
         against ``working_dir``, which defaults to the current folder; Hub names are left as they are.
         """
         base = Path(self.working_dir or Path.cwd()).resolve()
         paths = {"model": self.model, "data": self.data}
-        if self.unlabeled is not None:
-            paths["unlabeled"] = self.unlabeled
+        files = {key: getattr(self, key) for key in ("unlabeled", "soft_labels") if getattr(self, key) is not None}
+        paths |= files
         if isinstance(self.mode_options.get("prompt"), str):
             paths["prompt"] = self.mode_options["prompt"]
-        resolved = {key: _anchor(value, base, always=key in ("prompt", "unlabeled")) for key, value in paths.items()}
+        always = {"prompt", *files}
+        resolved = {key: _anchor(value, base, always=key in always) for key, value in paths.items()}
         changed = {key: paths[key] for key in paths if resolved[key] != paths[key]}
         options = self.mode_options | ({"prompt": resolved["prompt"]} if "prompt" in resolved else {})
         return self.replace(
             model=resolved["model"], data=resolved["data"], unlabeled=resolved.get("unlabeled"),
-            mode_options=options, working_dir=str(base),
+            soft_labels=resolved.get("soft_labels"), mode_options=options, working_dir=str(base),
             as_given=changed | self.as_given,
         )  # fmt: skip
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from typer.testing import CliRunner
 
@@ -32,6 +34,11 @@ def test_pet_command_writes_the_summary_and_resumes(tiny_bert_dir, pet_task, tmp
     again = runner.invoke(app, _args(tiny_bert_dir, pet_task, out))
     assert again.exit_code == 0, again.output
     assert (out / "g0" / "p0-r0" / "metrics.json").stat().st_mtime_ns == stamp
+    assert "the final model is" in again.output
+    evaluated = runner.invoke(app, ["evaluate", "--run", str(out / "final")])
+    assert evaluated.exit_code == 0, evaluated.output
+    result = json.loads(evaluated.output[evaluated.output.index("{") :])
+    assert result["split"] == "test" and result["examples"] == 2
 
 
 @pytest.mark.parametrize(

@@ -22,16 +22,19 @@ def _experiment(model, data, output, modes) -> Experiment:
     })  # fmt: skip
 
 
-def test_pet_ensemble_cell_reports_the_pipelines_ensemble(tiny_bert_dir, pet_task, tmp_path):
-    experiment = _experiment(tiny_bert_dir, pet_task, tmp_path / "exp", ["pet-ensemble"])
-    [spec] = experiment.runs()
-    assert spec.run_id == "tiny__pet-ensemble__p0__k2__s13" and spec.config.mode == "pet"
-    [record] = run_experiment(experiment)
-    assert record["status"] == "ok", record.get("error")
+def test_pet_cells_report_the_pipelines_ensemble_and_final_model(tiny_bert_dir, pet_task, tmp_path):
+    experiment = _experiment(tiny_bert_dir, pet_task, tmp_path / "exp", ["pet-ensemble", "pet-distill"])
+    specs = experiment.runs()
+    assert [s.run_id for s in specs] == ["tiny__pet-ensemble__p0__k2__s13", "tiny__pet-distill__p0__k2__s13"]
+    assert {s.config.mode for s in specs} == {"pet"}
+    record, distilled = run_experiment(experiment)
+    assert record["status"] == distilled["status"] == "ok", (record.get("error"), distilled.get("error"))
     pipeline = tmp_path / "exp" / "pet" / "tiny__g0__k2__s13"
     summary = json.loads((pipeline / "summary.json").read_text())
     ensemble = next(row for row in summary["rows"] if row["component"].startswith("g0/ensemble"))
     assert record["test"]["accuracy"] == ensemble["test"]["accuracy"]
+    final = json.loads((pipeline / "final" / "metrics.json").read_text())  # both cells share one pipeline
+    assert distilled["test"]["accuracy"] == pytest.approx(final["test"]["accuracy"])
     assert len(list((pipeline / "g0").glob("*.labels.npz"))) == 2 * 3  # 2 patterns x PET's 3 repetitions
 
 

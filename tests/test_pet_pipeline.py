@@ -31,7 +31,14 @@ def test_pipeline_writes_every_component(tiny_bert_dir, pet_task, tmp_path):
     g1 = read_split(out / "data" / "g1-p0-r0", "train")
     assert g1[:4] == read_split(out / "data" / "base", "train") and 4 < len(g1) <= 4 + 12
     components = [row["component"] for row in summary["rows"]]
-    assert components[:3] == ["g0/p0-r0", "g0/p1-r0", "g0/ensemble (wmean)"]
+    assert components == ["g0/p0-r0", "g0/p1-r0", "g0/ensemble (wmean)", "g1/p0-r0", "g1/p1-r0",
+                          "g1/ensemble (wmean)", "final"]  # fmt: skip
+    # the final classifier learnt the last ensemble's soft labels on the whole pool, at T = 2
+    final = json.loads((out / "final" / "config.json").read_text())
+    assert final["mode"] == "finetune" and final["temperature"] == 2.0
+    soft = [json.loads(line) for line in (out / "data" / "final" / "soft_labels.jsonl").read_text().splitlines()]
+    assert len(soft) == 12 and all(abs(sum(row) - 1) < 1e-6 for row in soft)
+    assert summary["rows"][-1]["train_examples"] == 12 and "test" in summary["rows"][-1]
     assert json.loads((out / "summary.json").read_text())["rows"] == summary["rows"]
 
 
@@ -59,9 +66,9 @@ def test_a_killed_pipeline_resumes_without_retraining(tiny_bert_dir, pet_task, t
 
     resumed, trained[:] = True, []
     run_pipeline(config, out)
-    assert [p.removeprefix(str(out) + "/") for p in trained] == ["g1/p1-r0"]
+    assert [p.removeprefix(str(out) + "/") for p in trained] == ["g1/p1-r0", "final"]
     run_pipeline(config, out)  # everything done: nothing trains again
-    assert len(trained) == 1
+    assert len(trained) == 2
 
 
 def test_a_restart_with_other_settings_is_refused(tiny_bert_dir, pet_task, tmp_path):

@@ -1,28 +1,27 @@
 """Distillation: the last generation's ensemble labels the pool with soft labels; one classifier learns them.
 
-The soft labels are softmax(merged logits / T) (T = 2 in PET). They are written with the pool to
-``data/final/train.jsonl`` (``label``: the most probable label, ``soft_label``: the distribution in
-the order of ``labels``), beside the labelled dev and the test split; the final classifier
+The soft labels are softmax(merged logits / T) (T = 2 in PET). The pool goes to
+``data/final/train.jsonl`` (``label``: the most probable label) and the distributions, in the same
+order and in the order of ``labels``, to ``soft_labels.jsonl``, beside the labelled dev and the test
+split; the final classifier
 (``final_mode``, PET's sequence classifier = ``finetune``) is trained on them through the cloze
 objective's soft-target loss (KL at temperature T, :mod:`promptlearn.objective`) into ``final/``.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
 from promptlearn.data import Example
 from promptlearn.outputs import staged_folder, to_json
 from promptlearn.pet.ensemble import soften
+from promptlearn.pet.members import train_member
 from promptlearn.pet.pool import rows_text
 from promptlearn.pet.selection import select
 
 if TYPE_CHECKING:
     from promptlearn.pet.members import Member
     from promptlearn.pet.pipeline import Pipeline
-
-logger = logging.getLogger(__name__)
 
 FINAL = "final"
 SOFT_LABELS = "soft_labels.jsonl"
@@ -59,10 +58,13 @@ def write_final_data(pipeline: Pipeline, members: list[Member]) -> None:
 
 
 def final_config(pipeline: Pipeline):
+    """The final classifier's run config: the soft-labelled pool, ``final_mode``, KL at the pipeline's temperature."""
     config = pipeline.config
+    folder = (pipeline.root / "data" / FINAL).resolve()
     return pipeline.base.replace(
-        data=str((pipeline.root / "data" / FINAL).resolve()), shots=None, mode=config.final_mode, mode_options={},
-        learning_rate=None, max_steps=config.final_steps or pipeline.base.max_steps, epochs=None,
+        data=str(folder), shots=None, soft_labels=str(folder / SOFT_LABELS), temperature=config.temperature,
+        mode=config.final_mode, mode_options={}, learning_rate=None, aux_mlm_weight=0.0, unlabeled=None,
+        max_steps=config.final_steps or pipeline.base.max_steps, epochs=None,
         pattern=config.patterns[0], pattern_id=config.pattern_ids[0],
     )  # fmt: skip
 
@@ -70,18 +72,4 @@ def final_config(pipeline: Pipeline):
 def train_final(pipeline: Pipeline, members: list[Member]) -> None:
     """Write the soft-labelled pool and train the final classifier on it (skipped when ``final/`` is done)."""
     write_final_data(pipeline, members)
-    run_dir = pipeline.root / FINAL
-    if (run_dir / "metrics.json").is_file():
-        return
-    train_on_soft_labels(final_config(pipeline), run_dir, pipeline.config.temperature)
-
-
-def train_on_soft_labels(config, run_dir, temperature: float) -> None:
-    """SEAM (issue 10): train ``config`` on its data folder's ``soft_labels.jsonl`` with the objective's
-    KL-at-temperature loss. Until the cloze objective lands this trains nothing and says so."""
-    logger.warning(
-        "PET: distillation needs the cloze objective's soft-target loss (issue 10), not merged yet: "
-        "%s was not trained; the soft labels are in %s",
-        run_dir,
-        config.data,
-    )
+    train_member(final_config(pipeline), pipeline.root / FINAL)
