@@ -11,6 +11,10 @@ from promptlearn.errors import PromptlearnError
 
 DEFAULT_MAX_STEPS = 250
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+#: how class probabilities are calibrated (:mod:`promptlearn.calibration`)
+CALIBRATIONS = ("none", "content-free", "unlabeled")
+#: keys of ``verbalizer_search`` (arguments of :func:`promptlearn.label_search.search_verbalizer`)
+SEARCH_OPTIONS = ("top_k", "words_per_label")
 
 
 @dataclass
@@ -20,7 +24,11 @@ class RunConfig:
     ``pattern`` and ``verbalizer`` hold the resolved text and words, even when they came from a
     task preset (``task`` / ``pattern_id`` record where from); ``labels`` is the class order,
     filled in when the data is read. ``learning_rate=None`` uses the
-    mode's default. Exactly one of ``max_steps`` / ``epochs`` bounds training (250 steps if neither).
+    mode's default. ``calibrate`` (:mod:`promptlearn.calibration`), ``demonstrations`` and its
+    options (:mod:`promptlearn.demonstrations`) and ``verbalizer_search`` (options of
+    :func:`promptlearn.label_search.search_verbalizer`; the search replaces ``verbalizer`` inside the
+    run's own train/dev split) improve the prompt without a human in the loop. Exactly one of
+    ``max_steps`` / ``epochs`` bounds training (250 steps if neither).
     """
 
     model: str
@@ -52,6 +60,12 @@ class RunConfig:
     max_grad_norm: float = 1.0
     precision: str = "auto"
     compile: bool = False
+    calibrate: str = "none"
+    demonstrations: bool = False
+    demonstration_sets: int = 16
+    demonstration_length: int = 64
+    similar_demonstrations: bool = False
+    verbalizer_search: dict | None = None
 
     def __post_init__(self):
         if self.max_steps is not None and self.epochs is not None:
@@ -78,6 +92,14 @@ class RunConfig:
             raise PromptlearnError("--weight-decay must be >= 0 and --max-grad-norm > 0")
         if self.precision not in PRECISIONS:
             raise PromptlearnError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.calibrate not in CALIBRATIONS:
+            raise PromptlearnError(f"--calibrate must be one of {', '.join(CALIBRATIONS)}, got {self.calibrate!r}")
+        _positive(demonstration_sets=self.demonstration_sets, demonstration_length=self.demonstration_length)
+        if self.verbalizer_search is not None:
+            unknown = sorted(set(self.verbalizer_search) - set(SEARCH_OPTIONS))
+            if unknown:
+                raise PromptlearnError(f"verbalizer_search: unknown keys {unknown}; known: {', '.join(SEARCH_OPTIONS)}")
+            _positive(**self.verbalizer_search)
 
     @classmethod
     def from_dict(cls, values: dict, origin: str = "config") -> RunConfig:

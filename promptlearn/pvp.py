@@ -65,6 +65,8 @@ class PVP:
                 f"no room for the input within --max-length {max_length}. Raise --max-length or shorten it."
             )
         self.label_token_ids = self._label_word_ids() if verbalizer else []
+        #: appends demonstrations to every encoded input when set (:mod:`promptlearn.demonstrations`)
+        self.demonstrations = None
 
     def check_data(self, data: TaskData) -> None:
         """Raise if the pattern's slots or the verbalizer's labels do not fit the dataset."""
@@ -81,15 +83,21 @@ class PVP:
         if self.verbalizer is not None:
             self.verbalizer.check_labels(data.labels)
 
-    def encode(self, examples: list[Example]) -> list[Encoded]:
-        """Tokenize and truncate ``examples`` (inputs only, longest slot first)."""
+    def encode(self, examples: list[Example], draw: int = 0) -> list[Encoded]:
+        """Tokenize and truncate ``examples`` (inputs only, longest slot first).
+
+        With demonstrations, ``draw`` picks which (seeded) draw of them each input gets.
+        """
         slot_tokens = {}
         for kind, value in self._plan:
             if kind == "slot" and value not in slot_tokens:
                 field, lead = value
                 texts = [lead + (getattr(ex, field) or "") for ex in examples]
                 slot_tokens[value] = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
-        return [self._assemble(i, ex, slot_tokens) for i, ex in enumerate(examples)]
+        encoded = [self._assemble(i, ex, slot_tokens) for i, ex in enumerate(examples)]
+        if self.demonstrations is not None:
+            encoded = self.demonstrations.append(self, examples, encoded, draw)
+        return encoded
 
     def collate(self, batch: list[Encoded]) -> dict[str, torch.Tensor]:
         """Pad ``batch`` to its longest member (dynamic padding); tensors are (B, T) / (B,) / (B, S)."""
