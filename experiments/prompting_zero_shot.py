@@ -2,7 +2,8 @@
 
 Run from the repository root (about 15 minutes on one CPU thread):
 
-    PYTHONPATH=. OMP_NUM_THREADS=1 python experiments/prompting_zero_shot.py --output docs/results/prompting/zero_shot.json
+    PYTHONPATH=. OMP_NUM_THREADS=1 python experiments/prompting_zero_shot.py \
+        --output docs/results/prompting/zero_shot.json
 
 Per task: the preset's first pattern; manual words = the preset verbalizer; searched words =
 ``promptlearn search-verbalizer`` on each seed's K=16 split (dev = K per label sampled from the rest
@@ -67,7 +68,7 @@ def main() -> None:
             model=args.model, data=str(Path(args.data_root) / task), pattern=task_pattern(task).pattern,
             verbalizer=task_verbalizer(task).to_dict(), task=task, eval_batch_size=128,
         )  # fmt: skip
-        splits = [few_shot(data, args.shots, seed, dev_from_train=True) for seed in SEEDS]
+        splits = [few_shot(data, args.shots, seed, "sampled") for seed in SEEDS]
         manual = api.build(config, data)
         entry = {"pattern": config.pattern, "manual_words": config.verbalizer}
         entry["manual"] = accuracies(manual, test, splits)

@@ -8,7 +8,6 @@ A run folder holds ``config.json`` (the resolved :class:`RunConfig`), ``metrics.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -17,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from accelerate.utils import set_seed
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file
 
 from promptlearn import calibration
 from promptlearn.config import RunConfig
@@ -29,10 +28,17 @@ from promptlearn.fingerprint import check_same_base, size_mismatches
 from promptlearn.label_search import SearchResult, search_verbalizer
 from promptlearn.model import PromptModel, load_backbone, load_tokenizer
 from promptlearn.modes import Mode, get_mode
-from promptlearn.outputs import check_output_free, staged_folder, write_json_atomic, write_text_atomic
+from promptlearn.outputs import (
+    check_output_free,
+    staged_folder,
+    to_json,
+    write_json_atomic,
+    write_safetensors_atomic,
+    write_text_atomic,
+)
 from promptlearn.pattern import Pattern
 from promptlearn.pvp import PVP, Encoded
-from promptlearn.trainer import Trainer, classification_metrics
+from promptlearn.trainer import Trainer, classification_metrics, restore_trained
 from promptlearn.verbalizer import Verbalizer
 
 logger = logging.getLogger(__name__)
@@ -175,19 +181,30 @@ def train(
 ) -> dict:
     """Train, evaluate on dev and test, and (with ``output``) write the run folder. Returns the metrics.
 
+    Without a (labelled) test split there are no test metrics, and ``metrics["warnings"]`` says so.
+
     ``data`` saves re-reading the dataset when the caller already holds ``config.data`` loaded.
     """
     if output is not None:
         check_output_free(output, overwrite)
     started = time.perf_counter()
+    config = config.anchored()  # the run folder must work from any directory
     if data is None:
         data = load_task_data(config.data, columns_of(config))
     run, metrics = fit(config, data)
     predictions = None
-    if "test" in data.splits:
+    if "test" not in data.splits:
+        warning = f"{config.data} has no test split: no test metrics and no predictions.jsonl"
+    else:
         predictions = run.predict(data.splits["test"])  # calibrated and averaged over demonstrations, as set
-        if all(r["gold"] is not None for r in predictions):
+        if predictions[0]["gold"] is None:  # a test split is labelled in every row or in none
+            warning = f"the test split of {config.data} has no labels: predictions.jsonl only, no test metrics"
+        else:
             metrics["test"] = metrics_of(predictions, run.pvp.labels)
+            warning = None
+    if warning is not None:
+        logger.warning(warning)
+        metrics["warnings"] = [warning]
     artifact = run.model.mode.artifact_state(run.model)
     metrics["training"]["artifact_bytes"] = sum(t.numel() * t.element_size() for t in artifact.values())
     metrics["training"]["wall_seconds"] = round(time.perf_counter() - started, 2)
@@ -195,9 +212,9 @@ def train(
     if output is not None and run.trainer.accelerator.is_main_process:
         with staged_folder(output, overwrite) as folder:
             write_json_atomic(folder / "config.json", run.config.to_dict())
-            save_file(
-                {k: v.contiguous().cpu() for k, v in artifact.items()},
+            write_safetensors_atomic(
                 folder / WEIGHTS,
+                {k: v.contiguous().cpu() for k, v in artifact.items()},
                 metadata={"base_model": config.model, "mode": config.mode, **base_signature(run.model)},
             )
             if predictions is not None:
@@ -218,14 +235,21 @@ def load_run(run_dir: str | Path, allow_other_base: bool = False) -> Prompted:
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").is_file():
         raise PromptlearnError(f"{run_dir} is not a run folder (no config.json); train one with `promptlearn train`")
-    config = RunConfig.load(run_dir / "config.json")
-    run = build(config)
+    config = RunConfig.load(run_dir / "config.json").anchored()
     weights_path = run_dir / WEIGHTS
     if not weights_path.is_file():
         raise PromptlearnError(f"{run_dir} has no {WEIGHTS}: the run did not finish; train it again")
-    with safe_open(weights_path, "pt") as handle:
-        metadata = handle.metadata() or {}
-    load_artifact(run.model, load_file(weights_path), str(weights_path), metadata, allow_other_base)
+    try:
+        with safe_open(weights_path, "pt") as handle:
+            metadata = handle.metadata() or {}
+        state = load_file(weights_path)
+    except (SafetensorError, OSError) as err:
+        raise PromptlearnError(
+            f"{weights_path} cannot be read as safetensors ({err}): the file is truncated or damaged. "
+            "Train the run again (or copy the folder again, if it was copied)."
+        ) from err
+    run = build(config)
+    load_artifact(run.model, state, str(weights_path), metadata, allow_other_base)
     run.model.eval()
     if config.demonstrations:
         use_demonstrations(run, load_examples(run_dir / DEMONSTRATIONS))
@@ -235,7 +259,7 @@ def load_run(run_dir: str | Path, allow_other_base: bool = False) -> Prompted:
 
 def few_shot_split(config: RunConfig, data: TaskData) -> tuple[list[Example], list[Example]]:
     """The run's (train, dev) examples: its seed's few-shot sample, dev as ``config`` says."""
-    return few_shot(data, config.shots, config.seed, config.dev_from_train)
+    return few_shot(data, config.shots, config.seed, config.dev_split)
 
 
 def search_label_words(
@@ -324,17 +348,17 @@ def load_artifact(
             f"{model.backbone.config.num_hidden_layers} layers): {details}. Load it onto the model it was trained on."
         )
     check_same_base(metadata or {}, signature, origin, allow_other_base)
-    model.load_state_dict(state, strict=False)
+    restore_trained(model, state, origin)
 
 
 def write_predictions(path: Path, records: list[dict]) -> None:
-    write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    write_text_atomic(path, "".join(to_json(r, indent=None) + "\n" for r in records))
 
 
 def write_examples(path: Path, examples: list[Example]) -> None:
     """``examples`` as .jsonl with the default columns (``text``, ``text_b``, ``label``)."""
     rows = [{"text": ex.text_a, "text_b": ex.text_b, "label": ex.label} for ex in examples]
-    write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    write_text_atomic(path, "".join(to_json(r, indent=None) + "\n" for r in rows))
 
 
 def metrics_of(records: list[dict], labels: list[str]) -> dict:
