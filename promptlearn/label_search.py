@@ -10,8 +10,9 @@
    macro-F1, then train accuracy), until nothing changes. ``words_per_label`` > 1 then adds, per
    label, the candidates that keep dev accuracy highest (a label's score is the mean of its words').
 
-The model is read once: the full-vocabulary log-probabilities at the mask of every train and dev
-example; everything after that is indexing. Test is never read (the caller passes train and dev).
+The model reads train twice (summed full-vocabulary log-probabilities per label, then the
+candidates' log-probabilities) and dev once; memory stays O(labels x vocabulary) whatever the
+number of examples. Test is never read (the caller passes train and dev).
 Candidates are single tokens, not special, alphabetic, and re-tokenize to themselves where the
 pattern puts them (multi-token label words are not supported by the cloze readout yet).
 """
@@ -19,6 +20,7 @@ pattern puts them (multi-token label words are not supported by the cloze readou
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,15 +55,16 @@ class SearchResult:
 
 
 @torch.no_grad()
-def mask_log_probs(backbone: torch.nn.Module, pvp: PVP, examples: list[Example], batch_size: int = 32) -> torch.Tensor:
-    """Full-vocabulary log-probabilities (N, V) at the mask of each example, in eval mode."""
+def mask_log_probs(
+    backbone: torch.nn.Module, pvp: PVP, examples: list[Example], batch_size: int = 32
+) -> Iterator[torch.Tensor]:
+    """Full-vocabulary log-probabilities at the mask, one (B, V) batch at a time (eval mode, in order)."""
     was_training = backbone.training
     backbone.eval()
     scorer = ClozeScorer(backbone)
     vocab = torch.arange(backbone.get_output_embeddings().weight.shape[0])
     segments = "token_type_ids" in inspect.signature(backbone.base_model.forward).parameters
     segments = segments and getattr(backbone.config, "type_vocab_size", 0) > 1
-    rows = []
     encoded = pvp.encode(examples)
     try:
         for start in range(0, len(encoded), batch_size):
@@ -71,10 +74,20 @@ def mask_log_probs(backbone: torch.nn.Module, pvp: PVP, examples: list[Example],
                 input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], **extra
             ).last_hidden_state  # (B, T, H)
             at_mask = hidden[torch.arange(hidden.size(0)), batch["mask_positions"]]  # (B, H)
-            rows.append(torch.log_softmax(scorer(at_mask, vocab).float(), dim=-1))  # (B, V)
+            yield torch.log_softmax(scorer(at_mask, vocab).float(), dim=-1)  # (B, V)
     finally:
         backbone.train(was_training)
-    return torch.cat(rows)
+
+
+def label_sums(batches: Iterator[torch.Tensor], gold: np.ndarray, num_labels: int) -> np.ndarray:
+    """Summed log-probabilities (C, V) over each label's examples; memory O(C x V), not O(N x V)."""
+    sums, row = None, 0
+    for batch in batches:
+        onehot = torch.nn.functional.one_hot(torch.as_tensor(gold[row : row + len(batch)]), num_labels)
+        part = onehot.T.to(batch.dtype) @ batch  # (C, V)
+        sums = part if sums is None else sums + part
+        row += len(batch)
+    return sums.double().numpy()
 
 
 def candidate_ids(tokenizer, after_space: bool) -> np.ndarray:
@@ -90,23 +103,19 @@ def candidate_ids(tokenizer, after_space: bool) -> np.ndarray:
     )
 
 
-def lm_bff_candidates(log_probs: np.ndarray, gold: np.ndarray, num_labels: int, valid: np.ndarray, top_k: int):
+def lm_bff_candidates(sums: np.ndarray, valid: np.ndarray, top_k: int) -> np.ndarray:
     """Per label, the ``top_k`` valid ids by summed log-probability over that label's examples: (C, k)."""
-    table = []
-    for label in range(num_labels):
-        summed = np.where(valid, log_probs[gold == label].sum(axis=0), -np.inf)
-        table.append(np.argsort(-summed, kind="stable")[:top_k])
-    return np.stack(table)
+    return np.stack([np.argsort(-np.where(valid, row, -np.inf), kind="stable")[:top_k] for row in sums])
 
 
-def likelihood_ratio(log_probs: np.ndarray, gold: np.ndarray, num_labels: int) -> np.ndarray:
-    """PETAL's score (C, V): mean log-probability on the label's examples minus on the others'."""
-    scores = []
-    for label in range(num_labels):
-        mine, others = log_probs[gold == label], log_probs[gold != label]
-        rest = others.mean(axis=0) if len(others) else np.zeros(log_probs.shape[1])
-        scores.append(mine.mean(axis=0) - rest)
-    return np.stack(scores)
+def likelihood_ratio(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """PETAL's score (C, V): mean log-probability on the label's examples minus on the others'.
+
+    ``sums`` (C, V) from :func:`label_sums`, ``counts`` (C,) examples per label.
+    """
+    others = counts.sum() - counts  # with one label there are no others: their mean counts as 0
+    rest = (sums.sum(axis=0, keepdims=True) - sums) / np.clip(others, 1, None)[:, None]
+    return sums / np.clip(counts, 1, None)[:, None] - rest
 
 
 def _quality(log_probs: np.ndarray, gold: np.ndarray, words: list[list[int]]) -> tuple[float, float]:
@@ -169,23 +178,33 @@ def search_verbalizer(
     missing = sorted(set(labels) - {ex.label for ex in train})
     if missing:
         raise PromptlearnError(f"The label-word search needs training examples of every label; none of {missing}")
-    train_lp = mask_log_probs(backbone, pvp, train).numpy()
-    dev_lp = mask_log_probs(backbone, pvp, dev).numpy() if dev else train_lp
     train_gold = np.array([index[ex.label] for ex in train])
-    dev_gold = np.array([index[ex.label] for ex in dev]) if dev else train_gold
+    sums = label_sums(mask_log_probs(backbone, pvp, train), train_gold, len(labels))
     valid = candidate_ids(pvp.tokenizer, pvp.mask_after_space)
-    if valid.shape[0] != train_lp.shape[1]:  # tokenizer and model vocabularies differ (added tokens)
-        valid = np.pad(valid, (0, max(0, train_lp.shape[1] - valid.shape[0])))[: train_lp.shape[1]]
-    pool = lm_bff_candidates(train_lp, train_gold, len(labels), valid, top_k)
-    ratio = likelihood_ratio(train_lp, train_gold, len(labels))
-    ranked = [sorted(ids.tolist(), key=lambda i, c=c: -ratio[c, i]) for c, ids in enumerate(pool)]
+    valid = np.pad(valid, (0, max(0, sums.shape[1] - len(valid))))[: sums.shape[1]]  # model vocab may be larger
+    pool = lm_bff_candidates(sums, valid, top_k)
+    counts = np.bincount(train_gold, minlength=len(labels))
+    ratio = likelihood_ratio(sums, counts)
+    ids = np.unique(pool)  # only the candidates' columns are kept from here on
+    column = {int(i): c for c, i in enumerate(ids)}
+    ranked = [sorted((column[int(i)] for i in row), key=lambda c, label=label: -ratio[label, ids[c]])
+              for label, row in enumerate(pool)]  # fmt: skip
+    train_lp = _columns(mask_log_probs(backbone, pvp, train), ids)
+    dev_lp = _columns(mask_log_probs(backbone, pvp, dev), ids) if dev else train_lp
+    dev_gold = np.array([index[ex.label] for ex in dev]) if dev else train_gold
     chosen = choose((dev_lp, dev_gold), (train_lp, train_gold), ranked, words_per_label)
-    word = {i: pvp.tokenizer.decode([i]).strip() for ids in ranked for i in ids}
-    words = {label: [word[i] for i in ids] for label, ids in zip(labels, chosen, strict=True)}
+    word = {c: pvp.tokenizer.decode([int(ids[c])]).strip() for c in range(len(ids))}
+    words = {label: [word[c] for c in cols] for label, cols in zip(labels, chosen, strict=True)}
     verbalizer = Verbalizer.from_dict(words)
     return SearchResult(
         verbalizer=verbalizer,
         dev_accuracy=_quality(dev_lp, dev_gold, chosen)[0],
         train_accuracy=_quality(train_lp, train_gold, chosen)[0],
-        candidates={label: [word[i] for i in ids[:10]] for label, ids in zip(labels, ranked, strict=True)},
+        candidates={label: [word[c] for c in cols[:10]] for label, cols in zip(labels, ranked, strict=True)},
     )
+
+
+def _columns(batches: Iterator[torch.Tensor], ids: np.ndarray) -> np.ndarray:
+    """The (N, len(ids)) columns ``ids`` of the log-probability batches."""
+    index = torch.as_tensor(ids)
+    return torch.cat([batch[:, index] for batch in batches]).numpy()

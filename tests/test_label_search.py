@@ -4,13 +4,14 @@ import json
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from conftest import write_task
 from typer.testing import CliRunner
 
 from cli import app
 from promptlearn.experiment import Experiment, run_experiment
-from promptlearn.label_search import candidate_ids, choose, likelihood_ratio, lm_bff_candidates
+from promptlearn.label_search import candidate_ids, choose, label_sums, likelihood_ratio, lm_bff_candidates
 
 runner = CliRunner()
 
@@ -36,7 +37,7 @@ def test_lm_bff_candidates_sum_log_probs_per_label_and_skip_invalid_ids():
     )
     gold = np.array([0, 0, 1, 1])
     valid = np.array([False, True, True, True])  # id 0 is e.g. a special token
-    table = lm_bff_candidates(log_probs, gold, 2, valid, top_k=2)
+    table = lm_bff_candidates(label_sums(iter([torch.tensor(log_probs)]), gold, 2), valid, top_k=2)
     assert table[0].tolist() == [1, 2]  # summed over label 0's rows: id 1 (0.3*0.1) beats id 2 (0.1*0.2)
     assert table[1].tolist() == [2, 3]
 
@@ -44,8 +45,11 @@ def test_lm_bff_candidates_sum_log_probs_per_label_and_skip_invalid_ids():
 def test_likelihood_ratio_prefers_a_label_specific_word_over_a_common_one():
     # word 0 is likely everywhere, word 1 only on label 0's examples
     log_probs = np.log(np.array([[0.6, 0.3, 0.1], [0.6, 0.3, 0.1], [0.7, 0.01, 0.29], [0.7, 0.01, 0.29]]))
-    ratio = likelihood_ratio(log_probs, np.array([0, 0, 1, 1]), 2)
+    gold = np.array([0, 0, 1, 1])
+    batches = iter([torch.tensor(log_probs[:3]), torch.tensor(log_probs[3:])])  # sums accumulate over batches
+    ratio = likelihood_ratio(label_sums(batches, gold, 2), np.bincount(gold))
     assert ratio[0, 1] > ratio[0, 0] and ratio[1, 2] > ratio[1, 0]
+    np.testing.assert_allclose(ratio[0], log_probs[:2].mean(0) - log_probs[2:].mean(0))
 
 
 def test_choice_maximises_dev_accuracy_and_keeps_words_distinct():
