@@ -42,7 +42,7 @@ class Demonstrations:
     similar: bool = False
     seed: int = 0
     embed: Callable[[list[Example]], np.ndarray] | None = None
-    _filler: PVP | None = field(default=None, repr=False)
+    _filler: PVP | None = field(default=None, init=False, repr=False)  # the PVP that renders demonstrations
 
     def check(self, pvp: PVP, max_positions: int | None) -> None:
         """Raise when demonstrations cannot work with ``pvp`` (soft tokens, no label words, too long)."""

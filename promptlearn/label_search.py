@@ -124,9 +124,16 @@ def _quality(log_probs: np.ndarray, gold: np.ndarray, words: list[list[int]]) ->
     return metrics["accuracy"], metrics["macro_f1"]
 
 
-def choose(dev: tuple[np.ndarray, np.ndarray], train: tuple[np.ndarray, np.ndarray], ranked: list[list[int]],
-           words_per_label: int) -> list[list[int]]:  # fmt: skip
-    """Coordinate ascent over the labels' ranked candidates (see the module docstring); ids per label."""
+def choose(
+    dev: tuple[np.ndarray, np.ndarray],
+    train: tuple[np.ndarray, np.ndarray],
+    ranked: list[list[int]],
+    words_per_label: int,
+) -> list[list[int]]:
+    """Coordinate ascent over the labels' ranked candidates (see the module docstring): columns per label.
+
+    ``dev`` / ``train``: (log-probabilities (N, W) of the W candidate columns, gold label indices (N,)).
+    """
 
     def key(words: list[list[int]]) -> tuple[float, float, float]:
         return (*_quality(*dev, words), _quality(*train, words)[0])
