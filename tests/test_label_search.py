@@ -127,3 +127,17 @@ def test_auto_verbalizer_is_refused_for_zero_shot(tiny_bert_dir, tmp_path):
     values = auto_experiment(tiny_bert_dir, write_task(tmp_path / "clean", toy_splits()), tmp_path / "out")
     with pytest.raises(Exception, match="zero-shot has none"):
         Experiment.from_dict(values | {"modes": ["zero-shot"]})
+
+
+def test_train_with_verbalizer_auto_stores_the_searched_words(tiny_bert_dir, tmp_path):
+    data = write_task(tmp_path / "clean", toy_splits())
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", "--model", str(tiny_bert_dir), "--data", str(data), "--pattern",
+                                 "{text} It was [MASK] .", "--verbalizer", "auto", "--shots", "2", "--max-steps", "2",
+                                 "--batch-size", "2", "--output", str(run)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    config = json.loads((run / "config.json").read_text())
+    searched = json.loads((run / "metrics.json").read_text())["label_search"]
+    assert set(config["verbalizer"]) == {"positive", "negative"} and config["verbalizer_search"] == {}
+    assert set(searched["candidates"]) == {"positive", "negative"}
+    assert runner.invoke(app, ["evaluate", "--run", str(run)]).exit_code == 0
