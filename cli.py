@@ -58,6 +58,8 @@ QUIET_LIBRARIES = {
 
 def _quiet_libraries() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # bitsandbytes (the qlora extra; imported by peft) warns at import about an optional CPU kernel we do not use
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     for variable, value in QUIET_LIBRARIES.items():
         os.environ.setdefault(variable, value)
     transformers, datasets = sys.modules.get("transformers"), sys.modules.get("datasets")
@@ -74,8 +76,23 @@ def _setup() -> None:
     _quiet_libraries()
 
 
-def _mode_options(**values) -> dict:
-    return {key: value for key, value in values.items() if value is not None}
+def _mode_options(mode: str, pairs: list[str] | None, **values) -> dict:
+    """The per-mode flags that were given, plus ``--mode-opt key=value`` pairs typed for ``mode``.
+
+    The modes (and so torch) are imported only when there are pairs to type, so that without
+    ``--mode-opt`` a bad pattern or path is still reported before torch loads.
+    """
+    flags = {key: value for key, value in values.items() if value is not None}
+    if not pairs:
+        return flags
+    from promptlearn.mode_options import parse_mode_options
+    from promptlearn.modes import get_mode
+
+    extra = parse_mode_options(get_mode(mode), pairs)
+    both = sorted(set(flags) & set(extra))
+    if both:
+        raise PromptlearnError(f"{', '.join(both)} given both as a flag and as --mode-opt; give it once")
+    return flags | extra
 
 
 def _check_sources(model: str | None, data: str | None, output: Path | None = None, overwrite: bool = False) -> None:
@@ -142,6 +159,9 @@ def train(
     prefix_projection: bool = typer.Option(None, help="[ptuning_v2] Produce prefixes with an MLP."),
     readout: str = typer.Option(None, help="[ptuning_v2, bitfit] 'cloze' (label words) or 'cls' (linear head)."),
     pooling: str = typer.Option(None, help="[head, finetune] 'cls' or 'mean'."),
+    mode_opt: list[str] = typer.Option(
+        None, "--mode-opt", help="Mode option key=value (repeatable), e.g. r=16; `promptlearn modes NAME` lists them."
+    ),
     text_column: str = typer.Option("text", help="Column holding the (first) text."),
     text_b_column: str = typer.Option("text_b", help="Column holding the second text of pair tasks."),
     label_column: str = typer.Option("label", help="Column holding the label."),
@@ -175,7 +195,7 @@ def train(
             demonstration_length=demonstration_length, similar_demonstrations=similar_demonstrations,
             verbalizer_search={} if search else None,
             mode_options=_mode_options(
-                prompt_length=prompt_length, init=init, prompt=str(prompt) if prompt else None,
+                mode, mode_opt, prompt_length=prompt_length, init=init, prompt=str(prompt) if prompt else None,
                 tune_model=tune_model, model_lr=model_lr, prefix_projection=prefix_projection,
                 readout=readout, pooling=pooling,
             ),
@@ -529,11 +549,16 @@ def fewshot(
 @app.command("modes")
 @handle_errors
 def modes(
+    name: str = typer.Argument(None, help="Show this mode's options (for --mode-opt) instead of the list."),
     model: str = typer.Option(None, "--model", "-m", help=MODEL_HELP + " Adds trainable / total parameter counts."),
 ) -> None:
     """List the training modes: what each trains and its default learning rate per parameter group."""
     from promptlearn.modes import MODES
-    from promptlearn.modes_table import count_parameters, default_learning_rates
+    from promptlearn.modes_table import count_parameters, default_learning_rates, describe_mode
+
+    if name is not None:
+        typer.echo(describe_mode(name))
+        return
 
     counts = count_parameters(model) if model else {}
     rows = [("mode", "default lr", *(("trainable", "total") if model else ()), "description")]
@@ -544,6 +569,26 @@ def modes(
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
+
+
+@app.command()
+@handle_errors
+def export(
+    run: Path = typer.Argument(..., help="A trained run folder."),
+    output: Path = typer.Argument(..., help="Folder to write the plain transformers model and tokenizer to."),
+    merge: bool = typer.Option(False, "--merge", help="Merge the trained weights into the base model (required)."),
+    overwrite: bool = typer.Option(False, help="Replace a non-empty output folder."),
+) -> None:
+    """Write a run as one plain masked-LM folder that AutoModelForMaskedLM loads (e.g. LoRA merged in).
+
+    Example: promptlearn export --merge runs/sst2-lora runs/sst2-lora-merged
+    """
+    from promptlearn import api
+
+    if not merge:
+        raise PromptlearnError("export writes merged models only for now: pass --merge")
+    api.export_merged(run, output, overwrite=overwrite)
+    typer.echo(f"Wrote {output}")
 
 
 @app.command("show-pattern")

@@ -217,6 +217,7 @@ def train(
                 {k: v.contiguous().cpu() for k, v in artifact.items()},
                 metadata={"base_model": config.model, "mode": config.mode, **base_signature(run.model)},
             )
+            run.model.mode.save_files(run.model, folder)
             if predictions is not None:
                 write_predictions(folder / "predictions.jsonl", predictions)
             if run.calibration is not None:
@@ -255,6 +256,20 @@ def load_run(run_dir: str | Path, allow_other_base: bool = False) -> Prompted:
         use_demonstrations(run, load_examples(run_dir / DEMONSTRATIONS))
     run.calibration = calibration.load(run_dir, config.calibrate, run.pvp.labels)
     return run
+
+
+def export_merged(run_dir: str | Path, output: str | Path, overwrite: bool = False) -> None:
+    """Write a trained run as one plain ``transformers`` masked-LM folder (model and tokenizer) to ``output``.
+
+    Scored with the run's pattern and verbalizer, it gives the run's predictions; the mode decides
+    whether it can be merged (:meth:`~promptlearn.modes.base.Mode.merged_backbone`).
+    """
+    check_output_free(output, overwrite)
+    run = load_run(run_dir)
+    backbone = run.model.mode.merged_backbone(run.model)
+    with staged_folder(output, overwrite) as folder:
+        backbone.save_pretrained(folder)
+        run.model.tokenizer.save_pretrained(folder)
 
 
 def few_shot_split(config: RunConfig, data: TaskData) -> tuple[list[Example], list[Example]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +83,10 @@ class RunConfig:
 
     def __post_init__(self):
         _check_types(self)
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise PromptlearnError(f"{flag(item.name)} must be a finite number, got {value}")
         if self.max_steps is not None and self.epochs is not None:
             raise PromptlearnError("Give --max-steps or --epochs, not both")
         if self.max_steps is None and self.epochs is None:

@@ -87,7 +87,10 @@ def test_report_rows_ratios_and_markdown(tiny_bert_dir, tiny_task_dir, in_proces
         assert "error" not in row, row
         assert row["examples_per_s"] > 0 and row["peak_memory_bytes"] >= 0
         assert row["trainable_parameters"] > 0 and row["non_embedding_parameters"] > 0
-        assert "speedup" in row and "memory_ratio" in row
+        assert "speedup" in row
+        # in one process the naive row's peak above the starting RSS can be 0: then no ratio, never a division by 0
+        naive_peak = rows[phase, "naive"]["peak_memory_bytes"]
+        assert ("memory_ratio" in row) == (naive_peak > 0)
         if system == "naive":
             assert row["speedup"] == 1.0
         if phase != "eval_data":

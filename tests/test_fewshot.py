@@ -396,3 +396,11 @@ def test_show_pattern_renders_an_example_of_the_data(tiny_bert_dir, task_dir):
     missing = CliRunner().invoke(app, args)
     assert missing.exit_code == 2 and "--task with a preset's name (" in missing.output and "sst2" in missing.output
     assert "--data only supplies the example" in missing.output
+
+
+def test_run_folder_config_reruns_from_another_directory(tiny_bert_dir, task_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(task_dir.parent)
+    values = experiment_values(tiny_bert_dir, task_dir.name, tmp_path / "out", modes=["pet"], seeds=[13])
+    run_experiment(Experiment.from_dict(values))
+    saved = json.loads(next((tmp_path / "out" / "runs").glob("*/config.json")).read_text())
+    assert saved["data"] == str(task_dir.resolve()) and saved["as_given"]["data"] == task_dir.name

@@ -9,7 +9,8 @@ it adds (soft prompts, encoders, heads) move, save and train with the model. It 
 - how inputs are embedded (:meth:`embed`, e.g. writing soft tokens into their slots);
 - any keyword arguments for the encoder (:meth:`encoder_kwargs`, e.g. deep prompts);
 - how hidden states become class scores (:meth:`readout`: label words at [MASK] by default);
-- what a run folder stores (:meth:`artifact_state`: the trained tensors by default).
+- what a run folder stores (:meth:`artifact_state`: the trained tensors by default; :meth:`save_files`
+  may add files of its own) and what ``export --merge`` writes (:meth:`merged_backbone`).
 
 No file outside ``modes/<name>.py`` tests a mode's name: the trainer only calls these hooks.
 """
@@ -17,6 +18,7 @@ No file outside ``modes/<name>.py`` tests a mode's name: the trainer only calls 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 import torch
@@ -56,6 +58,8 @@ class Mode(nn.Module):
     uses_soft_tokens: ClassVar[bool] = False
     #: whether class scores come from label words (False: a classification head, no verbalizer)
     uses_verbalizer: ClassVar[bool] = True
+    #: optional packages the mode needs (import names), beyond promptlearn's own dependencies
+    requires: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, options: ModeOptions | None = None):
         super().__init__()
@@ -147,3 +151,18 @@ class Mode(nn.Module):
     def artifact_state(self, model: PromptModel) -> dict[str, torch.Tensor]:
         """Tensors a run folder stores: every trainable parameter, by its name in the PromptModel."""
         return {name: p.detach() for name, p in model.named_parameters() if p.requires_grad}
+
+    def save_files(self, model: PromptModel, folder: Path) -> None:
+        """Write extra files into a run folder beside ``weights.safetensors`` (none by default)."""
+
+    def merged_backbone(self, model: PromptModel) -> nn.Module:
+        """The trained model as one plain masked LM (``promptlearn export --merge``).
+
+        By default: the backbone itself, when everything this mode trains lives in it.
+        """
+        inside = {id(p) for p in model.backbone.parameters()}
+        if any(id(p) not in inside for params in self.trained_parameters(model).values() for p in params):
+            raise PromptlearnError(
+                f"Mode {self.name!r} trains parameters outside the masked LM; it cannot be exported as a plain model"
+            )
+        return model.backbone
