@@ -89,9 +89,10 @@ class Demonstrations:
 
     def _filler_for(self, pvp: PVP) -> PVP:
         if self._filler is None or self._filler.tokenizer is not pvp.tokenizer:
-            prefix = len(pvp._prefix)
             try:
-                self._filler = PVP(pvp.pattern, pvp.verbalizer, pvp.tokenizer, self.length + prefix, pvp.labels)
+                self._filler = PVP(
+                    pvp.pattern, pvp.verbalizer, pvp.tokenizer, self.length + pvp.prefix_length, pvp.labels
+                )
             except PromptlearnError as err:
                 raise PromptlearnError(
                     f"--demonstration-length {self.length} is too short for one demonstration of this pattern: {err}"
@@ -103,7 +104,7 @@ class Demonstrations:
         done = filler.encode([Example(example.text_a, example.text_b)])[0]
         ids = list(done.input_ids)
         ids[done.mask_position] = pvp.label_token_ids[label_index][0]
-        return ids[len(pvp._prefix) :]
+        return ids[pvp.prefix_length :]
 
     def _closeness(self, examples: list[Example]) -> np.ndarray:
         """Cosine similarity (N, P) of each query to each pool example."""

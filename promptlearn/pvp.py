@@ -68,6 +68,11 @@ class PVP:
         #: appends demonstrations to every encoded input when set (:mod:`promptlearn.demonstrations`)
         self.demonstrations = None
 
+    @property
+    def prefix_length(self) -> int:
+        """Special tokens the tokenizer puts before the pattern (1 for BERT's [CLS])."""
+        return len(self._prefix)
+
     def check_data(self, data: TaskData) -> None:
         """Raise if the pattern's slots or the verbalizer's labels do not fit the dataset."""
         if "text_b" in self.pattern.fields and not data.has_text_b:
