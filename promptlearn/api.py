@@ -9,6 +9,7 @@ A run folder holds ``config.json`` (the resolved :class:`RunConfig`), ``metrics.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
 from promptlearn import calibration
+from promptlearn.aux_mlm import MlmBatches
 from promptlearn.config import RunConfig
 from promptlearn.data import Columns, Example, TaskData, few_shot, load_examples, load_task_data
 from promptlearn.demonstrations import Demonstrations, mean_pooled
@@ -28,6 +30,7 @@ from promptlearn.fingerprint import check_same_base, size_mismatches
 from promptlearn.label_search import SearchResult, search_verbalizer
 from promptlearn.model import PromptModel, load_backbone, load_tokenizer
 from promptlearn.modes import Mode, get_mode
+from promptlearn.objective import Objective
 from promptlearn.outputs import (
     check_output_free,
     staged_folder,
@@ -45,6 +48,8 @@ logger = logging.getLogger(__name__)
 
 WEIGHTS = "weights.safetensors"
 DEMONSTRATIONS = "demonstrations.jsonl"
+#: unlabelled texts kept for the auxiliary MLM loss when training counts epochs (with steps: steps x batch)
+MAX_UNLABELED = 10_000
 
 
 @dataclass
@@ -70,7 +75,7 @@ class Prompted:
         if demonstrations is None:
             probs = self.trainer.predict_proba(encoded if encoded is not None else self.pvp.encode(examples))
         else:
-            draws = [self.trainer.predict_proba(self.pvp.encode(examples, d)) for d in range(demonstrations.sets)]
+            draws = [self.trainer.predict_proba(self.pvp.encode(examples, draw=d)) for d in range(demonstrations.sets)]
             probs = np.mean(draws, axis=0, dtype=np.float64).astype(np.float32)
         return calibration.apply(probs, self.calibration)
 
@@ -116,7 +121,8 @@ def build(config: RunConfig, data: TaskData | None = None, backbone: torch.nn.Mo
     set_seed(config.seed)
     if backbone is None:
         backbone = load_backbone(config.model, mlm_head=mode.uses_verbalizer)
-    model = PromptModel(backbone, mode, pvp.label_token_ids, len(pvp.labels), pvp.tokenizer)
+    model = PromptModel(backbone, mode, pvp.label_word_tokens, len(pvp.labels), pvp.tokenizer)
+    model.decoding = config.decoding
     return Prompted(
         config=config.replace(labels=pvp.labels),
         pvp=pvp,
@@ -157,6 +163,9 @@ def fit(config: RunConfig, data: TaskData) -> tuple[Prompted, dict]:
         config = config.replace(verbalizer=searched.verbalizer.to_dict(), labels=searched.verbalizer.labels)
     run = build(config, data, backbone)
     use_demonstrations(run, train_examples)
+    if config.aux_mlm_weight:
+        texts = unlabeled_texts(config, data, train_examples + dev_examples)
+        run.trainer.objective = auxiliary_objective(config, run, texts)
     dev_encoded = run.pvp.encode(dev_examples)
     result = run.trainer.fit(run.pvp.encode(train_examples), dev_encoded)
     calibrate(run, train_examples)
@@ -174,6 +183,33 @@ def fit(config: RunConfig, data: TaskData) -> tuple[Prompted, dict]:
         "history": result.history,
     }
     return run, metrics
+
+
+def unlabeled_texts(config: RunConfig, data: TaskData, used: list[Example]) -> list:
+    """Texts for the auxiliary MLM loss: ``config.unlabeled``'s, else the train split's outside ``used``.
+
+    At most what training reads (steps x batch, or :data:`MAX_UNLABELED`), sampled by the seed;
+    pairs as ``(text_a, text_b)``.
+    """
+    if config.unlabeled is not None:
+        pool = load_examples(config.unlabeled, columns_of(config))
+    else:
+        taken = {id(ex) for ex in used}
+        pool = [ex for ex in data.split("train") if id(ex) not in taken]
+    needed = config.max_steps * config.batch_size * config.grad_accum if config.max_steps else MAX_UNLABELED
+    if len(pool) > needed:
+        pool = random.Random(config.seed).sample(pool, needed)
+    return [ex.text_a if ex.text_b is None else (ex.text_a, ex.text_b) for ex in pool]
+
+
+def auxiliary_objective(config: RunConfig, run: Prompted, texts: list) -> Objective:
+    """Cross-entropy mixed with PET's auxiliary MLM loss on ``texts`` (cloze modes only)."""
+    if run.model.label_words is None:
+        raise PromptlearnError(
+            f"--aux-mlm-weight trains the masked LM's head, but mode {config.mode!r} has a classification head"
+        )
+    batches = MlmBatches(texts, run.pvp.tokenizer, config.batch_size, config.max_length, config.seed)
+    return Objective(aux_mlm_weight=config.aux_mlm_weight, mlm_batches=batches)
 
 
 def train(

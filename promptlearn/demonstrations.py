@@ -17,6 +17,7 @@ examples), never equal to the query itself; a label whose only example is the qu
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -84,7 +85,7 @@ class Demonstrations:
                     bodies[pick] = self._body(filler, pvp, self.pool[pick], label_index)
                 input_ids += bodies[pick]
                 token_types += [token_types[-1]] * len(bodies[pick])
-            out.append(Encoded(input_ids, done.mask_position, list(done.soft_positions), done.label, token_types))
+            out.append(dataclasses.replace(done, input_ids=input_ids, token_type_ids=token_types))
         return out
 
     def _filler_for(self, pvp: PVP) -> PVP:
@@ -100,10 +101,13 @@ class Demonstrations:
         return self._filler
 
     def _body(self, filler: PVP, pvp: PVP, example: Example, label_index: int) -> list[int]:
-        """The demonstration's ids: pattern filled with the label's first word, without leading specials."""
+        """The demonstration's ids: pattern filled with the label's first word, without leading specials.
+
+        The word's tokens replace the pattern's masks (as many as the longest label word needs).
+        """
         done = filler.encode([Example(example.text_a, example.text_b)])[0]
         ids = list(done.input_ids)
-        ids[done.mask_position] = pvp.label_token_ids[label_index][0]
+        ids[done.mask_position : done.mask_position + filler.mask_count] = pvp.label_word_tokens[label_index][0]
         return ids[pvp.prefix_length :]
 
     def _closeness(self, examples: list[Example]) -> np.ndarray:

@@ -36,7 +36,7 @@ def test_each_input_gets_one_demonstration_per_label_never_itself_and_its_own_id
     tokenizer = with_demos.tokenizer
     great, terrible = (tokenizer.convert_tokens_to_ids(w) for w in ("great", "terrible"))
     for draw in range(8):
-        for query, alone, full in zip(POOL, plain.encode(POOL), with_demos.encode(POOL, draw), strict=True):
+        for query, alone, full in zip(POOL, plain.encode(POOL), with_demos.encode(POOL, draw=draw), strict=True):
             assert full.input_ids[: len(alone.input_ids)] == alone.input_ids  # the query exactly as without
             assert full.mask_position == alone.mask_position
             tail = " ".join(tokenizer.convert_ids_to_tokens(full.input_ids[len(alone.input_ids) :]))
@@ -79,7 +79,7 @@ def test_similar_demonstrations_come_from_the_closer_half():
     encoder = pvp()
     encoder.demonstrations = Demonstrations(POOL, length=12, similar=True, embed=embed)
     for draw in range(6):
-        text = encoder.tokenizer.decode(encoder.encode([Example("it was fun")], draw)[0].input_ids)
+        text = encoder.tokenizer.decode(encoder.encode([Example("it was fun")], draw=draw)[0].input_ids)
         assert "wonderful" in text and "awful" in text and "story" not in text and "acting" not in text
 
 

@@ -307,14 +307,16 @@ def test_cli_exits_1_and_lists_each_failed_run_after_running_the_others(tiny_ber
 def test_prompts_are_checked_before_the_first_run_naming_every_bad_word(tiny_bert_dir, task_dir, tmp_path, monkeypatch):
     values = experiment_values(tiny_bert_dir, task_dir, tmp_path / "out")
     typo = values["tasks"][0] | {"name": "typo", "verbalizer": {"positive": ["great"], "negatve": ["terrible"]}}
-    words = values["tasks"][0] | {"name": "words", "verbalizer": {"positive": ["unbelievable"], "negative": ["superb"]}}
+    spelled = {"positive": ["unbelievable"], "negative": ["superb", "xyzzy"]}
+    words = values["tasks"][0] | {"name": "words", "verbalizer": spelled}
     values["tasks"] = [typo, words]
     monkeypatch.setattr(api, "fit", lambda *args: pytest.fail("a run started"))
     result = CliRunner().invoke(app, ["fewshot", "--config", write_config(tmp_path, values)])
     assert result.exit_code == 2, result.output
     assert "nothing was run" in result.output
     assert "task typo: The verbalizer's labels" in result.output and "not in the dataset: ['negatve']" in result.output
-    assert "'unbelievable' (label 'positive') is 3 tokens" in result.output
+    assert "unbelievable" not in result.output, "a multi-token word is fine"
+    assert "'xyzzy' (label 'negative') is unknown to this tokenizer" in result.output
     assert "'superb' (label 'negative') is unknown to this tokenizer" in result.output
     assert not (tmp_path / "out" / "runs").exists()
 
