@@ -120,3 +120,16 @@ def test_show_pattern_shows_the_demonstrations(tiny_bert_dir, tiny_task_dir):
     assert result.exit_code == 0, result.output
     assert "+ 2 demonstrations x 64" in result.output and ":great" in result.output and ":terrible" in result.output
     assert runner.invoke(app, [a for a in args if a not in ("--data", str(tiny_task_dir))]).exit_code == 2
+
+
+def test_multi_token_words_fill_the_demonstration_masks():
+    words = Verbalizer.from_dict({"positive": ["unbelievable"], "negative": ["terrible"]})
+    encoder = PVP(Pattern.parse("{text} it was [MASK] ."), words, tiny_tokenizer(), max_length=16)
+    assert encoder.mask_count == 3
+    encoder.demonstrations = Demonstrations(POOL, length=12, seed=1)
+    (full,) = encoder.encode([Example("it was fun")])
+    tokens = encoder.tokenizer.convert_ids_to_tokens(full.input_ids)
+    assert tokens[full.mask_position : full.mask_position + 3] == ["[MASK]"] * 3  # the query keeps its masks
+    demos = " ".join(tokens[full.mask_position + 5 :]).split("[SEP]")[:-1]
+    assert demos[0].strip().endswith("it was un ##believ ##able .") and demos[1].strip().endswith("it was terrible .")
+    assert tokens.count("[MASK]") == 3
