@@ -14,6 +14,10 @@ from promptlearn.hub import is_local_path
 
 DEFAULT_MAX_STEPS = 250
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+#: how class probabilities are calibrated (:mod:`promptlearn.calibration`)
+CALIBRATIONS = ("none", "content-free", "unlabeled")
+#: keys of ``verbalizer_search`` (arguments of :func:`promptlearn.label_search.search_verbalizer`)
+SEARCH_OPTIONS = ("top_k", "words_per_label")
 #: where dev comes from: "sampled" = K per label from the rest of train (LM-BFF), "given" = the data's dev split
 DEV_SPLITS = ("sampled", "given")
 DEFAULT_DEV_SPLIT = "sampled"
@@ -37,6 +41,10 @@ class RunConfig:
     :func:`promptlearn.data.few_shot`: with ``shots``, "sampled" (the default) takes K per label from
     the rest of train and "given" the data's dev split; without ``shots`` (the full train split) dev
     is the given split, or a 10 % slice of train when the data has none.
+    ``calibrate`` (:mod:`promptlearn.calibration`), ``demonstrations`` and its options
+    (:mod:`promptlearn.demonstrations`) and ``verbalizer_search`` (options of
+    :func:`promptlearn.label_search.search_verbalizer`; the search replaces ``verbalizer`` inside the
+    run's own train/dev split) improve the prompt without a human in the loop.
     Exactly one of ``max_steps`` / ``epochs`` bounds training (250 steps if neither).
     ``decoding``: how multi-token label words are scored at evaluation, 'one-pass' or 'exact'.
     ``aux_mlm_weight`` w > 0 adds PET's auxiliary masked-LM loss, ``(1 - w) * task + w * MLM``, on
@@ -90,6 +98,12 @@ class RunConfig:
         None, "Distillation: label distributions, one JSON list per train example, learned by KL (no --shots)."
     )
     temperature: float = _option(1.0, "With --soft-labels: the temperature of the KL (PET distils at 2).")
+    calibrate: str = _option("none", "Divide out the prompt's label bias: none, content-free or unlabeled.")
+    demonstrations: bool = _option(False, "Append one filled-in training example per label to every input (LM-BFF).")
+    demonstration_sets: int = _option(16, "[--demonstrations] Draws averaged at prediction.")
+    demonstration_length: int = _option(64, "[--demonstrations] Token budget of each demonstration.")
+    similar_demonstrations: bool = _option(False, "[--demonstrations] Draw from the closer half of each label's.")
+    verbalizer_search: dict | None = None
     working_dir: str | None = None
     as_given: dict = field(default_factory=dict)
 
@@ -140,6 +154,14 @@ class RunConfig:
             )
         if self.precision not in PRECISIONS:
             raise PromptlearnError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.calibrate not in CALIBRATIONS:
+            raise PromptlearnError(f"--calibrate must be one of {', '.join(CALIBRATIONS)}, got {self.calibrate!r}")
+        _positive(demonstration_sets=self.demonstration_sets, demonstration_length=self.demonstration_length)
+        if self.verbalizer_search is not None:
+            unknown = sorted(set(self.verbalizer_search) - set(SEARCH_OPTIONS))
+            if unknown:
+                raise PromptlearnError(f"verbalizer_search: unknown keys {unknown}; known: {', '.join(SEARCH_OPTIONS)}")
+            _positive(**self.verbalizer_search)
 
     @classmethod
     def from_dict(cls, values: dict, origin: str = "config") -> RunConfig:

@@ -46,12 +46,15 @@ TASK_KEYS = {"name", "data", "patterns", "verbalizer", "shots", "dev_split"} | C
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """One task of the grid: where its data is, its patterns ``(id, text)`` and label words."""
+    """One task of the grid: where its data is, its patterns ``(id, text)`` and label words.
+
+    ``verbalizer`` None: ``verbalizer: auto``, the words are searched inside each run's own split.
+    """
 
     name: str
     data: str
     patterns: tuple[tuple[int, str], ...]
-    verbalizer: dict[str, list[str]]
+    verbalizer: dict[str, list[str]] | None
     shots: tuple[int | str, ...]
     dev_split: str
     columns: dict[str, str] = field(default_factory=dict)
@@ -203,8 +206,14 @@ class Experiment:
         where = f"{task.name}/{mode}"
         base = _run_config(
             where, model=self.model, data=task.data, pattern=task.patterns[0][1], verbalizer=task.verbalizer,
-            task=task.name, **task.columns, **override(self.train, settings),
+            task=task.name, verbalizer_search={} if task.verbalizer is None else None, **task.columns,
+            **override(self.train, settings),
         )  # fmt: skip
+        if mode == ZERO_SHOT and task.verbalizer is None:
+            raise PromptlearnError(
+                f"{where}: verbalizer: auto searches label words on each seed's few-shot split, and zero-shot has "
+                "none; use `promptlearn search-verbalizer` and pass its file as the task's verbalizer"
+            )
         if mode == ZERO_SHOT:
             zero_shot = [(pid, base.replace(pattern=text, pattern_id=pid)) for pid, text in task.patterns]
             return [RunSpec(task.name, mode, pid, None, None, c, [{}], self.max_test_examples) for pid, c in zero_shot]
@@ -330,7 +339,9 @@ def _task(entry, data_root: str | None, shots: list, dev_split: str, origin: str
         resolved = [(p.id, p.pattern) for p in task_patterns(name)]
     else:
         resolved = [_pattern(p, i, name) for i, p in enumerate(_as_list(patterns, "patterns", origin))]
-    if words is None:
+    if words == "auto":  # searched per run, inside its own train/dev split (see api.fit)
+        verbalizer = None
+    elif words is None:
         verbalizer = task_verbalizer(name).to_dict()
     elif isinstance(words, dict):
         verbalizer = Verbalizer.from_dict(words, origin=f"{origin}.verbalizer").to_dict()

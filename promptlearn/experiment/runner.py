@@ -243,6 +243,7 @@ def _train_and_test(
         return record | {"test": prediction_metrics(gold, probs), "test_examples": len(gold)}, probs, gold
     if spec.zero_shot:
         run = api.build(spec.config, data)
+        api.calibrate(run, data.splits.get("train", []))
         record |= {"config": run.config.to_dict(), "dev": None, "trainable_parameters": 0}
     else:
         run, metrics, trials = _search(spec, data)
@@ -259,10 +260,12 @@ def _train_and_test(
         }
         if len(trials) > 1:
             record["search"] = trials
-    encoded = cache.encoded_test(spec, run.pvp)
-    probs = run.trainer.predict_proba(encoded)
-    gold = np.array([e.label for e in encoded], dtype=np.int64)
-    record |= {"labels": run.pvp.labels, "test": prediction_metrics(gold, probs), "test_examples": len(encoded)}
+    test = data.split("test")
+    # demonstrations are drawn anew for each run: only their absence lets runs share one encoding
+    probs = run.predict_proba(test, None if run.pvp.demonstrations else cache.encoded_test(spec, run.pvp))
+    index = {label: i for i, label in enumerate(run.pvp.labels)}
+    gold = np.array([index[ex.label] for ex in test], dtype=np.int64)
+    record |= {"labels": run.pvp.labels, "test": prediction_metrics(gold, probs), "test_examples": len(test)}
     return record, probs, gold
 
 
