@@ -26,8 +26,10 @@ def test_mean_and_wmean_against_hand_computation():
 def test_wmean_refuses_weights_that_are_all_zero_or_do_not_match():
     with pytest.raises(PromptlearnError, match="not all 0"):
         merge([A, B], [0.0, 0.0])
-    with pytest.raises(PromptlearnError, match="one non-negative weight per model"):
+    with pytest.raises(PromptlearnError, match="one finite non-negative weight per model"):
         merge([A, B], [1.0])
+    with pytest.raises(PromptlearnError, match="one finite non-negative weight per model"):
+        merge([A, B], [1.0, float("nan")])  # a weight that was never measured must not turn the ensemble into NaN
 
 
 def test_soften_is_softmax_at_the_temperature():

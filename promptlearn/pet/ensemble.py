@@ -37,8 +37,9 @@ def merge(logits: list[np.ndarray], weights: list[float] | None = None) -> np.nd
     if weights is None:
         return stacked.mean(axis=0)
     weights = np.asarray(weights, dtype=np.float64)
-    if weights.shape != (len(logits),) or (weights < 0).any() or weights.sum() <= 0:
-        raise PromptlearnError(f"wmean needs one non-negative weight per model, not all 0; got {weights.tolist()}")
+    valid = weights.shape == (len(logits),) and np.isfinite(weights).all() and (weights >= 0).all()
+    if not valid or weights.sum() <= 0:
+        raise PromptlearnError(f"wmean needs one finite non-negative weight per model, not all 0: {weights.tolist()}")
     return np.tensordot(weights / weights.sum(), stacked, axes=1)
 
 
