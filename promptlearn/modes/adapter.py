@@ -52,7 +52,6 @@ class AdapterMode(ReadoutChoice):
     description = "Bottleneck adapters (Houlsby / Pfeiffer) in every layer, frozen model; label words or [CLS] head"
     options_class = AdapterOptions
     default_learning_rate = 5e-3
-    head_learning_rate = 1e-3
 
     def attach(self, model) -> None:
         options = self.options

@@ -10,16 +10,14 @@ from __future__ import annotations
 from torch import nn
 
 from promptlearn.modes.base import register
-from promptlearn.modes.readout import ReadoutChoice, ReadoutOptions
+from promptlearn.modes.readout import ReadoutChoice
 
 
 @register
 class BitfitMode(ReadoutChoice):
     name = "bitfit"
     description = "BitFit: only bias terms train (+ the readout); label words at [MASK] or a [CLS] head"
-    options_class = ReadoutOptions
     default_learning_rate = 1e-3
-    head_learning_rate = 1e-3
 
     def attach(self, model) -> None:
         self.attach_head(model)

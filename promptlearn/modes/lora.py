@@ -116,7 +116,6 @@ class LoraMode(ReadoutChoice):
     description = "LoRA (peft): low-rank updates of the frozen encoder's query/value; label words or [CLS] head"
     options_class = LoraOptions
     default_learning_rate = 5e-3
-    head_learning_rate = 1e-3
 
     def attach(self, model) -> None:
         from peft import LoraConfig, get_peft_model

@@ -6,7 +6,7 @@ and ``ptuning_v2`` offer the choice: their mode derives from :class:`ReadoutChoi
 what it trains itself. Their options carry ``readout: str = "cloze"`` checked by
 :func:`~promptlearn.heads.check_readout`; each declares the field in its own place, because the
 field order is the order ``--mode-opt`` errors and ``promptlearn modes`` list the options in
-(:class:`ReadoutOptions`, readout alone, is bitfit's).
+(:class:`ReadoutOptions`, readout alone, is the default: bitfit's).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class ReadoutChoice(Mode):
     """
 
     options_class: ClassVar[type[ModeOptions]] = ReadoutOptions
-    #: learning rate of the ``head`` group (readout=cls)
+    #: learning rate of the ``head`` group (readout=cls); ptuning_v2 gives the head its main rate instead
     head_learning_rate: ClassVar[float] = 1e-3
     #: whether readout=cls encodes the bare text (:meth:`~promptlearn.pattern.Pattern.inputs_only`)
     #: rather than the pattern
