@@ -60,5 +60,6 @@ def check_readout(readout: str) -> None:
     """Raise a user-facing error unless ``readout`` is 'cloze' (label words at [MASK]) or 'cls' (a head)."""
     if readout not in READOUTS:
         raise PromptlearnError(
-            f"--readout must be 'cloze' (label words at [MASK]) or 'cls' (linear head on [CLS]), got {readout!r}"
+            f"--readout must be one of {', '.join(READOUTS)} "
+            f"('cloze': label words at [MASK]; 'cls': a linear head on [CLS]), got {readout!r}"
         )

@@ -109,9 +109,22 @@ def tiny_electra(seed: int = 0):
 
 #: builders of a random masked LM per architecture, all with the fixture vocabulary
 TINY_MODELS = {
-    "bert": tiny_bert, "roberta": tiny_roberta, "distilbert": lambda: tiny_distilbert(),
+    "bert": tiny_bert, "roberta": tiny_roberta, "distilbert": tiny_distilbert,
     "albert": tiny_albert, "electra": tiny_electra,
 }  # fmt: skip
+
+
+def record_optimizers(monkeypatch) -> list[torch.optim.Optimizer]:
+    """Patch ``torch.optim.AdamW`` for this test; the list fills with every AdamW built, in order."""
+    optimizers = []
+
+    class RecordingAdamW(torch.optim.AdamW):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            optimizers.append(self)
+
+    monkeypatch.setattr(torch.optim, "AdamW", RecordingAdamW)
+    return optimizers
 
 
 def write_task(folder: Path, splits: dict[str, list[dict]]) -> Path:
@@ -121,34 +134,37 @@ def write_task(folder: Path, splits: dict[str, list[dict]]) -> Path:
     return folder
 
 
+def save_tiny_model(tmp_path_factory, arch: str) -> Path:
+    """A new temporary folder holding the random masked LM ``TINY_MODELS[arch]`` and the fixture tokenizer."""
+    folder = tmp_path_factory.mktemp(f"tiny-{arch}")
+    TINY_MODELS[arch]().save_pretrained(folder)
+    tiny_tokenizer().save_pretrained(folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_bert_dir(tmp_path_factory) -> Path:
     """A saved random BertForMaskedLM (hidden 32, 2 layers) with the fixture vocabulary."""
-    folder = tmp_path_factory.mktemp("tiny-bert")
-    tiny_bert().save_pretrained(folder)
-    tiny_tokenizer().save_pretrained(folder)
-    return folder
+    return save_tiny_model(tmp_path_factory, "bert")
 
 
 @pytest.fixture(scope="session")
 def tiny_distilbert_dir(tmp_path_factory) -> Path:
     """A saved random DistilBertForMaskedLM with the fixture vocabulary (a second architecture)."""
-    folder = tmp_path_factory.mktemp("tiny-distilbert")
-    tiny_distilbert().save_pretrained(folder)
-    tiny_tokenizer().save_pretrained(folder)
-    return folder
+    return save_tiny_model(tmp_path_factory, "distilbert")
 
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
-    """``tiny_model_dir("roberta")``: a saved random masked LM of that architecture (see TINY_MODELS)."""
+    """``tiny_model_dir("roberta")``: a saved random masked LM of that architecture (see TINY_MODELS).
+
+    Each architecture is saved once per session, in a folder of its own (not ``tiny_bert_dir``'s).
+    """
     folders = {}
 
     def build(arch: str) -> Path:
         if arch not in folders:
-            folders[arch] = tmp_path_factory.mktemp(f"tiny-{arch}")
-            TINY_MODELS[arch]().save_pretrained(folders[arch])
-            tiny_tokenizer().save_pretrained(folders[arch])
+            folders[arch] = save_tiny_model(tmp_path_factory, arch)
         return folders[arch]
 
     return build

@@ -216,3 +216,20 @@ def test_modes_command_lists_every_mode_with_counts(tiny_bert_dir):
     assert "prompt=0.01" in lines["soft_prompt"]
     soft_trainable = lines["soft_prompt"].split()[2]
     assert soft_trainable == f"{prompts.DEFAULT_PROMPT_LENGTH * 32:,}"
+
+
+@pytest.mark.parametrize(
+    ("name", "bare_text"), [("bitfit", True), ("lora", True), ("adapter", True), ("ptuning_v2", False)]
+)
+def test_readout_cls_encodes_the_bare_text_except_in_ptuning_v2(name, bare_text):
+    pattern = Pattern.parse("{text} it was [MASK] .")
+    assert pattern.inputs_only() != pattern
+    assert get_mode(name).from_options({}).adapt_pattern(pattern) == pattern  # cloze: the pattern, always
+    cls = get_mode(name).from_options({"readout": "cls"}).adapt_pattern(pattern)
+    assert cls == (pattern.inputs_only() if bare_text else pattern)
+
+
+@pytest.mark.parametrize("name", ["bitfit", "lora", "adapter", "ptuning_v2"])
+def test_every_readout_mode_rejects_an_unknown_readout_with_the_choices(name):
+    with pytest.raises(PromptlearnError, match=r"--readout must be one of cloze, cls .*got 'pooler'"):
+        get_mode(name).from_options({"readout": "pooler"})

@@ -7,6 +7,7 @@ import functools
 
 import pytest
 import torch
+from conftest import record_optimizers
 
 from promptlearn.config import RunConfig
 from promptlearn.data import Example
@@ -45,14 +46,7 @@ def build(folder, mode: Mode, trained: bool = True, **config):
 
 
 def test_frozen_weights_get_no_gradients_and_no_optimizer_state(tiny_bert_dir, monkeypatch):
-    optimizers = []
-
-    class RecordingAdamW(torch.optim.AdamW):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            optimizers.append(self)
-
-    monkeypatch.setattr(torch.optim, "AdamW", RecordingAdamW)
+    optimizers = record_optimizers(monkeypatch)
     model, trainer, encoded, _ = build(tiny_bert_dir, HeadTransformOnly(), max_steps=2)
     trainer.fit(encoded, [])
     trainable = {id(p) for p in model.parameters() if p.requires_grad}

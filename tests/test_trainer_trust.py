@@ -12,6 +12,7 @@ import pty
 
 import pytest
 import torch
+from conftest import record_optimizers
 from mode_helpers import one_thread, tiny_config  # noqa: F401  (one_thread: autouse fixture)
 from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
@@ -20,18 +21,6 @@ import cli
 from promptlearn import api
 from promptlearn.data import load_task_data
 from promptlearn.errors import PromptlearnError
-
-
-def record_optimizers(monkeypatch) -> list[torch.optim.Optimizer]:
-    optimizers = []
-
-    class RecordingAdamW(torch.optim.AdamW):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            optimizers.append(self)
-
-    monkeypatch.setattr(torch.optim, "AdamW", RecordingAdamW)
-    return optimizers
 
 
 def fit(config):

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 from transformers.activations import ACT2FN
 
 from promptlearn.errors import PromptlearnError
-from promptlearn.heads import ClassificationHead, check_readout
-from promptlearn.modes.base import Mode, ModeOptions, register
+from promptlearn.heads import check_readout
+from promptlearn.modes.base import ModeOptions, register
 from promptlearn.modes.bottleneck import PLACEMENTS, Adapter, hook, sublayer_outputs
+from promptlearn.modes.readout import ReadoutChoice
 
 
 @dataclass
@@ -47,20 +47,11 @@ class AdapterOptions(ModeOptions):
 
 
 @register
-class AdapterMode(Mode):
+class AdapterMode(ReadoutChoice):
     name = "adapter"
     description = "Bottleneck adapters (Houlsby / Pfeiffer) in every layer, frozen model; label words or [CLS] head"
     options_class = AdapterOptions
     default_learning_rate = 5e-3
-    head_learning_rate = 1e-3
-
-    def __init__(self, options: AdapterOptions | None = None):
-        super().__init__(options)
-        self.uses_verbalizer = self.options.readout == "cloze"
-
-    def adapt_pattern(self, pattern):
-        pattern = super().adapt_pattern(pattern)
-        return pattern if self.uses_verbalizer else pattern.inputs_only()
 
     def attach(self, model) -> None:
         options = self.options
@@ -70,16 +61,10 @@ class AdapterMode(Mode):
         )
         for linear, adapter in zip(outputs, self.adapters, strict=True):
             hook(linear, adapter)
-        self.head = None if self.uses_verbalizer else ClassificationHead(model.hidden_size, model.num_labels)
+        self.attach_head(model)
 
     def trained_parameters(self, model) -> dict[str, list[nn.Parameter]]:
-        head = [] if self.head is None else list(self.head.parameters())
-        return {"adapters": list(self.adapters.parameters()), "head": head}
+        return {"adapters": list(self.adapters.parameters()), "head": self.head_parameters()}
 
     def group_learning_rates(self, learning_rate: float | None = None) -> dict[str, float]:
         return {"adapters": learning_rate or self.default_learning_rate, "head": self.head_learning_rate}
-
-    def readout(self, model, hidden: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        if self.head is None:
-            return super().readout(model, hidden, batch)
-        return self.head(hidden, batch["attention_mask"])  # (B, C) from [CLS]

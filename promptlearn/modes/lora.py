@@ -21,12 +21,12 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from torch import nn
 
 from promptlearn.errors import PromptlearnError
-from promptlearn.heads import ClassificationHead, check_readout
-from promptlearn.modes.base import Mode, ModeOptions, register
+from promptlearn.heads import check_readout
+from promptlearn.modes.base import ModeOptions, register
+from promptlearn.modes.readout import ReadoutChoice
 
 #: what ``target=query-value`` means per architecture (``model_type``), where peft's own table lacks it
 QUERY_VALUE = {"distilbert": ["q_lin", "v_lin"], "albert": ["query", "value"]}
@@ -111,20 +111,11 @@ def _encoder_prefix(model) -> str:
 
 
 @register
-class LoraMode(Mode):
+class LoraMode(ReadoutChoice):
     name = "lora"
     description = "LoRA (peft): low-rank updates of the frozen encoder's query/value; label words or [CLS] head"
     options_class = LoraOptions
     default_learning_rate = 5e-3
-    head_learning_rate = 1e-3
-
-    def __init__(self, options: LoraOptions | None = None):
-        super().__init__(options)
-        self.uses_verbalizer = self.options.readout == "cloze"
-
-    def adapt_pattern(self, pattern):
-        pattern = super().adapt_pattern(pattern)
-        return pattern if self.uses_verbalizer else pattern.inputs_only()
 
     def attach(self, model) -> None:
         from peft import LoraConfig, get_peft_model
@@ -148,19 +139,13 @@ class LoraMode(Mode):
             warnings.filterwarnings("ignore", "`is_gradient_checkpointing` is deprecated", FutureWarning)
             self.__dict__["peft_model"] = get_peft_model(model.backbone, config)
         self.lora = [p for name, p in model.backbone.named_parameters() if ".lora_" in name]
-        self.head = None if self.uses_verbalizer else ClassificationHead(model.hidden_size, model.num_labels)
+        self.attach_head(model)
 
     def trained_parameters(self, model) -> dict[str, list[nn.Parameter]]:
-        head = [] if self.head is None else list(self.head.parameters())
-        return {"lora": list(self.lora), "head": head}
+        return {"lora": list(self.lora), "head": self.head_parameters()}
 
     def group_learning_rates(self, learning_rate: float | None = None) -> dict[str, float]:
         return {"lora": learning_rate or self.default_learning_rate, "head": self.head_learning_rate}
-
-    def readout(self, model, hidden: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        if self.head is None:
-            return super().readout(model, hidden, batch)
-        return self.head(hidden, batch["attention_mask"])  # (B, C) from [CLS]
 
     def save_files(self, model, folder: Path) -> None:
         """PEFT's own format in ``folder/adapter`` (adapter_config.json + adapter_model.safetensors)."""

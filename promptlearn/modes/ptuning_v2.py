@@ -12,16 +12,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 
 from promptlearn import prompts
 from promptlearn.errors import PromptlearnError
-from promptlearn.heads import ClassificationHead
-from promptlearn.modes.base import Mode, ModeOptions, register
+from promptlearn.heads import check_readout
+from promptlearn.modes.base import ModeOptions, register
+from promptlearn.modes.readout import ReadoutChoice
 from promptlearn.prefix import PREFIX_KWARG, PrefixEncoder, install, real_key_values
 
-READOUTS = ("cloze", "cls")
 INITS = ("vocab", "random")
 
 
@@ -51,21 +50,18 @@ class PTuningV2Options(ModeOptions):
             raise PromptlearnError(f"ptuning_v2: prefix_dropout must be in [0, 1), got {self.prefix_dropout!r}")
         if self.init not in INITS:
             raise PromptlearnError(f"ptuning_v2: --init must be one of {', '.join(INITS)}, got {self.init!r}")
-        if self.readout not in READOUTS:
-            raise PromptlearnError(f"ptuning_v2: --readout must be one of {', '.join(READOUTS)}, got {self.readout!r}")
+        check_readout(self.readout)
 
 
 @register
-class PTuningV2Mode(Mode):
+class PTuningV2Mode(ReadoutChoice):
     name = "ptuning_v2"
     description = "P-Tuning v2: trainable key/value prefixes in every layer, frozen model; label words or [CLS] head"
     # above the paper's 5e-3..1e-2 (base/large models): prefixes on small models move slowly at those rates
     default_learning_rate = 3e-2
     options_class = PTuningV2Options
-
-    def __init__(self, options: PTuningV2Options | None = None):
-        super().__init__(options)
-        self.uses_verbalizer = self.options.readout == "cloze"
+    # readout=cls keeps the pattern: the [CLS] head reads the prompted input, unlike the other readout modes
+    cls_reads_bare_text = False
 
     def attach(self, model) -> None:
         install(model.backbone)
@@ -81,11 +77,10 @@ class PTuningV2Mode(Mode):
             projection_hidden=options.projection_hidden if options.prefix_projection else None,
             dropout=options.prefix_dropout,
         )
-        self.head = ClassificationHead(config.hidden_size, model.num_labels) if options.readout == "cls" else None
+        self.attach_head(model)
 
     def trained_parameters(self, model) -> dict[str, list[nn.Parameter]]:
-        head = list(self.head.parameters()) if self.head is not None else []
-        return {"prefix": list(self.prefix.parameters()), "head": head}
+        return {"prefix": list(self.prefix.parameters()), "head": self.head_parameters()}
 
     def group_learning_rates(self, learning_rate: float | None = None) -> dict[str, float]:
         rate = learning_rate or self.default_learning_rate
@@ -96,8 +91,3 @@ class PTuningV2Mode(Mode):
 
     def encoder_kwargs(self, model, batch) -> dict:
         return {PREFIX_KWARG: self.prefix(batch["input_ids"].size(0))}
-
-    def readout(self, model, hidden: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        if self.head is None:
-            return super().readout(model, hidden, batch)
-        return self.head(hidden, batch["attention_mask"])  # (B, C) from [CLS]
