@@ -447,6 +447,7 @@ def bench(
     model: str = typer.Option(..., "--model", "-m", help=MODEL_HELP),
     random_weights: bool = typer.Option(False, help="Read only the model's config; random weights (speed only)."),
     mode: list[str] = typer.Option(None, "--mode", help="Mode to measure (repeatable; default: every mode)."),
+    reference: list[str] = typer.Option(None, "--reference", help="naive or plain (repeatable; default: both)."),
     batch_size: list[int] = typer.Option([32], "--batch-size", "-b", help="Batch size (repeatable)."),
     seq_len: int = typer.Option(128, help="Tokens per synthetic example (all padded to this)."),
     steps: int = typer.Option(10, help="Timed training steps, and timed evaluation batches."),
@@ -465,7 +466,7 @@ def bench(
     json_out: Path = typer.Option(None, "--json", help="Write the full report (every figure, machine, versions) here."),
     markdown_out: Path = typer.Option(None, "--markdown", help="Write the markdown tables here."),
 ) -> None:
-    """Training/evaluation throughput and peak memory of every mode against the naive MLM pipeline.
+    """Training/evaluation throughput and peak memory of every mode against hand-written loops (naive, plain).
 
     Each configuration runs in a fresh process. Example (CPU, a few minutes):
     promptlearn bench --model ../shared/models/bert-tiny --eval-data ../shared/data/sst2/test.jsonl
@@ -473,12 +474,14 @@ def bench(
     import shlex
 
     from promptlearn.bench import BenchConfig, run_benchmark, to_markdown
+    from promptlearn.bench.config import REFERENCES
     from promptlearn.outputs import write_json_atomic, write_text_atomic
     from promptlearn.presets import resolve_prompt
 
     pattern_text, words = resolve_prompt(task, pattern, None, verbalizer)
     config = BenchConfig(
-        model=model, random_weights=random_weights, modes=mode or None, batch_sizes=batch_size, seq_len=seq_len,
+        model=model, random_weights=random_weights, modes=mode or None, references=reference or list(REFERENCES),
+        batch_sizes=batch_size, seq_len=seq_len,
         steps=steps, warmup_steps=warmup_steps, precision=precision, compile=compile, pattern=pattern_text,
         verbalizer=words, eval_data=str(eval_data) if eval_data else None, eval_batch_size=eval_batch_size,
         eval_max_length=eval_max_length, peak_tflops=peak_tflops, seed=seed, threads=threads,

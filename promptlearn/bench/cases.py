@@ -3,7 +3,8 @@
 promptlearn rows go through the real code path: :func:`promptlearn.api.build` and the
 :class:`~promptlearn.trainer.Trainer` (``fit`` for training, ``predict_proba`` for evaluation),
 so whatever the trainer does (fused AdamW, lean frozen weights, compile) is what gets measured.
-The naive rows run :mod:`promptlearn.bench.naive` on the same backbone, inputs and precision.
+The reference rows run :mod:`promptlearn.bench.naive` and :mod:`promptlearn.bench.plain` on the
+same backbone, inputs and precision.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import torch
 from torch import nn
 
 from promptlearn import api
-from promptlearn.bench import naive
+from promptlearn.bench import naive, plain
 from promptlearn.bench.config import EVAL_DATA, BenchConfig, Case
 from promptlearn.bench.measure import PeakMemory, mfu, non_embedding_parameters, peak_tflops, synchronize
 from promptlearn.config import RunConfig
 from promptlearn.data import Example, load_examples
 from promptlearn.errors import PromptlearnError
 from promptlearn.model import load_backbone, load_tokenizer
+from promptlearn.modes import get_mode
 from promptlearn.pattern import Pattern
 from promptlearn.pvp import PVP, Encoded
 from promptlearn.trainer import autocast_dtype, mixed_precision
@@ -49,7 +51,8 @@ def run_case(config: BenchConfig, case: Case) -> dict:
     if limit is not None and length > limit:
         raise PromptlearnError(f"{length} tokens exceed the model's {limit} positions: lower the length")
     if case.mode is None:
-        measured = _run_naive(config, case, backbone, tokenizer, examples, length, batch_size, device)
+        run_reference = _run_plain if case.reference == "plain" else _run_naive
+        measured = run_reference(config, case, backbone, tokenizer, examples, length, batch_size, device)
     else:
         measured = _run_promptlearn(config, case, backbone, examples, length, batch_size, device)
     measured["peak_memory_bytes"] = memory.peak_bytes()
@@ -117,9 +120,39 @@ def _run_promptlearn(config, case, backbone, examples, length, batch_size, devic
     return result
 
 
+def _reference_pvp(config: BenchConfig, tokenizer, length: int) -> PVP:
+    return PVP(Pattern.parse(config.pattern), Verbalizer.from_dict(config.verbalizer), tokenizer, max_length=length)
+
+
+def _run_plain(config, case, backbone, tokenizer, examples, length, batch_size, device) -> dict:
+    pvp = _reference_pvp(config, tokenizer, length)
+    model = plain.PlainCloze(backbone, pvp.label_token_ids).to(device)
+    dtype = autocast_dtype(mixed_precision(config.precision))
+    encoded = pvp.encode(examples)
+    if case.phase != EVAL_DATA:
+        _check_length(encoded, length)
+    inputs = naive.fixed_collate(pvp, length)(encoded)  # tokenized and padded once, as a hand loop would
+    if case.phase == "train":
+        steps = config.warmup_steps + config.steps
+        pet = run_config(config, Case(case.phase, batch_size, "pet"), length, batch_size)  # the same settings
+        lr, decay, clip = get_mode("pet").default_learning_rate, pet.weight_decay, pet.max_grad_norm
+        seconds = _time_steps(
+            lambda on_step: plain.train(model, inputs, batch_size, steps, dtype, on_step, config.seed, lr, decay, clip),
+            config,
+            device,
+        )
+        result = {"examples_per_s": batch_size * config.steps / seconds}
+    else:
+        warmup = naive.fixed_collate(pvp, length)(_warmup_sample(encoded, batch_size, config.warmup_steps))
+        plain.predict_proba(model, warmup, batch_size, dtype)
+        seconds, probs = _timed(lambda: plain.predict_proba(model, inputs, batch_size, dtype), device)
+        result = _eval_result(encoded, probs, seconds)
+    result["trainable_parameters"] = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return result
+
+
 def _run_naive(config, case, backbone, tokenizer, examples, length, batch_size, device) -> dict:
-    verbalizer = Verbalizer.from_dict(config.verbalizer)
-    pvp = PVP(Pattern.parse(config.pattern), verbalizer, tokenizer, max_length=length)
+    pvp = _reference_pvp(config, tokenizer, length)
     model = naive.NaiveCloze(backbone, pvp.label_token_ids).to(device)
     dtype = autocast_dtype(mixed_precision(config.precision))
     collate = naive.fixed_collate(pvp, length)

@@ -10,6 +10,8 @@ from promptlearn.errors import PromptlearnError
 
 COMPILE_CHOICES = ("off", "on", "both")
 PHASES = ("train", "eval")
+#: hand-written pipelines every mode is compared with (promptlearn.bench.naive, promptlearn.bench.plain)
+REFERENCES = ("naive", "plain")
 #: the phase that evaluates a real dataset file (``BenchConfig.eval_data``) rather than synthetic inputs
 EVAL_DATA = "eval_data"
 
@@ -23,6 +25,7 @@ class BenchConfig:
     Training runs ``warmup_steps`` untimed then ``steps`` timed optimizer steps on synthetic inputs
     of exactly ``seq_len`` tokens; evaluation times ``steps`` batches of them. ``eval_data``: a
     labelled .jsonl/.csv/.tsv file evaluated whole, promptlearn's way against the naive one.
+    ``references``: which hand-written pipelines to measure beside the modes (see ``REFERENCES``).
     ``threads``: CPU threads per process (None: torch's default); 1 keeps OpenMP from spinning
     against other jobs on a shared machine.
     """
@@ -30,6 +33,7 @@ class BenchConfig:
     model: str
     random_weights: bool = False
     modes: list[str] | None = None
+    references: list[str] = field(default_factory=lambda: list(REFERENCES))
     mode_options: dict[str, dict] = field(default_factory=dict)
     batch_sizes: list[int] = field(default_factory=lambda: [32])
     seq_len: int = 128
@@ -57,6 +61,9 @@ class BenchConfig:
             raise PromptlearnError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.compile not in COMPILE_CHOICES:
             raise PromptlearnError(f"--compile must be one of {', '.join(COMPILE_CHOICES)}, got {self.compile!r}")
+        unknown = [r for r in self.references if r not in REFERENCES]
+        if unknown:
+            raise PromptlearnError(f"--reference must be one of {', '.join(REFERENCES)}, got {unknown}")
         if self.threads is not None and self.threads <= 0:
             raise PromptlearnError(f"--threads must be positive, got {self.threads}")
         if self.peak_tflops is not None and self.peak_tflops <= 0:
@@ -72,16 +79,17 @@ class BenchConfig:
 
 @dataclass(frozen=True)
 class Case:
-    """One measured configuration: the naive baseline (``mode=None``) or a mode, in one phase."""
+    """One measured configuration, in one phase: a mode, or (``mode=None``) the ``reference`` pipeline."""
 
     phase: str
     batch_size: int
     mode: str | None = None
     compile: bool = False
+    reference: str = "naive"
 
     @property
     def system(self) -> str:
         """How a table names the row."""
         if self.mode is None:
-            return "naive"
+            return self.reference
         return f"{self.mode} + compile" if self.compile else self.mode

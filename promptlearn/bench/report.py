@@ -39,9 +39,9 @@ def _phase_table(rows: list[dict], batch_size: int, seq_len: int) -> list[str]:
     lines = [
         f"### Batch {batch_size}, sequence length {seq_len}",
         "",
-        "| system | trainable params | train ex/s | × naive | train peak MiB | × naive | train MFU "
-        "| eval ex/s | × naive | eval peak MiB | × naive |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| system | trainable params | train ex/s | × naive | × plain | train peak MiB | × naive | train MFU "
+        "| eval ex/s | × naive | × plain | eval peak MiB | × naive |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for system, phases in by_system.items():
         train, evaluate = phases.get("train", {}), phases.get("eval", {})
@@ -57,17 +57,17 @@ def _data_table(rows: list[dict], settings: dict) -> list[str]:
         f"### Evaluation on {settings['eval_data']} (batch {settings['eval_batch_size']}, "
         f"max length {settings['eval_max_length']})",
         "",
-        "| pipeline | examples | mean tokens | ex/s | × naive | peak MiB | × naive | accuracy |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| pipeline | examples | mean tokens | ex/s | × naive | × plain | peak MiB | × naive | accuracy |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+    padded = f"every batch padded to {settings['eval_max_length']}, file order"
     for row in rows:
-        name = (
-            f"naive: every batch padded to {settings['eval_max_length']}, file order"
-            if row["mode"] is None
-            else f"promptlearn ({row['system']}): sorted by length, dynamic padding"
-        )
+        name = {
+            "naive": f"naive: {padded}",
+            "plain": f"plain (label words at [MASK]): {padded}",
+        }.get(row.get("reference"), f"promptlearn ({row['system']}): sorted by length, dynamic padding")
         if "error" in row:
-            lines.append(f"| {name} | failed: {row['error'][:120]} | | | | | | |")
+            lines.append(f"| {name} | failed: {row['error'][:120]} | | | | | | | |")
             continue
         accuracy = _percent(row.get("accuracy"))
         cells = [name, str(row["examples"]), f"{row['mean_length']:.1f}", *_cells(row), accuracy]
@@ -76,14 +76,15 @@ def _data_table(rows: list[dict], settings: dict) -> list[str]:
 
 
 def _cells(row: dict) -> list[str]:
-    """ex/s, its ratio, peak MiB, its ratio (blank when missing, 'failed' on error)."""
+    """ex/s, its ratios to naive and plain, peak MiB, its ratio to naive (blank when missing, 'failed' on error)."""
     if not row:
-        return ["", "", "", ""]
+        return ["", "", "", "", ""]
     if "error" in row:
-        return ["failed", "", "", ""]
+        return ["failed", "", "", "", ""]
     return [
         f"{row['examples_per_s']:,.1f}",
         _ratio(row.get("speedup")),
+        _ratio(row.get("plain_speedup")),
         f"{row['peak_memory_bytes'] / MIB:,.0f}",
         _ratio(row.get("memory_ratio")),
     ]

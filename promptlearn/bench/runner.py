@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from promptlearn.bench.config import EVAL_DATA, PHASES, BenchConfig, Case
+from promptlearn.bench.config import EVAL_DATA, PHASES, REFERENCES, BenchConfig, Case
 from promptlearn.bench.measure import environment
 from promptlearn.config import RunConfig
 from promptlearn.errors import PromptlearnError
@@ -24,16 +24,17 @@ logger = logging.getLogger(__name__)
 
 
 def plan(config: BenchConfig) -> list[Case]:
-    """Every configuration to measure: per batch size and phase, the baseline and then each mode."""
+    """Every configuration to measure: per batch size and phase, the references and then each mode."""
     modes = resolve_modes(config.modes)
+    references = [r for r in REFERENCES if r in config.references]
     cases = []
     for batch_size in config.batch_sizes:
         for phase in PHASES:
-            cases.append(Case(phase, batch_size))
+            cases += [Case(phase, batch_size, reference=r) for r in references]
             cases += [Case(phase, batch_size, mode, compiled) for mode in modes for compiled in config.compile_variants]
     if config.eval_data:
         default_mode = next(f.default for f in dataclasses.fields(RunConfig) if f.name == "mode")
-        cases.append(Case(EVAL_DATA, config.eval_batch_size))
+        cases += [Case(EVAL_DATA, config.eval_batch_size, reference=r) for r in references]
         cases += [Case(EVAL_DATA, config.eval_batch_size, default_mode, c) for c in config.compile_variants]
     return cases
 
@@ -60,7 +61,8 @@ def run_benchmark(config: BenchConfig, command: str = "") -> dict:
         logger.info("bench: %s %s batch %d", case.phase, case.system, case.batch_size)
         measured = run_isolated(config, case)
         rows.append({"phase": case.phase, "system": case.system, "mode": case.mode, "compile": case.compile,
-                     "batch_size": case.batch_size, **measured})  # fmt: skip
+                     "reference": case.reference if case.mode is None else None, "batch_size": case.batch_size,
+                     **measured})  # fmt: skip
     add_ratios(rows)
     return {
         "command": command,
@@ -72,15 +74,23 @@ def run_benchmark(config: BenchConfig, command: str = "") -> dict:
 
 
 def add_ratios(rows: list[dict]) -> None:
-    """Give each row its throughput and peak memory as ratios to the naive row of its phase and batch size."""
-    baselines = {(r["phase"], r["batch_size"]): r for r in rows if r["mode"] is None and "error" not in r}
+    """Ratios to the reference rows of the same phase and batch size.
+
+    ``speedup`` and ``memory_ratio``: throughput and peak memory over the naive row's;
+    ``plain_speedup``: throughput over the plain row's.
+    """
+    references = {(r["reference"], r["phase"], r["batch_size"]): r for r in rows if r["reference"] and "error" not in r}
     for row in rows:
-        base = baselines.get((row["phase"], row["batch_size"]))
-        if base is None or "error" in row:
+        if "error" in row:
             continue
-        row["speedup"] = row["examples_per_s"] / base["examples_per_s"]
-        if base["peak_memory_bytes"]:
-            row["memory_ratio"] = row["peak_memory_bytes"] / base["peak_memory_bytes"]
+        naive = references.get(("naive", row["phase"], row["batch_size"]))
+        if naive is not None:
+            row["speedup"] = row["examples_per_s"] / naive["examples_per_s"]
+            if naive["peak_memory_bytes"]:
+                row["memory_ratio"] = row["peak_memory_bytes"] / naive["peak_memory_bytes"]
+        plain = references.get(("plain", row["phase"], row["batch_size"]))
+        if plain is not None:
+            row["plain_speedup"] = row["examples_per_s"] / plain["examples_per_s"]
 
 
 def run_isolated(config: BenchConfig, case: Case) -> dict:
