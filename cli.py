@@ -337,19 +337,23 @@ def fewshot(
     modes: str = typer.Option(None, help="Comma-separated modes; 'zero-shot' evaluates without training."),
     shots: str = typer.Option(None, help="Comma-separated K values (per label), e.g. 8,16,32; 'all' = whole train."),
     seeds: str = typer.Option(None, help="Comma-separated seeds (default 13,21,42,87,100)."),
-    max_steps: int = typer.Option(None, help="Optimizer steps per run (experiment default 100)."),
+    max_steps: int = typer.Option(None, help="Optimizer steps per run (default 250; replaces train: epochs)."),
     max_test_examples: int = typer.Option(None, help="Evaluate on a fixed random subset of at most N test examples."),
     cpu_threads: int = typer.Option(None, help="torch CPU threads (1 is fastest on a busy or 2-core machine)."),
     retry_failed: bool = typer.Option(True, "--retry-failed/--keep-failed", help="Re-run failed runs on restart."),
-    report_only: bool = typer.Option(False, help="Only rebuild the summary and plots from finished runs."),
+    report_only: bool = typer.Option(False, help="Only rebuild results.jsonl, summary and plots from finished runs."),
+    workers: int = typer.Option(1, min=1, help="Processes sharing the grid on this machine (one run each at a time)."),
 ) -> None:
     """Run a few-shot experiment (tasks x modes x K x seeds), resumably, then write summary.md/.csv and plots.
 
     Example: promptlearn fewshot --model ../shared/models/bert-tiny --task sst2 --data-root ../shared/data
     --modes zero-shot,pet --shots 8,16 --output runs/sst2-fewshot
+
+    Exits 1 when any run failed (after running the others), listing each failure.
+    Under `accelerate launch --num_processes N`, the N processes share the grid.
     """
     from promptlearn.experiment import Experiment, run_experiment, write_report
-    from promptlearn.experiment.runner import read_record
+    from promptlearn.experiment.runner import collect_records
 
     overrides = {
         "model": model, "output": output, "report": report, "data_root": data_root,
@@ -369,18 +373,25 @@ def fewshot(
         values = source.source | overrides
     else:
         values = overrides
-    if max_steps is not None:
-        values["train"] = dict(values.get("train") or {}) | {"max_steps": max_steps}
+    if max_steps is not None:  # the flag replaces the file's training length, whichever it was
+        train = {k: v for k, v in (values.get("train") or {}).items() if k != "epochs"}
+        values["train"] = train | {"max_steps": max_steps}
     experiment = Experiment.from_dict(values, origin=str(config or "command line"))
     if report_only:
-        found = [read_record(Path(experiment.output), spec) for spec in experiment.runs()]
-        records = [r for r in found if r is not None]
+        records = collect_records(experiment)
     else:
-        records = run_experiment(experiment, retry_failed=retry_failed)
-    command = f"promptlearn fewshot {_given_options(ctx, skip=('report_only',))}".strip()
+        records = run_experiment(experiment, retry_failed=retry_failed, workers=workers)
+        if records is None:  # another process of `accelerate launch`: the main one writes the summary
+            typer.echo("This process's runs are done; the main process writes the summary.")
+            return
+    command = f"promptlearn fewshot {_given_options(ctx, skip=('report_only', 'workers'))}".strip()
     written = write_report(experiment, records, command)
-    failed = sum(r["status"] != "ok" for r in records)
-    typer.echo(f"{len(records)} runs finished ({failed} failed); wrote {', '.join(str(p) for p in written[:2])}")
+    failed = [r for r in records if r["status"] != "ok"]
+    typer.echo(f"{len(records)} runs finished ({len(failed)} failed); wrote {', '.join(str(p) for p in written[:2])}")
+    if failed and not report_only:
+        lines = [f"  {r['run_id']}: {r['error'].splitlines()[0][:200]}" for r in failed]
+        typer.echo(f"Error: {len(failed)} of {len(records)} runs failed:\n" + "\n".join(lines), err=True)
+        raise typer.Exit(1)
 
 
 @app.command("modes")
@@ -407,29 +418,54 @@ def modes(
 @handle_errors
 def show_pattern(
     model: str = typer.Option(..., "--model", "-m", help=MODEL_HELP + " Only its tokenizer is loaded."),
-    text: str = typer.Option("The movie was a delight.", help="The example's text."),
+    text: str = typer.Option("The movie was a delight.", help="The example's text (unless --data is given)."),
     text_b: str = typer.Option(None, help="Second text, for pair patterns."),
-    task: str = typer.Option(None, help="Preset pattern and verbalizer of this task."),
+    data: str = typer.Option(None, "--data", "-d", help=DATA_HELP + " Renders one of its examples."),
+    split: str = typer.Option("train", help="The --data split to take the example from."),
+    index: int = typer.Option(0, min=0, help="Which example of --split (0 = the first)."),
+    task: str = typer.Option(None, help="Use this preset's pattern and label words (a name from templates/)."),
     pattern: str = typer.Option(None, "--pattern", "-p", help=PATTERN_HELP),
     pattern_id: int = typer.Option(None, help="Which preset pattern of --task."),
     verbalizer: str = typer.Option(None, "--verbalizer", "-v", help=VERBALIZER_HELP),
     max_length: int = typer.Option(128, help="Token budget; shows the truncation."),
 ) -> None:
-    """Show how one example is rendered and tokenized: tokens, the [MASK] position, label-word ids."""
-    from promptlearn.data import Example
+    """Show how one example is rendered and tokenized: tokens, the [MASK] position, label-word ids.
+
+    With --data, the example is one of the dataset's (--split, --index), and the label words are checked
+    against the dataset's labels.
+    """
+    from promptlearn.data import Example, load_task_data
     from promptlearn.model import load_tokenizer
     from promptlearn.pattern import Pattern
-    from promptlearn.presets import resolve_prompt
+    from promptlearn.presets import available_tasks, resolve_prompt
     from promptlearn.pvp import PVP
     from promptlearn.verbalizer import Verbalizer
 
+    if pattern is None and task is None:
+        raise PromptlearnError(
+            "Give --pattern (e.g. '{text} It was [MASK] .'), or --task with a preset's name "
+            f"({', '.join(available_tasks())}) to show that preset's pattern and label words"
+            + ("; --data only supplies the example" if data else "")
+        )
     pattern_text, words = resolve_prompt(task, pattern, pattern_id, verbalizer)
     parsed = Pattern.parse(pattern_text)
     verbal = Verbalizer.from_dict(words) if words else None
-    pvp = PVP(parsed, verbal, load_tokenizer(model), max_length=max_length, labels=None if verbal else ["?"])
-    encoded = pvp.encode([Example(text, text_b)])[0]
+    example, labels = Example(text, text_b), ["?"]
+    task_data = None
+    if data is not None:
+        task_data = load_task_data(data)
+        examples = task_data.split(split)
+        if index >= len(examples):
+            raise PromptlearnError(f"--index {index} is past the end: the {split!r} split has {len(examples)} examples")
+        example, labels = examples[index], task_data.labels
+    pvp = PVP(parsed, verbal, load_tokenizer(model), max_length=max_length, labels=None if verbal else labels)
+    if task_data is not None:
+        pvp.check_data(task_data)
+    encoded = pvp.encode([Example(example.text_a, example.text_b)])[0]
     tokens = pvp.tokens(encoded)
     typer.echo(f"pattern:  {pattern_text}")
+    if data is not None:
+        typer.echo(f"example:  {data} [{split}] #{index}, label {example.label!r}")
     typer.echo(f"tokens:   {len(tokens)} (max {max_length})")
     typer.echo("  ".join(f"{i}:{tok}" for i, tok in enumerate(tokens)))
     typer.echo(f"[MASK] at position {encoded.mask_position}")

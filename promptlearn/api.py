@@ -22,7 +22,7 @@ from promptlearn.data import Columns, Example, TaskData, few_shot, load_task_dat
 from promptlearn.errors import PromptlearnError
 from promptlearn.fingerprint import check_same_base, size_mismatches
 from promptlearn.model import PromptModel, load_backbone, load_tokenizer
-from promptlearn.modes import get_mode
+from promptlearn.modes import Mode, get_mode
 from promptlearn.outputs import check_output_free, staged_folder, write_json_atomic, write_text_atomic
 from promptlearn.pattern import Pattern
 from promptlearn.pvp import PVP
@@ -76,6 +76,21 @@ def build(config: RunConfig, data: TaskData | None = None, backbone: torch.nn.Mo
 
     ``backbone`` replaces loading ``config.model`` (e.g. a randomly initialised model of that config).
     """
+    mode, pvp = build_pvp(config, data)
+    set_seed(config.seed)
+    if backbone is None:
+        backbone = load_backbone(config.model, mlm_head=mode.uses_verbalizer)
+    model = PromptModel(backbone, mode, pvp.label_token_ids, len(pvp.labels), pvp.tokenizer)
+    return Prompted(
+        config=config.replace(labels=pvp.labels),
+        pvp=pvp,
+        model=model,
+        trainer=Trainer(model, pvp.collate, config),
+    )
+
+
+def build_pvp(config: RunConfig, data: TaskData | None = None, tokenizer=None) -> tuple[Mode, PVP]:
+    """The mode and PVP of ``config``, checked against ``data`` when given; reads the tokenizer, not the weights."""
     mode = get_mode(config.mode).from_options(config.mode_options)
     pattern = mode.adapt_pattern(Pattern.parse(config.pattern))
     verbalizer = None
@@ -84,20 +99,11 @@ def build(config: RunConfig, data: TaskData | None = None, backbone: torch.nn.Mo
             raise PromptlearnError(f"Mode {mode.name!r} reads label words at [MASK]: give --verbalizer or --task")
         verbalizer = Verbalizer.from_dict(config.verbalizer)
     labels = config.labels or (verbalizer.labels if verbalizer else (data.labels if data else None))
-    tokenizer = load_tokenizer(config.model)
+    tokenizer = tokenizer if tokenizer is not None else load_tokenizer(config.model)
     pvp = PVP(pattern, verbalizer, tokenizer, max_length=config.max_length, labels=labels)
     if data is not None:
         pvp.check_data(data)
-    set_seed(config.seed)
-    if backbone is None:
-        backbone = load_backbone(config.model, mlm_head=mode.uses_verbalizer)
-    model = PromptModel(backbone, mode, pvp.label_token_ids, len(pvp.labels), tokenizer)
-    return Prompted(
-        config=config.replace(labels=pvp.labels),
-        pvp=pvp,
-        model=model,
-        trainer=Trainer(model, pvp.collate, config),
-    )
+    return mode, pvp
 
 
 def fit(config: RunConfig, data: TaskData) -> tuple[Prompted, dict]:

@@ -198,26 +198,27 @@ class PVP:
         return Encoded(input_ids, mask_position, soft_positions, label, token_type_ids)
 
     def _label_word_ids(self) -> list[list[int]]:
+        """Token id of every label word; raises naming every word that is not one known token."""
         lead = " " if self.mask_after_space else ""
-        table = []
+        table, problems = [], []
         for label, words in self.verbalizer.label_words:
             ids = []
             for word in words:
                 pieces = self.tokenizer(lead + word, add_special_tokens=False)["input_ids"]
                 shown = self.tokenizer.convert_ids_to_tokens(pieces)
                 if len(pieces) != 1:
-                    raise PromptlearnError(
-                        f"Label word {word!r} (label {label!r}) is {len(pieces)} tokens for this tokenizer: "
-                        f"{shown}. Multi-token label words are not supported yet: pick a word that is one "
-                        "token (`promptlearn show-pattern` shows how words tokenize)."
-                    )
-                if pieces[0] == self.tokenizer.unk_token_id:
-                    raise PromptlearnError(
-                        f"Label word {word!r} (label {label!r}) is unknown to this tokenizer (it becomes "
-                        f"{shown}). Pick a word from the model's vocabulary."
-                    )
-                ids.append(pieces[0])
+                    problems.append(f"{word!r} (label {label!r}) is {len(pieces)} tokens for this tokenizer: {shown}")
+                elif pieces[0] == self.tokenizer.unk_token_id:
+                    problems.append(f"{word!r} (label {label!r}) is unknown to this tokenizer (it becomes {shown})")
+                else:
+                    ids.append(pieces[0])
             table.append(ids)
+        if problems:
+            raise PromptlearnError(
+                f"Label word{'s: ' if len(problems) > 1 else ' '}{'; '.join(problems)}. "
+                "Each label word must be one token of the model's vocabulary (multi-token label words are not "
+                "supported yet; `promptlearn show-pattern` shows how words tokenize)."
+            )
         return table
 
 

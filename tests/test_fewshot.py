@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -13,10 +14,13 @@ from typer.testing import CliRunner
 
 from cli import app
 from promptlearn import api
+from promptlearn.config import DEFAULT_MAX_STEPS
 from promptlearn.data import few_shot, load_task_data
 from promptlearn.errors import PromptlearnError
 from promptlearn.experiment import Experiment, run_experiment, write_report
 from promptlearn.experiment.aggregate import ensemble_records, mean_std, summarize, summary_csv
+from promptlearn.experiment.config import with_candidate
+from promptlearn.experiment.report import summary_markdown
 from promptlearn.experiment.runner import _subset
 
 POSITIVE = ["wonderful", "fun", "great", "good", "loved", "very fun", "really good", "great fun"]
@@ -98,14 +102,16 @@ def test_train_patterns_first_and_search_candidates(tiny_bert_dir, task_dir, tmp
         ({"shots": [0]}, "positive integer or 'all'"),
         ({"train": {"seed": 3}}, "set by the grid"),
         ({"train": {"max_step": 3}}, "Did you mean 'max_steps'?"),
-        ({"train": {"max_steps": -1}}, "--max-steps must be positive"),
+        ({"train": {"max_steps": -1}}, "experiment: toy/zero-shot: max_steps must be positive"),
+        ({"train": {"max_steps": 3, "epochs": 2}}, "experiment: train: give max_steps or epochs, not both"),
+        ({"train": {"warmup_ratio": 2}}, "warmup_ratio must be in [0, 1)"),
         ({"search": {"lr": [1e-3]}}, "unknown key 'lr'"),
         ({"train_patterns": "some"}, "'all' or 'first'"),
         ({"mode_settings": {"zero-shot": {}}}, "not a trained mode"),
     ],
 )
 def test_schema_errors_name_the_key(tiny_bert_dir, task_dir, tmp_path, change, message):
-    with pytest.raises(PromptlearnError, match=message.replace("(", r"\(").replace("?", r"\?")):
+    with pytest.raises(PromptlearnError, match=re.escape(message)):
         Experiment.from_dict(experiment_values(tiny_bert_dir, task_dir, tmp_path, **change))
 
 
@@ -273,3 +279,120 @@ def test_cli_runs_a_yaml_experiment_and_writes_the_report(tiny_bert_dir, task_di
     bad.write_text(yaml.safe_dump(values | {"modez": ["pet"]}))
     result = CliRunner().invoke(app, ["fewshot", "--config", str(bad)])
     assert result.exit_code == 2 and "unknown key 'modez'. Did you mean 'modes'?" in result.output
+
+
+# --- what a new user ran into (issues 9.17, 16.B) ---------------------------------------------
+
+
+def write_config(tmp_path, values) -> str:
+    config = tmp_path / "exp.yaml"
+    config.write_text(yaml.safe_dump(values))
+    return str(config)
+
+
+def test_cli_exits_1_and_lists_each_failed_run_after_running_the_others(tiny_bert_dir, task_dir, tmp_path, monkeypatch):
+    def broken(config, data):
+        raise RuntimeError(f"simulated failure of seed {config.seed}")
+
+    monkeypatch.setattr(api, "fit", broken)
+    values = experiment_values(tiny_bert_dir, task_dir, tmp_path / "out", modes=["pet"], train_patterns="first")
+    result = CliRunner().invoke(app, ["fewshot", "--config", write_config(tmp_path, values)])
+    assert result.exit_code == 1, result.output
+    assert "Error: 2 of 2 runs failed:" in result.output
+    assert "toy__pet__p0__k2__s13: RuntimeError: simulated failure of seed 13" in result.output
+    assert "toy__pet__p0__k2__s21: RuntimeError: simulated failure of seed 21" in result.output
+    assert (tmp_path / "out" / "summary.md").is_file()  # the report is still written
+
+
+def test_prompts_are_checked_before_the_first_run_naming_every_bad_word(tiny_bert_dir, task_dir, tmp_path, monkeypatch):
+    values = experiment_values(tiny_bert_dir, task_dir, tmp_path / "out")
+    typo = values["tasks"][0] | {"name": "typo", "verbalizer": {"positive": ["great"], "negatve": ["terrible"]}}
+    words = values["tasks"][0] | {"name": "words", "verbalizer": {"positive": ["unbelievable"], "negative": ["superb"]}}
+    values["tasks"] = [typo, words]
+    monkeypatch.setattr(api, "fit", lambda *args: pytest.fail("a run started"))
+    result = CliRunner().invoke(app, ["fewshot", "--config", write_config(tmp_path, values)])
+    assert result.exit_code == 2, result.output
+    assert "nothing was run" in result.output
+    assert "task typo: The verbalizer's labels" in result.output and "not in the dataset: ['negatve']" in result.output
+    assert "'unbelievable' (label 'positive') is 3 tokens" in result.output
+    assert "'superb' (label 'negative') is unknown to this tokenizer" in result.output
+    assert not (tmp_path / "out" / "runs").exists()
+
+
+def test_one_default_length_and_epochs_in_train(tiny_bert_dir, task_dir, tmp_path):
+    values = experiment_values(tiny_bert_dir, task_dir, tmp_path, train={"eval_every": 2})
+    assert {s.config.max_steps for s in Experiment.from_dict(values).runs()} == {DEFAULT_MAX_STEPS}
+    values["train"] = {"epochs": 30}
+    values["mode_settings"] = {"finetune": {"max_steps": 4}}  # a more specific length replaces train's epochs
+    values["modes"] = ["pet", "finetune"]
+    runs = Experiment.from_dict(values).runs()
+    assert {(s.mode, s.config.epochs, s.config.max_steps) for s in runs} == {("pet", 30, None), ("finetune", None, 4)}
+    values["search"] = {"max_steps": [2, 3]}
+    pet = Experiment.from_dict(values).runs()[0]
+    assert with_candidate(pet.config, pet.candidates[0], "x").max_steps == 2
+
+
+def test_cli_max_steps_replaces_the_files_epochs(tiny_bert_dir, task_dir, tmp_path):
+    values = experiment_values(tiny_bert_dir, task_dir, tmp_path / "out", modes=["pet"], seeds=[13])
+    values["train"] = {"epochs": 30, "eval_every": 2, "batch_size": 2}
+    values["tasks"][0]["patterns"] = values["tasks"][0]["patterns"][:1]
+    result = CliRunner().invoke(app, ["fewshot", "--config", write_config(tmp_path, values), "--max-steps", "2"])
+    assert result.exit_code == 0, result.output
+    (line,) = (tmp_path / "out" / "results.jsonl").read_text().splitlines()
+    assert json.loads(line)["config"]["max_steps"] == 2 and json.loads(line)["config"]["epochs"] is None
+
+
+def test_modes_flag_runs_only_the_named_modes_of_a_file_with_other_modes_settings(tiny_bert_dir, task_dir, tmp_path):
+    values = experiment_values(tiny_bert_dir, task_dir, tmp_path, modes=["pet"])
+    values["mode_settings"] = {"soft_prompt": {"learning_rate": 0.01}, "pet": {"learning_rate": 1e-4}}
+    runs = Experiment.from_dict(values).runs()
+    assert {s.mode for s in runs} == {"pet"} and {s.config.learning_rate for s in runs} == {1e-4}
+    values["mode_settings"] = {"soft_promt": {}}
+    with pytest.raises(PromptlearnError, match="'soft_promt' is not a trained mode"):
+        Experiment.from_dict(values)
+
+
+def test_report_only_rewrites_results_from_every_run_on_disk(tiny_bert_dir, task_dir, tmp_path):
+    values = experiment_values(tiny_bert_dir, task_dir, tmp_path / "out", modes=["pet"], train_patterns="first")
+    config = write_config(tmp_path, values)
+    for seed in ("13", "21"):  # two partial runs of the grid, as a user might do
+        assert CliRunner().invoke(app, ["fewshot", "--config", config, "--seeds", seed]).exit_code == 0
+    result = CliRunner().invoke(app, ["fewshot", "--config", config, "--report-only"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    assert [line["seed"] for line in lines] == [13, 21]
+    assert "| pet | 2 | 0 |" in (tmp_path / "out" / "summary.md").read_text()
+
+
+def test_summary_states_each_modes_search_once(tiny_bert_dir, task_dir, tmp_path):
+    values = experiment_values(tiny_bert_dir, task_dir, tmp_path, modes=["pet", "finetune"])
+    values["mode_settings"] = {"pet": {"batch_size": 4, "search": {"learning_rate": [1e-4, 1e-3]}}}
+    summary = summary_markdown(Experiment.from_dict(values), [], [], "test")
+    assert "- `pet`: batch_size=4\n" in summary
+    assert "hyperparameter search (best dev accuracy, then dev macro-F1): `pet`: learning_rate=[0.0001, 0.001]; " \
+           "`finetune`: none" in summary  # fmt: skip
+    assert "none (each mode's settings as given)" not in summary
+
+
+def test_task_without_preset_says_how_to_give_its_prompt(tiny_bert_dir, task_dir, tmp_path):
+    values = experiment_values(tiny_bert_dir, task_dir, tmp_path)
+    values["tasks"] = [{"name": "trec", "data": str(task_dir)}]
+    with pytest.raises(PromptlearnError) as err:
+        Experiment.from_dict(values)
+    assert "task 'trec' has no preset" in str(err.value) and "give its patterns and verbalizer" in str(err.value)
+    assert '    patterns: ["{text} It was [MASK] ."]' in str(err.value)
+    assert "    verbalizer: {positive: [great], negative: [terrible]}" in str(err.value)
+
+
+def test_show_pattern_renders_an_example_of_the_data(tiny_bert_dir, task_dir):
+    args = ["show-pattern", "--model", str(tiny_bert_dir), "--data", str(task_dir)]
+    shown = CliRunner().invoke(app, [*args, "--split", "test", "--index", "4", "--pattern", "{text} It was [MASK] .",
+                                     "--verbalizer", "positive=great,negative=terrible"])  # fmt: skip
+    assert shown.exit_code == 0, shown.output
+    assert "example:  " in shown.output and "[test] #4, label 'negative'" in shown.output
+    assert "1:it  2:was  3:boring" in shown.output  # test example 4 is "it was boring"
+    mismatch = CliRunner().invoke(app, [*args, "--pattern", "[MASK]", "--verbalizer", "good=great,bad=terrible"])
+    assert mismatch.exit_code == 2 and "do not match the dataset's labels" in mismatch.output
+    missing = CliRunner().invoke(app, args)
+    assert missing.exit_code == 2 and "--task with a preset's name (" in missing.output and "sst2" in missing.output
+    assert "--data only supplies the example" in missing.output

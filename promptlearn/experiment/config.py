@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import itertools
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import yaml
 from promptlearn.config import RunConfig
 from promptlearn.errors import PromptlearnError
 from promptlearn.pattern import Pattern
-from promptlearn.presets import task_patterns, task_verbalizer
+from promptlearn.presets import available_tasks, task_patterns, task_verbalizer
 from promptlearn.verbalizer import Verbalizer
 
 ZERO_SHOT = "zero-shot"
@@ -30,8 +31,10 @@ GRID_FIELDS = {"model", "data", "pattern", "verbalizer", "labels", "task", "patt
 COLUMN_FIELDS = {"text_column", "text_b_column", "label_column"}
 TRAIN_FIELDS = {f.name for f in dataclasses.fields(RunConfig)} - GRID_FIELDS - COLUMN_FIELDS - {"dev_from_train"}
 SEARCHABLE = ("learning_rate", "batch_size", "max_steps", "weight_decay", "warmup_ratio")
-#: lean per-run defaults for experiments (RunConfig's own default is 250 steps)
-TRAIN_DEFAULTS = {"max_steps": 100, "eval_every": 25}
+#: training length: a more specific level (mode_settings, search) setting one of these replaces both
+LENGTH_FIELDS = ("max_steps", "epochs")
+#: CLI flags whose YAML key is not the flag's name with ``_`` for ``-`` (RunConfig's messages name flags)
+FLAG_KEYS = {"lr": "learning_rate"}
 
 EXPERIMENT_KEYS = {
     "model", "tasks", "data_root", "output", "report", "modes", "shots", "seeds", "dev_from_train",
@@ -142,9 +145,13 @@ class Experiment:
         mode_settings = values.get("mode_settings") or {}
         if not isinstance(mode_settings, dict):
             raise PromptlearnError(f"{origin}: mode_settings maps a mode name to its settings")
+        mode_settings = dict(mode_settings)
         for mode, settings in mode_settings.items():
-            if mode not in modes or mode == ZERO_SHOT:
-                raise PromptlearnError(f"{origin}: mode_settings: {mode!r} is not a trained mode of this experiment")
+            # settings of a registered mode the run leaves out (e.g. `--modes pet`) are checked, then unused
+            if mode not in MODES:
+                raise PromptlearnError(
+                    f"{origin}: mode_settings: {mode!r} is not a trained mode; choose from {', '.join(sorted(MODES))}"
+                )
             settings = dict(settings or {})
             search = settings.pop("search", None)
             mode_settings[mode] = _train_settings(settings, f"{origin}: mode_settings.{mode}")
@@ -176,7 +183,10 @@ class Experiment:
             search=_search(values.get("search") or {}, f"{origin}: search"),
             source=dict(values),
         )
-        experiment.runs()  # builds every RunConfig now, so a bad value fails before the first run
+        try:
+            experiment.runs()  # builds every RunConfig now, so a bad value fails before the first run
+        except PromptlearnError as err:
+            raise PromptlearnError(f"{origin}: {err}") from err
         return experiment
 
     def runs(self) -> list[RunSpec]:
@@ -188,28 +198,18 @@ class Experiment:
         return specs
 
     def _mode_runs(self, task: TaskSpec, mode: str) -> list[RunSpec]:
-        base = RunConfig(
-            model=self.model, data=task.data, pattern=task.patterns[0][1], verbalizer=task.verbalizer,
-            task=task.name, **task.columns, **(TRAIN_DEFAULTS | self.train),
-        )  # fmt: skip
-        if mode == ZERO_SHOT:
-            return [
-                RunSpec(
-                    task.name,
-                    mode,
-                    pid,
-                    None,
-                    None,
-                    base.replace(pattern=text, pattern_id=pid),
-                    [{}],
-                    self.max_test_examples,
-                )
-                for pid, text in task.patterns
-            ]
-        from promptlearn.modes import get_mode
-
         settings = dict(self.mode_settings.get(mode, {}))
         candidates = _candidates(settings.pop("search", self.search))
+        where = f"{task.name}/{mode}"
+        base = _run_config(
+            where, model=self.model, data=task.data, pattern=task.patterns[0][1], verbalizer=task.verbalizer,
+            task=task.name, **task.columns, **override(self.train, settings),
+        )  # fmt: skip
+        if mode == ZERO_SHOT:
+            zero_shot = [(pid, base.replace(pattern=text, pattern_id=pid)) for pid, text in task.patterns]
+            return [RunSpec(task.name, mode, pid, None, None, c, [{}], self.max_test_examples) for pid, c in zero_shot]
+        from promptlearn.modes import get_mode
+
         patterns = task.patterns
         if self.train_patterns == "first" or not get_mode(mode).uses_verbalizer:
             patterns = patterns[:1]  # a classification head reads no label words: one pattern is enough
@@ -218,12 +218,41 @@ class Experiment:
             whole = shots == ALL_SHOTS  # the whole train split; dev is the given one (a 10 % slice without one)
             config = base.replace(
                 pattern=text, pattern_id=pid, mode=mode, seed=seed, shots=None if whole else shots,
-                dev_from_train=task.dev_from_train and not whole, **settings,
+                dev_from_train=task.dev_from_train and not whole,
             )  # fmt: skip
             for candidate in candidates:
-                _checked(config, candidate, f"{task.name}/{mode}")
+                with_candidate(config, candidate, where)
             specs.append(RunSpec(task.name, mode, pid, shots, seed, config, candidates, self.max_test_examples))
         return specs
+
+
+def override(general: dict, specific: dict) -> dict:
+    """``general`` settings updated by ``specific`` ones; a training length in ``specific`` replaces both kinds.
+
+    So ``train: {epochs: 30}`` with ``mode_settings: {pet: {max_steps: 100}}`` trains pet for 100 steps.
+    """
+    if any(key in specific for key in LENGTH_FIELDS):
+        general = {k: v for k, v in general.items() if k not in LENGTH_FIELDS}
+    return general | specific
+
+
+def with_candidate(config: RunConfig, candidate: dict, where: str) -> RunConfig:
+    """``config`` with one hyperparameter-search candidate applied (its ``max_steps`` replaces ``epochs``)."""
+    length = dict.fromkeys(LENGTH_FIELDS) if any(key in candidate for key in LENGTH_FIELDS) else {}
+    return _in_keys(where, lambda: config.replace(**(length | candidate)))
+
+
+def _run_config(where: str, **fields) -> RunConfig:
+    return _in_keys(where, lambda: RunConfig(**fields))
+
+
+def _in_keys(where: str, build):
+    """Run ``build``; RunConfig's messages name CLI flags (``--max-steps``): say the YAML keys instead."""
+    try:
+        return build()
+    except PromptlearnError as err:
+        message = re.sub(r"--([a-z][a-z-]*)", lambda m: FLAG_KEYS.get(m[1], m[1].replace("-", "_")), str(err))
+        raise PromptlearnError(f"{where}: {message}") from err
 
 
 def _check_keys(values: dict, known: set[str], origin: str) -> None:
@@ -255,6 +284,8 @@ def _train_settings(settings: dict, origin: str) -> dict:
     if grid_set:
         raise PromptlearnError(f"{origin}: {grid_set} are set by the grid (top-level or per-task keys), not here")
     _check_keys(settings, TRAIN_FIELDS, origin)
+    if all(settings.get(key) is not None for key in LENGTH_FIELDS):
+        raise PromptlearnError(f"{origin}: give max_steps or epochs, not both")
     return dict(settings)
 
 
@@ -273,13 +304,6 @@ def _candidates(search: dict[str, list]) -> list[dict]:
     return [dict(zip(keys, values, strict=True)) for values in itertools.product(*(search[k] for k in keys))] or [{}]
 
 
-def _checked(config: RunConfig, candidate: dict, where: str) -> RunConfig:
-    try:
-        return config.replace(**candidate)
-    except PromptlearnError as err:
-        raise PromptlearnError(f"{where}: {err}") from err
-
-
 def _task(entry, data_root: str | None, shots: list, dev_from_train: bool, origin: str) -> TaskSpec:
     if isinstance(entry, str):
         entry = {"name": entry}
@@ -293,11 +317,13 @@ def _task(entry, data_root: str | None, shots: list, dev_from_train: bool, origi
             raise PromptlearnError(f"{origin}: give the task's 'data' folder, or a top-level 'data_root'")
         data = str(Path(data_root) / name)
     patterns = entry.get("patterns")
+    words = entry.get("verbalizer")
+    if (patterns is None or words is None) and name not in available_tasks():
+        raise PromptlearnError(_no_preset(name, str(data), origin, patterns is None, words is None))
     if patterns is None:
         resolved = [(p.id, p.pattern) for p in task_patterns(name)]
     else:
         resolved = [_pattern(p, i, name) for i, p in enumerate(_as_list(patterns, "patterns", origin))]
-    words = entry.get("verbalizer")
     if words is None:
         verbalizer = task_verbalizer(name).to_dict()
     elif isinstance(words, dict):
@@ -308,6 +334,18 @@ def _task(entry, data_root: str | None, shots: list, dev_from_train: bool, origi
     task_dev = entry.get("dev_from_train", dev_from_train)
     columns = {key: str(entry[key]) for key in COLUMN_FIELDS if key in entry}
     return TaskSpec(name, str(data), tuple(resolved), verbalizer, tuple(task_shots), bool(task_dev), columns)
+
+
+def _no_preset(name: str, data: str, origin: str, no_patterns: bool, no_words: bool) -> str:
+    missing = " and ".join(key for key, absent in (("patterns", no_patterns), ("verbalizer", no_words)) if absent)
+    return (
+        f"{origin}: task {name!r} has no preset (presets: {', '.join(available_tasks())}), so give its {missing} "
+        "in the experiment file (--config), as a task mapping, e.g.\n"
+        f"tasks:\n  - name: {name}\n    data: {data}\n"
+        '    patterns: ["{text} It was [MASK] ."]\n'
+        "    verbalizer: {positive: [great], negative: [terrible]}   # every label of the data: its words\n"
+        "(see docs/fewshot.md, 'The YAML schema')"
+    )
 
 
 def _pattern(value, index: int, task: str) -> tuple[int, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from promptlearn.config import DEFAULT_MAX_STEPS
 from promptlearn.experiment.aggregate import (
     COLLAPSE_SHARE,
     ENSEMBLE,
@@ -15,7 +16,7 @@ from promptlearn.experiment.aggregate import (
     summarize,
     summary_csv,
 )
-from promptlearn.experiment.config import ALL_SHOTS, TRAIN_DEFAULTS, ZERO_SHOT, Experiment
+from promptlearn.experiment.config import ALL_SHOTS, LENGTH_FIELDS, ZERO_SHOT, Experiment
 from promptlearn.experiment.plots import plot_task
 from promptlearn.experiment.runner import load_predictions
 from promptlearn.outputs import write_text_atomic
@@ -78,9 +79,10 @@ def summary_markdown(experiment: Experiment, rows: list[SummaryRow], records: li
 
 
 def _protocol(experiment: Experiment) -> list[str]:
-    settings = TRAIN_DEFAULTS | experiment.train
+    settings = dict(experiment.train)
+    if not any(key in settings for key in LENGTH_FIELDS):
+        settings["max_steps"] = f"{DEFAULT_MAX_STEPS} (default)"
     trained = [m for m in experiment.modes if m != ZERO_SHOT]
-    search = experiment.search or "none (each mode's settings as given)"
     lines = [
         "**Protocol** (LM-BFF, Gao et al. 2021): for each task, K training examples per label are sampled "
         "from the train split, and another K per label from the rest of train as dev (unless the task says "
@@ -93,11 +95,14 @@ def _protocol(experiment: Experiment) -> list[str]:
         f"- model: `{experiment.model}`; modes: {', '.join(f'`{m}`' for m in experiment.modes)}",
         f"- training (every trained mode): {_inline(settings)}",
     ]
+    searches = {}
     for mode in trained:
-        if experiment.mode_settings.get(mode):
-            lines.append(f"- `{mode}`: {_inline(experiment.mode_settings[mode])}")
+        own = dict(experiment.mode_settings.get(mode, {}))
+        searches[mode] = own.pop("search", experiment.search)
+        if own:
+            lines.append(f"- `{mode}`: {_inline(own)}")
     lines += [
-        f"- hyperparameter search (best dev accuracy, then dev macro-F1): {_inline(search)}",
+        f"- hyperparameter search (best dev accuracy, then dev macro-F1): {_search_line(searches)}",
         f"- patterns trained: {experiment.train_patterns} (modes with a classification head use the first only); "
         f"`{ZERO_SHOT}` evaluates every pattern once, without training",
     ]
@@ -120,6 +125,19 @@ def _protocol(experiment: Experiment) -> list[str]:
         "everything: a majority-class collapse; macro-F1 shows it too)",
     ]
     return lines
+
+
+def _search_line(searches: dict[str, dict]) -> str:
+    """One clause per distinct search, naming its modes: ``pet: learning_rate=[...]; other modes: none``."""
+    by_search: dict[str, list[str]] = {}
+    for mode, search in searches.items():
+        by_search.setdefault(_inline(search) if search else "", []).append(mode)
+    if set(by_search) <= {""}:
+        return "none (each mode's settings as given)"
+    if len(by_search) == 1:
+        return next(iter(by_search))
+    clauses = [f"{', '.join(f'`{m}`' for m in modes)}: {text or 'none'}" for text, modes in by_search.items()]
+    return "; ".join(clauses)
 
 
 def _table_row(row: SummaryRow) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
 import random
 import time
 import traceback
@@ -22,7 +23,10 @@ from tqdm.auto import tqdm
 
 from promptlearn import api
 from promptlearn.data import Example, TaskData, load_task_data
-from promptlearn.experiment.config import Experiment, RunSpec
+from promptlearn.errors import PromptlearnError
+from promptlearn.experiment.check import check_prompts
+from promptlearn.experiment.config import Experiment, RunSpec, with_candidate
+from promptlearn.experiment.shard import Worker, claim, exclusive, from_launcher, take_device
 from promptlearn.outputs import staged_folder, write_json_atomic, write_text_atomic
 from promptlearn.pvp import PVP, Encoded
 from promptlearn.trainer import classification_metrics
@@ -32,6 +36,9 @@ logger = logging.getLogger(__name__)
 RECORD = "record.json"
 PREDICTIONS = "test_predictions.npz"
 RESULTS = "results.jsonl"
+RESULTS_LOCK = ".results.lock"
+#: seconds between the main process's looks at the runs other processes still hold
+POLL_SECONDS = 2.0
 #: a test subset is drawn with this seed, the same for every run of a task
 TEST_SUBSET_SEED = 0
 
@@ -76,36 +83,117 @@ def _subset(examples: list[Example], limit: int | None) -> list[Example]:
     return [examples[i] for i in sorted(picked)]
 
 
-def run_experiment(experiment: Experiment, retry_failed: bool = True) -> list[dict]:
-    """Run every unfinished run of ``experiment``; returns all records in grid order.
+def run_experiment(experiment: Experiment, retry_failed: bool = True, workers: int = 1) -> list[dict] | None:
+    """Run every unfinished run of ``experiment``; the main process returns every finished record, in grid order.
 
-    ``results.jsonl`` is rewritten (atomically) after each run, so it always matches the run folders.
+    The processes of ``accelerate launch --num_processes N``, or ``workers`` processes started here,
+    share the grid: each claims one run at a time (:mod:`promptlearn.experiment.shard`). The main
+    process then waits for the others, runs what a process that died left, and returns the records;
+    every other process returns None. Before the first run, every task's prompts are checked against
+    its data and the tokenizer. ``results.jsonl`` is rewritten after each run from the run folders on
+    disk (under a lock), so it always matches them.
+    """
+    worker = from_launcher()
+    if workers > 1:
+        if worker.count > 1:
+            raise PromptlearnError("Give --workers or start the command with accelerate launch, not both")
+        worker = Worker(0, workers, 0)
+    output = Path(experiment.output)
+    specs = experiment.runs()
+    cache = TaskCache()
+    check_prompts(specs, cache.data)
+    write_json_atomic(output / "experiment.json", experiment.source)
+    seen = {spec.run_id: read_record(output, spec) for spec in specs}
+    pending = sum(_pending(spec, seen[spec.run_id], seen[spec.run_id], retry_failed) for spec in specs)
+    logger.info("%d runs in the grid, %d already finished, %d to run", len(specs), len(specs) - pending, pending)
+    changed = [s.run_id for s in specs if seen[s.run_id] and seen[s.run_id].get("fingerprint") != fingerprint(s)]
+    if changed:
+        logger.warning("%d runs' settings changed since they ran; running them again: %s", len(changed), changed)
+    children = _start_workers(experiment, retry_failed, workers, seen) if workers > 1 else []
+    try:
+        _work(experiment, specs, seen, retry_failed, worker, cache, progress=worker.main)
+        if not worker.main:
+            return None
+        # wait for the other processes; a run whose process died is free again: run it here
+        while any(_pending(s, read_record(output, s), seen[s.run_id], retry_failed) for s in specs):
+            time.sleep(POLL_SECONDS)
+            _work(experiment, specs, seen, retry_failed, worker, cache, progress=False)
+    finally:
+        for child in children:
+            child.join()
+    return collect_records(experiment)
+
+
+def collect_records(experiment: Experiment) -> list[dict]:
+    """The stored records of the grid's runs with their current settings, in grid order; rewrites results.jsonl."""
+    output = Path(experiment.output)
+    specs = experiment.runs()
+    with exclusive(output / RESULTS_LOCK):
+        records = [r for r in (read_record(output, s) for s in specs) if r is not None]
+        current = {s.run_id: fingerprint(s) for s in specs}
+        records = [r for r in records if r.get("fingerprint") == current[r["run_id"]]]
+        write_results(output / RESULTS, records)
+    return records
+
+
+def _work(
+    experiment: Experiment,
+    specs: list[RunSpec],
+    seen: dict,
+    retry_failed: bool,
+    worker: Worker,
+    cache: TaskCache,
+    progress: bool = False,
+) -> None:
+    """Run every pending run no other process holds; ``seen`` is each run's record when the grid started.
+
+    ``progress`` shows a bar over this pass's pending runs (on a terminal).
     """
     output = Path(experiment.output)
     if experiment.cpu_threads is not None:
         torch.set_num_threads(experiment.cpu_threads)
-    write_json_atomic(output / "experiment.json", experiment.source)
-    specs = experiment.runs()
-    records = {spec.run_id: read_record(output, spec) for spec in specs}
-    pending = [s for s in specs if not _finished(records[s.run_id], s, retry_failed)]
-    logger.info(
-        "%d runs in the grid, %d already finished, %d to run", len(specs), len(specs) - len(pending), len(pending)
-    )
-    cache = TaskCache()
-    bar = tqdm(total=len(specs), initial=len(specs) - len(pending), desc="experiment", unit="run", disable=None)
+    take_device(worker, experiment.cpu_threads)
+    todo = [s for s in specs if _pending(s, read_record(output, s), seen[s.run_id], retry_failed)]
+    bar = tqdm(total=len(todo), desc="experiment", unit="run", disable=None if progress else True)
     try:
-        for spec in pending:
-            bar.set_postfix_str(spec.run_id)
-            record = execute(spec, output, cache)
-            records[spec.run_id] = record
-            write_results(output / RESULTS, [records[s.run_id] for s in specs])
+        for spec in todo:
+            with claim(output, spec.run_id) as mine:
+                # another process holds it, or finished it since this one looked
+                if not mine or not _pending(spec, read_record(output, spec), seen[spec.run_id], retry_failed):
+                    continue
+                bar.set_postfix_str(spec.run_id)
+                record = execute(spec, output, cache)
+            collect_records(experiment)
             bar.update(1)
-            logger.info("%s: %s", spec.run_id, _outcome(record))
+            logger.info("%s%s: %s", f"{worker}: " if worker.count > 1 else "", spec.run_id, _outcome(record))
     finally:
         bar.close()
-    done = [records[s.run_id] for s in specs]
-    write_results(output / RESULTS, done)
-    return [r for r in done if r is not None]
+
+
+def _pending(spec: RunSpec, record: dict | None, seen: dict | None, retry_failed: bool) -> bool:
+    """Whether ``spec`` still has to run: no record, other settings, or a failure from before this start."""
+    if record is None:
+        return True
+    if record.get("fingerprint") != fingerprint(spec):
+        return True
+    return record["status"] != "ok" and retry_failed and record == seen
+
+
+def _start_workers(experiment: Experiment, retry_failed: bool, count: int, seen: dict) -> list:
+    context = multiprocessing.get_context("spawn")  # forking a process that already runs torch threads is unsafe
+    children = [
+        context.Process(target=_worker_main, args=(experiment, retry_failed, Worker(i, count, i), seen))
+        for i in range(1, count)
+    ]
+    for child in children:
+        child.start()
+    return children
+
+
+def _worker_main(experiment: Experiment, retry_failed: bool, worker: Worker, seen: dict) -> None:
+    """Entry point of a process started by ``--workers``: it runs runs until none is left unclaimed."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    _work(experiment, experiment.runs(), seen, retry_failed, worker, TaskCache())
 
 
 def execute(spec: RunSpec, output: Path, cache: TaskCache) -> dict:
@@ -165,7 +253,7 @@ def _search(spec: RunSpec, data: TaskData) -> tuple[api.Prompted, dict, list[dic
     best = None
     trials = []
     for candidate in spec.candidates:
-        run, metrics = api.fit(spec.config.replace(**candidate), data)
+        run, metrics = api.fit(with_candidate(spec.config, candidate, spec.run_id), data)
         trials.append({**candidate, "dev": metrics["dev"]})
         score = (metrics["dev"]["accuracy"], metrics["dev"]["macro_f1"])
         if best is None or score > best[0]:
@@ -224,15 +312,6 @@ def write_results(path: Path, records: list[dict | None]) -> None:
         if r is not None
     ]
     write_text_atomic(path, "".join(line + "\n" for line in lines))
-
-
-def _finished(record: dict | None, spec: RunSpec, retry_failed: bool) -> bool:
-    if record is None:
-        return False
-    if record.get("fingerprint") != fingerprint(spec):
-        logger.warning("%s: its settings changed since it ran; running it again", spec.run_id)
-        return False
-    return record["status"] == "ok" or not retry_failed
 
 
 def fingerprint(spec: RunSpec) -> str:
