@@ -495,7 +495,9 @@ def bench(
     verbalizer: str = typer.Option(None, "--verbalizer", "-v", help=VERBALIZER_HELP),
     eval_data: Path = typer.Option(None, help="Labelled .jsonl/.csv/.tsv file: time evaluating it, naive vs sorted."),
     eval_batch_size: int = typer.Option(64, help="Batch size of the --eval-data comparison."),
-    eval_max_length: int = typer.Option(128, help="Token budget of the --eval-data comparison (naive pads to it)."),
+    eval_max_length: int = typer.Option(128, help="Token budget of the real-data rows (the references pad to it)."),
+    train_data: Path = typer.Option(None, help="Dataset with a train split: time training on its few-shot sample."),
+    shots: int = typer.Option(16, help="Examples per label of the --train-data sample (seeded by --seed)."),
     peak_tflops: float = typer.Option(None, help="Accelerator peak TFLOP/s for MFU (default: known GPUs' bf16 peak)."),
     seed: int = typer.Option(13, help="Seed of the random weights and the data order."),
     threads: int = typer.Option(None, help="CPU threads per process (default: torch's; 1 on a busy shared machine)."),
@@ -520,7 +522,8 @@ def bench(
         batch_sizes=batch_size, seq_len=seq_len,
         steps=steps, warmup_steps=warmup_steps, precision=precision, compile=compile, pattern=pattern_text,
         verbalizer=words, eval_data=str(eval_data) if eval_data else None, eval_batch_size=eval_batch_size,
-        eval_max_length=eval_max_length, peak_tflops=peak_tflops, seed=seed, threads=threads,
+        eval_max_length=eval_max_length, train_data=str(train_data) if train_data else None, shots=shots,
+        peak_tflops=peak_tflops, seed=seed, threads=threads,
     )  # fmt: skip
     report = run_benchmark(config, command=shlex.join(["promptlearn", *sys.argv[1:]]))
     table = to_markdown(report)

@@ -139,6 +139,23 @@ def test_report_rows_ratios_and_markdown(tiny_bert_dir, tiny_task_dir, in_proces
     assert "sorted by length, dynamic padding" in table and "torch " in table
 
 
+def test_training_on_a_real_few_shot_sample(tiny_bert_dir, tiny_task_dir, in_process):
+    config = small_config(tiny_bert_dir, train_data=str(tiny_task_dir), shots=1, eval_max_length=32)
+    cases = plan(config)
+    assert [(c.system, c.batch_size) for c in cases if c.phase == "train_data"] == [
+        ("naive", 8), ("plain", 8), ("pet", 8)]  # fmt: skip
+    report = run_benchmark(config)
+    rows = {r["system"]: r for r in report["results"] if r["phase"] == "train_data"}
+    for row in rows.values():
+        assert "error" not in row, row
+        assert row["examples"] == 2 and row["examples_per_s"] > 0 and "tokens_per_s" not in row
+    assert rows["plain"]["mean_length"] == rows["pet"]["mean_length"] < 32  # real lengths; plain pads them to 32
+    assert rows["pet"]["plain_speedup"] == pytest.approx(
+        rows["pet"]["examples_per_s"] / rows["plain"]["examples_per_s"]
+    )
+    assert "### Training on " in to_markdown(report) and "K = 1 per label" in to_markdown(report)
+
+
 def test_a_failing_mode_becomes_an_error_row(tiny_bert_dir, in_process):
     config = small_config(tiny_bert_dir, mode_options={"pet": {"no_such_option": 1}})
     report = run_benchmark(config)
@@ -169,7 +186,8 @@ def test_bench_command_writes_json_and_markdown(tiny_bert_dir, tmp_path, in_proc
 @pytest.mark.parametrize(
     ("changes", "message"),
     [({"compile": "sometimes"}, "--compile"), ({"batch_sizes": [0]}, "--batch-size"), ({"steps": 0}, "--steps"),
-     ({"precision": "fp8"}, "--precision"), ({"threads": 0}, "--threads"), ({"references": ["hand"]}, "--reference")],
+     ({"precision": "fp8"}, "--precision"), ({"threads": 0}, "--threads"), ({"references": ["hand"]}, "--reference"),
+     ({"shots": 0}, "--shots")],
 )  # fmt: skip
 def test_bad_settings_are_refused(tiny_bert_dir, changes, message):
     with pytest.raises(PromptlearnError, match=message):

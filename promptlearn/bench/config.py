@@ -14,6 +14,10 @@ PHASES = ("train", "eval")
 REFERENCES = ("naive", "plain")
 #: the phase that evaluates a real dataset file (``BenchConfig.eval_data``) rather than synthetic inputs
 EVAL_DATA = "eval_data"
+#: the phase that trains on a few-shot sample of a real dataset (``BenchConfig.train_data``)
+TRAIN_DATA = "train_data"
+#: phases on real data, whose inputs have their own lengths
+DATA_PHASES = (EVAL_DATA, TRAIN_DATA)
 
 
 @dataclass
@@ -24,7 +28,10 @@ class BenchConfig:
     are random (speed does not depend on them). ``modes``: registered mode names (None: all).
     Training runs ``warmup_steps`` untimed then ``steps`` timed optimizer steps on synthetic inputs
     of exactly ``seq_len`` tokens; evaluation times ``steps`` batches of them. ``eval_data``: a
-    labelled .jsonl/.csv/.tsv file evaluated whole, promptlearn's way against the naive one.
+    labelled .jsonl/.csv/.tsv file evaluated whole, promptlearn's way against the references.
+    ``train_data``: a dataset (folder or file with a train split) whose few-shot sample (``shots``
+    per label, ``seed``) trains for ``warmup_steps`` + ``steps`` at ``train``'s default batch size,
+    promptlearn's way against the references padding to ``eval_max_length``.
     ``references``: which hand-written pipelines to measure beside the modes (see ``REFERENCES``).
     ``threads``: CPU threads per process (None: torch's default); 1 keeps OpenMP from spinning
     against other jobs on a shared machine.
@@ -46,13 +53,15 @@ class BenchConfig:
     eval_data: str | None = None
     eval_batch_size: int = 64
     eval_max_length: int = 128
+    train_data: str | None = None
+    shots: int = 16
     peak_tflops: float | None = None
     seed: int = 13
     threads: int | None = None
     timeout_s: float = 1800.0
 
     def __post_init__(self):
-        for name in ("seq_len", "steps", "warmup_steps", "eval_batch_size", "eval_max_length", "timeout_s"):
+        for name in ("seq_len", "steps", "warmup_steps", "eval_batch_size", "eval_max_length", "shots", "timeout_s"):
             if getattr(self, name) <= 0:
                 raise PromptlearnError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
         if not self.batch_sizes or min(self.batch_sizes) <= 0:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from promptlearn.bench.config import EVAL_DATA
+from promptlearn.bench.config import DATA_PHASES, EVAL_DATA, TRAIN_DATA
 
 MIB = 2**20
 
@@ -25,16 +25,17 @@ def to_markdown(report: dict) -> str:
     rows = report["results"]
     for batch_size in settings["batch_sizes"]:
         lines += _phase_table(rows, batch_size, settings["seq_len"])
-    data_rows = [r for r in rows if r["phase"] == EVAL_DATA]
-    if data_rows:
-        lines += _data_table(data_rows, settings)
+    for phase in (TRAIN_DATA, EVAL_DATA):
+        data_rows = [r for r in rows if r["phase"] == phase]
+        if data_rows:
+            lines += _data_table(data_rows, settings, phase)
     return "\n".join(line for line in lines if line is not None) + "\n"
 
 
 def _phase_table(rows: list[dict], batch_size: int, seq_len: int) -> list[str]:
     by_system: dict[str, dict[str, dict]] = {}
     for row in rows:
-        if row["batch_size"] == batch_size and row["phase"] != EVAL_DATA:
+        if row["batch_size"] == batch_size and row["phase"] not in DATA_PHASES:
             by_system.setdefault(row["system"], {})[row["phase"]] = row
     lines = [
         f"### Batch {batch_size}, sequence length {seq_len}",
@@ -52,20 +53,28 @@ def _phase_table(rows: list[dict], batch_size: int, seq_len: int) -> list[str]:
     return [*lines, "", *errors, *([""] if errors else [])]
 
 
-def _data_table(rows: list[dict], settings: dict) -> list[str]:
+def _data_table(rows: list[dict], settings: dict, phase: str) -> list[str]:
+    length = settings["eval_max_length"]
+    if phase == TRAIN_DATA:
+        title = (
+            f"### Training on {settings['train_data']}: K = {settings['shots']} per label, seed {settings['seed']} "
+            f"(batch {rows[0]['batch_size']}, max length {length}, {settings['steps']} timed steps)"
+        )
+        padded, ours = f"every batch padded to {length}", "`train`'s batches (length-grouped, dynamic padding)"
+    else:
+        title = f"### Evaluation on {settings['eval_data']} (batch {settings['eval_batch_size']}, max length {length})"
+        padded, ours = f"every batch padded to {length}, file order", "sorted by length, dynamic padding"
     lines = [
-        f"### Evaluation on {settings['eval_data']} (batch {settings['eval_batch_size']}, "
-        f"max length {settings['eval_max_length']})",
+        title,
         "",
         "| pipeline | examples | mean tokens | ex/s | × naive | × plain | peak MiB | × naive | accuracy |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    padded = f"every batch padded to {settings['eval_max_length']}, file order"
     for row in rows:
         name = {
             "naive": f"naive: {padded}",
             "plain": f"plain (label words at [MASK]): {padded}",
-        }.get(row.get("reference"), f"promptlearn ({row['system']}): sorted by length, dynamic padding")
+        }.get(row.get("reference"), f"promptlearn ({row['system']}): {ours}")
         if "error" in row:
             lines.append(f"| {name} | failed: {row['error'][:120]} | | | | | | | |")
             continue

@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from promptlearn.bench.config import EVAL_DATA, PHASES, REFERENCES, BenchConfig, Case
+from promptlearn.bench.config import EVAL_DATA, PHASES, REFERENCES, TRAIN_DATA, BenchConfig, Case
 from promptlearn.bench.measure import environment
 from promptlearn.config import RunConfig
 from promptlearn.errors import PromptlearnError
@@ -32,11 +32,18 @@ def plan(config: BenchConfig) -> list[Case]:
         for phase in PHASES:
             cases += [Case(phase, batch_size, reference=r) for r in references]
             cases += [Case(phase, batch_size, mode, compiled) for mode in modes for compiled in config.compile_variants]
-    if config.eval_data:
-        default_mode = next(f.default for f in dataclasses.fields(RunConfig) if f.name == "mode")
-        cases += [Case(EVAL_DATA, config.eval_batch_size, reference=r) for r in references]
-        cases += [Case(EVAL_DATA, config.eval_batch_size, default_mode, c) for c in config.compile_variants]
+    default_mode, train_batch_size = (_run_default(name) for name in ("mode", "batch_size"))
+    for phase, data, batch_size in ((TRAIN_DATA, config.train_data, train_batch_size),
+                                    (EVAL_DATA, config.eval_data, config.eval_batch_size)):  # fmt: skip
+        if data:
+            cases += [Case(phase, batch_size, reference=r) for r in references]
+            cases += [Case(phase, batch_size, default_mode, c) for c in config.compile_variants]
     return cases
+
+
+def _run_default(name: str):
+    """The default of a :class:`RunConfig` field: what ``promptlearn train`` uses unless told otherwise."""
+    return next(f.default for f in dataclasses.fields(RunConfig) if f.name == name)
 
 
 def resolve_modes(modes: list[str] | None) -> list[str]:
