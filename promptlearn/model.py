@@ -8,11 +8,13 @@ scores only the verbalizer's words, only at [MASK] (:mod:`promptlearn.cloze`).
 from __future__ import annotations
 
 import inspect
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from promptlearn import mask_only
 from promptlearn.cloze import ClozeScorer
 from promptlearn.errors import PromptlearnError
 from promptlearn.fingerprint import base_fingerprint
@@ -111,6 +113,8 @@ class PromptModel(nn.Module):
         self._cloze = ClozeScorer(backbone) if flat else None
         if self._cloze is not None:
             self._cloze.verify(self.label_token_ids)
+        # a mode that reads only [MASK] and leaves attention alone needs the last layer at [MASK] only
+        self.mask_only = mode.reads_only_mask and mask_only.install(self.encoder)
         trained = [p for params in mode.trained_parameters(self).values() for p in params]
         self.requires_grad_(False)
         for param in trained:
@@ -143,12 +147,13 @@ class PromptModel(nn.Module):
         """
         embeds = self.mode.embed(self, batch)  # (B, T, E)
         segments = batch.get("token_type_ids") if self.uses_segments else None
-        out = self.encoder(
-            inputs_embeds=embeds,
-            attention_mask=batch["attention_mask"],
-            **({"token_type_ids": segments} if segments is not None else {}),
-            **self.mode.encoder_kwargs(self, batch),
-        )
+        with mask_only.at_mask(self.encoder, batch["mask_positions"]) if self.mask_only else nullcontext():
+            out = self.encoder(
+                inputs_embeds=embeds,
+                attention_mask=batch["attention_mask"],
+                **({"token_type_ids": segments} if segments is not None else {}),
+                **self.mode.encoder_kwargs(self, batch),
+            )
         return self.mode.readout(self, out.last_hidden_state, batch)
 
     def cloze_logits(self, hidden: torch.Tensor, mask_positions: torch.Tensor) -> torch.Tensor:
