@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -43,15 +44,27 @@ def handle_errors(command):
     return wrapper
 
 
-def _quiet_libraries() -> None:
-    import datasets
-    import transformers
+#: read by transformers / datasets / huggingface_hub when (and only if) they are imported, so a bad
+#: pattern or path is reported before any heavy library loads; a value the user set is kept
+QUIET_LIBRARIES = {
+    "TRANSFORMERS_VERBOSITY": "error",
+    "DATASETS_VERBOSITY": "error",
+    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+}
 
+
+def _quiet_libraries() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
-    datasets.disable_progress_bars()
-    datasets.logging.set_verbosity_error()
+    for variable, value in QUIET_LIBRARIES.items():
+        os.environ.setdefault(variable, value)
+    transformers, datasets = sys.modules.get("transformers"), sys.modules.get("datasets")
+    if transformers is not None:  # imported before the command ran (e.g. by a test): too late for the variables
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
+    if datasets is not None:
+        datasets.disable_progress_bars()
+        datasets.logging.set_verbosity_error()
 
 
 @app.callback()
@@ -61,6 +74,28 @@ def _setup() -> None:
 
 def _mode_options(**values) -> dict:
     return {key: value for key, value in values.items() if value is not None}
+
+
+def _check_sources(model: str | None, data: str | None, output: Path | None = None, overwrite: bool = False) -> None:
+    """The checks that need no model or data library (so they fail at once): paths and the output folder."""
+    from promptlearn.datafiles import find_splits
+    from promptlearn.hub import check_local_model
+    from promptlearn.outputs import check_output_free
+
+    if model is not None:
+        check_local_model(model)
+    if data is not None:
+        find_splits(data)
+    if output is not None:
+        check_output_free(output, overwrite)
+
+
+def _columns(base, text: str | None, text_b: str | None, label: str | None):
+    """``base`` (a :class:`promptlearn.data.Columns`) with the columns given on the command line."""
+    import dataclasses
+
+    given = {"text": text, "text_b": text_b, "label": label}
+    return dataclasses.replace(base, **{key: value for key, value in given.items() if value is not None})
 
 
 @app.command()
@@ -76,7 +111,9 @@ def train(
     mode: str = typer.Option("pet", help="What to train; `promptlearn modes` lists them."),
     shots: int = typer.Option(None, help="K examples per label for train (and for dev, if sampled from train)."),
     seed: int = typer.Option(13, help="Seed for sampling, initialisation and shuffling."),
-    dev_from_train: bool = typer.Option(False, help="Sample dev from train even when the data has a dev split."),
+    dev_split: str = typer.Option(
+        "sampled", help="With --shots, select on 'sampled' (K per label from the rest of train) or 'given' (dev split)."
+    ),
     max_length: int = typer.Option(128, help="Token budget per example; only input slots are truncated."),
     batch_size: int = typer.Option(8, help="Training batch size (per process)."),
     eval_batch_size: int = typer.Option(64, help="Evaluation batch size."),
@@ -109,7 +146,6 @@ def train(
     Example: promptlearn train --model ../shared/models/bert-tiny --data ../shared/data/sst2
     --pattern "It was [MASK]." --verbalizer "positive=great,negative=terrible" --shots 16 --output runs/sst2
     """
-    from promptlearn import api
     from promptlearn.config import RunConfig
     from promptlearn.presets import resolve_prompt
 
@@ -121,7 +157,7 @@ def train(
         pattern_text, words = resolve_prompt(task, pattern, pattern_id, verbalizer)
         run_config = RunConfig(
             model=model, data=data, pattern=pattern_text, verbalizer=words, task=task, pattern_id=pattern_id,
-            mode=mode, shots=shots, seed=seed, dev_from_train=dev_from_train, max_length=max_length,
+            mode=mode, shots=shots, seed=seed, dev_split=dev_split, max_length=max_length,
             batch_size=batch_size, eval_batch_size=eval_batch_size, learning_rate=lr, weight_decay=weight_decay,
             warmup_ratio=warmup_ratio, max_steps=max_steps, epochs=epochs, grad_accum=grad_accum,
             eval_every=eval_every, patience=patience, precision=precision, compile=compile,
@@ -132,6 +168,11 @@ def train(
                 readout=readout, pooling=pooling,
             ),
         )  # fmt: skip
+    if run_config.working_dir is not None:  # a saved config's relative paths count from its working_dir
+        run_config = run_config.anchored()
+    _check_sources(run_config.model, run_config.data, output, overwrite)
+    from promptlearn import api
+
     metrics = api.train(run_config, output, overwrite=overwrite)
     summary = {split: metrics[split] for split in ("dev", "test") if split in metrics}
     typer.echo(json.dumps(summary, indent=2))
@@ -207,46 +248,57 @@ def evaluate(
     pattern: str = typer.Option(None, "--pattern", "-p", help=PATTERN_HELP),
     pattern_id: int = typer.Option(None, help="Which preset pattern of --task."),
     verbalizer: str = typer.Option(None, "--verbalizer", "-v", help=VERBALIZER_HELP),
-    max_length: int = typer.Option(128, help="Token budget per example (zero-shot)."),
+    max_length: int = typer.Option(None, help="Token budget per example (zero-shot; default 128)."),
     eval_batch_size: int = typer.Option(64, help="Evaluation batch size."),
     predictions: Path = typer.Option(None, help="Also write per-example predictions to this .jsonl file."),
     allow_other_base: bool = typer.Option(
         False, help="Load the run onto a base model other than the one it was trained on (same sizes)."
     ),
+    text_column: str = typer.Option(None, help="Column holding the (first) text (default: the run's, or 'text')."),
+    text_b_column: str = typer.Option(None, help="Column holding the second text (default: the run's, or 'text_b')."),
+    label_column: str = typer.Option(None, help="Column holding the label (default: the run's, or 'label')."),
 ) -> None:
     """Accuracy and macro-F1 of a trained run, or of an untrained model zero-shot, on one split.
 
     Zero-shot example: promptlearn evaluate --model ../shared/models/bert-tiny --data ../shared/data/sst2
     --pattern "It was [MASK]." --verbalizer "positive=good,negative=bad"
     """
-    from promptlearn import api
     from promptlearn.config import RunConfig
-    from promptlearn.data import load_task_data
     from promptlearn.presets import resolve_prompt
 
     if run is not None:
+        given = {"--model": model, "--task": task, "--pattern": pattern, "--pattern-id": pattern_id,
+                 "--verbalizer": verbalizer, "--max-length": max_length}  # fmt: skip
+        clashing = [name for name, value in given.items() if value is not None]
+        if clashing:
+            raise PromptlearnError(
+                f"{', '.join(clashing)} cannot be combined with --run: a run is evaluated with the base model, "
+                f"pattern and label words it was trained with ({run / 'config.json'}). Leave out "
+                f"{', '.join(clashing)}, or leave out --run to evaluate a model zero-shot."
+            )
+        _check_sources(None, data)
+        from promptlearn import api
+
         prompted = api.load_run(run, allow_other_base)
-        source = data or prompted.config.data
+        config = prompted.config
     else:
         if model is None or data is None:
             raise PromptlearnError("Give --run (a trained run folder), or --model and --data for zero-shot")
         pattern_text, words = resolve_prompt(task, pattern, pattern_id, verbalizer)
         if words is None:
             raise PromptlearnError("Zero-shot evaluation needs label words: give --verbalizer or --task")
-        zero_shot = RunConfig(
-            model=model,
-            data=data,
-            pattern=pattern_text,
-            verbalizer=words,
-            task=task,
-            pattern_id=pattern_id,
-            max_length=max_length,
-            eval_batch_size=eval_batch_size,
-        )
-        source = data
-    task_data = load_task_data(source, api.columns_of(prompted.config if run is not None else zero_shot))
+        config = RunConfig(
+            model=model, data=data, pattern=pattern_text, verbalizer=words, task=task, pattern_id=pattern_id,
+            eval_batch_size=eval_batch_size, **({} if max_length is None else {"max_length": max_length}),
+        )  # fmt: skip
+        _check_sources(model, data)
+        from promptlearn import api
+    from promptlearn.data import load_task_data
+
+    columns = _columns(api.columns_of(config), text_column, text_b_column, label_column)
+    task_data = load_task_data(data or config.data, columns)
     if run is None:
-        prompted = api.build(zero_shot, task_data)
+        prompted = api.build(config, task_data)
     examples = task_data.split(split)
     if any(ex.label is None for ex in examples):
         raise PromptlearnError(f"The {split!r} split has unlabelled examples: evaluation needs a label on every one")
@@ -265,16 +317,21 @@ def predict(
     allow_other_base: bool = typer.Option(
         False, help="Load the run onto a base model other than the one it was trained on (same sizes)."
     ),
+    text_column: str = typer.Option(None, help="Column (or JSON field) holding the text (default: the run's)."),
+    text_b_column: str = typer.Option(None, help="Column holding the second text (default: the run's)."),
+    label_column: str = typer.Option(None, help="Column holding a gold label, if any (default: the run's)."),
 ) -> None:
     """Predict labels with a trained run: one JSON line out per input line (text, predicted, probabilities).
 
     Input lines are JSON objects with the run's text column(s), e.g. {"text": "a fine film"}.
     """
+    if input is not None and not input.is_file():
+        raise PromptlearnError(f"Input file {input} does not exist")
     from promptlearn import api
     from promptlearn.data import Example, load_examples
 
     prompted = api.load_run(run, allow_other_base)
-    columns = api.columns_of(prompted.config)
+    columns = _columns(api.columns_of(prompted.config), text_column, text_b_column, label_column)
     if input is not None:
         examples = load_examples(input, columns)
     else:
@@ -287,7 +344,10 @@ def predict(
             except json.JSONDecodeError as err:
                 raise PromptlearnError(f"stdin line {number} is not JSON: {err}") from err
             if not isinstance(row, dict) or columns.text not in row:
-                raise PromptlearnError(f'stdin line {number} needs a {columns.text!r} field, e.g. {{"text": "..."}}')
+                raise PromptlearnError(
+                    f'stdin line {number} needs a {columns.text!r} field, e.g. {{"{columns.text}": "..."}}; '
+                    "name another field with --text-column"
+                )
             label = row.get(columns.label)
             examples.append(
                 Example(str(row[columns.text]), row.get(columns.text_b), None if label is None else str(label))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 from accelerate.utils import set_seed
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from promptlearn.config import RunConfig
@@ -110,7 +110,7 @@ def fit(config: RunConfig, data: TaskData) -> tuple[Prompted, dict]:
     """Sample the few-shot split of ``data``, build and train; returns the run and its dev/training metrics."""
     started = time.perf_counter()
     run = build(config, data)
-    train_examples, dev_examples = few_shot(data, config.shots, config.seed, config.dev_from_train)
+    train_examples, dev_examples = few_shot(data, config.shots, config.seed, config.dev_split)
     dev_encoded = run.pvp.encode(dev_examples)
     result = run.trainer.fit(run.pvp.encode(train_examples), dev_encoded)
     metrics = {"dev": run.trainer.evaluate(dev_encoded)}
@@ -132,19 +132,30 @@ def train(
 ) -> dict:
     """Train, evaluate on dev and test, and (with ``output``) write the run folder. Returns the metrics.
 
+    Without a (labelled) test split there are no test metrics, and ``metrics["warnings"]`` says so.
+
     ``data`` saves re-reading the dataset when the caller already holds ``config.data`` loaded.
     """
     if output is not None:
         check_output_free(output, overwrite)
     started = time.perf_counter()
+    config = config.anchored()  # the run folder must work from any directory
     if data is None:
         data = load_task_data(config.data, columns_of(config))
     run, metrics = fit(config, data)
     predictions = None
-    if "test" in data.splits:
+    if "test" not in data.splits:
+        warning = f"{config.data} has no test split: no test metrics and no predictions.jsonl"
+    else:
         predictions = run.predict(data.splits["test"])
-        if all(r["gold"] is not None for r in predictions):
+        if predictions[0]["gold"] is None:  # a test split is labelled in every row or in none
+            warning = f"the test split of {config.data} has no labels: predictions.jsonl only, no test metrics"
+        else:
             metrics["test"] = metrics_of(predictions, run.pvp.labels)
+            warning = None
+    if warning is not None:
+        logger.warning(warning)
+        metrics["warnings"] = [warning]
     artifact = run.model.mode.artifact_state(run.model)
     metrics["training"]["artifact_bytes"] = sum(t.numel() * t.element_size() for t in artifact.values())
     metrics["training"]["wall_seconds"] = round(time.perf_counter() - started, 2)
@@ -171,14 +182,21 @@ def load_run(run_dir: str | Path, allow_other_base: bool = False) -> Prompted:
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").is_file():
         raise PromptlearnError(f"{run_dir} is not a run folder (no config.json); train one with `promptlearn train`")
-    config = RunConfig.load(run_dir / "config.json")
-    run = build(config)
+    config = RunConfig.load(run_dir / "config.json").anchored()
     weights_path = run_dir / WEIGHTS
     if not weights_path.is_file():
         raise PromptlearnError(f"{run_dir} has no {WEIGHTS}: the run did not finish; train it again")
-    with safe_open(weights_path, "pt") as handle:
-        metadata = handle.metadata() or {}
-    load_artifact(run.model, load_file(weights_path), str(weights_path), metadata, allow_other_base)
+    try:
+        with safe_open(weights_path, "pt") as handle:
+            metadata = handle.metadata() or {}
+        state = load_file(weights_path)
+    except (SafetensorError, OSError) as err:
+        raise PromptlearnError(
+            f"{weights_path} cannot be read as safetensors ({err}): the file is truncated or damaged. "
+            "Train the run again (or copy the folder again, if it was copied)."
+        ) from err
+    run = build(config)
+    load_artifact(run.model, state, str(weights_path), metadata, allow_other_base)
     run.model.eval()
     return run
 

@@ -13,14 +13,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from promptlearn.config import DEFAULT_DEV_SPLIT, DEV_SPLITS
+from promptlearn.datafiles import load_raw, read_rows
 from promptlearn.errors import PromptlearnError
-from promptlearn.hub import require_hub
 
 logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "dev", "test")
-_SPLIT_ALIASES = {"train": ("train",), "dev": ("dev", "validation", "val"), "test": ("test",)}
-_SUFFIXES = {".jsonl": "json", ".json": "json", ".csv": "csv", ".tsv": "csv"}
+#: splits whose every example must carry a label (test may be wholly unlabelled)
+LABELLED_SPLITS = ("train", "dev")
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,10 @@ class TaskData:
 
 def load_task_data(source: str, columns: Columns = Columns()) -> TaskData:
     """Load every split found in ``source``; labels are the union of the labelled splits' labels."""
-    raw = _load_raw(source)
-    splits = {name: _to_examples(rows, columns, f"{source} [{name}]") for name, rows in raw.items()}
+    splits = {
+        name: _to_examples(rows, columns, origin, labels="required" if name in LABELLED_SPLITS else "all_or_none")
+        for name, (rows, origin) in load_raw(source).items()
+    }
     if not splits:
         raise PromptlearnError(f"No train/dev/test split found in {source}")
     labels = sorted({ex.label for examples in splits.values() for ex in examples if ex.label is not None})
@@ -73,90 +76,63 @@ def load_examples(path: str | Path, columns: Columns = Columns()) -> list[Exampl
     path = Path(path)
     if not path.is_file():
         raise PromptlearnError(f"Input file {path} does not exist")
-    return _to_examples(_read_file(path), columns, str(path), labels_required=False)
+    return _to_examples(read_rows(path), columns, str(path), labels="optional")
 
 
-def _load_raw(source: str) -> dict[str, object]:
-    path = Path(source)
-    if path.is_dir():
-        if (path / "dataset_dict.json").is_file():
-            import datasets
+def _to_examples(rows, columns: Columns, origin: str, labels: str) -> list[Example]:
+    """Rows -> examples. ``labels``: "required" (every row), "all_or_none" or "optional".
 
-            loaded = datasets.load_from_disk(str(path))
-            return _rename_splits(dict(loaded), source)
-        files = {}
-        for split, aliases in _SPLIT_ALIASES.items():
-            found = [path / f"{alias}{suffix}" for alias in aliases for suffix in _SUFFIXES]
-            found = [f for f in found if f.is_file()]
-            if found:
-                files[split] = found[0]
-        if not files:
-            raise PromptlearnError(
-                f"{source} has no train/dev/test file: expected e.g. train.jsonl, dev.jsonl, test.jsonl "
-                f"(also .json, .csv, .tsv; 'validation' is accepted for dev), or a save_to_disk folder."
-            )
-        return {split: _read_file(file) for split, file in files.items()}
-    if path.exists() or source.startswith((".", "/", "~")):
-        raise PromptlearnError(f"Data folder {source} does not exist (or is not a folder)")
-    require_hub("dataset", source)
-    import datasets
-
-    return _rename_splits(dict(datasets.load_dataset(source)), source)
-
-
-def _rename_splits(loaded: dict, source: str) -> dict[str, object]:
-    out = {}
-    for split, aliases in _SPLIT_ALIASES.items():
-        for alias in aliases:
-            if alias in loaded:
-                out[split] = loaded[alias]
-                break
-    if not out:
-        raise PromptlearnError(f"Dataset {source} has splits {sorted(loaded)}, none of train/dev/validation/test")
-    return out
-
-
-def _read_file(path: Path):
-    import datasets
-
-    builder = _SUFFIXES.get(path.suffix.lower())
-    if builder is None:
-        raise PromptlearnError(f"{path}: unsupported file type; use .jsonl, .json, .csv or .tsv")
-    kwargs = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
-    try:
-        return datasets.load_dataset(builder, data_files=str(path), split="train", **kwargs)
-    except Exception as err:  # the datasets library raises many types for a malformed file
-        raise PromptlearnError(f"Could not read {path}: {err}") from err
-
-
-def _to_examples(rows, columns: Columns, origin: str, labels_required: bool = True) -> list[Example]:
+    A null text, or a null label where labels are required, is refused naming the row: it would
+    otherwise become the string "None" or fail in the middle of training.
+    """
     names = set(rows.column_names)
     if columns.text not in names:
         raise PromptlearnError(
             f"{origin}: no column {columns.text!r} (columns: {sorted(names)}). Name the text column with --text-column."
         )
     has_label = columns.label in names
-    if labels_required and not has_label:
+    if labels == "required" and not has_label:
         raise PromptlearnError(
             f"{origin}: no column {columns.label!r} (columns: {sorted(names)}). "
             "Name the label column with --label-column."
         )
     label_names = _class_label_names(rows, columns.label) if has_label else None
-    texts_b = rows[columns.text_b] if columns.text_b in names else None
-    labels = rows[columns.label] if has_label else None
-    examples = []
-    for i, text in enumerate(rows[columns.text]):
-        label = None if labels is None or labels[i] is None else labels[i]
-        if label is not None and label_names is not None:
-            label = label_names[label]
-        examples.append(
-            Example(
-                text_a=str(text),
-                text_b=None if texts_b is None or texts_b[i] is None else str(texts_b[i]),
-                label=None if label is None else str(label),
-            )
-        )
-    return examples
+    texts = rows[columns.text]
+    texts_b = rows[columns.text_b] if columns.text_b in names else [None] * len(rows)
+    gold = [None] * len(rows)
+    if has_label:  # a ClassLabel's -1 marks a missing label (e.g. GLUE's test splits)
+        gold = [_label_name(value, label_names) for value in rows[columns.label]]
+    _refuse_nulls(origin, columns.text, texts, "every example needs a text")
+    if any(t is not None for t in texts_b):
+        _refuse_nulls(origin, columns.text_b, texts_b, "other rows have a second text")
+    if labels == "required":
+        _refuse_nulls(origin, columns.label, gold, "every train and dev example needs a label")
+    elif labels == "all_or_none" and any(g is not None for g in gold):
+        _refuse_nulls(origin, columns.label, gold, "a test split is labelled in every row or in none")
+    return [
+        Example(text_a=str(text), text_b=None if text_b is None else str(text_b), label=label)
+        for text, text_b, label in zip(texts, texts_b, gold, strict=True)
+    ]
+
+
+def _label_name(value, label_names: list[str] | None) -> str | None:
+    if value is None or (label_names is not None and value < 0):
+        return None
+    return str(label_names[value] if label_names is not None else value)
+
+
+def _refuse_nulls(origin: str, column: str, values: list, why: str) -> None:
+    missing = [i + 1 for i, value in enumerate(values) if value is None]
+    if not missing:
+        return
+    if len(missing) == 1:
+        where = f"row {missing[0]} has"
+    else:
+        where = f"rows {', '.join(map(str, missing[:5]))}{', ...' if len(missing) > 5 else ''} ({len(missing)}) have"
+    raise PromptlearnError(
+        f"{origin}: {where} no value in column {column!r} (null or absent; row 1 is the first example), "
+        f"but {why}. Fill in or remove {'that row' if len(missing) == 1 else 'those rows'}."
+    )
 
 
 def _class_label_names(rows, column: str) -> list[str] | None:
@@ -165,19 +141,22 @@ def _class_label_names(rows, column: str) -> list[str] | None:
 
 
 def few_shot(
-    data: TaskData, shots: int | None, seed: int, dev_from_train: bool = False
+    data: TaskData, shots: int | None, seed: int, dev_split: str = DEFAULT_DEV_SPLIT
 ) -> tuple[list[Example], list[Example]]:
-    """The (train, dev) pair of the LM-BFF protocol.
+    """The (train, dev) pair; dev is the set the best checkpoint is selected on.
 
-    With ``shots=K``: K examples per label for train; dev is K per label from the *rest* of train
-    when the data has no dev split or ``dev_from_train`` is set, and the given dev split otherwise.
-    Without ``shots``: the full train split, and dev as above (a 10 % slice of train when absent).
-    Deterministic for a given seed.
+    With ``shots=K``: K examples per label for train, and for dev either K per label from the
+    *rest* of train (``dev_split="sampled"``, the LM-BFF protocol and the default) or the data's
+    dev split (``"given"``; an error when the data has none). Selecting on a large given dev split
+    makes a "K-shot" result use far more labelled data than K, so it must be asked for.
+    Without ``shots``: the full train split, and the given dev split (a 10 % slice of train when
+    the data has none), whatever ``dev_split`` says. Deterministic for a given seed.
     """
+    if dev_split not in DEV_SPLITS:
+        raise PromptlearnError(f"--dev-split must be one of {', '.join(DEV_SPLITS)}, got {dev_split!r}")
     train = data.split("train")
-    use_train_for_dev = dev_from_train or "dev" not in data.splits
     if shots is None:
-        if not use_train_for_dev:
+        if "dev" in data.splits:
             return train, data.splits["dev"]
         rng = random.Random(seed)
         order = list(range(len(train)))
@@ -186,16 +165,25 @@ def few_shot(
         return [train[i] for i in sorted(order[cut:])], [train[i] for i in sorted(order[:cut])]
     if shots < 1:
         raise PromptlearnError(f"--shots must be at least 1, got {shots}")
+    sample_dev = dev_split == "sampled"
+    if not sample_dev and "dev" not in data.splits:
+        raise PromptlearnError(
+            f"--dev-split given: the data in {data.source} has no dev split. "
+            "Add a dev file, or use --dev-split sampled to take K per label from the rest of train."
+        )
     by_label: dict[str, list[int]] = defaultdict(list)
     for i, ex in enumerate(train):
         by_label[ex.label].append(i)
-    needed = shots * (2 if use_train_for_dev else 1)
+    needed = shots * (2 if sample_dev else 1)
     short = {label: len(idx) for label, idx in by_label.items() if len(idx) < needed}
     if short:
+        advice = "Lower --shots"
+        if sample_dev and "dev" in data.splits:
+            advice += ", or select on the data's dev split with --dev-split given"
         raise PromptlearnError(
             f"--shots {shots} needs {needed} training examples per label"
-            f"{' (train + dev from train)' if use_train_for_dev else ''}, but some labels have fewer: "
-            f"{short}. Lower --shots."
+            f"{' (K for train + K for dev, sampled from train)' if sample_dev else ''}, but some labels have "
+            f"fewer: {short}. {advice}."
         )
     rng = random.Random(seed)
     train_idx, dev_idx = [], []
@@ -205,5 +193,5 @@ def few_shot(
         dev_idx += picked[shots:]
     rng.shuffle(train_idx)
     few_train = [train[i] for i in train_idx]
-    dev = [train[i] for i in dev_idx] if use_train_for_dev else data.splits["dev"]
+    dev = [train[i] for i in dev_idx] if sample_dev else data.splits["dev"]
     return few_train, dev

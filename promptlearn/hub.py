@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 from urllib.parse import urlparse
 
 from promptlearn.errors import PromptlearnError
@@ -27,3 +28,24 @@ def require_hub(what: str, name: str, timeout: float = 3.0) -> None:
             f"{name!r} is not a local folder and the Hugging Face Hub ({endpoint.hostname}) cannot be "
             f"reached ({err}), so the {what} cannot be downloaded: {advice}."
         ) from err
+
+
+def is_local_path(name: str, base: Path = Path()) -> bool:
+    """Whether ``name`` (relative to ``base``) means a local path rather than a Hub id: it exists, is
+    written as a path (``./``, ``../``, ``/``, ``~``), or its parent folder exists (``data/sst2`` beside ``data/``)."""
+    path = base / name
+    return path.exists() or name.startswith((".", "/", "~")) or (len(Path(name).parts) > 1 and path.parent.is_dir())
+
+
+def check_local_model(name: str) -> None:
+    """Raise when ``name`` is written as a local path but is no model folder; a folder or a Hub id passes."""
+    path = Path(name)
+    if path.is_dir():
+        return
+    if path.is_file():
+        raise PromptlearnError(
+            f"--model takes a folder (config.json, weights and tokenizer files), and {name} is a file: "
+            "pass the folder that holds it"
+        )
+    if is_local_path(name):
+        raise PromptlearnError(f"Model folder {name} does not exist")

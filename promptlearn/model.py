@@ -18,7 +18,7 @@ from promptlearn import mask_only
 from promptlearn.cloze import ClozeScorer
 from promptlearn.errors import PromptlearnError
 from promptlearn.fingerprint import base_fingerprint
-from promptlearn.hub import require_hub
+from promptlearn.hub import check_local_model, require_hub
 from promptlearn.modes.base import Mode
 
 
@@ -62,8 +62,7 @@ def _from_pretrained(auto_class, name: str, **kwargs):
             return auto_class.from_pretrained(name, **kwargs)
         except (OSError, ValueError) as err:
             raise PromptlearnError(f"Could not load {auto_class.__name__[4:]} from folder {name}: {err}") from err
-    if Path(name).exists() or name.startswith((".", "/", "~")):
-        raise PromptlearnError(f"Model folder {name} does not exist")
+    check_local_model(name)
     try:
         return auto_class.from_pretrained(name, local_files_only=True, **kwargs)
     except OSError:

@@ -83,7 +83,8 @@ def resolve_prompt(
         raise PromptlearnError("Give --pattern (e.g. 'It was [MASK].') or --task NAME to use a preset")
     if pattern_id is not None and task is None:
         raise PromptlearnError("--pattern-id selects a preset pattern: give --task too")
-    resolved_pattern = pattern if pattern is not None else task_pattern(task, pattern_id).pattern
+    preset = task_pattern(task, pattern_id) if task is not None else None  # checks the task even when unused
+    resolved_pattern = pattern if pattern is not None else preset.pattern
     Pattern.parse(resolved_pattern)
     if verbalizer is not None:
         words = Verbalizer.parse(verbalizer).to_dict()

@@ -35,6 +35,7 @@ class Verbalizer:
             if not isinstance(words, list) or not words or not all(isinstance(w, str) and w.strip() for w in words):
                 raise PromptlearnError(f"{origin}: label {label!r} needs one or more non-empty words, got {words!r}")
             items.append((str(label), tuple(w.strip() for w in words)))
+        _refuse_shared_words(items, origin)
         return cls(tuple(items))
 
     @classmethod
@@ -96,3 +97,18 @@ class Verbalizer:
 
     def __str__(self) -> str:
         return ",".join(f"{label}={'|'.join(words)}" for label, words in self.label_words)
+
+
+def _refuse_shared_words(items: list[tuple[str, tuple[str, ...]]], origin: str) -> None:
+    """A word that stands for two labels scores both the same: the classifier cannot tell them apart."""
+    owners: dict[str, list[str]] = {}
+    for label, words in items:
+        for word in dict.fromkeys(words):
+            owners.setdefault(word, []).append(label)
+    shared = {word: labels for word, labels in owners.items() if len(labels) > 1}
+    if shared:
+        details = "; ".join(f"{word!r} for {', '.join(map(repr, labels))}" for word, labels in shared.items())
+        raise PromptlearnError(
+            f"{origin}: the same label word stands for several labels ({details}), so their scores would "
+            "always tie. Give each label its own words."
+        )

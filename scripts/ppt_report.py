@@ -80,7 +80,7 @@ def run_grid(work: Path, methods: list[str], tasks: list[str]) -> None:
                     options["prompt_length"] = PRETRAIN["prompt_length"]
                 config = RunConfig(
                     model=MODEL, data=data, pattern=pattern, verbalizer=words, task=task, mode=mode,
-                    mode_options=options, shots=SHOTS, seed=seed, dev_from_train=True, **DOWNSTREAM,
+                    mode_options=options, shots=SHOTS, seed=seed, **DOWNSTREAM,
                 )  # fmt: skip
                 started = time.perf_counter()
                 metrics = api.train(config)

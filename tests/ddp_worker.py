@@ -35,7 +35,7 @@ def main(model: str, data: str, output: str) -> None:
     task = load_task_data(data)
     run = api.build(config, task)
     initial = {n: p.detach().clone() for n, p in run.model.named_parameters()}
-    train, dev = few_shot(task, None, config.seed, False)
+    train, dev = few_shot(task, None, config.seed)
     run.trainer.fit(run.pvp.encode(train), run.pvp.encode(dev))
     accelerator = run.trainer.accelerator
     rank = accelerator.process_index

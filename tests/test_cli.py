@@ -4,6 +4,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
+from tests.conftest import TINY_TASK, write_task
 
 runner = CliRunner()
 
@@ -108,3 +109,29 @@ def test_missing_model_is_explained(tmp_path):
     result = invoke("train", "--output", tmp_path / "x", "--pattern", "It was [MASK].")
     assert result.exit_code == 2
     assert "Give --model and --data" in result.output
+
+
+def test_shots_select_on_dev_sampled_from_train_unless_the_given_split_is_asked_for(tiny_bert_dir, tmp_path):
+    rows = [{"text": f"it was {w}", "label": label} for w, label in
+            [("wonderful", "positive"), ("fun", "positive"), ("great", "positive"), ("good", "positive"),
+             ("awful", "negative"), ("boring", "negative"), ("bad", "negative"), ("terrible", "negative")]]  # fmt: skip
+    task = write_task(tmp_path / "task", {"train": rows, "dev": rows + rows, "test": rows[:2]})
+    for extra, dev_size in (([], 4), (["--dev-split", "given"], 16)):
+        run = tmp_path / f"run{dev_size}"
+        args = tiny_train_args(tiny_bert_dir, task, run)
+        result = invoke(*args[: args.index("--output")], "--shots", 2, "--output", run, *extra)
+        assert result.exit_code == 0, result.output
+        training = json.loads((run / "metrics.json").read_text())["training"]
+        assert (training["train_examples"], training["dev_examples"]) == (4, dev_size)
+
+
+def test_a_missing_test_split_is_said_in_the_output_and_in_metrics(tiny_bert_dir, tmp_path, caplog):
+    task = write_task(tmp_path / "task", {"train": TINY_TASK["train"], "dev": TINY_TASK["dev"]})
+    result = invoke(*tiny_train_args(tiny_bert_dir, task, tmp_path / "run"))
+    assert result.exit_code == 0, result.output
+    warned = [r for r in caplog.records if r.levelname == "WARNING" and r.name == "promptlearn.api"]
+    assert [r.getMessage() for r in warned] == [f"{task} has no test split: no test metrics and no predictions.jsonl"]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert "test" not in metrics and metrics["warnings"] == [
+        f"{task} has no test split: no test metrics and no predictions.jsonl"
+    ]

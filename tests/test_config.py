@@ -21,7 +21,7 @@ def test_round_trip_through_dict():
     [
         ({"max_steps": 10, "epochs": 1}, "not both"),
         ({"batch_size": 0}, "--batch-size must be positive"),
-        ({"learning_rate": -1.0}, "--learning-rate must be positive"),
+        ({"learning_rate": -1.0}, "--lr must be positive"),
         ({"warmup_ratio": 1.5}, "--warmup-ratio must be in"),
         ({"precision": "fp8"}, "--precision must be one of"),
     ],

@@ -2,6 +2,7 @@ import time
 
 import pytest
 
+from promptlearn.config import RunConfig
 from promptlearn.data import Columns, Example, TaskData, few_shot, load_examples, load_task_data
 from promptlearn.errors import PromptlearnError
 from tests.conftest import write_task
@@ -76,10 +77,33 @@ def test_few_shot_takes_k_per_label_and_is_deterministic():
     assert few_shot(data, shots=4, seed=21)[0] != train
 
 
-def test_few_shot_keeps_the_given_dev_unless_asked():
-    data = TaskData(splits={"train": labelled(5), "dev": labelled(1)}, labels=["a", "b", "c"], source="x")
-    assert few_shot(data, shots=2, seed=1)[1] == data.splits["dev"]
-    assert len(few_shot(data, shots=2, seed=1, dev_from_train=True)[1]) == 6
+def test_few_shot_samples_dev_from_train_even_when_a_dev_split_exists():
+    data = TaskData(splits={"train": labelled(5), "dev": labelled(100)}, labels=["a", "b", "c"], source="x")
+    train, dev = few_shot(data, shots=2, seed=1)
+    assert len(dev) == 6 and set(dev) <= set(data.splits["train"]) and not set(train) & set(dev)
+    assert few_shot(data, shots=2, seed=1, dev_split="given")[1] == data.splits["dev"]
+
+
+def test_full_train_selects_on_the_given_dev_or_a_slice_of_train():
+    with_dev = TaskData(splits={"train": labelled(10), "dev": labelled(1)}, labels=["a", "b", "c"], source="x")
+    assert few_shot(with_dev, shots=None, seed=1) == (with_dev.splits["train"], with_dev.splits["dev"])
+    without = TaskData(splits={"train": labelled(10)}, labels=["a", "b", "c"], source="x")
+    train, dev = few_shot(without, shots=None, seed=1)
+    assert (len(train), len(dev)) == (27, 3) and not set(train) & set(dev)
+
+
+def test_given_dev_split_must_exist_and_dev_split_is_checked():
+    data = TaskData(splits={"train": labelled(5)}, labels=["a", "b", "c"], source="toy")
+    with pytest.raises(PromptlearnError, match="--dev-split given: the data in toy has no dev split"):
+        few_shot(data, shots=2, seed=1, dev_split="given")
+    with pytest.raises(PromptlearnError, match="--dev-split must be one of sampled, given"):
+        RunConfig(model="m", data="d", pattern="[MASK]", dev_split="train")
+
+
+def test_config_json_with_the_old_dev_from_train_flag_still_loads():
+    old = {"model": "m", "data": "d", "pattern": "[MASK]"}
+    assert RunConfig.from_dict(old | {"dev_from_train": True}).dev_split == "sampled"
+    assert RunConfig.from_dict(old | {"dev_from_train": False}).dev_split == "given"
 
 
 def test_asking_for_more_shots_than_a_label_has_is_an_error():

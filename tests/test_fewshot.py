@@ -72,7 +72,7 @@ def test_grid_has_zero_shot_per_pattern_and_trained_runs_per_k_pattern_seed(tiny
     assert len(ids) == 2 + 2 * 2 * 2  # zero-shot per pattern + K x pattern x seed
     assert "toy__pet__p1__k3__s21" in ids
     pet = [s for s in experiment.runs() if not s.zero_shot]
-    assert {s.config.max_steps for s in pet} == {3} and all(s.config.dev_from_train for s in pet)
+    assert {s.config.max_steps for s in pet} == {3} and all(s.config.dev_split == "sampled" for s in pet)
 
 
 def test_modes_without_label_words_train_one_pattern(tiny_bert_dir, task_dir, tmp_path):
@@ -120,7 +120,7 @@ def test_schema_errors_name_the_key(tiny_bert_dir, task_dir, tmp_path, change, m
 
 def test_sampling_is_deterministic_per_seed_and_balanced(task_dir):
     data = load_task_data(str(task_dir))
-    first, again, other = few_shot(data, 2, 13, True), few_shot(data, 2, 13, True), few_shot(data, 2, 21, True)
+    first, again, other = few_shot(data, 2, 13), few_shot(data, 2, 13), few_shot(data, 2, 21)
     assert first == again
     assert first != other
     train, dev = first

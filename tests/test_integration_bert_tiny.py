@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 from cli import app
 from promptlearn import api
 from promptlearn.config import RunConfig
-from promptlearn.data import few_shot, load_task_data
+from promptlearn.data import load_task_data
 
 runner = CliRunner()
 
@@ -22,14 +22,15 @@ def test_zero_shot_good_bad_beats_58_percent_on_sst2_test(bert_tiny_dir, shared_
     assert metrics["accuracy"] > 0.58
 
 
-def test_16_shot_pet_beats_the_untrained_model_on_dev(bert_tiny_dir, shared_data_dir, tmp_path):
+def test_16_shot_pet_beats_the_untrained_model_on_test(bert_tiny_dir, shared_data_dir, tmp_path):
+    """Dev (sampled from train) selects the checkpoint; the claim is made on test, which nothing saw."""
     config = RunConfig(model=str(bert_tiny_dir), data=str(shared_data_dir / "sst2"), pattern="It was [MASK].",
                        verbalizer={"positive": ["great"], "negative": ["terrible"]}, shots=16, seed=13)  # fmt: skip
     data = load_task_data(config.data)
-    _, dev = few_shot(data, config.shots, config.seed)
-    untrained = api.build(config, data).evaluate(dev)["accuracy"]
-    trained = api.train(config, tmp_path / "run")
-    assert trained["dev"]["accuracy"] > untrained + 0.02
+    untrained = api.build(config, data).evaluate(data.splits["test"])["accuracy"]
+    trained = api.train(config, tmp_path / "run", data=data)
+    assert trained["training"]["train_examples"] == trained["training"]["dev_examples"] == 32
+    assert trained["test"]["accuracy"] > untrained + 0.02
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [
         "config.json", "metrics.json", "predictions.jsonl", "weights.safetensors"
     ]  # fmt: skip

@@ -57,3 +57,15 @@ def test_bad_files(tmp_path):
     (tmp_path / "broken.json").write_text("{not json")
     with pytest.raises(PromptlearnError, match="not valid JSON"):
         Verbalizer.parse(str(tmp_path / "broken.json"))
+
+
+@pytest.mark.parametrize("spec", ["positive=great,negative=great", "positive=great|good,negative=bad|good"])
+def test_a_word_shared_by_two_labels_is_refused(spec):
+    with pytest.raises(PromptlearnError, match=r"same label word stands for several labels \('(great|good)' for"):
+        Verbalizer.parse(spec)
+
+
+def test_every_preset_verbalizer_gives_each_label_its_own_words():
+    from promptlearn.presets import available_tasks, task_verbalizer
+
+    assert all(task_verbalizer(task).labels for task in available_tasks())

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from promptlearn.config import RunConfig
+from promptlearn.config import DEFAULT_DEV_SPLIT, DEV_SPLITS, RunConfig
 from promptlearn.errors import PromptlearnError
 from promptlearn.pattern import Pattern
 from promptlearn.presets import available_tasks, task_patterns, task_verbalizer
@@ -29,7 +29,7 @@ LM_BFF_SEEDS = (13, 21, 42, 87, 100)
 #: RunConfig fields the grid sets per run; ``train`` / ``mode_settings`` may not set them
 GRID_FIELDS = {"model", "data", "pattern", "verbalizer", "labels", "task", "pattern_id", "mode", "shots", "seed"}
 COLUMN_FIELDS = {"text_column", "text_b_column", "label_column"}
-TRAIN_FIELDS = {f.name for f in dataclasses.fields(RunConfig)} - GRID_FIELDS - COLUMN_FIELDS - {"dev_from_train"}
+TRAIN_FIELDS = {f.name for f in dataclasses.fields(RunConfig)} - GRID_FIELDS - COLUMN_FIELDS - {"dev_split"}
 SEARCHABLE = ("learning_rate", "batch_size", "max_steps", "weight_decay", "warmup_ratio")
 #: training length: a more specific level (mode_settings, search) setting one of these replaces both
 LENGTH_FIELDS = ("max_steps", "epochs")
@@ -37,10 +37,10 @@ LENGTH_FIELDS = ("max_steps", "epochs")
 FLAG_KEYS = {"lr": "learning_rate"}
 
 EXPERIMENT_KEYS = {
-    "model", "tasks", "data_root", "output", "report", "modes", "shots", "seeds", "dev_from_train",
+    "model", "tasks", "data_root", "output", "report", "modes", "shots", "seeds", "dev_split",
     "train_patterns", "max_test_examples", "cpu_threads", "train", "mode_settings", "search",
 }  # fmt: skip
-TASK_KEYS = {"name", "data", "patterns", "verbalizer", "shots", "dev_from_train"} | COLUMN_FIELDS
+TASK_KEYS = {"name", "data", "patterns", "verbalizer", "shots", "dev_split"} | COLUMN_FIELDS
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class TaskSpec:
     patterns: tuple[tuple[int, str], ...]
     verbalizer: dict[str, list[str]]
     shots: tuple[int | str, ...]
-    dev_from_train: bool
+    dev_split: str
     columns: dict[str, str] = field(default_factory=dict)
 
 
@@ -157,11 +157,9 @@ class Experiment:
             mode_settings[mode] = _train_settings(settings, f"{origin}: mode_settings.{mode}")
             if search is not None:
                 mode_settings[mode]["search"] = _search(search, f"{origin}: mode_settings.{mode}.search")
-        dev_from_train = values.get("dev_from_train", True)
-        if not isinstance(dev_from_train, bool):
-            raise PromptlearnError(f"{origin}: dev_from_train must be true or false")
+        dev_split = values.get("dev_split", DEFAULT_DEV_SPLIT)
         tasks = [
-            _task(entry, values.get("data_root"), shots, dev_from_train, f"{origin}: tasks[{i}]")
+            _task(entry, values.get("data_root"), shots, dev_split, f"{origin}: tasks[{i}]")
             for i, entry in enumerate(_as_list(values["tasks"], "tasks", origin))
         ]
         names = [t.name for t in tasks]
@@ -218,7 +216,7 @@ class Experiment:
             whole = shots == ALL_SHOTS  # the whole train split; dev is the given one (a 10 % slice without one)
             config = base.replace(
                 pattern=text, pattern_id=pid, mode=mode, seed=seed, shots=None if whole else shots,
-                dev_from_train=task.dev_from_train and not whole,
+                dev_split=task.dev_split,
             )  # fmt: skip
             for candidate in candidates:
                 with_candidate(config, candidate, where)
@@ -304,7 +302,7 @@ def _candidates(search: dict[str, list]) -> list[dict]:
     return [dict(zip(keys, values, strict=True)) for values in itertools.product(*(search[k] for k in keys))] or [{}]
 
 
-def _task(entry, data_root: str | None, shots: list, dev_from_train: bool, origin: str) -> TaskSpec:
+def _task(entry, data_root: str | None, shots: list, dev_split: str, origin: str) -> TaskSpec:
     if isinstance(entry, str):
         entry = {"name": entry}
     if not isinstance(entry, dict) or "name" not in entry:
@@ -331,9 +329,11 @@ def _task(entry, data_root: str | None, shots: list, dev_from_train: bool, origi
     else:
         verbalizer = Verbalizer.parse(str(words)).to_dict()
     task_shots = [_shot(k, f"{origin}.shots") for k in _as_list(entry.get("shots", shots), "shots", origin)]
-    task_dev = entry.get("dev_from_train", dev_from_train)
+    task_dev = entry.get("dev_split", dev_split)
+    if task_dev not in DEV_SPLITS:
+        raise PromptlearnError(f"{origin}: dev_split must be one of {', '.join(DEV_SPLITS)}, got {task_dev!r}")
     columns = {key: str(entry[key]) for key in COLUMN_FIELDS if key in entry}
-    return TaskSpec(name, str(data), tuple(resolved), verbalizer, tuple(task_shots), bool(task_dev), columns)
+    return TaskSpec(name, str(data), tuple(resolved), verbalizer, tuple(task_shots), task_dev, columns)
 
 
 def _no_preset(name: str, data: str, origin: str, no_patterns: bool, no_words: bool) -> str:

@@ -107,7 +107,7 @@ def _protocol(experiment: Experiment) -> list[str]:
         f"`{ZERO_SHOT}` evaluates every pattern once, without training",
     ]
     for task in experiment.tasks:
-        dev = "from train" if task.dev_from_train else "the given dev split"
+        dev = "sampled from train" if task.dev_split == "sampled" else "the given dev split"
         if ALL_SHOTS in task.shots:
             dev = "the given dev split" if set(task.shots) == {ALL_SHOTS} else f"{dev} (the given one for K = all)"
         lines.append(f"- {task.name}: K = {', '.join(str(k) for k in task.shots)}; dev: {dev}; "
