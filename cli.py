@@ -123,6 +123,9 @@ def train(
     max_steps: int = typer.Option(None, help="Optimizer steps (default 250 unless --epochs is given)."),
     epochs: float = typer.Option(None, help="Train for this many passes over train instead of --max-steps."),
     grad_accum: int = typer.Option(1, help="Batches per optimizer step."),
+    group_by_length: bool = typer.Option(
+        True, help="Training batches of similar lengths, each padded to its longest (off: shuffled batches)."
+    ),
     eval_every: int = typer.Option(25, help="Evaluate on dev every N steps; the best-on-dev weights are kept."),
     patience: int = typer.Option(None, help="Stop after N evaluations without dev improvement."),
     precision: str = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU), fp32, bf16 or fp16."),
@@ -160,7 +163,8 @@ def train(
             mode=mode, shots=shots, seed=seed, dev_split=dev_split, max_length=max_length,
             batch_size=batch_size, eval_batch_size=eval_batch_size, learning_rate=lr, weight_decay=weight_decay,
             warmup_ratio=warmup_ratio, max_steps=max_steps, epochs=epochs, grad_accum=grad_accum,
-            eval_every=eval_every, patience=patience, precision=precision, compile=compile,
+            group_by_length=group_by_length, eval_every=eval_every, patience=patience, precision=precision,
+            compile=compile,
             text_column=text_column, text_b_column=text_b_column, label_column=label_column,
             mode_options=_mode_options(
                 prompt_length=prompt_length, init=init, prompt=str(prompt) if prompt else None,

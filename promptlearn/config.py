@@ -30,6 +30,8 @@ class RunConfig:
     the rest of train and "given" the data's dev split; without ``shots`` (the full train split) dev
     is the given split, or a 10 % slice of train when the data has none.
     Exactly one of ``max_steps`` / ``epochs`` bounds training (250 steps if neither).
+    ``group_by_length``: training batches of similar lengths (:mod:`promptlearn.batching`), each
+    padded to its own longest; False draws uniformly shuffled batches.
     ``working_dir`` is the folder relative paths were given in; :meth:`anchored` fills it and makes
     local paths absolute, keeping what was typed in ``as_given``, so a run folder works from anywhere.
     """
@@ -58,6 +60,7 @@ class RunConfig:
     max_steps: int | None = None
     epochs: float | None = None
     grad_accum: int = 1
+    group_by_length: bool = True
     eval_every: int = 25
     patience: int | None = None
     max_grad_norm: float = 1.0
@@ -103,6 +106,8 @@ class RunConfig:
         if "dev_from_train" in values:  # a config.json written before dev_split replaced this flag
             values = dict(values)
             values.setdefault("dev_split", "sampled" if values.pop("dev_from_train") else "given")
+        if "group_by_length" not in values:  # written before batches were grouped: it trained on shuffled ones
+            values = values | {"group_by_length": False}
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
