@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from promptlearn.errors import PromptlearnError
+from promptlearn.outputs import to_json
 
 app = typer.Typer(
     help="Prompt learning for masked language models: PET, soft prompts, P-Tuning v1/v2, PPT and baselines.",
@@ -143,6 +144,7 @@ def train(
     label_column: str = typer.Option("label", help="Column holding the label."),
     config: Path = typer.Option(None, help="Re-run a saved config.json; other options except --output are ignored."),
     overwrite: bool = typer.Option(False, help="Replace a non-empty --output folder."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (terminal) or log lines (elsewhere)."),
 ) -> None:
     """Train a prompt model and write config.json, metrics.json, weights and test predictions to --output.
 
@@ -177,9 +179,11 @@ def train(
     _check_sources(run_config.model, run_config.data, output, overwrite)
     from promptlearn import api
 
+    if quiet:
+        logging.getLogger("promptlearn").setLevel(logging.WARNING)
     metrics = api.train(run_config, output, overwrite=overwrite)
     summary = {split: metrics[split] for split in ("dev", "test") if split in metrics}
-    typer.echo(json.dumps(summary, indent=2))
+    typer.echo(to_json(summary))
     typer.echo(f"Wrote {output}")
 
 
@@ -237,7 +241,7 @@ def pretrain_prompt(
     except KeyboardInterrupt:
         typer.echo(f"Interrupted. Rerun the same command to resume from the last checkpoint in {output}.", err=True)
         raise typer.Exit(130) from None
-    typer.echo(json.dumps({"heldout": report["final_heldout"], "chance": report["heldout_chance"]}, indent=2))
+    typer.echo(to_json({"heldout": report["final_heldout"], "chance": report["heldout_chance"]}))
     typer.echo(f"Wrote {output}")
 
 
@@ -310,7 +314,7 @@ def evaluate(
     if predictions is not None:
         api.write_predictions(predictions, records)
     result = api.metrics_of(records, prompted.pvp.labels)
-    typer.echo(json.dumps({"split": split, "examples": len(examples), **result}, indent=2))
+    typer.echo(to_json({"split": split, "examples": len(examples), **result}))
 
 
 @app.command()
@@ -359,7 +363,7 @@ def predict(
     if not examples:
         raise PromptlearnError("No input examples: pass --input FILE or JSON lines on stdin")
     for record in prompted.predict(examples):
-        typer.echo(json.dumps(record, ensure_ascii=False))
+        typer.echo(to_json(record, indent=None))
 
 
 def _split(values: str | None, cast=str) -> list | None:

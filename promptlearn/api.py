@@ -6,7 +6,6 @@ A run folder holds ``config.json`` (the resolved :class:`RunConfig`), ``metrics.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from pathlib import Path
 import torch
 from accelerate.utils import set_seed
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from promptlearn.config import RunConfig
 from promptlearn.data import Columns, Example, TaskData, few_shot, load_task_data
@@ -23,10 +22,17 @@ from promptlearn.errors import PromptlearnError
 from promptlearn.fingerprint import check_same_base, size_mismatches
 from promptlearn.model import PromptModel, load_backbone, load_tokenizer
 from promptlearn.modes import Mode, get_mode
-from promptlearn.outputs import check_output_free, staged_folder, write_json_atomic, write_text_atomic
+from promptlearn.outputs import (
+    check_output_free,
+    staged_folder,
+    to_json,
+    write_json_atomic,
+    write_safetensors_atomic,
+    write_text_atomic,
+)
 from promptlearn.pattern import Pattern
 from promptlearn.pvp import PVP
-from promptlearn.trainer import Trainer, classification_metrics
+from promptlearn.trainer import Trainer, classification_metrics, restore_trained
 from promptlearn.verbalizer import Verbalizer
 
 logger = logging.getLogger(__name__)
@@ -163,9 +169,9 @@ def train(
     if output is not None and run.trainer.accelerator.is_main_process:
         with staged_folder(output, overwrite) as folder:
             write_json_atomic(folder / "config.json", run.config.to_dict())
-            save_file(
-                {k: v.contiguous().cpu() for k, v in artifact.items()},
+            write_safetensors_atomic(
                 folder / WEIGHTS,
+                {k: v.contiguous().cpu() for k, v in artifact.items()},
                 metadata={"base_model": config.model, "mode": config.mode, **base_signature(run.model)},
             )
             if predictions is not None:
@@ -242,11 +248,11 @@ def load_artifact(
             f"{model.backbone.config.num_hidden_layers} layers): {details}. Load it onto the model it was trained on."
         )
     check_same_base(metadata or {}, signature, origin, allow_other_base)
-    model.load_state_dict(state, strict=False)
+    restore_trained(model, state, origin)
 
 
 def write_predictions(path: Path, records: list[dict]) -> None:
-    write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    write_text_atomic(path, "".join(to_json(r, indent=None) + "\n" for r in records))
 
 
 def metrics_of(records: list[dict], labels: list[str]) -> dict:

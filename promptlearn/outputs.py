@@ -1,9 +1,11 @@
-"""Atomic output: a run folder appears whole or not at all; files are replaced, never half-written."""
+"""Atomic, strict, reproducible output: a run folder appears whole or not at all; files are replaced,
+never half-written; JSON is strict (no NaN); the same tensors give the same safetensors bytes."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -40,8 +42,54 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
         raise
 
 
+def to_json(value, indent: int | None = 2, name: str = "JSON") -> str:
+    """Strict JSON text of ``value``: every JSON promptlearn writes goes through here.
+
+    NaN and infinities are refused (``json.dumps`` would write ``NaN``, which is not JSON and which
+    other tools reject): a non-finite number means something upstream went wrong. ``name`` (e.g.
+    the file) is what the error says was not written.
+    """
+    try:
+        return json.dumps(value, indent=indent, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        where = _non_finite(value)
+        if where is None:
+            raise
+        raise PromptlearnError(
+            f"Refusing to write {name}: {where}, not a finite number (JSON has no NaN or infinity)"
+        ) from None
+
+
+def _non_finite(value, where: str = "value") -> str | None:
+    """Where the first NaN or infinity in nested dicts and lists is, and what it is (None if there is none)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{where} is {value}"
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list | tuple) else ()
+    for key, item in items:
+        found = _non_finite(item, f"{where}[{key!r}]")
+        if found is not None:
+            return found
+    return None
+
+
 def write_json_atomic(path: str | Path, value) -> None:
-    write_text_atomic(path, json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+    write_text_atomic(path, to_json(value, name=str(path)) + "\n")
+
+
+def write_safetensors_atomic(path: str | Path, tensors: dict, metadata: dict[str, str] | None = None) -> None:
+    """Save ``tensors`` (name -> contiguous CPU tensor) atomically, byte for byte the same for the same input.
+
+    safetensors writes its JSON header (the metadata and the tensor table) in hash-map order, which
+    changes from process to process; the header is rewritten with sorted keys, padded to 8 bytes as
+    the format requires. The tensor bytes and their offsets are untouched.
+    """
+    from safetensors.torch import save
+
+    data = save(tensors, metadata=metadata)
+    size = int.from_bytes(data[:8], "little")
+    header = json.dumps(json.loads(data[8 : 8 + size]), sort_keys=True, separators=(",", ":")).encode()
+    header += b" " * (-len(header) % 8)
+    write_bytes_atomic(path, len(header).to_bytes(8, "little") + header + data[8 + size :])
 
 
 def check_output_free(output: str | Path, overwrite: bool) -> None:

@@ -3,7 +3,12 @@
 AdamW with linear warm-up and decay, gradient accumulation, evaluation on dev every N steps
 keeping the best-on-dev trainable weights, optional early stopping. Device placement, mixed
 precision (bf16 autocast on GPU, fp32 on CPU) and multi-process (``accelerate launch``) come
-from ``accelerate``. Evaluation sorts inputs by length and pads each batch to its own longest.
+from ``accelerate``; each run gets an accelerator of its own, and counts its steps on its own
+share of the data. Evaluation sorts inputs by length and pads each batch to its own longest.
+
+A non-finite loss stops training with an error (checked every step on CPU; on a GPU at each
+evaluation and at the end, so the host does not wait for the device every step): the weights
+kept are never NaN. While it trains, :class:`~promptlearn.progress.Progress` shows how far it is.
 
 Lean by construction: frozen weights get no gradients and no optimizer state (the optimizer sees
 only the mode's groups); under mixed precision the frozen ``nn.Linear`` weights are stored in the
@@ -20,14 +25,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from accelerate import Accelerator
+from accelerate.state import AcceleratorState, GradientState
 from accelerate.utils import set_seed
 from sklearn.metrics import accuracy_score, f1_score
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from promptlearn.config import RunConfig
+from promptlearn.errors import PromptlearnError
 from promptlearn.model import PromptModel
+from promptlearn.progress import Progress
 from promptlearn.pvp import Encoded
 
 logger = logging.getLogger(__name__)
@@ -54,25 +61,68 @@ def autocast_dtype(mixed: str) -> torch.dtype | None:
     return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(mixed)
 
 
+class LowPrecisionLinear(torch.nn.Linear):
+    """A frozen ``nn.Linear`` stored in a low-precision dtype that also runs outside autocast.
+
+    Under autocast it is a plain linear layer. Outside, it computes in its weights' dtype and
+    returns the input's dtype, so the layers around it (norms, embeddings in fp32) never see a
+    mixed-dtype matmul; a trainable fp32 bias (BitFit) is cast along and still gets its gradient.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        low = self.weight.dtype
+        if x.dtype == low or torch.is_autocast_enabled(x.device.type):
+            return super().forward(x)
+        bias = self.bias.to(low) if self.bias is not None else None
+        return torch.nn.functional.linear(x.to(low), self.weight, bias).to(x.dtype)
+
+
 def store_frozen_linears_in(model: torch.nn.Module, dtype: torch.dtype) -> int:
     """Store every frozen ``nn.Linear`` weight and bias in ``dtype``; returns how many tensors changed.
 
     Under autocast a linear layer computes in the autocast dtype whatever its weights are stored
     in, so for frozen weights this changes no output: it halves their memory and saves a cast per
-    call. Parameters shared with another kind of module (a decoder tied to the word embeddings)
-    keep their dtype, since embeddings and norms are not autocast and would change their outputs.
+    call. The layers become :class:`LowPrecisionLinear`, so the model also runs outside autocast.
+    Parameters shared with another kind of module (a decoder tied to the word embeddings) keep
+    their dtype, since embeddings and norms are not autocast and would change their outputs;
+    subclasses of ``nn.Linear`` (with forwards of their own) are left alone.
     """
     others = {id(p) for m in model.modules() if not isinstance(m, torch.nn.Linear) for p in m.parameters(recurse=False)}
     changed = 0
     for module in model.modules():
-        if not isinstance(module, torch.nn.Linear):
+        if type(module) not in (torch.nn.Linear, LowPrecisionLinear):
             continue
         for param in module.parameters(recurse=False):
             frozen = not param.requires_grad and param.is_floating_point() and id(param) not in others
             if frozen and param.dtype != dtype:
                 param.data = param.data.to(dtype)
+                module.__class__ = LowPrecisionLinear
                 changed += 1
     return changed
+
+
+def restore_trained(model: torch.nn.Module, state: dict[str, torch.Tensor], origin: str) -> None:
+    """Load ``state`` into ``model``: every trainable parameter must be in it (frozen ones may be absent).
+
+    ``load_state_dict(strict=False)`` alone would leave a trained tensor that ``state`` lacks at its
+    initial value, silently; here that is an error naming the missing tensors and ``origin``.
+    """
+    trained = [name for name, p in model.named_parameters() if p.requires_grad]
+    missing = [name for name in trained if name not in state]
+    if missing:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise PromptlearnError(
+            f"{origin} lacks {len(missing)} of the {len(trained)} tensors this mode trains ({shown}); "
+            "loading it would leave them untrained. Use a complete file (train the run again if it was cut short)."
+        )
+    unexpected = model.load_state_dict(state, strict=False).unexpected_keys
+    if unexpected:
+        raise PromptlearnError(f"{origin} holds tensors the model does not have: {', '.join(unexpected[:3])}")
+
+
+def diverged(loss: float, step: str, advice: str) -> PromptlearnError:
+    """The error for a non-finite training loss; ``step`` says when, ``advice`` what to lower."""
+    return PromptlearnError(f"Training diverged: the loss became {loss} {step}. {advice}. Nothing was written.")
 
 
 @dataclass
@@ -92,24 +142,54 @@ class Trainer:
         self.model = model
         self.collate = collate
         self.config = config
-        self.accelerator = Accelerator(
-            mixed_precision=mixed_precision(config.precision),
-            gradient_accumulation_steps=config.grad_accum,
-            step_scheduler_with_optimizer=False,
-        )
+        self.mixed_precision = mixed_precision(config.precision)
+        self.accelerator = self._new_accelerator()
         self.model.to(self.accelerator.device)
-        low = autocast_dtype(self.accelerator.mixed_precision)
+        low = autocast_dtype(self.mixed_precision)
         if low is not None:
             store_frozen_linears_in(self.model, low)
         if config.compile:
             # In place, so training, evaluation and the saved state dict all see the same module.
             self.model.compile()
 
+    def _new_accelerator(self) -> Accelerator:
+        """An accelerator with this run's settings.
+
+        accelerate keeps them in process-wide singletons and refuses a second precision; clearing
+        those (not the process group, which is per process) lets runs with other settings follow
+        one another in one process. Evaluation autocasts with :meth:`autocast`, so an older
+        Trainer whose shared state was replaced still computes in its own precision.
+        """
+        AcceleratorState._reset_state()
+        GradientState._reset_state()
+        return Accelerator(
+            mixed_precision=self.mixed_precision,
+            gradient_accumulation_steps=self.config.grad_accum,
+            step_scheduler_with_optimizer=False,
+        )
+
+    def autocast(self):
+        """The autocast context of this run's precision (a no-op in fp32)."""
+        low = autocast_dtype(self.mixed_precision)
+        return torch.autocast(self.accelerator.device.type, dtype=low, enabled=low is not None)
+
+    def divergence_advice(self, groups: list[dict]) -> str:
+        by_group = {g["name"].removesuffix(".no_decay"): g["lr"] for g in groups}
+        rates = ", ".join(f"{name} {lr:g}" for name, lr in by_group.items())
+        advice = f"Lower --lr (learning rates: {rates}), e.g. tenfold"
+        if self.mixed_precision != "no":
+            advice += f", or train in full precision with --precision fp32 (this run used {self.mixed_precision})"
+        return advice
+
     def fit(
         self, train: list[Encoded], dev: list[Encoded], on_step: Callable[[int], None] | None = None
     ) -> TrainResult:
-        """Train on ``train``, evaluating on ``dev``; ``on_step(step)`` runs after each optimizer step."""
-        config, accelerator = self.config, self.accelerator
+        """Train on ``train``, evaluating on ``dev``; ``on_step(step)`` runs after each optimizer step.
+
+        Raises :class:`PromptlearnError` at a non-finite loss (see the module docstring).
+        """
+        config = self.config
+        accelerator = self.accelerator = self._new_accelerator()
         set_seed(config.seed)
         loader = DataLoader(
             train,
@@ -118,20 +198,19 @@ class Trainer:
             collate_fn=self.collate,
             generator=torch.Generator().manual_seed(config.seed),
         )
-        steps = config.max_steps or math.ceil(config.epochs * len(loader) / config.grad_accum)
-        groups = self.model.mode.param_groups(self.model, config.learning_rate)
+        groups = self.model.mode.param_groups(self.model, config.learning_rate, config.weight_decay)
         fused = accelerator.device.type == "cuda"
-        optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay, fused=fused)
+        optimizer = torch.optim.AdamW(groups, fused=fused)
+        model, prepared_optimizer, loader = accelerator.prepare(self.model, optimizer, loader)
+        # After prepare: under `accelerate launch` the loader holds this process's share of the batches.
+        steps = config.max_steps or math.ceil(config.epochs * len(loader) / config.grad_accum)
         scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * steps), steps)
-        model, optimizer, loader = accelerator.prepare(self.model, optimizer, loader)
+        every_step = checks_every_step(accelerator.device)
+        advice = self.divergence_advice(groups)
 
         result = TrainResult(steps=steps, best_step=0)
         best_state, stale = None, 0
-        progress = (
-            tqdm(total=steps, desc=f"train {self.model.mode.name}", disable=None, leave=False)
-            if accelerator.is_main_process
-            else None
-        )
+        progress = Progress(steps, f"train {self.model.mode.name}", show=accelerator.is_main_process)
         step, running = 0, []
         batches = _forever(loader)
         model.train()
@@ -140,11 +219,13 @@ class Trainer:
                 batch = next(batches)
                 logits = model(batch)
                 loss = torch.nn.functional.cross_entropy(logits.float(), batch["labels"])
+                if every_step and not torch.isfinite(loss):
+                    raise diverged(loss.item(), f"at step {step + 1}", advice)
                 accelerator.backward(loss)
                 if accelerator.sync_gradients:
                     accelerator.clip_grad_norm_([p for g in groups for p in g["params"]], config.max_grad_norm)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
+                prepared_optimizer.step()
+                prepared_optimizer.zero_grad(set_to_none=True)
             # Kept on the device: reading a loss every step would make the host wait for the GPU.
             running.append(loss.detach())
             if not accelerator.sync_gradients:
@@ -153,29 +234,27 @@ class Trainer:
             step += 1
             if on_step is not None:
                 on_step(step)
-            if progress is not None:
-                progress.update(1)
-                if not progress.disable and step % 10 == 0:
-                    progress.set_postfix(loss=f"{_mean(running[-20:]):.4f}")
-            if dev and (step % config.eval_every == 0 or step == steps):
+            progress.step(step, _mean(running[-20:]) if progress.bar is not None and step % 10 == 0 else None)
+            evaluate = dev and (step % config.eval_every == 0 or step == steps)
+            if not every_step and (evaluate or step == steps):
+                _check_finite(running, step, config.grad_accum, advice)
+            if evaluate:
                 metrics = self.evaluate(dev)
                 model.train()
                 result.history.append({"step": step, "loss": _mean(running), **metrics})
                 running = []
-                if progress is not None:
-                    progress.set_postfix(loss=f"{result.history[-1]['loss']:.4f}", dev_acc=f"{metrics['accuracy']:.3f}")
                 if best_state is None or metrics["accuracy"] > result.best_dev["accuracy"]:
                     best_state, stale = self._trainable_state(), 0
                     result.best_step, result.best_dev = step, metrics
                 else:
                     stale += 1
-                    if config.patience is not None and stale >= config.patience:
-                        logger.info("Early stop at step %d: no dev improvement in %d evaluations", step, stale)
-                        break
-        if progress is not None:
-            progress.close()
+                progress.evaluated(step, result.history[-1]["loss"], metrics["accuracy"], result.best_dev["accuracy"])
+                if config.patience is not None and stale >= config.patience:
+                    logger.info("Early stop at step %d: no dev improvement in %d evaluations", step, stale)
+                    break
+        progress.close()
         if best_state is not None:
-            self.model.load_state_dict(best_state, strict=False)
+            restore_trained(self.model, best_state, f"The best-on-dev weights of step {result.best_step}")
         else:
             result.best_step = step
         self.model.eval()
@@ -194,7 +273,7 @@ class Trainer:
         for start in range(0, len(order), size):
             chunk = [examples[i] for i in order[start : start + size]]
             batch = {k: v.to(device, non_blocking=True) for k, v in self.collate(chunk).items()}
-            with self.accelerator.autocast():
+            with self.autocast():
                 logits = model(batch)
             parts.append(torch.softmax(logits.float(), dim=-1))  # stays on the device: one copy at the end
         model.train(was_training)
@@ -215,6 +294,23 @@ class Trainer:
 
 def _mean(losses: list[torch.Tensor]) -> float:
     return float(torch.stack(losses).float().mean()) if losses else float("nan")
+
+
+def checks_every_step(device: torch.device) -> bool:
+    """Whether the loss is checked for NaN every step: reading it costs nothing on CPU; on a GPU it syncs."""
+    return device.type == "cpu"
+
+
+def _check_finite(losses: list[torch.Tensor], step: int, grad_accum: int, advice: str) -> None:
+    """Raise :func:`diverged` at the first NaN or infinite loss among ``losses`` (one sync for all).
+
+    ``losses``: every micro-batch loss since the last check, the last ``grad_accum`` of them from ``step``.
+    """
+    stacked = torch.stack(losses)
+    bad = (~torch.isfinite(stacked)).nonzero()
+    if len(bad):
+        first = int(bad[0])
+        raise diverged(stacked[first].item(), f"at step {step - (len(losses) - 1 - first) // grad_accum}", advice)
 
 
 def _forever(loader):

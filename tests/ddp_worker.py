@@ -41,8 +41,12 @@ def main(model: str, data: str, output: str) -> None:
     rank = accelerator.process_index
     save_file({n: p.detach().contiguous() for n, p in run.model.named_parameters()}, out / f"rank{rank}.safetensors")
     changed = sum(not p.equal(initial[n]) for n, p in run.model.named_parameters())
+    # --epochs 2: steps are counted on this process's share of the batches, not on all of them.
+    by_epochs = api.build(config.replace(max_steps=None, epochs=2), task)
+    epoch_steps = by_epochs.trainer.fit(by_epochs.pvp.encode(train), by_epochs.pvp.encode(dev)).steps
     info = {"rank": rank, "num_processes": accelerator.num_processes, "backend": str(accelerator.distributed_type)}
-    (out / f"rank{rank}.json").write_text(json.dumps(info | {"changed_tensors": changed}))
+    info |= {"changed_tensors": changed, "train_examples": len(train), "epoch_steps": epoch_steps}
+    (out / f"rank{rank}.json").write_text(json.dumps(info))
     api.train(config, out / "run")  # the public entry point: only the main process may write the run folder
 
 

@@ -146,8 +146,9 @@ def test_ptuning_run_stores_encoder_and_its_output_prompt(tiny_bert_dir, tiny_ta
 def test_ptuning_tune_model_adds_the_model_group_at_its_own_rate(tiny_bert_dir, tiny_task_dir):
     run = build(tiny_bert_dir, tiny_task_dir, "ptuning", tune_model=True, model_lr=3e-5)
     groups = {g["name"]: g for g in run.model.mode.param_groups(run.model, 0.005)}
-    assert (groups["encoder"]["lr"], groups["model"]["lr"]) == (0.005, 3e-5)
-    assert len(groups["model"]["params"]) == len(list(run.model.backbone.parameters()))
+    assert (groups["encoder"]["lr"], groups["model"]["lr"], groups["model.no_decay"]["lr"]) == (0.005, 3e-5, 3e-5)
+    model_params = groups["model"]["params"] + groups["model.no_decay"]["params"]
+    assert len(model_params) == len(list(run.model.backbone.parameters()))
     with pytest.raises(PromptlearnError, match="needs --tune-model"):
         get_mode("ptuning").from_options({"model_lr": 1e-5})
 

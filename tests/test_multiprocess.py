@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import socket
@@ -35,6 +36,8 @@ def test_two_processes_train_identical_weights(tiny_bert_dir, tiny_task_dir, tmp
     infos = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert [i["num_processes"] for i in infos] == [2, 2], infos
     assert all(i["changed_tensors"] > 0 for i in infos)  # training happened
+    # 2 epochs of 3 examples at batch size 1 over 2 processes: each process takes 2 batches per epoch.
+    assert [i["epoch_steps"] for i in infos] == [2 * math.ceil(infos[0]["train_examples"] / 2)] * 2
     first, second = (load_file(tmp_path / f"rank{r}.safetensors") for r in (0, 1))
     assert first.keys() == second.keys()
     # Each process saw different batches; identical weights mean the gradients were all-reduced.

@@ -7,7 +7,6 @@ import functools
 
 import pytest
 import torch
-from accelerate.state import AcceleratorState
 
 from promptlearn.config import RunConfig
 from promptlearn.data import Example
@@ -32,14 +31,6 @@ class HeadTransformOnly(Mode):
 
     def attach(self, model) -> None:
         model.backbone.cls.predictions.transform.requires_grad_(True)
-
-
-@pytest.fixture()
-def bf16_accelerator():
-    """accelerate keeps one process-wide mixed-precision setting: switch to bf16, and back afterwards."""
-    AcceleratorState._reset_state()
-    yield
-    AcceleratorState._reset_state()
 
 
 def build(folder, mode: Mode, trained: bool = True, **config):
@@ -72,7 +63,7 @@ def test_frozen_weights_get_no_gradients_and_no_optimizer_state(tiny_bert_dir, m
     assert {id(p) for group in optimizer.param_groups for p in group["params"]} == trainable
 
 
-def test_bf16_stores_frozen_linears_in_bf16_without_changing_outputs(tiny_bert_dir, bf16_accelerator):
+def test_bf16_stores_frozen_linears_in_bf16_without_changing_outputs(tiny_bert_dir):
     model, trainer, encoded, pvp = build(tiny_bert_dir, HeadTransformOnly(), precision="bf16", max_steps=2)
     reference, _, _, _ = build(tiny_bert_dir, HeadTransformOnly(), trained=False)
     query = model.backbone.bert.encoder.layer[0].attention.self.query
@@ -94,7 +85,7 @@ def test_bf16_stores_frozen_linears_in_bf16_without_changing_outputs(tiny_bert_d
     assert changed and all(".transform." in n for n in changed)
 
 
-def test_trainable_weights_are_left_alone(tiny_bert_dir, bf16_accelerator):
+def test_trainable_weights_are_left_alone(tiny_bert_dir):
     model, _, _, _ = build(tiny_bert_dir, get_mode("pet")(), precision="bf16")
     assert {p.dtype for p in model.parameters()} == {torch.float32}  # everything trains
 

@@ -13,6 +13,7 @@ import json
 import logging
 import multiprocessing
 import random
+import sys
 import time
 import traceback
 from pathlib import Path
@@ -27,7 +28,7 @@ from promptlearn.errors import PromptlearnError
 from promptlearn.experiment.check import check_prompts
 from promptlearn.experiment.config import Experiment, RunSpec, with_candidate
 from promptlearn.experiment.shard import Worker, claim, exclusive, from_launcher, take_device
-from promptlearn.outputs import staged_folder, write_json_atomic, write_text_atomic
+from promptlearn.outputs import staged_folder, to_json, write_json_atomic, write_text_atomic
 from promptlearn.pvp import PVP, Encoded
 from promptlearn.trainer import classification_metrics
 
@@ -155,6 +156,11 @@ def _work(
     take_device(worker, experiment.cpu_threads)
     todo = [s for s in specs if _pending(s, read_record(output, s), seen[s.run_id], retry_failed)]
     bar = tqdm(total=len(todo), desc="experiment", unit="run", disable=None if progress else True)
+    # A log gets one line per finished run, not one per evaluation of every run (a terminal keeps the run's bar).
+    training_progress = logging.getLogger("promptlearn.progress")
+    level = training_progress.level
+    if not sys.stderr.isatty():
+        training_progress.setLevel(logging.WARNING)
     try:
         for spec in todo:
             with claim(output, spec.run_id) as mine:
@@ -168,6 +174,7 @@ def _work(
             logger.info("%s%s: %s", f"{worker}: " if worker.count > 1 else "", spec.run_id, _outcome(record))
     finally:
         bar.close()
+        training_progress.setLevel(level)
 
 
 def _pending(spec: RunSpec, record: dict | None, seen: dict | None, retry_failed: bool) -> bool:
@@ -307,7 +314,7 @@ def load_predictions(output: Path, run_id: str) -> tuple[np.ndarray, np.ndarray]
 def write_results(path: Path, records: list[dict | None]) -> None:
     """One JSON line per finished run, without the per-evaluation training history."""
     lines = [
-        json.dumps({k: v for k, v in r.items() if k not in ("history", "traceback")}, ensure_ascii=False)
+        to_json({k: v for k, v in r.items() if k not in ("history", "traceback")}, indent=None)
         for r in records
         if r is not None
     ]

@@ -105,11 +105,32 @@ class Mode(nn.Module):
         """Learning rate of each parameter group, main group first; ``learning_rate`` (``--lr``) sets the main one."""
         return {"model": learning_rate or self.default_learning_rate}
 
-    def param_groups(self, model: PromptModel, learning_rate: float | None) -> list[dict]:
-        """Optimizer groups ``{"name", "params", "lr"}`` of :meth:`trained_parameters` (empty groups left out)."""
+    def no_decay_parameters(self, model: PromptModel) -> list[nn.Parameter]:
+        """Trained matrices that weight decay must spare, besides the 1-D tensors, which it always spares.
+
+        Decay pulls weights towards zero. That is a prior for weight matrices, but wrong for biases
+        and norm scales (the 1-D tensors: BitFit would decay exactly what it trains) and for learned
+        input embeddings (soft prompts, prefixes), whose scale must stay that of the word
+        embeddings. A mode that trains such embeddings returns them here.
+        """
+        return []
+
+    def param_groups(self, model: PromptModel, learning_rate: float | None, weight_decay: float = 0.0) -> list[dict]:
+        """Optimizer groups ``{"name", "params", "lr", "weight_decay"}`` of :meth:`trained_parameters`.
+
+        Each named group is split in two at its learning rate: ``name`` decays by ``weight_decay``,
+        ``name.no_decay`` holds the 1-D tensors and :meth:`no_decay_parameters`, with decay 0.
+        Empty groups are left out.
+        """
         rates = self.group_learning_rates(learning_rate)
-        groups = self.trained_parameters(model)
-        return [{"name": name, "params": params, "lr": rates[name]} for name, params in groups.items() if params]
+        spared = {id(p) for p in self.no_decay_parameters(model)}
+        groups = []
+        for name, params in self.trained_parameters(model).items():
+            free = [p for p in params if p.ndim < 2 or id(p) in spared]
+            decayed = [p for p in params if not (p.ndim < 2 or id(p) in spared)]
+            groups.append({"name": name, "params": decayed, "lr": rates[name], "weight_decay": weight_decay})
+            groups.append({"name": f"{name}.no_decay", "params": free, "lr": rates[name], "weight_decay": 0.0})
+        return [group for group in groups if group["params"]]
 
     @property
     def reads_only_mask(self) -> bool:

@@ -61,5 +61,8 @@ class PptMode(Mode):
     def group_learning_rates(self, learning_rate: float | None = None) -> dict[str, float]:
         return self.soft.group_learning_rates(learning_rate)
 
+    def no_decay_parameters(self, model) -> list[nn.Parameter]:
+        return self.soft.no_decay_parameters(model)
+
     def embed(self, model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.soft.embed(model, batch)

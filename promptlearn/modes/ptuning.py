@@ -81,6 +81,9 @@ class PtuningMode(Mode):
             "model": self.options.model_lr or self.default_model_learning_rate,
         }
 
+    def no_decay_parameters(self, model) -> list[nn.Parameter]:
+        return [self.encoder.embedding]  # the prompt's input embeddings; the LSTM and MLP weights decay
+
     def embed(self, model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         embeds = model.word_embeddings(batch["input_ids"])  # (B, T, E)
         return prompts.insert_prompt(embeds, self.encoder(), batch["soft_positions"])

@@ -91,6 +91,9 @@ class PTuningV2Mode(Mode):
         rate = learning_rate or self.default_learning_rate
         return {"prefix": rate, "head": rate}  # one rate for all, as in the paper's code
 
+    def no_decay_parameters(self, model) -> list[nn.Parameter]:
+        return [self.prefix.prefix]  # the prefixes (or, projected, the MLP's input embeddings); MLP weights decay
+
     def encoder_kwargs(self, model, batch) -> dict:
         return {PREFIX_KWARG: self.prefix(batch["input_ids"].size(0))}
 

@@ -57,6 +57,9 @@ class SoftPromptMode(Mode):
     def group_learning_rates(self, learning_rate: float | None = None) -> dict[str, float]:
         return {"prompt": learning_rate or self.default_learning_rate}
 
+    def no_decay_parameters(self, model) -> list[nn.Parameter]:
+        return [self.prompt]
+
     def embed(self, model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         embeds = model.word_embeddings(batch["input_ids"])  # (B, T, E)
         return prompts.insert_prompt(embeds, self.prompt, batch["soft_positions"])

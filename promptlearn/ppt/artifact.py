@@ -17,11 +17,10 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save
 
 from promptlearn.errors import PromptlearnError
 from promptlearn.fingerprint import base_fingerprint, check_same_base
-from promptlearn.outputs import write_bytes_atomic
+from promptlearn.outputs import write_safetensors_atomic
 from promptlearn.prompts import PROMPT_FILE
 
 ARTIFACT_VERSION = 1
@@ -42,8 +41,9 @@ class PromptArtifact:
     def save(self, path: str | Path) -> Path:
         """Write atomically to ``path`` (a folder gets ``prompt.safetensors`` inside)."""
         path = artifact_file(path)
-        data = save({_TENSOR: self.prompt.detach().to("cpu", torch.float32).contiguous()}, metadata=self.metadata)
-        write_bytes_atomic(path, data)
+        write_safetensors_atomic(
+            path, {_TENSOR: self.prompt.detach().to("cpu", torch.float32).contiguous()}, metadata=self.metadata
+        )
         return path
 
     @classmethod

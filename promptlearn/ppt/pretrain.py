@@ -20,6 +20,7 @@ import dataclasses
 import io
 import itertools
 import logging
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ from promptlearn.outputs import check_output_free, write_bytes_atomic, write_jso
 from promptlearn.ppt.artifact import PROMPT_FILE, PromptArtifact, artifact_metadata
 from promptlearn.ppt.formats import get_format
 from promptlearn.ppt.stream import batched, heldout_examples, training_examples
+from promptlearn.trainer import diverged, restore_trained
 
 logger = logging.getLogger(__name__)
 
@@ -108,26 +110,31 @@ def pretrain(config: PretrainConfig, output: str | Path, overwrite: bool = False
     run = api.build(config.run_config())
     model, pvp, trainer = run.model, run.pvp, run.trainer
     params = [p for p in model.parameters() if p.requires_grad]
-    groups = model.mode.param_groups(model, config.learning_rate)
-    optimizer = torch.optim.AdamW(groups, weight_decay=0.0)  # decay would pull the prompt off the embeddings' scale
+    groups = model.mode.param_groups(model, config.learning_rate)  # no decay: it would pull the prompt off scale
+    optimizer = torch.optim.AdamW(groups)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * config.steps), config.steps)
     heldout = pvp.encode(
         heldout_examples(config.corpus, config.format, config.seed, config.heldout_every, config.heldout_size)
     )
     step, history, running = 0, [], []
     if checkpoint is not None:
-        step, history, running = _restore(checkpoint, model, optimizer, scheduler)
+        step, history, running = _restore(checkpoint, model, optimizer, scheduler, output)
         logger.info("Resuming %s from step %d of %d", output, step, config.steps)
     else:
         history.append({"step": 0, "loss": None, **trainer.evaluate(heldout)})
+    # The precision path of training: accelerate autocasts the forward pass and scales fp16 losses.
+    accelerator = trainer.accelerator
+    forward, accelerated = accelerator.prepare(model, optimizer)
+    advice = trainer.divergence_advice(groups)
     stream = training_examples(config.corpus, config.format, config.seed, config.heldout_every)
     batches = itertools.islice(batched(stream, config.batch_size), step, None)
-    device = trainer.accelerator.device
     progress = tqdm(total=config.steps, initial=step, desc=f"pretrain {config.format}", disable=None)
     model.train()
     while step < config.steps:
-        batch = {k: v.to(device) for k, v in pvp.collate(pvp.encode(next(batches))).items()}
-        running.append(_train_step(model, batch, optimizer, scheduler, params, config.max_grad_norm))
+        batch = {k: v.to(accelerator.device) for k, v in pvp.collate(pvp.encode(next(batches))).items()}
+        running.append(_train_step(accelerator, forward, batch, accelerated, scheduler, params, config.max_grad_norm))
+        if not math.isfinite(running[-1]):
+            raise diverged(running[-1], f"at step {step + 1}", advice)
         step += 1
         progress.update(1)
         progress.set_postfix(loss=f"{np.mean(running[-20:]):.4f}", heldout_acc=f"{history[-1]['accuracy']:.3f}")
@@ -141,11 +148,13 @@ def pretrain(config: PretrainConfig, output: str | Path, overwrite: bool = False
     return _finish(config, output, run, history, len(heldout), time.perf_counter() - started)
 
 
-def _train_step(model, batch, optimizer, scheduler, params, max_grad_norm: float) -> float:
-    logits = model(batch)  # (B, C)
-    loss = torch.nn.functional.cross_entropy(logits.float(), batch["labels"])
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+def _train_step(accelerator, forward, batch, optimizer, scheduler, params, max_grad_norm: float) -> float:
+    """One optimizer step; returns the loss. A non-finite loss is returned without touching the weights."""
+    loss = torch.nn.functional.cross_entropy(forward(batch).float(), batch["labels"])  # from (B, C) logits
+    if not torch.isfinite(loss):
+        return loss.item()
+    accelerator.backward(loss)
+    accelerator.clip_grad_norm_(params, max_grad_norm)
     optimizer.step()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
@@ -194,8 +203,8 @@ def _save_checkpoint(path: Path, config, progress, model, optimizer, scheduler) 
     write_bytes_atomic(path, buffer.getvalue())
 
 
-def _restore(state: dict, model, optimizer, scheduler) -> tuple[int, list[dict], list[float]]:
-    model.load_state_dict(state["trained"], strict=False)
+def _restore(state: dict, model, optimizer, scheduler, output: Path) -> tuple[int, list[dict], list[float]]:
+    restore_trained(model, state["trained"], f"The checkpoint {output / CHECKPOINT}")
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     torch.set_rng_state(state["torch_rng"])
