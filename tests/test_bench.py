@@ -19,6 +19,7 @@ from promptlearn.bench.cases import build_backbone, run_case, synthetic_examples
 from promptlearn.config import RunConfig
 from promptlearn.data import Example
 from promptlearn.errors import PromptlearnError
+from tests.conftest import write_task
 
 PATTERN = "{text} it was [MASK] ."
 WORDS = {"positive": ["great", "good"], "negative": ["terrible"]}
@@ -139,8 +140,10 @@ def test_report_rows_ratios_and_markdown(tiny_bert_dir, tiny_task_dir, in_proces
     assert "sorted by length, dynamic padding" in table and "torch " in table
 
 
-def test_training_on_a_real_few_shot_sample(tiny_bert_dir, tiny_task_dir, in_process):
-    config = small_config(tiny_bert_dir, train_data=str(tiny_task_dir), shots=1, eval_max_length=32)
+def test_training_on_a_real_few_shot_sample(tiny_bert_dir, tmp_path, in_process):
+    rows = [{"text": "the movie was " + "very " * i + "fun", "label": label} for i in range(4) for label in WORDS]
+    data = write_task(tmp_path / "task", {"train": rows})
+    config = small_config(tiny_bert_dir, train_data=str(data), shots=1, eval_max_length=32)
     cases = plan(config)
     assert [(c.system, c.batch_size) for c in cases if c.phase == "train_data"] == [
         ("naive", 8), ("plain", 8), ("pet", 8)]  # fmt: skip
