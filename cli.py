@@ -555,6 +555,8 @@ def bench(
     batch_size: list[int] = typer.Option([32], "--batch-size", "-b", help="Batch size (repeatable)."),
     seq_len: int = typer.Option(128, help="Tokens per synthetic example (all padded to this)."),
     steps: int = typer.Option(10, help="Timed training steps, and timed evaluation batches."),
+    phase: list[str] = typer.Option(None, "--phase", help="train or eval (repeatable; default: both)."),
+    repeat: int = typer.Option(1, help="Run everything N times, round-robin; keep each row's fastest."),
     warmup_steps: int = typer.Option(3, help="Untimed steps (and batches) first."),
     precision: str = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU), fp32, bf16 or fp16; naive too."),
     compile: str = typer.Option("off", help="torch.compile the promptlearn rows: off, on, or both (two rows)."),
@@ -580,7 +582,7 @@ def bench(
     import shlex
 
     from promptlearn.bench import BenchConfig, run_benchmark, to_markdown
-    from promptlearn.bench.config import REFERENCES
+    from promptlearn.bench.config import PHASES, REFERENCES
     from promptlearn.outputs import write_json_atomic, write_text_atomic
     from promptlearn.presets import resolve_prompt
 
@@ -588,7 +590,8 @@ def bench(
     config = BenchConfig(
         model=model, random_weights=random_weights, modes=mode or None, references=reference or list(REFERENCES),
         batch_sizes=batch_size, seq_len=seq_len,
-        steps=steps, warmup_steps=warmup_steps, precision=precision, compile=compile, pattern=pattern_text,
+        steps=steps, phases=phase or list(PHASES), repeat=repeat, warmup_steps=warmup_steps, precision=precision,
+        compile=compile, pattern=pattern_text,
         verbalizer=words, eval_data=str(eval_data) if eval_data else None, eval_batch_size=eval_batch_size,
         eval_max_length=eval_max_length, train_data=str(train_data) if train_data else None, shots=shots,
         peak_tflops=peak_tflops, seed=seed, threads=threads,

@@ -159,6 +159,21 @@ def test_training_on_a_real_few_shot_sample(tiny_bert_dir, tmp_path, in_process)
     assert "### Training on " in to_markdown(report) and "K = 1 per label" in to_markdown(report)
 
 
+def test_repeats_run_round_robin_and_keep_each_rows_fastest(tiny_bert_dir, monkeypatch):
+    order, speeds = [], iter([1.0, 5.0, 3.0, 2.0])
+    monkeypatch.setattr(
+        runner, "run_isolated", lambda config, case: order.append(case.system) or {"examples_per_s": next(speeds),
+                                                                                 "peak_memory_bytes": 1}
+    )  # fmt: skip
+    report = run_benchmark(small_config(tiny_bert_dir, phases=["train"], references=["plain"], repeat=2))
+    assert order == ["plain", "pet", "plain", "pet"]
+    rows = {r["system"]: r for r in report["results"]}
+    assert rows["plain"]["examples_per_s"] == 3.0 and rows["plain"]["repeats"] == [1.0, 3.0]
+    assert rows["pet"]["examples_per_s"] == 5.0 and rows["pet"]["plain_speedup"] == pytest.approx(5 / 3)
+    assert "fastest of 2 round-robin runs" in to_markdown(report)
+    assert runner.fastest([{"error": "x"}, {"examples_per_s": 2.0}]) == {"examples_per_s": 2.0, "repeats": [2.0]}
+
+
 def test_a_failing_mode_becomes_an_error_row(tiny_bert_dir, in_process):
     config = small_config(tiny_bert_dir, mode_options={"pet": {"no_such_option": 1}})
     report = run_benchmark(config)
@@ -190,7 +205,7 @@ def test_bench_command_writes_json_and_markdown(tiny_bert_dir, tmp_path, in_proc
     ("changes", "message"),
     [({"compile": "sometimes"}, "--compile"), ({"batch_sizes": [0]}, "--batch-size"), ({"steps": 0}, "--steps"),
      ({"precision": "fp8"}, "--precision"), ({"threads": 0}, "--threads"), ({"references": ["hand"]}, "--reference"),
-     ({"shots": 0}, "--shots")],
+     ({"shots": 0}, "--shots"), ({"repeat": 0}, "--repeat"), ({"phases": ["warmup"]}, "--phase")],
 )  # fmt: skip
 def test_bad_settings_are_refused(tiny_bert_dir, changes, message):
     with pytest.raises(PromptlearnError, match=message):

@@ -33,6 +33,8 @@ class BenchConfig:
     per label, ``seed``) trains for ``warmup_steps`` + ``steps`` at ``train``'s default batch size,
     promptlearn's way against the references padding to ``eval_max_length``.
     ``references``: which hand-written pipelines to measure beside the modes (see ``REFERENCES``).
+    ``phases``: which synthetic phases to measure (``PHASES``). ``repeat``: run the whole plan
+    this many times, round-robin, and keep each row's fastest measurement.
     ``threads``: CPU threads per process (None: torch's default); 1 keeps OpenMP from spinning
     against other jobs on a shared machine.
     """
@@ -45,6 +47,8 @@ class BenchConfig:
     batch_sizes: list[int] = field(default_factory=lambda: [32])
     seq_len: int = 128
     steps: int = 10
+    phases: list[str] = field(default_factory=lambda: list(PHASES))
+    repeat: int = 1
     warmup_steps: int = 3
     precision: str = "auto"
     compile: str = "off"
@@ -61,7 +65,16 @@ class BenchConfig:
     timeout_s: float = 1800.0
 
     def __post_init__(self):
-        for name in ("seq_len", "steps", "warmup_steps", "eval_batch_size", "eval_max_length", "shots", "timeout_s"):
+        for name in (
+            "seq_len",
+            "steps",
+            "warmup_steps",
+            "eval_batch_size",
+            "eval_max_length",
+            "shots",
+            "repeat",
+            "timeout_s",
+        ):
             if getattr(self, name) <= 0:
                 raise PromptlearnError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
         if not self.batch_sizes or min(self.batch_sizes) <= 0:
@@ -70,6 +83,8 @@ class BenchConfig:
             raise PromptlearnError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.compile not in COMPILE_CHOICES:
             raise PromptlearnError(f"--compile must be one of {', '.join(COMPILE_CHOICES)}, got {self.compile!r}")
+        if [p for p in self.phases if p not in PHASES]:
+            raise PromptlearnError(f"--phase must be one of {', '.join(PHASES)}, got {self.phases}")
         unknown = [r for r in self.references if r not in REFERENCES]
         if unknown:
             raise PromptlearnError(f"--reference must be one of {', '.join(REFERENCES)}, got {unknown}")

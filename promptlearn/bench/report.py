@@ -17,7 +17,8 @@ def to_markdown(report: dict) -> str:
         f"- versions: Python {env['python']}, torch {env['torch']}, transformers {env['transformers']}, "
         f"accelerate {env['accelerate']}" + (f", CUDA {env['cuda']}" if env.get("cuda") else ""),
         f"- model: {settings['model']}" + (" (random weights)" if settings["random_weights"] else "")
-        + f"; precision {settings['precision']}; {settings['warmup_steps']} warm-up + {settings['steps']} timed steps",
+        + f"; precision {settings['precision']}; {settings['warmup_steps']} warm-up + {settings['steps']} timed steps"
+        + (f"; each row the fastest of {settings['repeat']} round-robin runs" if settings.get("repeat", 1) > 1 else ""),
         f"- command: `{report['command']}`" if report.get("command") else None,
         f"- wall time: {report['wall_seconds']} s",
         "",
