@@ -119,7 +119,9 @@ def test_report_rows_ratios_and_markdown(tiny_bert_dir, tiny_task_dir, in_proces
         assert "error" not in row, row
         assert row["examples_per_s"] > 0 and row["peak_memory_bytes"] >= 0
         assert row["trainable_parameters"] > 0 and row["non_embedding_parameters"] > 0
-        assert "speedup" in row and "memory_ratio" in row and "plain_speedup" in row
+        assert "speedup" in row and "plain_speedup" in row
+        # in this process the peak RSS may already be past what a case adds (fresh processes measure it)
+        assert ("memory_ratio" in row) == (rows[phase, "naive"]["peak_memory_bytes"] > 0)
         assert row["plain_speedup"] == pytest.approx(row["examples_per_s"] / rows[phase, "plain"]["examples_per_s"])
         if system == "naive":
             assert row["speedup"] == 1.0
