@@ -57,6 +57,8 @@ QUIET_LIBRARIES = {
 
 def _quiet_libraries() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # bitsandbytes (the qlora extra; imported by peft) warns at import about an optional CPU kernel we do not use
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     for variable, value in QUIET_LIBRARIES.items():
         os.environ.setdefault(variable, value)
     transformers, datasets = sys.modules.get("transformers"), sys.modules.get("datasets")
@@ -73,8 +75,23 @@ def _setup() -> None:
     _quiet_libraries()
 
 
-def _mode_options(**values) -> dict:
-    return {key: value for key, value in values.items() if value is not None}
+def _mode_options(mode: str, pairs: list[str] | None, **values) -> dict:
+    """The per-mode flags that were given, plus ``--mode-opt key=value`` pairs typed for ``mode``.
+
+    The modes (and so torch) are imported only when there are pairs to type, so that without
+    ``--mode-opt`` a bad pattern or path is still reported before torch loads.
+    """
+    flags = {key: value for key, value in values.items() if value is not None}
+    if not pairs:
+        return flags
+    from promptlearn.mode_options import parse_mode_options
+    from promptlearn.modes import get_mode
+
+    extra = parse_mode_options(get_mode(mode), pairs)
+    both = sorted(set(flags) & set(extra))
+    if both:
+        raise PromptlearnError(f"{', '.join(both)} given both as a flag and as --mode-opt; give it once")
+    return flags | extra
 
 
 def _check_sources(model: str | None, data: str | None, output: Path | None = None, overwrite: bool = False) -> None:
@@ -99,8 +116,49 @@ def _columns(base, text: str | None, text_b: str | None, label: str | None):
     return dataclasses.replace(base, **{key: value for key, value in given.items() if value is not None})
 
 
+def with_config_options(command):
+    """Give ``command`` (which takes ``**settings``) one option per RunConfig field that has a ``help``.
+
+    Each option is declared once, in :class:`promptlearn.config.RunConfig`: its flag is
+    :func:`promptlearn.config.flag` of the field, its help the field's, its default the field's
+    (shown in the help, passed on as None so that RunConfig's own default applies).
+    """
+    import dataclasses
+    import inspect
+    import typing
+
+    from promptlearn.config import RunConfig, flag
+
+    hints = typing.get_type_hints(RunConfig)
+    own = [p for p in inspect.signature(command).parameters.values() if p.kind is not p.VAR_KEYWORD]
+    annotations = {p.name: typing.get_type_hints(command).get(p.name, str) for p in own}
+    added = []
+    for item in dataclasses.fields(RunConfig):
+        if "help" not in item.metadata:
+            continue
+        kind = next(t for t in (*typing.get_args(hints[item.name]), hints[item.name]) if t is not type(None))
+        name = flag(item.name)
+        decls = (f"{name}/--no-{name[2:]}",) if kind is bool else (name,)
+        shown = "" if item.default is None else f" (default: {item.default})"
+        option = typer.Option(None, *decls, help=item.metadata["help"] + shown, show_default=False)
+        added.append(inspect.Parameter(item.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind))
+        annotations[item.name] = kind
+    names = {p.name for p in added}
+
+    @functools.wraps(command)
+    def wrapper(**kwargs):
+        settings = {name: kwargs.pop(name) for name in names}
+        return command(**kwargs, **settings)
+
+    keyword = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
+    wrapper.__signature__ = inspect.Signature(keyword + added)
+    wrapper.__annotations__ = annotations
+    return wrapper
+
+
 @app.command()
 @handle_errors
+@with_config_options
 def train(
     model: str = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     data: str = typer.Option(None, "--data", "-d", help=DATA_HELP),
@@ -109,28 +167,6 @@ def train(
     pattern: str = typer.Option(None, "--pattern", "-p", help=PATTERN_HELP),
     pattern_id: int = typer.Option(None, help="Which preset pattern of --task (default: its first)."),
     verbalizer: str = typer.Option(None, "--verbalizer", "-v", help=VERBALIZER_HELP),
-    mode: str = typer.Option("pet", help="What to train; `promptlearn modes` lists them."),
-    shots: int = typer.Option(None, help="K examples per label for train (and for dev, if sampled from train)."),
-    seed: int = typer.Option(13, help="Seed for sampling, initialisation and shuffling."),
-    dev_split: str = typer.Option(
-        "sampled", help="With --shots, select on 'sampled' (K per label from the rest of train) or 'given' (dev split)."
-    ),
-    max_length: int = typer.Option(128, help="Token budget per example; only input slots are truncated."),
-    batch_size: int = typer.Option(8, help="Training batch size (per process)."),
-    eval_batch_size: int = typer.Option(64, help="Evaluation batch size."),
-    lr: float = typer.Option(None, help="Learning rate of the mode's main parameters (default: the mode's)."),
-    weight_decay: float = typer.Option(0.01, help="AdamW weight decay."),
-    warmup_ratio: float = typer.Option(0.06, help="Fraction of steps with linear warm-up."),
-    max_steps: int = typer.Option(None, help="Optimizer steps (default 250 unless --epochs is given)."),
-    epochs: float = typer.Option(None, help="Train for this many passes over train instead of --max-steps."),
-    grad_accum: int = typer.Option(1, help="Batches per optimizer step."),
-    group_by_length: bool = typer.Option(
-        True, help="Training batches of similar lengths, each padded to its longest (off: shuffled batches)."
-    ),
-    eval_every: int = typer.Option(25, help="Evaluate on dev every N steps; the best-on-dev weights are kept."),
-    patience: int = typer.Option(None, help="Stop after N evaluations without dev improvement."),
-    precision: str = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU), fp32, bf16 or fp16."),
-    compile: bool = typer.Option(False, "--compile/--no-compile", help="torch.compile the encoder."),
     prompt_length: int = typer.Option(None, help="[prompt modes] Soft tokens or prefix length."),
     init: str = typer.Option(None, help='[soft_prompt] random, vocab, text:"words" or file:PATH.'),
     prompt: Path = typer.Option(None, help="[ppt] A pretrained prompt artifact (`promptlearn pretrain-prompt`)."),
@@ -139,12 +175,13 @@ def train(
     prefix_projection: bool = typer.Option(None, help="[ptuning_v2] Produce prefixes with an MLP."),
     readout: str = typer.Option(None, help="[ptuning_v2, bitfit] 'cloze' (label words) or 'cls' (linear head)."),
     pooling: str = typer.Option(None, help="[head, finetune] 'cls' or 'mean'."),
-    text_column: str = typer.Option("text", help="Column holding the (first) text."),
-    text_b_column: str = typer.Option("text_b", help="Column holding the second text of pair tasks."),
-    label_column: str = typer.Option("label", help="Column holding the label."),
+    mode_opt: list[str] = typer.Option(
+        None, "--mode-opt", help="Mode option key=value (repeatable), e.g. r=16; `promptlearn modes NAME` lists them."
+    ),
     config: Path = typer.Option(None, help="Re-run a saved config.json; other options except --output are ignored."),
     overwrite: bool = typer.Option(False, help="Replace a non-empty --output folder."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (terminal) or log lines (elsewhere)."),
+    **settings,
 ) -> None:
     """Train a prompt model and write config.json, metrics.json, weights and test predictions to --output.
 
@@ -160,18 +197,13 @@ def train(
         if model is None or data is None:
             raise PromptlearnError("Give --model and --data (or --config with a saved config.json)")
         pattern_text, words = resolve_prompt(task, pattern, pattern_id, verbalizer)
+        given = {name: value for name, value in settings.items() if value is not None}
         run_config = RunConfig(
-            model=model, data=data, pattern=pattern_text, verbalizer=words, task=task, pattern_id=pattern_id,
-            mode=mode, shots=shots, seed=seed, dev_split=dev_split, max_length=max_length,
-            batch_size=batch_size, eval_batch_size=eval_batch_size, learning_rate=lr, weight_decay=weight_decay,
-            warmup_ratio=warmup_ratio, max_steps=max_steps, epochs=epochs, grad_accum=grad_accum,
-            group_by_length=group_by_length, eval_every=eval_every, patience=patience, precision=precision,
-            compile=compile,
-            text_column=text_column, text_b_column=text_b_column, label_column=label_column,
+            model=model, data=data, pattern=pattern_text, verbalizer=words, task=task, pattern_id=pattern_id, **given,
             mode_options=_mode_options(
-                prompt_length=prompt_length, init=init, prompt=str(prompt) if prompt else None,
-                tune_model=tune_model, model_lr=model_lr, prefix_projection=prefix_projection,
-                readout=readout, pooling=pooling,
+                given.get("mode", RunConfig.mode), mode_opt, prompt_length=prompt_length, init=init,
+                prompt=str(prompt) if prompt else None, tune_model=tune_model, model_lr=model_lr,
+                prefix_projection=prefix_projection, readout=readout, pooling=pooling,
             ),
         )  # fmt: skip
     if run_config.working_dir is not None:  # a saved config's relative paths count from its working_dir
@@ -258,6 +290,7 @@ def evaluate(
     verbalizer: str = typer.Option(None, "--verbalizer", "-v", help=VERBALIZER_HELP),
     max_length: int = typer.Option(None, help="Token budget per example (zero-shot; default 128)."),
     eval_batch_size: int = typer.Option(64, help="Evaluation batch size."),
+    decoding: str = typer.Option(None, help="Multi-token label words: 'one-pass' or 'exact' (default: the run's)."),
     predictions: Path = typer.Option(None, help="Also write per-example predictions to this .jsonl file."),
     allow_other_base: bool = typer.Option(
         False, help="Load the run onto a base model other than the one it was trained on (same sizes)."
@@ -307,6 +340,8 @@ def evaluate(
     task_data = load_task_data(data or config.data, columns)
     if run is None:
         prompted = api.build(config, task_data)
+    if decoding is not None:
+        prompted.model.decoding = config.replace(decoding=decoding).decoding  # replace() validates it
     examples = task_data.split(split)
     if any(ex.label is None for ex in examples):
         raise PromptlearnError(f"The {split!r} split has unlabelled examples: evaluation needs a label on every one")
@@ -465,11 +500,16 @@ def fewshot(
 @app.command("modes")
 @handle_errors
 def modes(
+    name: str = typer.Argument(None, help="Show this mode's options (for --mode-opt) instead of the list."),
     model: str = typer.Option(None, "--model", "-m", help=MODEL_HELP + " Adds trainable / total parameter counts."),
 ) -> None:
     """List the training modes: what each trains and its default learning rate per parameter group."""
     from promptlearn.modes import MODES
-    from promptlearn.modes_table import count_parameters, default_learning_rates
+    from promptlearn.modes_table import count_parameters, default_learning_rates, describe_mode
+
+    if name is not None:
+        typer.echo(describe_mode(name))
+        return
 
     counts = count_parameters(model) if model else {}
     rows = [("mode", "default lr", *(("trainable", "total") if model else ()), "description")]
@@ -480,6 +520,26 @@ def modes(
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
+
+
+@app.command()
+@handle_errors
+def export(
+    run: Path = typer.Argument(..., help="A trained run folder."),
+    output: Path = typer.Argument(..., help="Folder to write the plain transformers model and tokenizer to."),
+    merge: bool = typer.Option(False, "--merge", help="Merge the trained weights into the base model (required)."),
+    overwrite: bool = typer.Option(False, help="Replace a non-empty output folder."),
+) -> None:
+    """Write a run as one plain masked-LM folder that AutoModelForMaskedLM loads (e.g. LoRA merged in).
+
+    Example: promptlearn export --merge runs/sst2-lora runs/sst2-lora-merged
+    """
+    from promptlearn import api
+
+    if not merge:
+        raise PromptlearnError("export writes merged models only for now: pass --merge")
+    api.export_merged(run, output, overwrite=overwrite)
+    typer.echo(f"Wrote {output}")
 
 
 @app.command("show-pattern")
@@ -536,12 +596,19 @@ def show_pattern(
         typer.echo(f"example:  {data} [{split}] #{index}, label {example.label!r}")
     typer.echo(f"tokens:   {len(tokens)} (max {max_length})")
     typer.echo("  ".join(f"{i}:{tok}" for i, tok in enumerate(tokens)))
-    typer.echo(f"[MASK] at position {encoded.mask_position}")
+    masks = range(encoded.mask_position, encoded.mask_position + pvp.mask_count)
+    typer.echo(f"[MASK] at position{'s' if len(masks) > 1 else ''} {', '.join(map(str, masks))}")
+    if pvp.mask_count > 1:
+        typer.echo(f"  {pvp.mask_count} masks, the longest label word's tokens; shorter words read the first ones")
     if encoded.soft_positions:
         typer.echo(f"[SOFT] at positions {encoded.soft_positions}")
     if verbal:
-        for (label, label_words), ids in zip(verbal.label_words, pvp.label_token_ids, strict=True):
-            shown = ", ".join(f"{w} -> {i}" for w, i in zip(label_words, ids, strict=True))
+        tokens_of = pvp.tokenizer.convert_ids_to_tokens
+        for (label, label_words), words in zip(verbal.label_words, pvp.label_word_tokens, strict=True):
+            shown = ", ".join(
+                f"{w} -> {ids[0]}" if len(ids) == 1 else f"{w} -> {ids} {tokens_of(ids)}"
+                for w, ids in zip(label_words, words, strict=True)
+            )
             typer.echo(f"label {label}: {shown}")
 
 

@@ -3,7 +3,7 @@
 The public API, importable from the package (loaded on first use, so ``import promptlearn``
 stays cheap)::
 
-    from promptlearn import Pattern, Verbalizer, PVP, PromptModel, Trainer, RunConfig, api
+    from promptlearn import Pattern, Verbalizer, PVP, PromptModel, Objective, Trainer, RunConfig, api
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ _EXPORTS = {
     "Example": "promptlearn.data",
     "PromptModel": "promptlearn.model",
     "Trainer": "promptlearn.trainer",
+    "Objective": "promptlearn.objective",
     "RunConfig": "promptlearn.config",
     "PromptlearnError": "promptlearn.errors",
     "MODES": "promptlearn.modes",

@@ -7,6 +7,7 @@ A run folder holds ``config.json`` (the resolved :class:`RunConfig`), ``metrics.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,12 +17,14 @@ from accelerate.utils import set_seed
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
+from promptlearn.aux_mlm import MlmBatches
 from promptlearn.config import RunConfig
-from promptlearn.data import Columns, Example, TaskData, few_shot, load_task_data
+from promptlearn.data import Columns, Example, TaskData, few_shot, load_examples, load_task_data
 from promptlearn.errors import PromptlearnError
 from promptlearn.fingerprint import check_same_base, size_mismatches
 from promptlearn.model import PromptModel, load_backbone, load_tokenizer
 from promptlearn.modes import Mode, get_mode
+from promptlearn.objective import Objective
 from promptlearn.outputs import (
     check_output_free,
     staged_folder,
@@ -38,6 +41,8 @@ from promptlearn.verbalizer import Verbalizer
 logger = logging.getLogger(__name__)
 
 WEIGHTS = "weights.safetensors"
+#: unlabelled texts kept for the auxiliary MLM loss when training counts epochs (with steps: steps x batch)
+MAX_UNLABELED = 10_000
 
 
 @dataclass
@@ -86,7 +91,8 @@ def build(config: RunConfig, data: TaskData | None = None, backbone: torch.nn.Mo
     set_seed(config.seed)
     if backbone is None:
         backbone = load_backbone(config.model, mlm_head=mode.uses_verbalizer)
-    model = PromptModel(backbone, mode, pvp.label_token_ids, len(pvp.labels), pvp.tokenizer)
+    model = PromptModel(backbone, mode, pvp.label_word_tokens, len(pvp.labels), pvp.tokenizer)
+    model.decoding = config.decoding
     return Prompted(
         config=config.replace(labels=pvp.labels),
         pvp=pvp,
@@ -117,6 +123,9 @@ def fit(config: RunConfig, data: TaskData) -> tuple[Prompted, dict]:
     started = time.perf_counter()
     run = build(config, data)
     train_examples, dev_examples = few_shot(data, config.shots, config.seed, config.dev_split)
+    if config.aux_mlm_weight:
+        texts = unlabeled_texts(config, data, train_examples + dev_examples)
+        run.trainer.objective = auxiliary_objective(config, run, texts)
     dev_encoded = run.pvp.encode(dev_examples)
     result = run.trainer.fit(run.pvp.encode(train_examples), dev_encoded)
     metrics = {"dev": run.trainer.evaluate(dev_encoded)}
@@ -131,6 +140,33 @@ def fit(config: RunConfig, data: TaskData) -> tuple[Prompted, dict]:
         "history": result.history,
     }
     return run, metrics
+
+
+def unlabeled_texts(config: RunConfig, data: TaskData, used: list[Example]) -> list:
+    """Texts for the auxiliary MLM loss: ``config.unlabeled``'s, else the train split's outside ``used``.
+
+    At most what training reads (steps x batch, or :data:`MAX_UNLABELED`), sampled by the seed;
+    pairs as ``(text_a, text_b)``.
+    """
+    if config.unlabeled is not None:
+        pool = load_examples(config.unlabeled, columns_of(config))
+    else:
+        taken = {id(ex) for ex in used}
+        pool = [ex for ex in data.split("train") if id(ex) not in taken]
+    needed = config.max_steps * config.batch_size * config.grad_accum if config.max_steps else MAX_UNLABELED
+    if len(pool) > needed:
+        pool = random.Random(config.seed).sample(pool, needed)
+    return [ex.text_a if ex.text_b is None else (ex.text_a, ex.text_b) for ex in pool]
+
+
+def auxiliary_objective(config: RunConfig, run: Prompted, texts: list) -> Objective:
+    """Cross-entropy mixed with PET's auxiliary MLM loss on ``texts`` (cloze modes only)."""
+    if run.model.label_words is None:
+        raise PromptlearnError(
+            f"--aux-mlm-weight trains the masked LM's head, but mode {config.mode!r} has a classification head"
+        )
+    batches = MlmBatches(texts, run.pvp.tokenizer, config.batch_size, config.max_length, config.seed)
+    return Objective(aux_mlm_weight=config.aux_mlm_weight, mlm_batches=batches)
 
 
 def train(
@@ -174,6 +210,7 @@ def train(
                 {k: v.contiguous().cpu() for k, v in artifact.items()},
                 metadata={"base_model": config.model, "mode": config.mode, **base_signature(run.model)},
             )
+            run.model.mode.save_files(run.model, folder)
             if predictions is not None:
                 write_predictions(folder / "predictions.jsonl", predictions)
             write_json_atomic(folder / "metrics.json", metrics)
@@ -205,6 +242,20 @@ def load_run(run_dir: str | Path, allow_other_base: bool = False) -> Prompted:
     load_artifact(run.model, state, str(weights_path), metadata, allow_other_base)
     run.model.eval()
     return run
+
+
+def export_merged(run_dir: str | Path, output: str | Path, overwrite: bool = False) -> None:
+    """Write a trained run as one plain ``transformers`` masked-LM folder (model and tokenizer) to ``output``.
+
+    Scored with the run's pattern and verbalizer, it gives the run's predictions; the mode decides
+    whether it can be merged (:meth:`~promptlearn.modes.base.Mode.merged_backbone`).
+    """
+    check_output_free(output, overwrite)
+    run = load_run(run_dir)
+    backbone = run.model.mode.merged_backbone(run.model)
+    with staged_folder(output, overwrite) as folder:
+        backbone.save_pretrained(folder)
+        run.model.tokenizer.save_pretrained(folder)
 
 
 def base_signature(model: PromptModel) -> dict[str, str]:

@@ -102,6 +102,13 @@ class ClozeScorer:
         bias = decoder.bias[token_ids] if decoder.bias is not None else None
         return nn.functional.linear(hidden, weight, bias)  # (B, W)
 
+    def vocabulary_logits(self, states: torch.Tensor) -> torch.Tensor:
+        """Hidden states (..., H) -> logits over the whole vocabulary (..., V), as the model's own head gives them."""
+        transform = self.transform
+        if transform is None:
+            return _find_head_module(self.backbone)(states)
+        return self.backbone.get_output_embeddings()(transform(states))
+
     @torch.no_grad()
     def verify(self, token_ids: torch.Tensor) -> None:
         """Raise unless these scores equal the model's own logits, on the label words as a probe input.

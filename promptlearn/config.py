@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,13 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 #: where dev comes from: "sampled" = K per label from the rest of train (LM-BFF), "given" = the data's dev split
 DEV_SPLITS = ("sampled", "given")
 DEFAULT_DEV_SPLIT = "sampled"
+#: how multi-token label words are scored at evaluation (see promptlearn.label_words)
+DECODINGS = ("one-pass", "exact")
+
+
+def _option(default, help: str):
+    """A field that is also a ``promptlearn train`` option: its flag is :func:`flag` of its name."""
+    return field(default=default, metadata={"help": help})
 
 
 @dataclass
@@ -32,6 +40,10 @@ class RunConfig:
     Exactly one of ``max_steps`` / ``epochs`` bounds training (250 steps if neither).
     ``group_by_length``: training batches of similar lengths (:mod:`promptlearn.batching`), each
     padded to its own longest; False draws uniformly shuffled batches.
+    ``decoding``: how multi-token label words are scored at evaluation, 'one-pass' or 'exact'.
+    ``aux_mlm_weight`` w > 0 adds PET's auxiliary masked-LM loss, ``(1 - w) * task + w * MLM``, on
+    ``unlabeled`` (a data file) or, when that is None, the train split's texts outside the run's train and dev.
+    Fields with a ``help`` in their metadata are ``promptlearn train``'s options (declared here only).
     ``working_dir`` is the folder relative paths were given in; :meth:`anchored` fills it and makes
     local paths absolute, keeping what was typed in ``as_given``, so a run folder works from anywhere.
     """
@@ -43,34 +55,49 @@ class RunConfig:
     labels: list[str] | None = None
     task: str | None = None
     pattern_id: int | None = None
-    mode: str = "pet"
+    mode: str = _option("pet", "What to train; `promptlearn modes` lists them.")
     mode_options: dict = field(default_factory=dict)
-    shots: int | None = None
-    seed: int = 13
-    dev_split: str = DEFAULT_DEV_SPLIT
-    text_column: str = "text"
-    text_b_column: str = "text_b"
-    label_column: str = "label"
-    max_length: int = 128
-    batch_size: int = 8
-    eval_batch_size: int = 64
-    learning_rate: float | None = None
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.06
-    max_steps: int | None = None
-    epochs: float | None = None
-    grad_accum: int = 1
-    group_by_length: bool = True
-    eval_every: int = 25
-    patience: int | None = None
+    shots: int | None = _option(None, "K examples per label for train (and for dev, if sampled from train).")
+    seed: int = _option(13, "Seed for sampling, initialisation and shuffling.")
+    dev_split: str = _option(
+        DEFAULT_DEV_SPLIT, "With --shots, select on 'sampled' (K per label from the rest of train) or 'given' (dev)."
+    )
+    text_column: str = _option("text", "Column holding the (first) text.")
+    text_b_column: str = _option("text_b", "Column holding the second text of pair tasks.")
+    label_column: str = _option("label", "Column holding the label.")
+    max_length: int = _option(128, "Token budget per example; only input slots are truncated.")
+    batch_size: int = _option(8, "Training batch size (per process).")
+    eval_batch_size: int = _option(64, "Evaluation batch size.")
+    learning_rate: float | None = _option(None, "Learning rate of the mode's main parameters (default: the mode's).")
+    weight_decay: float = _option(0.01, "AdamW weight decay.")
+    warmup_ratio: float = _option(0.06, "Fraction of steps with linear warm-up.")
+    max_steps: int | None = _option(None, f"Optimizer steps ({DEFAULT_MAX_STEPS} unless --epochs is given).")
+    epochs: float | None = _option(None, "Train for this many passes over train instead of --max-steps.")
+    grad_accum: int = _option(1, "Batches per optimizer step.")
+    group_by_length: bool = _option(
+        True, "Training batches of similar lengths, each padded to its longest (off: shuffled batches)."
+    )
+    eval_every: int = _option(25, "Evaluate on dev every N steps; the best-on-dev weights are kept.")
+    patience: int | None = _option(None, "Stop after N evaluations without dev improvement.")
     max_grad_norm: float = 1.0
-    precision: str = "auto"
-    compile: bool = False
+    precision: str = _option("auto", "auto (bf16 on GPU, fp32 on CPU), fp32, bf16 or fp16.")
+    compile: bool = _option(False, "torch.compile the encoder.")
+    decoding: str = _option("one-pass", "Multi-token label words at evaluation: 'one-pass' or 'exact' (left to right).")
+    aux_mlm_weight: float = _option(
+        0.0, "w > 0: loss = (1 - w) task + w MLM on unlabelled text (PET's auxiliary loss; cloze modes)."
+    )
+    unlabeled: str | None = _option(
+        None, "Data file of unlabelled texts for --aux-mlm-weight (default: train texts outside the run's split)."
+    )
     working_dir: str | None = None
     as_given: dict = field(default_factory=dict)
 
     def __post_init__(self):
         _check_types(self)
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise PromptlearnError(f"{flag(item.name)} must be a finite number, got {value}")
         if self.max_steps is not None and self.epochs is not None:
             raise PromptlearnError("Give --max-steps or --epochs, not both")
         if self.max_steps is None and self.epochs is None:
@@ -97,6 +124,10 @@ class RunConfig:
             raise PromptlearnError(f"max_grad_norm must be positive, got {self.max_grad_norm}")
         if self.dev_split not in DEV_SPLITS:
             raise PromptlearnError(f"--dev-split must be one of {', '.join(DEV_SPLITS)}, got {self.dev_split!r}")
+        if self.decoding not in DECODINGS:
+            raise PromptlearnError(f"--decoding must be one of {', '.join(DECODINGS)}, got {self.decoding!r}")
+        if not 0 <= self.aux_mlm_weight < 1:
+            raise PromptlearnError(f"--aux-mlm-weight must be in [0, 1), got {self.aux_mlm_weight}")
         if self.precision not in PRECISIONS:
             raise PromptlearnError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
@@ -129,19 +160,21 @@ class RunConfig:
             raise PromptlearnError(f"Cannot read run config {path}: {err}") from err
 
     def anchored(self) -> RunConfig:
-        """Local paths (``model``, ``data``, ``mode_options["prompt"]``) made absolute against ``working_dir``.
-
-        ``working_dir`` defaults to the current folder; Hub names are left as they are.
+        """Local paths (``model``, ``data``, ``unlabeled``, ``mode_options["prompt"]``) made absolute
+        against ``working_dir``, which defaults to the current folder; Hub names are left as they are.
         """
         base = Path(self.working_dir or Path.cwd()).resolve()
         paths = {"model": self.model, "data": self.data}
+        if self.unlabeled is not None:
+            paths["unlabeled"] = self.unlabeled
         if isinstance(self.mode_options.get("prompt"), str):
             paths["prompt"] = self.mode_options["prompt"]
-        resolved = {key: _anchor(value, base, always=key == "prompt") for key, value in paths.items()}
+        resolved = {key: _anchor(value, base, always=key in ("prompt", "unlabeled")) for key, value in paths.items()}
         changed = {key: paths[key] for key in paths if resolved[key] != paths[key]}
         options = self.mode_options | ({"prompt": resolved["prompt"]} if "prompt" in resolved else {})
         return self.replace(
-            model=resolved["model"], data=resolved["data"], mode_options=options, working_dir=str(base),
+            model=resolved["model"], data=resolved["data"], unlabeled=resolved.get("unlabeled"),
+            mode_options=options, working_dir=str(base),
             as_given=changed | self.as_given,
         )  # fmt: skip
 

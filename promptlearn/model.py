@@ -2,7 +2,7 @@
 
 The backbone is any ``AutoModelForMaskedLM``. The mode (see :mod:`promptlearn.modes.base`) decides
 what is embedded, what trains and how hidden states become class scores; the default readout
-scores only the verbalizer's words, only at [MASK] (:mod:`promptlearn.cloze`).
+scores only the verbalizer's words, only at the masks (:mod:`promptlearn.label_words`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from promptlearn.cloze import ClozeScorer
 from promptlearn.errors import PromptlearnError
 from promptlearn.fingerprint import base_fingerprint
 from promptlearn.hub import check_local_model, require_hub
+from promptlearn.lm import MaskedLM
 from promptlearn.modes.base import Mode
 
 
@@ -73,11 +74,11 @@ def _from_pretrained(auto_class, name: str, **kwargs):
         raise PromptlearnError(f"Could not load model {name!r} from the Hugging Face Hub: {err}") from err
 
 
-class PromptModel(nn.Module):
-    """A masked LM, a mode and the verbalizer's token table.
+class PromptModel(MaskedLM):
+    """A masked LM, a mode and the verbalizer's label words (:class:`~promptlearn.lm.MaskedLM`).
 
-    ``label_token_ids``: one list of vocabulary ids per class (several words per class allowed);
-    a class's logit is the mean of its words' logits. Empty for modes with a classification head.
+    ``label_words``: for each class, its words (token ids, or lists of ids for multi-token words);
+    a class's score is the mean of its words' scores. Empty for modes with a classification head.
     ``tokenizer`` is the backbone's, for modes that initialise from words (e.g. soft prompts).
     After the mode attaches, exactly the parameters it declares (``mode.trained_parameters``) train.
     ``base_fingerprint`` identifies the backbone as loaded (:mod:`promptlearn.fingerprint`), for artifacts.
@@ -87,21 +88,12 @@ class PromptModel(nn.Module):
         self,
         backbone: nn.Module,
         mode: Mode,
-        label_token_ids: list[list[int]],
+        label_words: list[list],
         num_labels: int,
         tokenizer=None,
     ):
-        super().__init__()
-        self.backbone = backbone
-        self.tokenizer = tokenizer
-        self.num_labels = num_labels
+        super().__init__(backbone, label_words, num_labels, tokenizer)
         self.backbone.requires_grad_(False)
-        flat = [token for words in label_token_ids for token in words]
-        owner = [label for label, words in enumerate(label_token_ids) for _ in words]
-        self.register_buffer("label_token_ids", torch.tensor(flat, dtype=torch.long), persistent=False)
-        self.register_buffer("word_label", torch.tensor(owner, dtype=torch.long), persistent=False)
-        counts = torch.bincount(self.word_label, minlength=num_labels).clamp(min=1)
-        self.register_buffer("words_per_label", counts.float(), persistent=False)
         # taken before any mode touches the backbone, and before training changes it
         self.base_fingerprint = base_fingerprint(backbone)
         config = backbone.config
@@ -109,59 +101,39 @@ class PromptModel(nn.Module):
         self.mode = mode
         mode.attach(self)
         # after attach, so that a mode that wraps head modules is checked and scored through them
-        self._cloze = ClozeScorer(backbone) if flat else None
-        if self._cloze is not None:
-            self._cloze.verify(self.label_token_ids)
-        # a mode that reads only [MASK] and leaves attention alone needs the last layer at [MASK] only
+        if self.label_words is not None:
+            self.score_with(ClozeScorer(backbone))
+        # a mode that reads only the masks and leaves attention alone needs the last layer there only
         self.mask_only = mode.reads_only_mask and mask_only.install(self.encoder)
         trained = [p for params in mode.trained_parameters(self).values() for p in params]
         self.requires_grad_(False)
         for param in trained:
             param.requires_grad_(True)
 
-    @property
-    def encoder(self) -> nn.Module:
-        """The transformer without its MLM head (e.g. ``BertModel``)."""
-        return self.backbone.base_model
-
-    @property
-    def word_embeddings(self) -> nn.Embedding:
-        return self.backbone.get_input_embeddings()
-
-    @property
-    def hidden_size(self) -> int:
-        """Width H of the hidden states (what heads and prefixes see)."""
-        return self.backbone.config.hidden_size
-
-    @property
-    def embedding_size(self) -> int:
-        """Width E of the word embeddings (what prompts are): H, except on ALBERT and ELECTRA."""
-        return self.word_embeddings.embedding_dim
-
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Class logits (B, C) for a collated batch (see :meth:`promptlearn.pvp.PVP.collate`).
+        """Class scores (B, C) for a collated batch (see :meth:`promptlearn.pvp.PVP.collate`)."""
+        return self.mode.readout(self, self.hidden_states(batch), batch)
+
+    def hidden_states(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The encoder's last hidden states (B, T, H), inputs embedded by the mode.
 
         The batch's ``token_type_ids`` reach encoders that have segments (BERT, ALBERT, ELECTRA);
         models without them (RoBERTa's single type, DistilBERT, ModernBERT) get none.
         """
         embeds = self.mode.embed(self, batch)  # (B, T, E)
         segments = batch.get("token_type_ids") if self.uses_segments else None
-        with mask_only.at_mask(self.encoder, batch["mask_positions"]) if self.mask_only else nullcontext():
+        reading = nullcontext()
+        if self.mask_only:  # only the mask rows of the last layer are computed (the others must not be read)
+            masks = batch["mask_positions"][:, None] + torch.arange(self.mask_count, device=embeds.device)  # (B, M)
+            reading = mask_only.at_mask(self.encoder, masks)
+        with reading:
             out = self.encoder(
                 inputs_embeds=embeds,
                 attention_mask=batch["attention_mask"],
                 **({"token_type_ids": segments} if segments is not None else {}),
                 **self.mode.encoder_kwargs(self, batch),
             )
-        return self.mode.readout(self, out.last_hidden_state, batch)
-
-    def cloze_logits(self, hidden: torch.Tensor, mask_positions: torch.Tensor) -> torch.Tensor:
-        """Hidden states (B, T, H) and mask positions (B,) -> class logits (B, C) from the label words."""
-        rows = torch.arange(hidden.size(0), device=hidden.device)
-        word_logits = self._cloze(hidden[rows, mask_positions], self.label_token_ids)  # (B, W)
-        summed = word_logits.new_zeros(hidden.size(0), self.num_labels)
-        summed.index_add_(1, self.word_label, word_logits)
-        return summed / self.words_per_label.to(summed.dtype)  # (B, C)
+        return out.last_hidden_state
 
     def trainable_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+
 from promptlearn.errors import PromptlearnError
-from promptlearn.modes import MODES, Mode
+from promptlearn.modes import MODES, Mode, get_mode
 
 
 def default_learning_rates(mode_class: type[Mode]) -> str:
@@ -31,9 +33,25 @@ def count_parameters(model_name: str) -> dict[str, tuple[int, int] | tuple[str, 
         try:
             mode = mode_class.from_options({})
             mode.adapt_pattern(Pattern.parse("[MASK]"))
-            model = PromptModel(backbone, mode, [[word], [word]], 2, tokenizer)
+            # a copy each: some modes change the backbone in place (LoRA layers, adapter hooks)
+            model = PromptModel(copy.deepcopy(backbone), mode, [[word], [word]], 2, tokenizer)
         except PromptlearnError:
             counts[name] = ("-", "-")
             continue
         counts[name] = (model.trainable_parameters(), model.total_parameters())
     return counts
+
+
+def describe_mode(name: str) -> str:
+    """A mode's description, default learning rates and options (name, type, default) with their meaning."""
+    from promptlearn.mode_options import option_fields
+
+    mode_class = get_mode(name)
+    lines = [f"{name}: {mode_class.description}", f"default learning rates: {default_learning_rates(mode_class)}"]
+    fields = option_fields(mode_class)
+    if not fields:
+        return "\n".join([*lines, "options: none"])
+    lines.append("options (--mode-opt key=value):")
+    lines += [f"  {key} ({kind}, default {default!r})" for key, kind, default in fields]
+    doc = " ".join((mode_class.options_class.__doc__ or "").split())
+    return "\n".join([*lines, "", doc]) if doc else "\n".join(lines)

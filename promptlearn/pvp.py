@@ -1,13 +1,16 @@
-"""PVP = Pattern + Verbalizer + tokenizer: turns examples into token ids with a known mask position.
+"""PVP = Pattern + Verbalizer + tokenizer: turns examples into token ids with known mask positions.
 
 Each segment is tokenized on its own (so truncation can cut input slots and nothing else), with a
 leading space where the pattern has one: BPE tokenizers (RoBERTa) need it, WordPiece ignores it.
 Label words are tokenized the way they would appear at ``[MASK]``: with a leading space when the
-pattern puts a space before the mask (RoBERTa's ``Ġgreat``).
+pattern puts a space before the mask (RoBERTa's ``Ġgreat``). A word may be several tokens: the
+pattern's ``[MASK]`` then becomes as many consecutive masks as the longest label word needs
+(scored by :class:`promptlearn.label_words.LabelWords`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from itertools import chain
 
@@ -22,10 +25,14 @@ from promptlearn.verbalizer import Verbalizer
 
 @dataclass(frozen=True)
 class Encoded:
-    """One tokenized example: ids with special tokens, where the mask and soft tokens sit, label index.
+    """One tokenized example: ids with special tokens, where the masks and soft tokens sit, label index.
+
+    ``mask_position``: the first mask; a verbalizer with multi-token words puts
+    :attr:`PVP.mask_count` consecutive masks there.
 
     ``token_type_ids``: BERT's segment of each token, 0 up to and including the pattern's first
     ``[SEP]`` and 1 after it (as the tokenizer's own pair encoding does); all 0 without ``[SEP]``.
+    ``soft_target``: a distribution over the labels to learn instead of ``label`` (distillation).
     """
 
     input_ids: list[int]
@@ -33,6 +40,7 @@ class Encoded:
     soft_positions: list[int]
     label: int
     token_type_ids: list[int]
+    soft_target: tuple[float, ...] | None = None
 
 
 class PVP:
@@ -60,13 +68,26 @@ class PVP:
         self._label_index = {label: i for i, label in enumerate(self.labels)}
         self._prefix, self._suffix = _special_frame(tokenizer)
         self._plan = self._tokenize_pattern()
+        self.label_word_tokens = self._label_word_tokens() if verbalizer else []
+        self.mask_count = max((len(t) for words in self.label_word_tokens for t in words), default=1)
+        self._plan = [(kind, value * self.mask_count if kind == "mask" else value) for kind, value in self._plan]
         fixed = len(self._prefix) + len(self._suffix) + sum(len(ids) for kind, ids in self._plan if kind != "slot")
         if fixed >= max_length:
             raise PromptlearnError(
                 f"The pattern {pattern.source!r} alone takes {fixed} tokens with special tokens, which leaves "
                 f"no room for the input within --max-length {max_length}. Raise --max-length or shorten it."
             )
-        self.label_token_ids = self._label_word_ids() if verbalizer else []
+
+    @property
+    def label_token_ids(self) -> list[list[int]]:
+        """The one token id of every label word, by label, for code that needs single-token words.
+
+        Raises when a word is several tokens: :attr:`label_word_tokens` has every word's tokens.
+        """
+        for label, words in zip(self.labels, self.label_word_tokens, strict=True):
+            if any(len(ids) > 1 for ids in words):
+                raise PromptlearnError(f"This needs single-token label words, but label {label!r} has a longer word")
+        return [[ids[0] for ids in words] for words in self.label_word_tokens]
 
     def check_data(self, data: TaskData) -> None:
         """Raise if the pattern's slots or the verbalizer's labels do not fit the dataset."""
@@ -83,8 +104,21 @@ class PVP:
         if self.verbalizer is not None:
             self.verbalizer.check_labels(data.labels)
 
-    def encode(self, examples: list[Example]) -> list[Encoded]:
-        """Tokenize and truncate ``examples`` (inputs only, longest slot first)."""
+    def encode(self, examples: list[Example], soft_targets=None) -> list[Encoded]:
+        """Tokenize and truncate ``examples`` (inputs only, longest slot first).
+
+        ``soft_targets`` (N, C), e.g. an ensemble's probabilities, are what the objective then learns
+        (KL at its temperature, see :class:`~promptlearn.objective.Objective`) instead of the labels.
+        """
+        if soft_targets is not None:
+            targets = [tuple(float(p) for p in row) for row in soft_targets]
+            if len(targets) != len(examples) or any(len(row) != len(self.labels) for row in targets):
+                raise PromptlearnError(
+                    f"Soft targets must be one row of {len(self.labels)} probabilities per example "
+                    f"({len(examples)} examples), got {len(targets)} rows"
+                )
+            encoded = self.encode(examples)
+            return [dataclasses.replace(e, soft_target=t) for e, t in zip(encoded, targets, strict=True)]
         slot_tokens = {}
         for kind, value in self._plan:
             if kind == "slot" and value not in slot_tokens:
@@ -114,6 +148,8 @@ class PVP:
             "mask_positions": torch.tensor([e.mask_position for e in batch]),
             "labels": torch.tensor([e.label for e in batch]),
         }
+        if batch[0].soft_target is not None:
+            out["soft_targets"] = torch.tensor([e.soft_target for e in batch], dtype=torch.float)
         if self.pattern.soft_count:
             out["soft_positions"] = torch.tensor([e.soft_positions for e in batch])
         return out
@@ -197,27 +233,26 @@ class PVP:
             raise PromptlearnError(f"Label {example.label!r} is not one of this PVP's labels {self.labels}")
         return Encoded(input_ids, mask_position, soft_positions, label, token_type_ids)
 
-    def _label_word_ids(self) -> list[list[int]]:
-        """Token id of every label word; raises naming every word that is not one known token."""
+    def _label_word_tokens(self) -> list[list[list[int]]]:
+        """Token ids of every label word, by label: ``[[word ids, ...], ...]``; a word may be several tokens.
+
+        Raises naming every word that contains a token the tokenizer does not know.
+        """
         lead = " " if self.mask_after_space else ""
         table, problems = [], []
         for label, words in self.verbalizer.label_words:
             ids = []
             for word in words:
                 pieces = self.tokenizer(lead + word, add_special_tokens=False)["input_ids"]
-                shown = self.tokenizer.convert_ids_to_tokens(pieces)
-                if len(pieces) != 1:
-                    problems.append(f"{word!r} (label {label!r}) is {len(pieces)} tokens for this tokenizer: {shown}")
-                elif pieces[0] == self.tokenizer.unk_token_id:
+                if not pieces or self.tokenizer.unk_token_id in pieces:
+                    shown = self.tokenizer.convert_ids_to_tokens(pieces)
                     problems.append(f"{word!r} (label {label!r}) is unknown to this tokenizer (it becomes {shown})")
-                else:
-                    ids.append(pieces[0])
+                ids.append(pieces)
             table.append(ids)
         if problems:
             raise PromptlearnError(
                 f"Label word{'s: ' if len(problems) > 1 else ' '}{'; '.join(problems)}. "
-                "Each label word must be one token of the model's vocabulary (multi-token label words are not "
-                "supported yet; `promptlearn show-pattern` shows how words tokenize)."
+                "Choose words the model's vocabulary can spell (`promptlearn show-pattern` shows how words tokenize)."
             )
         return table
 

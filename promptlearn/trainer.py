@@ -42,6 +42,7 @@ from promptlearn.batching import LengthGroupedBatches
 from promptlearn.config import RunConfig
 from promptlearn.errors import PromptlearnError
 from promptlearn.model import PromptModel
+from promptlearn.objective import Objective
 from promptlearn.progress import Progress
 from promptlearn.pvp import Encoded
 
@@ -171,12 +172,22 @@ class TrainResult:
 
 
 class Trainer:
-    """Trains ``model`` on encoded examples; ``collate`` turns a list of them into a batch."""
+    """Trains ``model`` on encoded examples; ``collate`` turns a list of them into a batch.
 
-    def __init__(self, model: PromptModel, collate: Callable[[list[Encoded]], dict], config: RunConfig):
+    ``objective`` gives the loss and the probabilities (default: cross-entropy on hard labels).
+    """
+
+    def __init__(
+        self,
+        model: PromptModel,
+        collate: Callable[[list[Encoded]], dict],
+        config: RunConfig,
+        objective: Objective | None = None,
+    ):
         self.model = model
         self.collate = collate
         self.config = config
+        self.objective = objective if objective is not None else Objective()
         self.mixed_precision = mixed_precision(config.precision)
         self.accelerator = self._new_accelerator()
         self.model.to(self.accelerator.device)
@@ -255,8 +266,7 @@ class Trainer:
         while step < steps:
             with accelerator.accumulate(model):
                 batch = next(batches)
-                logits = model(batch)
-                loss = torch.nn.functional.cross_entropy(logits.float(), batch["labels"])
+                loss = self.objective.training_loss(model, batch)
                 if every_step and not torch.isfinite(loss):
                     raise diverged(loss.item(), f"at step {step + 1}", advice)
                 accelerator.backward(loss)
@@ -317,7 +327,7 @@ class Trainer:
             batch = {k: v.to(device) for k, v in self.collate(chunk).items()}
             with self.autocast():
                 logits = model(batch)
-            parts.append(torch.softmax(logits.float(), dim=-1))  # stays on the device: one copy at the end
+            parts.append(self.objective.probabilities(logits))  # stays on the device: one copy at the end
         model.train(was_training)
         probs = np.zeros((len(examples), model.num_labels), dtype=np.float32)
         if parts:

@@ -26,3 +26,10 @@ python cli.py bench --model "$MODEL" --random-weights \
   --eval-data "$DATA" --eval-batch-size 64 \
   "${mode_args[@]}" \
   --json "$OUT/gpu-$GPU.json" --markdown "$OUT/gpu-$GPU.md"
+
+# Multi-token label words against one-token words (pet, batch 32 and 256, 128 tokens): the table of
+# docs/benchmarks.md's "Multi-token label words" section.
+for batch in 32 256; do
+  python scripts/bench_multi_token.py --model "$MODEL" --random-weights --batch-size "$batch" --seq-len 128 --steps 20 \
+    | tee "$OUT/gpu-$GPU-multi-token-b$batch.md"
+done

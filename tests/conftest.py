@@ -74,6 +74,46 @@ def tiny_distilbert(seed: int = 0):
     return DistilBertForMaskedLM(config)
 
 
+def tiny_roberta(seed: int = 0):
+    from transformers import RobertaConfig, RobertaForMaskedLM
+
+    torch.manual_seed(seed)
+    config = RobertaConfig(
+        vocab_size=len(VOCAB), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+        max_position_embeddings=70, pad_token_id=0, bos_token_id=2, eos_token_id=3,
+    )  # fmt: skip
+    return RobertaForMaskedLM(config)
+
+
+def tiny_albert(seed: int = 0):
+    from transformers import AlbertConfig, AlbertForMaskedLM
+
+    torch.manual_seed(seed)
+    config = AlbertConfig(
+        vocab_size=len(VOCAB), embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=64, pad_token_id=0, bos_token_id=2, eos_token_id=3,
+    )  # fmt: skip
+    return AlbertForMaskedLM(config)
+
+
+def tiny_electra(seed: int = 0):
+    from transformers import ElectraConfig, ElectraForMaskedLM
+
+    torch.manual_seed(seed)
+    config = ElectraConfig(
+        vocab_size=len(VOCAB), embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=64,
+    )  # fmt: skip
+    return ElectraForMaskedLM(config)
+
+
+#: builders of a random masked LM per architecture, all with the fixture vocabulary
+TINY_MODELS = {
+    "bert": tiny_bert, "roberta": tiny_roberta, "distilbert": lambda: tiny_distilbert(),
+    "albert": tiny_albert, "electra": tiny_electra,
+}  # fmt: skip
+
+
 def write_task(folder: Path, splits: dict[str, list[dict]]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for split, rows in splits.items():
@@ -97,6 +137,21 @@ def tiny_distilbert_dir(tmp_path_factory) -> Path:
     tiny_distilbert().save_pretrained(folder)
     tiny_tokenizer().save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """``tiny_model_dir("roberta")``: a saved random masked LM of that architecture (see TINY_MODELS)."""
+    folders = {}
+
+    def build(arch: str) -> Path:
+        if arch not in folders:
+            folders[arch] = tmp_path_factory.mktemp(f"tiny-{arch}")
+            TINY_MODELS[arch]().save_pretrained(folders[arch])
+            tiny_tokenizer().save_pretrained(folders[arch])
+        return folders[arch]
+
+    return build
 
 
 @pytest.fixture()

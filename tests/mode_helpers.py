@@ -18,6 +18,21 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+#: option sets the contract also checks, beyond every mode's defaults: (mode, options)
+VARIANTS = [
+    ("lora", {"target": "all-linear", "r": 2}),
+    ("lora", {"readout": "cls"}),
+    ("lora", {"mlm_head": True}),
+    ("adapter", {"placement": "pfeiffer", "non_linearity": "gelu"}),
+    ("adapter", {"readout": "cls"}),
+    ("pet", {"train_layers": "top:1"}),
+    ("pet", {"layer_lr_decay": 0.5}),
+    ("finetune", {"train_layers": "top:1", "layer_lr_decay": 0.5}),
+]
+CASES = [(mode, {}) for mode in sorted(MODES)] + VARIANTS
+CASE_IDS = [mode + "".join(f"-{k}={v}" for k, v in options.items()) for mode, options in CASES]
+
+
 def tiny_config(model_dir, data_dir, mode: str, **changes) -> RunConfig:
     values = {
         "model": str(model_dir),
@@ -47,6 +62,8 @@ def contract_options(mode: str, model_dir, folder) -> dict:
     """
     from promptlearn.errors import PromptlearnError
 
+    for package in MODES[mode].requires:
+        pytest.importorskip(package, reason=f"mode {mode} needs {package}")
     try:
         MODES[mode].from_options({})
         return {}

@@ -75,6 +75,10 @@ def test_zero_shot_evaluate_and_show_pattern(tiny_bert_dir, tiny_task_dir):
     assert shown.exit_code == 0, shown.output
     assert "[MASK] at position 7" in shown.output
     assert "label positive: great -> 5, good -> 7" in shown.output
+    multi = invoke("show-pattern", "--model", tiny_bert_dir, "--text", "fun", "--pattern", "It was [MASK].",
+                   "--verbalizer", "positive=unbelievable,negative=bad")  # fmt: skip
+    assert "[MASK] at positions 4, 5, 6" in multi.output
+    assert "unbelievable -> [35, 36, 37] ['un', '##believ', '##able']" in multi.output
 
 
 @pytest.mark.parametrize(
@@ -83,7 +87,7 @@ def test_zero_shot_evaluate_and_show_pattern(tiny_bert_dir, tiny_task_dir):
         (["--pattern", "It was good."], "no [MASK]"),
         (["--pattern", "{text_b} [MASK]"], "uses {text_b}, but"),
         (["--verbalizer", "good=great,bad=terrible"], "do not match the dataset's labels"),
-        (["--verbalizer", "positive=unbelievable,negative=bad"], "is 3 tokens"),
+        (["--verbalizer", "positive=superb,negative=bad"], "'superb' (label 'positive') is unknown"),
         (["--mode", "nonsense"], "Unknown mode 'nonsense'"),
         (["--shots", 5], "--shots 5 needs"),
         (["--task", "nope"], "No preset for task 'nope'"),
@@ -135,3 +139,53 @@ def test_a_missing_test_split_is_said_in_the_output_and_in_metrics(tiny_bert_dir
     assert "test" not in metrics and metrics["warnings"] == [
         f"{task} has no test split: no test metrics and no predictions.jsonl"
     ]
+
+
+def test_multi_token_words_exact_decoding_and_the_auxiliary_loss(tiny_bert_dir, tiny_task_dir, tmp_path):
+    run = tmp_path / "run"
+    args = tiny_train_args(tiny_bert_dir, tiny_task_dir, run)
+    args[args.index("--verbalizer") + 1] = "positive=unbelievable|great,negative=bad"
+    all_used = invoke(*args, "--aux-mlm-weight", 0.1)  # no --shots: every train text is labelled training data
+    assert all_used.exit_code == 2 and "needs unlabelled text, but none is left to use" in all_used.output
+    texts = tmp_path / "unlabeled.jsonl"
+    texts.write_text('{"text": "the plot was fun"}\n{"text": "it was boring"}\n')
+    result = invoke(*args, "--aux-mlm-weight", 0.1, "--decoding", "exact", "--unlabeled", texts)
+    assert result.exit_code == 0, result.output
+    config = json.loads((run / "config.json").read_text())
+    assert (config["aux_mlm_weight"], config["decoding"]) == (0.1, "exact")
+    assert invoke("evaluate", "--run", run, "--decoding", "one-pass").exit_code == 0
+    bad = invoke("evaluate", "--run", run, "--decoding", "greedy")
+    assert bad.exit_code == 2 and "--decoding must be one of one-pass, exact" in bad.output
+    head_args = tiny_train_args(tiny_bert_dir, tiny_task_dir, tmp_path / "head")
+    head = invoke(*head_args, "--mode", "head", "--aux-mlm-weight", 0.1)
+    assert head.exit_code == 2 and "mode 'head' has a classification head" in head.output
+
+
+def test_train_declares_each_option_once_from_the_run_config():
+    import dataclasses
+
+    import typer
+
+    from promptlearn.config import RunConfig, flag
+
+    command = typer.main.get_command(app).commands["train"]
+    flags = [opt for param in command.params for opt in param.opts + param.secondary_opts]
+    assert len(flags) == len(set(flags)), sorted(f for f in flags if flags.count(f) > 1)
+    by_name = {param.name: param for param in command.params}
+    for item in dataclasses.fields(RunConfig):
+        if "help" in item.metadata:
+            assert by_name[item.name].opts == [flag(item.name)]
+            assert by_name[item.name].default is None, "unset options fall back to RunConfig's own default"
+    assert "(default: 13)" in by_name["seed"].help and by_name["learning_rate"].opts == ["--lr"]
+
+
+def test_options_left_out_take_the_run_config_defaults(tiny_bert_dir, tiny_task_dir, tmp_path):
+    from promptlearn.config import RunConfig
+
+    result = invoke(*tiny_train_args(tiny_bert_dir, tiny_task_dir, tmp_path / "run"), "--no-compile", "--seed", 21)
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (saved["seed"], saved["compile"], saved["batch_size"], saved["learning_rate"]) == (21, False, 3, 1e-3)
+    defaults = RunConfig(model="m", data="d", pattern="[MASK]")
+    for name in ("eval_batch_size", "weight_decay", "warmup_ratio", "eval_every", "dev_split", "decoding", "mode"):
+        assert saved[name] == getattr(defaults, name)

@@ -59,8 +59,8 @@ def test_label_word_scores_equal_the_full_vocabulary_logits(build):
 def test_label_table_is_a_buffer_not_a_parameter():
     model = PromptModel(tiny_bert(), get_mode("pet")(), LABEL_WORDS, num_labels=2)
     names = {name for name, _ in model.named_parameters()}
-    assert "label_token_ids" not in names
-    assert "label_token_ids" in dict(model.named_buffers())
+    assert not any(name.startswith("label_words.") for name in names)
+    assert "label_words.table" in dict(model.named_buffers())
 
 
 class Doubled(nn.Module):

@@ -49,3 +49,10 @@ def test_public_api_is_importable_from_the_package():
     assert callable(api.train)
     with pytest.raises(AttributeError):
         promptlearn.Nonexistent  # noqa: B018
+
+
+@pytest.mark.parametrize("name", ["learning_rate", "weight_decay", "max_grad_norm", "warmup_ratio", "epochs"])
+def test_non_finite_numbers_are_refused_naming_the_flag(name):
+    values = {"model": "m", "data": "d", "pattern": "[MASK]", name: float("nan")}
+    with pytest.raises(PromptlearnError, match=r"must be a finite number, got nan"):
+        RunConfig.from_dict(values)

@@ -307,14 +307,16 @@ def test_cli_exits_1_and_lists_each_failed_run_after_running_the_others(tiny_ber
 def test_prompts_are_checked_before_the_first_run_naming_every_bad_word(tiny_bert_dir, task_dir, tmp_path, monkeypatch):
     values = experiment_values(tiny_bert_dir, task_dir, tmp_path / "out")
     typo = values["tasks"][0] | {"name": "typo", "verbalizer": {"positive": ["great"], "negatve": ["terrible"]}}
-    words = values["tasks"][0] | {"name": "words", "verbalizer": {"positive": ["unbelievable"], "negative": ["superb"]}}
+    spelled = {"positive": ["unbelievable"], "negative": ["superb", "xyzzy"]}
+    words = values["tasks"][0] | {"name": "words", "verbalizer": spelled}
     values["tasks"] = [typo, words]
     monkeypatch.setattr(api, "fit", lambda *args: pytest.fail("a run started"))
     result = CliRunner().invoke(app, ["fewshot", "--config", write_config(tmp_path, values)])
     assert result.exit_code == 2, result.output
     assert "nothing was run" in result.output
     assert "task typo: The verbalizer's labels" in result.output and "not in the dataset: ['negatve']" in result.output
-    assert "'unbelievable' (label 'positive') is 3 tokens" in result.output
+    assert "unbelievable" not in result.output, "a multi-token word is fine"
+    assert "'xyzzy' (label 'negative') is unknown to this tokenizer" in result.output
     assert "'superb' (label 'negative') is unknown to this tokenizer" in result.output
     assert not (tmp_path / "out" / "runs").exists()
 
@@ -396,3 +398,11 @@ def test_show_pattern_renders_an_example_of_the_data(tiny_bert_dir, task_dir):
     missing = CliRunner().invoke(app, args)
     assert missing.exit_code == 2 and "--task with a preset's name (" in missing.output and "sst2" in missing.output
     assert "--data only supplies the example" in missing.output
+
+
+def test_run_folder_config_reruns_from_another_directory(tiny_bert_dir, task_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(task_dir.parent)
+    values = experiment_values(tiny_bert_dir, task_dir.name, tmp_path / "out", modes=["pet"], seeds=[13])
+    run_experiment(Experiment.from_dict(values))
+    saved = json.loads(next((tmp_path / "out" / "runs").glob("*/config.json")).read_text())
+    assert saved["data"] == str(task_dir.resolve()) and saved["as_given"]["data"] == task_dir.name

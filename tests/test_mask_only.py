@@ -14,9 +14,9 @@ WORDS = {"positive": ["great", "good"], "negative": ["terrible"]}
 TEXTS = ["the movie was wonderful", "hated the film", "it was a really very boring story , not fun", "fun"]
 
 
-def build(model_dir, mode: str = "pet", attention: str = "sdpa", **options):
-    config = RunConfig(model=str(model_dir), data="-", pattern=PATTERN, verbalizer=WORDS, mode=mode,
-                       mode_options=options, labels=list(WORDS))  # fmt: skip
+def build(model_dir, mode: str = "pet", attention: str = "sdpa", words=WORDS, **options):
+    config = RunConfig(model=str(model_dir), data="-", pattern=PATTERN, verbalizer=words, mode=mode,
+                       mode_options=options, labels=list(words))  # fmt: skip
     run = api.build(config)
     run.model.backbone.config._attn_implementation = attention
     batch = run.pvp.collate(run.pvp.encode([Example(t, label="positive") for t in TEXTS]))
@@ -32,9 +32,12 @@ def no_dropout(model) -> None:
             module.dropout.p = 0.0
 
 
-@pytest.mark.parametrize("attention", ["sdpa", "eager"])
-def test_scores_and_gradients_match_the_whole_layer(tiny_bert_dir, attention):
-    model, batch = build(tiny_bert_dir, attention=attention)
+@pytest.mark.parametrize(
+    ("attention", "words"),
+    [("sdpa", WORDS), ("eager", WORDS), ("sdpa", {"positive": ["unbelievable", "great"], "negative": ["bad"]})],
+)
+def test_scores_and_gradients_match_the_whole_layer(tiny_bert_dir, attention, words):
+    model, batch = build(tiny_bert_dir, attention=attention, words=words)
     assert model.mask_only
     no_dropout(model)
     results = {}

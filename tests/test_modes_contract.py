@@ -7,7 +7,14 @@ import json
 
 import pytest
 import torch
-from mode_helpers import contract_options, declared_names, one_thread, tiny_config  # noqa: F401  (one_thread: autouse fixture)
+from mode_helpers import (  # noqa: F401  (one_thread: autouse fixture)
+    CASE_IDS,
+    CASES,
+    contract_options,
+    declared_names,
+    one_thread,
+    tiny_config,
+)
 from safetensors.torch import load_file
 
 from promptlearn import api
@@ -17,10 +24,10 @@ from promptlearn.modes import MODES
 ALL_MODES = sorted(MODES)
 
 
-@pytest.mark.parametrize("mode", ALL_MODES)
-def test_exactly_the_declared_parameters_change(mode, tiny_bert_dir, tiny_task_dir, tmp_path):
+@pytest.mark.parametrize(("mode", "variant"), CASES, ids=CASE_IDS)
+def test_exactly_the_declared_parameters_change(mode, variant, tiny_bert_dir, tiny_task_dir, tmp_path):
     data = load_task_data(str(tiny_task_dir))
-    options = contract_options(mode, tiny_bert_dir, tmp_path)
+    options = contract_options(mode, tiny_bert_dir, tmp_path) | variant
     run = api.build(tiny_config(tiny_bert_dir, tiny_task_dir, mode, mode_options=options), data)
     declared = declared_names(run.model)
     assert declared, f"{mode} declares nothing to train"
@@ -33,10 +40,10 @@ def test_exactly_the_declared_parameters_change(mode, tiny_bert_dir, tiny_task_d
     assert changed == declared, f"unchanged: {sorted(declared - changed)}; changed: {sorted(changed - declared)}"
 
 
-@pytest.mark.parametrize("mode", ALL_MODES)
-def test_save_load_gives_identical_predictions(mode, tiny_bert_dir, tiny_task_dir, tmp_path):
+@pytest.mark.parametrize(("mode", "variant"), CASES, ids=CASE_IDS)
+def test_save_load_gives_identical_predictions(mode, variant, tiny_bert_dir, tiny_task_dir, tmp_path):
     run_dir = tmp_path / "run"
-    options = contract_options(mode, tiny_bert_dir, tmp_path)
+    options = contract_options(mode, tiny_bert_dir, tmp_path) | variant
     metrics = api.train(tiny_config(tiny_bert_dir, tiny_task_dir, mode, mode_options=options), run_dir)
     stored = load_file(run_dir / api.WEIGHTS)
     assert metrics["training"]["artifact_bytes"] == sum(t.numel() * t.element_size() for t in stored.values())

@@ -106,7 +106,7 @@ def reference_logits(model: PromptModel, batch: dict, position_offset: int = 0) 
         context = (scores.softmax(-1) @ value).transpose(1, 2).reshape(batch_size, length, -1)
         hidden = layer.attention.output(context, hidden)
         hidden = layer.output(layer.intermediate(hidden), hidden)
-    return model.cloze_logits(hidden, batch["mask_positions"])
+    return model.cloze_scores(hidden, batch)
 
 
 def test_matches_hand_written_prefix_attention_with_unshifted_positions():

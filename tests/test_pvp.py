@@ -80,11 +80,21 @@ def test_collate_puts_every_row_in_place_with_its_segments_and_padding():
     assert 1 in batch["token_type_ids"][0].tolist()
 
 
-def test_multi_token_label_word_error_shows_its_tokenization():
-    with pytest.raises(PromptlearnError) as err:
-        make_pvp("It was [MASK].", verbalizer=Verbalizer.parse("positive=unbelievable,negative=bad"))
-    assert "'unbelievable' (label 'positive') is 3 tokens" in str(err.value)
-    assert "['un', '##believ', '##able']" in str(err.value)
+def test_multi_token_words_expand_the_mask_to_the_longest_word():
+    pvp = make_pvp("It was [MASK].", verbalizer=Verbalizer.parse("positive=unbelievable|great,negative=bad"))
+    assert pvp.label_word_tokens == [[[35, 36, 37], [5]], [[8]]]
+    assert pvp.mask_count == 3
+    [encoded] = pvp.encode([Example("fun", label="negative")])
+    assert pvp.tokens(encoded) == ["[CLS]", "fun", "it", "was", "[MASK]", "[MASK]", "[MASK]", ".", "[SEP]"]
+    assert encoded.mask_position == 4
+    with pytest.raises(PromptlearnError, match="needs single-token label words, but label 'positive'"):
+        _ = pvp.label_token_ids
+
+
+def test_masks_survive_truncation():
+    pvp = make_pvp("It was [MASK].", max_length=10, verbalizer=Verbalizer.parse("positive=unbelievable,negative=bad"))
+    [encoded] = pvp.encode([Example("the movie " * 20, label="positive")])
+    assert pvp.tokens(encoded)[-6:] == ["was", "[MASK]", "[MASK]", "[MASK]", ".", "[SEP]"]
 
 
 def test_unknown_label_word_is_an_error():
@@ -135,3 +145,23 @@ def test_bpe_label_words_take_the_leading_space_the_mask_has():
     assert tokenizer.convert_ids_to_tokens([ids[0] for ids in glued.label_token_ids]) == ["great", "terrible"]
     [encoded] = spaced.encode([Example("great")])
     assert spaced.tokens(encoded) == ["<s>", "great", "Ġit", "Ġwas", "<mask>", ".", "</s>"]
+
+
+def test_soft_targets_ride_along_into_the_batch():
+    pvp = make_pvp("It was [MASK].")
+    examples = [Example("fun", label="positive"), Example("boring")]
+    batch = pvp.collate(pvp.encode(examples, soft_targets=[[0.75, 0.25], [0.5, 0.5]]))
+    assert batch["soft_targets"].tolist() == [[0.75, 0.25], [0.5, 0.5]]
+    assert "soft_targets" not in pvp.collate(pvp.encode(examples))
+    with pytest.raises(PromptlearnError, match="one row of 2 probabilities per example"):
+        pvp.encode(examples, soft_targets=[[1.0, 0.0]])
+
+
+def test_bpe_multi_token_words_take_the_leading_space_on_their_first_piece_only():
+    tokenizer = bpe_tokenizer(["Ġun", "believ", "able", "Ġbad", "Ġit", "Ġwas", "it", "."])
+    pvp = make_pvp("{text} it was [MASK].", verbalizer=Verbalizer.parse("p=unbelievable,n=bad"), tokenizer=tokenizer)
+    [unbelievable], [bad] = pvp.label_word_tokens
+    assert tokenizer.convert_ids_to_tokens(unbelievable) == ["Ġun", "believ", "able"]
+    assert tokenizer.convert_ids_to_tokens(bad) == ["Ġbad"]
+    [encoded] = pvp.encode([Example("it")])
+    assert pvp.tokens(encoded) == ["<s>", "it", "Ġit", "Ġwas", "<mask>", "<mask>", "<mask>", ".", "</s>"]

@@ -23,6 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from promptlearn import api
+from promptlearn.config import RunConfig
 from promptlearn.data import Example, TaskData, load_task_data
 from promptlearn.errors import PromptlearnError
 from promptlearn.experiment.check import check_prompts
@@ -223,7 +224,8 @@ def execute(spec: RunSpec, output: Path, cache: TaskCache) -> dict:
     with staged_folder(output / "runs" / spec.run_id, overwrite=True) as folder:
         if probs is not None:
             np.savez_compressed(folder / PREDICTIONS, probabilities=probs, gold=gold)
-            write_json_atomic(folder / "config.json", record["config"])
+            # anchored: `train --config` re-runs it from any directory, as a run folder of `train` does
+            write_json_atomic(folder / "config.json", RunConfig.from_dict(record["config"]).anchored().to_dict())
         write_json_atomic(folder / RECORD, record)
     return record
 

@@ -1,6 +1,7 @@
 """The Mode interface: one answer to "what do we train?", and the registry of modes by name.
 
-A mode is an ``nn.Module`` owned by the :class:`~promptlearn.model.PromptModel`, so the modules
+A mode is an ``nn.Module`` owned by the :class:`~promptlearn.model.PromptModel`; its hooks receive
+that model as a :class:`~promptlearn.lm.MaskedLM` (so no mode imports the model). The modules
 it adds (soft prompts, encoders, heads) move, save and train with the model. It decides:
 
 - which new modules exist (:meth:`attach`, run once the backbone has been frozen), which
@@ -8,8 +9,10 @@ it adds (soft prompts, encoders, heads) move, save and train with the model. It 
   exactly these change) and each group's learning rate (:meth:`group_learning_rates`);
 - how inputs are embedded (:meth:`embed`, e.g. writing soft tokens into their slots);
 - any keyword arguments for the encoder (:meth:`encoder_kwargs`, e.g. deep prompts);
-- how hidden states become class scores (:meth:`readout`: label words at [MASK] by default);
-- what a run folder stores (:meth:`artifact_state`: the trained tensors by default).
+- how hidden states become class scores (:meth:`readout`: label words at the masks by default,
+  :meth:`~promptlearn.lm.MaskedLM.cloze_scores`); the loss is the trainer's objective's, not the mode's;
+- what a run folder stores (:meth:`artifact_state`: the trained tensors by default; :meth:`save_files`
+  may add files of its own) and what ``export --merge`` writes (:meth:`merged_backbone`).
 
 No file outside ``modes/<name>.py`` tests a mode's name: the trainer only calls these hooks.
 """
@@ -17,6 +20,7 @@ No file outside ``modes/<name>.py`` tests a mode's name: the trainer only calls 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 import torch
@@ -25,7 +29,7 @@ from torch import nn
 from promptlearn.errors import PromptlearnError
 
 if TYPE_CHECKING:
-    from promptlearn.model import PromptModel
+    from promptlearn.lm import MaskedLM
     from promptlearn.pattern import Pattern
 
 MODES: dict[str, type[Mode]] = {}
@@ -56,6 +60,8 @@ class Mode(nn.Module):
     uses_soft_tokens: ClassVar[bool] = False
     #: whether class scores come from label words (False: a classification head, no verbalizer)
     uses_verbalizer: ClassVar[bool] = True
+    #: optional packages the mode needs (import names), beyond promptlearn's own dependencies
+    requires: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, options: ModeOptions | None = None):
         super().__init__()
@@ -87,14 +93,14 @@ class Mode(nn.Module):
             )
         return pattern
 
-    def attach(self, model: PromptModel) -> None:
+    def attach(self, model: MaskedLM) -> None:
         """Create this mode's modules (the backbone arrives frozen).
 
         Afterwards :class:`~promptlearn.model.PromptModel` makes exactly :meth:`trained_parameters`
         trainable; a mode that unfreezes backbone parts here instead is still honoured by the default.
         """
 
-    def trained_parameters(self, model: PromptModel) -> dict[str, list[nn.Parameter]]:
+    def trained_parameters(self, model: MaskedLM) -> dict[str, list[nn.Parameter]]:
         """What this mode trains, by parameter group name (keys of :meth:`group_learning_rates`).
 
         The default declares whatever :meth:`attach` left trainable, as one group ``model``.
@@ -105,7 +111,7 @@ class Mode(nn.Module):
         """Learning rate of each parameter group, main group first; ``learning_rate`` (``--lr``) sets the main one."""
         return {"model": learning_rate or self.default_learning_rate}
 
-    def no_decay_parameters(self, model: PromptModel) -> list[nn.Parameter]:
+    def no_decay_parameters(self, model: MaskedLM) -> list[nn.Parameter]:
         """Trained matrices that weight decay must spare, besides the 1-D tensors, which it always spares.
 
         Decay pulls weights towards zero. That is a prior for weight matrices, but wrong for biases
@@ -115,7 +121,7 @@ class Mode(nn.Module):
         """
         return []
 
-    def param_groups(self, model: PromptModel, learning_rate: float | None, weight_decay: float = 0.0) -> list[dict]:
+    def param_groups(self, model: MaskedLM, learning_rate: float | None, weight_decay: float = 0.0) -> list[dict]:
         """Optimizer groups ``{"name", "params", "lr", "weight_decay"}`` of :meth:`trained_parameters`.
 
         Each named group is split in two at its learning rate: ``name`` decays by ``weight_decay``,
@@ -142,18 +148,33 @@ class Mode(nn.Module):
         own = type(self)
         return own.readout is Mode.readout and own.encoder_kwargs is Mode.encoder_kwargs
 
-    def embed(self, model: PromptModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def embed(self, model: MaskedLM, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Input embeddings (B, T, E) for the encoder (E: the word embeddings' width)."""
         return model.word_embeddings(batch["input_ids"])
 
-    def encoder_kwargs(self, model: PromptModel, batch: dict[str, torch.Tensor]) -> dict:
+    def encoder_kwargs(self, model: MaskedLM, batch: dict[str, torch.Tensor]) -> dict:
         """Extra keyword arguments for the encoder call."""
         return {}
 
-    def readout(self, model: PromptModel, hidden: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def readout(self, model: MaskedLM, hidden: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Class logits (B, C) from the encoder's hidden states (B, T, H)."""
-        return model.cloze_logits(hidden, batch["mask_positions"])
+        return model.cloze_scores(hidden, batch)
 
-    def artifact_state(self, model: PromptModel) -> dict[str, torch.Tensor]:
+    def artifact_state(self, model: MaskedLM) -> dict[str, torch.Tensor]:
         """Tensors a run folder stores: every trainable parameter, by its name in the PromptModel."""
         return {name: p.detach() for name, p in model.named_parameters() if p.requires_grad}
+
+    def save_files(self, model: MaskedLM, folder: Path) -> None:
+        """Write extra files into a run folder beside ``weights.safetensors`` (none by default)."""
+
+    def merged_backbone(self, model: MaskedLM) -> nn.Module:
+        """The trained model as one plain masked LM (``promptlearn export --merge``).
+
+        By default: the backbone itself, when everything this mode trains lives in it.
+        """
+        inside = {id(p) for p in model.backbone.parameters()}
+        if any(id(p) not in inside for params in self.trained_parameters(model).values() for p in params):
+            raise PromptlearnError(
+                f"Mode {self.name!r} trains parameters outside the masked LM; it cannot be exported as a plain model"
+            )
+        return model.backbone

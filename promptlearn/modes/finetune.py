@@ -3,26 +3,53 @@
 The baseline prompt learning is measured against: the bare text in, the encoder and a fresh
 linear head on [CLS] (or mean) train; the MLM head is not used, so it stays as it was and is
 not stored. It is the ``head`` mode with the encoder unfrozen; the head gets a higher learning
-rate than the pretrained encoder it sits on.
+rate than the pretrained encoder it sits on. ``train_layers=top:N`` and ``layer_lr_decay`` act
+on the encoder as in ``pet`` (:mod:`promptlearn.modes.layerwise`); the head keeps its own rate.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from torch import nn
 
 from promptlearn.modes.base import register
-from promptlearn.modes.head import HeadMode
+from promptlearn.modes.head import HeadMode, HeadOptions
+from promptlearn.modes.layerwise import LayerwiseOptions, depth_groups, depth_rates, num_layers
+
+
+@dataclass
+class FinetuneOptions(HeadOptions, LayerwiseOptions):
+    """``pooling``: 'cls' or 'mean'. ``train_layers``: 'all' or 'top:N' (only the encoder's top N
+    layers, and any pooler, train). ``layer_lr_decay``: 1.0 (off) or d in (0, 1): layer k below
+    the top trains at lr * d ** k, the embeddings at lr * d ** L."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.check_layerwise()
 
 
 @register
 class FinetuneMode(HeadMode):
     name = "finetune"
-    description = "Classic fine-tuning: the whole encoder and a new [CLS] classifier train; no verbalizer"
+    description = "Classic fine-tuning: the whole encoder (or its top layers, with LLRD) and a new [CLS] classifier"
+    options_class = FinetuneOptions
     default_learning_rate = 1e-4
     head_learning_rate = 1e-3
 
+    def attach(self, model) -> None:
+        super().attach(model)
+        self.layers = num_layers(model)
+
     def trained_parameters(self, model) -> dict[str, list[nn.Parameter]]:
-        return {"model": list(model.encoder.parameters()), **super().trained_parameters(model)}
+        if self.options.layerwise:
+            encoder = depth_groups(model.encoder.named_parameters(), self.layers, self.options)
+        else:
+            encoder = {"model": list(model.encoder.parameters())}
+        return {**encoder, **super().trained_parameters(model)}
 
     def group_learning_rates(self, learning_rate: float | None = None) -> dict[str, float]:
-        return {"model": learning_rate or self.default_learning_rate, "head": self.head_learning_rate}
+        rate = learning_rate or self.default_learning_rate
+        layers = getattr(self, "layers", 0)
+        encoder = depth_rates(rate, layers, self.options.layer_lr_decay) if layers else {"model": rate}
+        return {**encoder, "head": self.head_learning_rate}

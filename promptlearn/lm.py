@@ -1,0 +1,88 @@
+"""MaskedLM: what a mode works on — the backbone, its tokenizer, embeddings, encoder and label-word scores.
+
+Modes receive a :class:`MaskedLM` (the :class:`~promptlearn.model.PromptModel` is one), so the
+imports run one way: ``model`` -> ``modes`` -> ``lm``, and no mode imports the model.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from promptlearn.cloze import ClozeScorer
+from promptlearn.label_words import LabelWords
+
+
+class MaskedLM(nn.Module):
+    """A masked LM with its tokenizer and (for cloze readouts) the verbalizer's :class:`LabelWords`.
+
+    ``label_words``: for each class, its words, each an id or a list of token ids (multi-token
+    words); empty for a classification head. ``decoding``: 'one-pass' or 'exact' (multi-token
+    words at evaluation, see :mod:`promptlearn.label_words`). The scorer is made by :meth:`score_with`.
+    """
+
+    def __init__(self, backbone: nn.Module, label_words: list[list], num_labels: int, tokenizer=None):
+        super().__init__()
+        self.backbone = backbone
+        self.tokenizer = tokenizer
+        self.num_labels = num_labels
+        self.decoding = "one-pass"
+        words = [[[w] if isinstance(w, int) else list(w) for w in ws] for ws in label_words]
+        self.label_words = LabelWords(words, num_labels) if any(words) else None
+        self._cloze: ClozeScorer | None = None
+
+    @property
+    def encoder(self) -> nn.Module:
+        """The transformer without its MLM head (e.g. ``BertModel``)."""
+        return self.backbone.base_model
+
+    @property
+    def word_embeddings(self) -> nn.Embedding:
+        return self.backbone.get_input_embeddings()
+
+    @property
+    def hidden_size(self) -> int:
+        """Width H of the hidden states (what heads and prefixes see)."""
+        return self.backbone.config.hidden_size
+
+    @property
+    def embedding_size(self) -> int:
+        """Width E of the word embeddings (what prompts are): H, except on ALBERT and ELECTRA."""
+        return self.word_embeddings.embedding_dim
+
+    @property
+    def mask_count(self) -> int:
+        """Consecutive masks the pattern's [MASK] becomes: the longest label word's token count (1 without words)."""
+        return self.label_words.mask_count if self.label_words is not None else 1
+
+    def score_with(self, scorer: ClozeScorer) -> None:
+        """Score label words through ``scorer`` once it is checked against the model's own logits."""
+        tokens = self.label_words.table[self.label_words.valid].unique()
+        scorer.verify(tokens)
+        self._cloze = scorer
+
+    def hidden_states(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The encoder's last hidden states (B, T, H) for a collated batch."""
+        raise NotImplementedError
+
+    def mlm_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The masked-LM loss of a batch of masked texts (:class:`~promptlearn.aux_mlm.MlmBatches`).
+
+        Equal to the backbone's own ``labels=`` loss, but the head runs at the read positions only
+        (about 15 % of the tokens) instead of projecting every position onto the vocabulary.
+        """
+        hidden = self.encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        read = batch["labels"] != -100  # (B, T)
+        logits = self._cloze.vocabulary_logits(hidden[read])  # (N, V)
+        return nn.functional.cross_entropy(logits.float(), batch["labels"][read])
+
+    def cloze_scores(self, hidden: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Hidden states (B, T, H) -> class scores (B, C) from the label words at the masks.
+
+        Multi-token words are scored in one pass, or (``decoding='exact'``, outside training) by
+        left-to-right filling, with one more encoder pass per extra token.
+        """
+        words = self.label_words
+        if self.decoding == "exact" and not self.training and words.mask_count > 1:
+            return words.exact(self._cloze, hidden, batch, self.hidden_states)
+        return words.scores(self._cloze, hidden, batch["mask_positions"])

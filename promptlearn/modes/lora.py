@@ -1,0 +1,189 @@
+"""``lora``: low-rank updates of the frozen encoder's linear layers (LoRA, Hu et al., ICLR 2022), via ``peft``.
+
+PEFT has no masked-LM task type, so we inject the adapter into the ``*ForMaskedLM`` backbone with
+``peft.get_peft_model`` (no task type) and run the encoder as every mode does: the cloze readout
+(label words at [MASK]) sees the adapted hidden states, ``token_type_ids`` and mask positions stay
+ours. ``readout=cls`` puts a linear head on [CLS] instead. The MLM head stays frozen unless
+``mlm_head=true``: the targets are looked up inside the encoder only.
+
+Besides ``weights.safetensors``, a run folder holds ``adapter/`` in PEFT's own format, so
+``PeftModel.from_pretrained(AutoModelForMaskedLM.from_pretrained(base), run / "adapter")`` loads it
+without promptlearn; ``promptlearn export --merge`` writes the merged plain model.
+
+``qlora`` (or ``lora`` with ``quantize=nf4``) is QLoRA (Dettmers et al., NeurIPS 2023): the
+encoder's linear layers are stored in 4-bit NormalFloat (``bitsandbytes``) and frozen; the LoRA
+weights and their optimizer state stay in full precision (:mod:`promptlearn.modes.quantize`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from promptlearn.errors import PromptlearnError
+from promptlearn.heads import ClassificationHead, check_readout
+from promptlearn.modes.base import Mode, ModeOptions, register
+
+#: what ``target=query-value`` means per architecture (``model_type``), where peft's own table lacks it
+QUERY_VALUE = {"distilbert": ["q_lin", "v_lin"], "albert": ["query", "value"]}
+QUANTIZE = ("none", "nf4")
+ADAPTER_FOLDER = "adapter"
+
+
+@dataclass
+class LoraOptions(ModeOptions):
+    """``r``: rank of the update. ``alpha``: scaling (the update is alpha/r * B A). ``dropout``: on the
+    LoRA input while training. ``target``: 'query-value' (the attention's query and value projections,
+    as in the paper), 'all-linear' (every linear layer of the encoder) or comma-separated module names
+    (e.g. 'query,key,value,dense'), always inside the encoder. ``readout``: 'cloze' or 'cls'.
+    ``quantize``: 'none' or 'nf4' (QLoRA: the frozen encoder in 4 bits; needs bitsandbytes).
+    ``mlm_head``: also adapt the linear layer(s) of the MLM head's transform (never the decoder,
+    which is tied to the word embeddings)."""
+
+    r: int = 8
+    alpha: float = 16.0
+    dropout: float = 0.05
+    target: str = "query-value"
+    readout: str = "cloze"
+    quantize: str = "none"
+    mlm_head: bool = False
+
+    def __post_init__(self):
+        if isinstance(self.r, bool) or not isinstance(self.r, int) or self.r <= 0:
+            raise PromptlearnError(f"lora: r must be a positive integer, got {self.r!r}")
+        if self.alpha <= 0:
+            raise PromptlearnError(f"lora: alpha must be positive, got {self.alpha!r}")
+        if not 0 <= self.dropout < 1:
+            raise PromptlearnError(f"lora: dropout must be in [0, 1), got {self.dropout!r}")
+        if not self.target.strip(" ,"):
+            raise PromptlearnError("lora: target must be query-value, all-linear or module names")
+        check_readout(self.readout)
+        if self.quantize not in QUANTIZE:
+            raise PromptlearnError(f"lora: quantize must be one of {', '.join(QUANTIZE)}, got {self.quantize!r}")
+
+
+def head_linears(model) -> list[str]:
+    """Full names of the MLM head's linear layers, the decoder (tied to the word embeddings) left out."""
+    decoder = model.backbone.get_output_embeddings()
+    return [
+        name
+        for name, module in model.backbone.named_modules()
+        if not name.startswith(_encoder_prefix(model)) and isinstance(module, nn.Linear) and module is not decoder
+    ]
+
+
+def target_modules(model, target: str) -> list[str]:
+    """Full names (in the backbone) of the encoder's linear layers that ``target`` selects."""
+    from peft.utils import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as PEFT_TARGETS
+
+    model_type = model.backbone.config.model_type
+    linears = {
+        name: module
+        for name, module in model.backbone.named_modules()
+        if name.startswith(_encoder_prefix(model)) and isinstance(module, nn.Linear)
+    }
+    if target == "all-linear":
+        chosen = list(linears)
+    else:
+        if target == "query-value":
+            leaves = QUERY_VALUE.get(model_type) or PEFT_TARGETS.get(model_type)
+            if leaves is None:
+                raise PromptlearnError(
+                    f"lora: no default targets for model type {model_type!r}; "
+                    "give --mode-opt target=all-linear or the module names"
+                )
+        else:
+            leaves = [leaf.strip() for leaf in target.split(",") if leaf.strip()]
+        chosen = [name for name in linears if name.rsplit(".", 1)[-1] in leaves]
+    if not chosen:
+        known = sorted({name.rsplit(".", 1)[-1] for name in linears})
+        raise PromptlearnError(f"lora: target {target!r} matches no linear layer of the encoder (it has: {known})")
+    return chosen
+
+
+def _encoder_prefix(model) -> str:
+    prefix = model.backbone.base_model_prefix
+    return prefix + "." if hasattr(model.backbone, prefix) else ""
+
+
+@register
+class LoraMode(Mode):
+    name = "lora"
+    description = "LoRA (peft): low-rank updates of the frozen encoder's query/value; label words or [CLS] head"
+    options_class = LoraOptions
+    default_learning_rate = 5e-3
+    head_learning_rate = 1e-3
+
+    def __init__(self, options: LoraOptions | None = None):
+        super().__init__(options)
+        self.uses_verbalizer = self.options.readout == "cloze"
+
+    def adapt_pattern(self, pattern):
+        pattern = super().adapt_pattern(pattern)
+        return pattern if self.uses_verbalizer else pattern.inputs_only()
+
+    def attach(self, model) -> None:
+        from peft import LoraConfig, get_peft_model
+
+        options = self.options
+        targets = target_modules(model, options.target) + (head_linears(model) if options.mlm_head else [])
+        if options.quantize == "nf4":
+            from promptlearn.modes.quantize import quantize_nf4
+
+            quantize_nf4(model.backbone, target_modules(model, "all-linear"))
+        config = LoraConfig(
+            r=options.r,
+            lora_alpha=options.alpha,
+            lora_dropout=options.dropout,
+            target_modules=targets,
+            base_model_name_or_path=model.backbone.config.name_or_path,
+        )
+        # Kept outside the module tree: it wraps the backbone in place, whose parameters (LoRA's
+        # included) are registered under ``backbone`` already.
+        with warnings.catch_warnings():  # peft asks transformers a question that 5.x renamed
+            warnings.filterwarnings("ignore", "`is_gradient_checkpointing` is deprecated", FutureWarning)
+            self.__dict__["peft_model"] = get_peft_model(model.backbone, config)
+        self.lora = [p for name, p in model.backbone.named_parameters() if ".lora_" in name]
+        self.head = None if self.uses_verbalizer else ClassificationHead(model.hidden_size, model.num_labels)
+
+    def trained_parameters(self, model) -> dict[str, list[nn.Parameter]]:
+        head = [] if self.head is None else list(self.head.parameters())
+        return {"lora": list(self.lora), "head": head}
+
+    def group_learning_rates(self, learning_rate: float | None = None) -> dict[str, float]:
+        return {"lora": learning_rate or self.default_learning_rate, "head": self.head_learning_rate}
+
+    def readout(self, model, hidden: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        if self.head is None:
+            return super().readout(model, hidden, batch)
+        return self.head(hidden, batch["attention_mask"])  # (B, C) from [CLS]
+
+    def save_files(self, model, folder: Path) -> None:
+        """PEFT's own format in ``folder/adapter`` (adapter_config.json + adapter_model.safetensors)."""
+        self.peft_model.save_pretrained(folder / ADAPTER_FOLDER)
+
+    def merged_backbone(self, model) -> nn.Module:
+        if self.head is not None:
+            raise PromptlearnError("lora: a run with readout=cls has a classification head; only cloze runs merge")
+        if self.options.quantize != "none":
+            raise PromptlearnError("lora: a quantized (QLoRA) run cannot be merged into a full-precision model")
+        return self.peft_model.merge_and_unload()
+
+
+@dataclass
+class QLoraOptions(LoraOptions):
+    """As lora's; ``quantize`` defaults to 'nf4' (the frozen encoder in 4-bit NormalFloat)."""
+
+    quantize: str = "nf4"
+
+
+@register
+class QLoraMode(LoraMode):
+    name = "qlora"
+    description = "QLoRA: LoRA on the encoder stored in 4-bit NF4 (bitsandbytes); LoRA weights in full precision"
+    options_class = QLoraOptions
+    requires = ("bitsandbytes",)

@@ -1,0 +1,63 @@
+"""Objective: what training minimises and how scores become probabilities.
+
+The :class:`~promptlearn.trainer.Trainer` knows nothing of cloze questions: it asks the objective
+for the loss of a batch (:meth:`Objective.training_loss`) and for class probabilities
+(:meth:`Objective.probabilities`). The model gives class scores (B, C), from label words
+(:class:`~promptlearn.label_words.LabelWords`) or a classification head alike.
+
+- Hard labels: cross-entropy on ``batch["labels"]``.
+- Soft targets (``batch["soft_targets"]``, (B, C) probabilities, e.g. an ensemble's): the KL
+  divergence from them to the scores softened by ``temperature``, times T² so that gradients keep
+  their scale whatever T (Hinton et al. 2015; PET's distillation uses T = 2).
+- Auxiliary masked-LM loss (PET): ``loss = (1 - w) * task + w * MLM`` on a batch of unlabelled
+  text per step (:class:`~promptlearn.aux_mlm.MlmBatches`), ``w = aux_mlm_weight``.
+
+:meth:`Objective.probabilities` is the one place scores become probabilities: calibration
+(dividing out a bias vector) belongs there.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from promptlearn.aux_mlm import MlmBatches
+from promptlearn.errors import PromptlearnError
+
+
+class Objective:
+    """Loss and probabilities of class scores; holds no parameters."""
+
+    def __init__(self, temperature: float = 1.0, aux_mlm_weight: float = 0.0, mlm_batches: MlmBatches | None = None):
+        if temperature <= 0:
+            raise PromptlearnError(f"The distillation temperature must be positive, got {temperature}")
+        if not 0 <= aux_mlm_weight < 1:
+            raise PromptlearnError(f"--aux-mlm-weight must be in [0, 1), got {aux_mlm_weight}")
+        if aux_mlm_weight and mlm_batches is None:
+            raise PromptlearnError("--aux-mlm-weight needs unlabelled text (the train split's, or --unlabeled FILE)")
+        self.temperature = temperature
+        self.aux_mlm_weight = aux_mlm_weight
+        self.mlm_batches = mlm_batches if aux_mlm_weight else None
+
+    def loss(self, scores: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Scores (B, C) -> the task loss: KL to ``soft_targets`` at the temperature if given, else cross-entropy."""
+        scores = scores.float()
+        targets = batch.get("soft_targets")
+        if targets is None:
+            return nn.functional.cross_entropy(scores, batch["labels"])
+        t = self.temperature
+        log_probs = torch.log_softmax(scores / t, dim=-1)
+        return nn.functional.kl_div(log_probs, targets.float(), reduction="batchmean") * t * t
+
+    def training_loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The loss to minimise for one training batch: the task loss, mixed with the auxiliary MLM loss."""
+        task = self.loss(model(batch), batch)
+        if self.mlm_batches is None:
+            return task
+        mlm = {k: v.to(task.device) for k, v in self.mlm_batches.next().items()}
+        auxiliary = getattr(model, "module", model).mlm_loss(mlm)  # unwrapped under distributed training
+        return (1 - self.aux_mlm_weight) * task + self.aux_mlm_weight * auxiliary
+
+    def probabilities(self, scores: torch.Tensor) -> torch.Tensor:
+        """Class probabilities (B, C) from scores (B, C): the seam where calibration applies."""
+        return torch.softmax(scores.float(), dim=-1)

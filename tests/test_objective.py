@@ -1,0 +1,111 @@
+"""The objective: cross-entropy, KL to soft targets with a temperature, PET's auxiliary MLM loss."""
+
+import math
+
+import pytest
+import torch
+
+from promptlearn.aux_mlm import MlmBatches
+from promptlearn.config import RunConfig
+from promptlearn.errors import PromptlearnError
+from promptlearn.model import PromptModel
+from promptlearn.modes import get_mode
+from promptlearn.objective import Objective
+from tests.conftest import tiny_bert, tiny_tokenizer
+
+SCORES = torch.tensor([[2.0, 0.0, -1.0], [0.5, 1.5, 0.0]])
+
+
+def test_hard_labels_give_cross_entropy():
+    loss = Objective().loss(SCORES, {"labels": torch.tensor([0, 2])})
+    expected = -(SCORES.log_softmax(-1)[0, 0] + SCORES.log_softmax(-1)[1, 2]) / 2
+    torch.testing.assert_close(loss, expected)
+
+
+def test_soft_targets_give_kl_at_the_temperature_times_its_square():
+    targets = torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.6, 0.3]])
+    loss = Objective(temperature=2.0).loss(SCORES, {"labels": torch.tensor([0, 1]), "soft_targets": targets})
+    expected = 0.0
+    for row, target in zip(SCORES.tolist(), targets.tolist(), strict=True):
+        z = [math.exp(s / 2) for s in row]
+        q = [v / sum(z) for v in z]
+        expected += sum(p * math.log(p / qi) for p, qi in zip(target, q, strict=True))
+    assert loss.item() == pytest.approx(expected / 2 * 4, rel=1e-5)
+
+
+def test_probabilities_are_the_softmax_of_the_scores():
+    torch.testing.assert_close(Objective().probabilities(SCORES), SCORES.softmax(-1))
+
+
+def test_auxiliary_mlm_loss_is_the_models_own_mlm_loss_mixed_by_its_weight():
+    texts = ["the movie was fun", "the plot is boring", "it was great"]
+    model = PromptModel(tiny_bert().eval(), get_mode("pet")(), [[5], [6]], num_labels=2).eval()
+    input_ids = torch.tensor([[2, 12, 13, 4, 3], [2, 16, 13, 4, 3]])
+    batch = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids),
+             "mask_positions": torch.tensor([3, 3]), "labels": torch.tensor([0, 1])}  # fmt: skip
+    make = lambda: MlmBatches(texts, tiny_tokenizer(), batch_size=2, max_length=16, seed=0)  # noqa: E731
+    mixed = Objective(aux_mlm_weight=0.25, mlm_batches=make()).training_loss(model, batch)
+    mlm = model.backbone(**make().next()).loss  # transformers' own loss: every position through the head
+    task = Objective().loss(model(batch), batch)
+    torch.testing.assert_close(mixed, 0.75 * task + 0.25 * mlm)
+
+
+def test_mlm_batches_mask_about_15_percent_and_read_only_those():
+    texts = ["the movie was really very fun and the plot is great"] * 40
+    batch = MlmBatches(texts, tiny_tokenizer(), batch_size=40, max_length=32, seed=0).next()
+    read = batch["labels"] != -100
+    assert 0.08 < read.float().mean().item() < 0.22
+    assert not read[:, 0].any() and not read[:, -1].any(), "[CLS] and [SEP] are never masked"
+    assert (batch["input_ids"][read] == 4).float().mean().item() > 0.6, "most chosen tokens become [MASK]"
+    assert (batch["input_ids"][~read] != 4).all()
+
+
+def test_a_batch_always_reads_one_token():
+    batch = MlmBatches(["fun"], tiny_tokenizer(), batch_size=1, max_length=8, seed=0).next()
+    assert (batch["labels"] != -100).sum() == 1
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(PromptlearnError, match="temperature must be positive"):
+        Objective(temperature=0)
+    with pytest.raises(PromptlearnError, match="needs unlabelled text"):
+        Objective(aux_mlm_weight=0.1)
+    with pytest.raises(PromptlearnError, match=r"--aux-mlm-weight must be in \[0, 1\), got 1.0"):
+        RunConfig(model="m", data="d", pattern="[MASK]", aux_mlm_weight=1.0)
+    with pytest.raises(PromptlearnError, match="every text is empty"):
+        MlmBatches([""], tiny_tokenizer(), batch_size=1, max_length=8, seed=0)
+
+
+def trained_weights(tiny_bert_dir, tiny_task_dir, soft_targets=None) -> dict[str, torch.Tensor]:
+    from mode_helpers import tiny_config
+
+    from promptlearn import api
+    from promptlearn.data import load_task_data
+
+    data = load_task_data(str(tiny_task_dir))
+    run = api.build(tiny_config(tiny_bert_dir, tiny_task_dir, "mlm_head"), data)
+    run.trainer.fit(run.pvp.encode(data.split("train"), soft_targets=soft_targets), [])
+    return {n: p.detach().clone() for n, p in run.model.named_parameters() if p.requires_grad}
+
+
+def test_the_trainer_learns_soft_targets_through_the_objective(tiny_bert_dir, tiny_task_dir):
+    """One-hot targets at T = 1 are the hard labels (KL = cross-entropy); other targets train otherwise."""
+    torch.set_num_threads(1)
+    hard = trained_weights(tiny_bert_dir, tiny_task_dir)
+    labels = [[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]  # the tiny task's train labels, as distributions
+    one_hot = trained_weights(tiny_bert_dir, tiny_task_dir, soft_targets=labels)
+    flipped = trained_weights(tiny_bert_dir, tiny_task_dir, soft_targets=[row[::-1] for row in labels])
+    for name in hard:
+        torch.testing.assert_close(one_hot[name], hard[name])
+    assert any(not torch.allclose(flipped[name], hard[name]) for name in hard)
+
+
+def test_modes_and_the_objective_never_import_the_model():
+    """The model builds on the modes; modes see it as a MaskedLM (promptlearn.lm), so imports run one way."""
+    import re
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent.parent / "promptlearn"
+    for path in [*sorted((package / "modes").glob("*.py")), package / "lm.py", package / "objective.py"]:
+        imports = re.findall(r"^\s*(?:from|import) (promptlearn\.model)\b", path.read_text(), re.MULTILINE)
+        assert not imports, f"{path.name} imports promptlearn.model"
