@@ -29,6 +29,7 @@ PATTERN_HELP = (
     "Without an input slot the input goes in front: 'It was [MASK].'"
 )
 VERBALIZER_HELP = "Label words, inline 'positive=great|good,negative=terrible' or a .yaml/.json file."
+CALIBRATE_HELP = "Divide out the prompt's label bias: none, content-free (N/A, empty, [MASK]) or unlabeled."
 
 
 def handle_errors(command):
@@ -196,10 +197,12 @@ def train(
     else:
         if model is None or data is None:
             raise PromptlearnError("Give --model and --data (or --config with a saved config.json)")
-        pattern_text, words = resolve_prompt(task, pattern, pattern_id, verbalizer)
+        search = verbalizer == "auto"  # label words searched on the run's own train/dev split
+        pattern_text, words = resolve_prompt(task, pattern, pattern_id, None if search else verbalizer)
         given = {name: value for name, value in settings.items() if value is not None}
         run_config = RunConfig(
             model=model, data=data, pattern=pattern_text, verbalizer=words, task=task, pattern_id=pattern_id, **given,
+            verbalizer_search={} if search else None,
             mode_options=_mode_options(
                 given.get("mode", RunConfig.mode), mode_opt, prompt_length=prompt_length, init=init,
                 prompt=str(prompt) if prompt else None, tune_model=tune_model, model_lr=model_lr,
@@ -216,6 +219,61 @@ def train(
     metrics = api.train(run_config, output, overwrite=overwrite)
     summary = {split: metrics[split] for split in ("dev", "test") if split in metrics}
     typer.echo(to_json(summary))
+    typer.echo(f"Wrote {output}")
+
+
+@app.command("search-verbalizer")
+@handle_errors
+def search_verbalizer(
+    model: str = typer.Option(..., "--model", "-m", help=MODEL_HELP),
+    data: str = typer.Option(..., "--data", "-d", help=DATA_HELP),
+    output: Path = typer.Option(..., "--output", "-o", help="Verbalizer file to write (.yaml), for --verbalizer."),
+    task: str = typer.Option(None, help="Use this task's preset pattern (and its label order)."),
+    pattern: str = typer.Option(None, "--pattern", "-p", help=PATTERN_HELP),
+    pattern_id: int = typer.Option(None, help="Which preset pattern of --task (default: its first)."),
+    shots: int = typer.Option(16, help="K examples per label for train (candidates) and for dev (the choice)."),
+    seed: int = typer.Option(13, help="Seed of the few-shot sample."),
+    top_k: int = typer.Option(100, help="Candidate words per label (LM-BFF's k)."),
+    words_per_label: int = typer.Option(1, help="Words chosen per label."),
+    max_length: int = typer.Option(128, help="Token budget per example; only input slots are truncated."),
+    text_column: str = typer.Option("text", help="Column holding the (first) text."),
+    text_b_column: str = typer.Option("text_b", help="Column holding the second text of pair tasks."),
+    label_column: str = typer.Option("label", help="Column holding the label."),
+    overwrite: bool = typer.Option(False, help="Replace an existing --output file."),
+) -> None:
+    """Search label words on a few-shot split (LM-BFF candidates, PETAL ranking, chosen by zero-shot dev accuracy).
+
+    Reads only the train split (and the dev split when the protocol takes dev from it), never test.
+    Example: promptlearn search-verbalizer --model ../shared/models/bert-tiny --data ../shared/data/sst2
+    --task sst2 --shots 16 --seed 13 --output words.yaml
+    """
+    import yaml
+
+    from promptlearn import api
+    from promptlearn.config import RunConfig
+    from promptlearn.data import load_task_data
+    from promptlearn.model import load_backbone
+    from promptlearn.outputs import write_text_atomic
+    from promptlearn.presets import resolve_prompt
+
+    if output.exists() and not overwrite:
+        raise PromptlearnError(f"{output} exists; pass --overwrite to replace it")
+    pattern_text, words = resolve_prompt(task, pattern, pattern_id, None)
+    config = RunConfig(
+        model=model, data=data, pattern=pattern_text, verbalizer=words, task=task, pattern_id=pattern_id, shots=shots,
+        seed=seed, max_length=max_length, text_column=text_column, text_b_column=text_b_column,
+        label_column=label_column, verbalizer_search={"top_k": top_k, "words_per_label": words_per_label},
+    )  # fmt: skip
+    task_data = load_task_data(data, api.columns_of(config))
+    train_examples, dev_examples = api.few_shot_split(config, task_data)
+    result = api.search_label_words(config, task_data, train_examples, dev_examples, load_backbone(model))
+    header = (
+        f"# Label words searched by promptlearn search-verbalizer on {data} (K={shots}, seed {seed},\n"
+        f"# {len(train_examples)} train / {len(dev_examples)} dev examples), pattern {pattern_text!r}.\n"
+        f"# Zero-shot dev accuracy {result.dev_accuracy:.4f}, train accuracy {result.train_accuracy:.4f}.\n"
+    )
+    write_text_atomic(output, header + yaml.safe_dump(result.verbalizer.to_dict(), allow_unicode=True, sort_keys=False))
+    typer.echo(json.dumps({"verbalizer": result.verbalizer.to_dict(), **result.report()}, indent=2))
     typer.echo(f"Wrote {output}")
 
 
@@ -292,6 +350,7 @@ def evaluate(
     eval_batch_size: int = typer.Option(64, help="Evaluation batch size."),
     decoding: str = typer.Option(None, help="Multi-token label words: 'one-pass' or 'exact' (default: the run's)."),
     predictions: Path = typer.Option(None, help="Also write per-example predictions to this .jsonl file."),
+    calibrate: str = typer.Option(None, help=CALIBRATE_HELP + " Zero-shot only: a run applies its own."),
     allow_other_base: bool = typer.Option(
         False, help="Load the run onto a base model other than the one it was trained on (same sizes)."
     ),
@@ -309,7 +368,7 @@ def evaluate(
 
     if run is not None:
         given = {"--model": model, "--task": task, "--pattern": pattern, "--pattern-id": pattern_id,
-                 "--verbalizer": verbalizer, "--max-length": max_length}  # fmt: skip
+                 "--verbalizer": verbalizer, "--max-length": max_length, "--calibrate": calibrate}  # fmt: skip
         clashing = [name for name, value in given.items() if value is not None]
         if clashing:
             raise PromptlearnError(
@@ -330,7 +389,8 @@ def evaluate(
             raise PromptlearnError("Zero-shot evaluation needs label words: give --verbalizer or --task")
         config = RunConfig(
             model=model, data=data, pattern=pattern_text, verbalizer=words, task=task, pattern_id=pattern_id,
-            eval_batch_size=eval_batch_size, **({} if max_length is None else {"max_length": max_length}),
+            eval_batch_size=eval_batch_size, calibrate=calibrate or "none",
+            **({} if max_length is None else {"max_length": max_length}),
         )  # fmt: skip
         _check_sources(model, data)
         from promptlearn import api
@@ -340,6 +400,7 @@ def evaluate(
     task_data = load_task_data(data or config.data, columns)
     if run is None:
         prompted = api.build(config, task_data)
+        api.calibrate(prompted, task_data.splits.get("train", []))
     if decoding is not None:
         prompted.model.decoding = config.replace(decoding=decoding).decoding  # replace() validates it
     examples = task_data.split(split)
@@ -497,6 +558,75 @@ def fewshot(
         raise typer.Exit(1)
 
 
+@app.command()
+@handle_errors
+def pet(
+    model: str = typer.Option(..., "--model", "-m", help=MODEL_HELP),
+    data: str = typer.Option(..., "--data", "-d", help=DATA_HELP),
+    output: Path = typer.Option(..., "--output", "-o", help="Pipeline folder; rerun the command to resume."),
+    task: str = typer.Option(None, help="Preset task: its patterns (--patterns picks ids) and label words."),
+    patterns: str = typer.Option(None, help="Comma-separated preset pattern ids of --task (default: all)."),
+    pattern: list[str] = typer.Option(None, "--pattern", "-p", help="A pattern text; repeat for several."),
+    verbalizer: str = typer.Option(None, "--verbalizer", "-v", help=VERBALIZER_HELP),
+    shots: int = typer.Option(None, help="K labelled examples per label (and K for dev, sampled from train)."),
+    seed: int = typer.Option(13, help="Seed of the K-shot sample; repetition r trains with seed + r."),
+    repetitions: int = typer.Option(3, help="Models per pattern (PET: 3)."),
+    generations: int = typer.Option(0, help="iPET generations after the first (0: PET)."),
+    reduction: str = typer.Option("wmean", help="Merge the models' logits by 'mean' or 'wmean'."),
+    weights_from: str = typer.Option(
+        "train",
+        help="wmean weights: accuracy on the training set before training (train, PET) or on dev after training (dev).",
+    ),
+    temperature: float = typer.Option(2.0, help="Softening of the ensemble's logits for distillation (PET: 2)."),
+    scale_factor: float = typer.Option(5.0, help="iPET: each generation's training set grows by this factor."),
+    zero_shot: bool = typer.Option(False, help="Zero-shot iPET: no labelled example; needs --generations."),
+    zero_shot_start: int = typer.Option(10, help="Zero-shot iPET: examples its first generation learns from."),
+    unlabeled: str = typer.Option(None, help="Unlabelled examples (a data file); default: the rest of train."),
+    max_unlabeled: int = typer.Option(10_000, help="At most this many unlabelled examples (a seeded sample)."),
+    mode: str = typer.Option("pet", help="Mode of the pattern models."),
+    final_mode: str = typer.Option("finetune", help="Mode of the distilled final classifier."),
+    final_steps: int = typer.Option(None, help="Training steps of the final classifier (default: --max-steps)."),
+    lr: float = typer.Option(None, help="Learning rate of the pattern models (default: the mode's)."),
+    max_steps: int = typer.Option(None, help="Optimizer steps per model (default 250)."),
+    batch_size: int = typer.Option(8, help="Training batch size."),
+    eval_every: int = typer.Option(25, help="Evaluate on dev every N steps; the best-on-dev weights are kept."),
+    max_length: int = typer.Option(128, help="Token budget per example; only input slots are truncated."),
+    precision: str = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU), fp32, bf16 or fp16."),
+    overwrite: bool = typer.Option(False, help="Start over in a non-empty --output."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+) -> None:
+    """Full PET: a model per pattern x repetition, iPET generations, a classifier distilled on unlabelled data.
+
+    Example: promptlearn pet --model ../shared/models/bert-tiny --data ../shared/data/sst2 --task sst2
+    --patterns 0,1,2 --shots 16 --generations 2 --output runs/sst2-pet
+
+    Writes summary.md/summary.json (every component's dev/test metrics) and final/, a run folder for
+    `evaluate --run` and `predict`. A killed pipeline resumes where it stopped (docs/pet.md).
+    """
+    from promptlearn.pet.options import pet_config
+
+    _check_sources(model, data)
+    run = {
+        "mode": mode, "shots": shots, "seed": seed, "learning_rate": lr, "max_steps": max_steps,
+        "batch_size": batch_size, "eval_every": eval_every, "max_length": max_length, "precision": precision,
+    }  # fmt: skip
+    options = {
+        "repetitions": repetitions, "generations": generations, "reduction": reduction, "weights_from": weights_from,
+        "temperature": temperature, "scale_factor": scale_factor, "zero_shot": zero_shot,
+        "zero_shot_start": zero_shot_start, "unlabeled": unlabeled, "max_unlabeled": max_unlabeled,
+        "final_mode": final_mode, "final_steps": final_steps,
+    }  # fmt: skip
+    config = pet_config(model, data, task, _split(patterns, int), pattern, verbalizer, run, options)
+    if quiet:
+        logging.getLogger("promptlearn").setLevel(logging.WARNING)
+    from promptlearn.pet.pipeline import run_pipeline
+
+    summary = run_pipeline(config, output, overwrite=overwrite)
+    typer.echo((output / "summary.md").read_text(encoding="utf-8"))
+    final = summary["rows"][-1]
+    typer.echo(f"Wrote {output}" + ("" if "note" in final else f"; the final model is {output / 'final'}"))
+
+
 @app.command("modes")
 @handle_errors
 def modes(
@@ -556,6 +686,9 @@ def show_pattern(
     pattern_id: int = typer.Option(None, help="Which preset pattern of --task."),
     verbalizer: str = typer.Option(None, "--verbalizer", "-v", help=VERBALIZER_HELP),
     max_length: int = typer.Option(128, help="Token budget; shows the truncation."),
+    demonstrations: bool = typer.Option(False, help="Append one demonstration per label, drawn from --data's train."),
+    demonstration_length: int = typer.Option(64, help="[--demonstrations] Token budget of each demonstration."),
+    seed: int = typer.Option(13, help="[--demonstrations] Seed of the draw."),
 ) -> None:
     """Show how one example is rendered and tokenized: tokens, the [MASK] position, label-word ids.
 
@@ -589,12 +722,20 @@ def show_pattern(
     pvp = PVP(parsed, verbal, load_tokenizer(model), max_length=max_length, labels=None if verbal else labels)
     if task_data is not None:
         pvp.check_data(task_data)
+    if demonstrations:
+        from promptlearn.demonstrations import Demonstrations
+
+        if task_data is None:
+            raise PromptlearnError("--demonstrations draws them from the training examples: give --data")
+        pvp.demonstrations = Demonstrations(task_data.split("train"), length=demonstration_length, seed=seed)
+        pvp.demonstrations.check(pvp, None)
     encoded = pvp.encode([Example(example.text_a, example.text_b)])[0]
     tokens = pvp.tokens(encoded)
     typer.echo(f"pattern:  {pattern_text}")
     if data is not None:
         typer.echo(f"example:  {data} [{split}] #{index}, label {example.label!r}")
-    typer.echo(f"tokens:   {len(tokens)} (max {max_length})")
+    budget = f" + {len(pvp.labels)} demonstrations x {demonstration_length}" if demonstrations else ""
+    typer.echo(f"tokens:   {len(tokens)} (max {max_length}{budget})")
     typer.echo("  ".join(f"{i}:{tok}" for i, tok in enumerate(tokens)))
     masks = range(encoded.mask_position, encoded.mask_position + pvp.mask_count)
     typer.echo(f"[MASK] at position{'s' if len(masks) > 1 else ''} {', '.join(map(str, masks))}")

@@ -1,7 +1,9 @@
 """The Python API behind the CLI: train a run, load it back, evaluate, predict.
 
 A run folder holds ``config.json`` (the resolved :class:`RunConfig`), ``metrics.json``,
-``weights.safetensors`` (only what the mode trained) and ``predictions.jsonl`` (test split).
+``weights.safetensors`` (only what the mode trained) and ``predictions.jsonl`` (test split); with
+``--calibrate``, ``calibration.json`` (the bias vector), and with ``--demonstrations``,
+``demonstrations.jsonl`` (the training examples demonstrations are drawn from).
 """
 
 from __future__ import annotations
@@ -12,16 +14,20 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from accelerate.utils import set_seed
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
+from promptlearn import calibration
 from promptlearn.aux_mlm import MlmBatches
 from promptlearn.config import RunConfig
 from promptlearn.data import Columns, Example, TaskData, few_shot, load_examples, load_task_data
+from promptlearn.demonstrations import Demonstrations, mean_pooled
 from promptlearn.errors import PromptlearnError
 from promptlearn.fingerprint import check_same_base, size_mismatches
+from promptlearn.label_search import SearchResult, search_verbalizer
 from promptlearn.model import PromptModel, load_backbone, load_tokenizer
 from promptlearn.modes import Mode, get_mode
 from promptlearn.objective import Objective
@@ -34,29 +40,49 @@ from promptlearn.outputs import (
     write_text_atomic,
 )
 from promptlearn.pattern import Pattern
-from promptlearn.pvp import PVP
+from promptlearn.pvp import PVP, Encoded
+from promptlearn.soft_labels import read_soft_labels
 from promptlearn.trainer import Trainer, classification_metrics, restore_trained
 from promptlearn.verbalizer import Verbalizer
 
 logger = logging.getLogger(__name__)
 
 WEIGHTS = "weights.safetensors"
+DEMONSTRATIONS = "demonstrations.jsonl"
 #: unlabelled texts kept for the auxiliary MLM loss when training counts epochs (with steps: steps x batch)
 MAX_UNLABELED = 10_000
 
 
 @dataclass
 class Prompted:
-    """A built model with the PVP that feeds it and the trainer that runs it."""
+    """A built model with the PVP that feeds it and the trainer that runs it.
+
+    ``calibration``: the bias vector (C,) that :meth:`predict_proba` divides out (see
+    :mod:`promptlearn.calibration`), None when the run is not calibrated.
+    """
 
     config: RunConfig
     pvp: PVP
     model: PromptModel
     trainer: Trainer
+    calibration: np.ndarray | None = None
+
+    def predict_proba(self, examples: list[Example], encoded: list[Encoded] | None = None) -> np.ndarray:
+        """Class probabilities (N, C): averaged over the demonstration draws, then calibrated.
+
+        ``encoded``: ``examples`` already encoded by this PVP (a cache), used only without demonstrations.
+        """
+        demonstrations = self.pvp.demonstrations
+        if demonstrations is None:
+            probs = self.trainer.predict_proba(encoded if encoded is not None else self.pvp.encode(examples))
+        else:
+            draws = [self.trainer.predict_proba(self.pvp.encode(examples, draw=d)) for d in range(demonstrations.sets)]
+            probs = np.mean(draws, axis=0, dtype=np.float64).astype(np.float32)
+        return calibration.apply(probs, self.calibration)
 
     def predict(self, examples: list[Example]) -> list[dict]:
         """One record per example: text, gold, predicted label and per-label probabilities."""
-        probs = self.trainer.predict_proba(self.pvp.encode(examples))
+        probs = self.predict_proba(examples)
         labels = self.pvp.labels
         records = []
         for ex, row in zip(examples, probs, strict=True):
@@ -75,7 +101,12 @@ class Prompted:
         """Accuracy and macro-F1 on labelled ``examples``."""
         if any(ex.label is None for ex in examples):
             raise PromptlearnError("Evaluation needs a label on every example")
-        return self.trainer.evaluate(self.pvp.encode(examples))
+        index = {label: i for i, label in enumerate(self.pvp.labels)}
+        unknown = sorted({ex.label for ex in examples} - set(index))
+        if unknown:
+            raise PromptlearnError(f"Labels {unknown} are not among this run's labels {self.pvp.labels}")
+        gold = [index[ex.label] for ex in examples]
+        return classification_metrics(gold, self.predict_proba(examples).argmax(axis=1), len(self.pvp.labels))
 
 
 def columns_of(config: RunConfig) -> Columns:
@@ -107,9 +138,9 @@ def build_pvp(config: RunConfig, data: TaskData | None = None, tokenizer=None) -
     pattern = mode.adapt_pattern(Pattern.parse(config.pattern))
     verbalizer = None
     if mode.uses_verbalizer:
-        if not config.verbalizer:
+        if not config.verbalizer and config.verbalizer_search is None:
             raise PromptlearnError(f"Mode {mode.name!r} reads label words at [MASK]: give --verbalizer or --task")
-        verbalizer = Verbalizer.from_dict(config.verbalizer)
+        verbalizer = Verbalizer.from_dict(config.verbalizer) if config.verbalizer else None  # else: searched in fit
     labels = config.labels or (verbalizer.labels if verbalizer else (data.labels if data else None))
     tokenizer = tokenizer if tokenizer is not None else load_tokenizer(config.model)
     pvp = PVP(pattern, verbalizer, tokenizer, max_length=config.max_length, labels=labels)
@@ -119,16 +150,33 @@ def build_pvp(config: RunConfig, data: TaskData | None = None, tokenizer=None) -
 
 
 def fit(config: RunConfig, data: TaskData) -> tuple[Prompted, dict]:
-    """Sample the few-shot split of ``data``, build and train; returns the run and its dev/training metrics."""
+    """Sample the few-shot split of ``data``, build and train; returns the run and its dev/training metrics.
+
+    In order: the label-word search (``verbalizer_search``, on this split's train and dev), training
+    (with demonstrations drawn from this split's train), then calibration of the trained model.
+    """
     started = time.perf_counter()
-    run = build(config, data)
-    train_examples, dev_examples = few_shot(data, config.shots, config.seed, config.dev_split)
+    train_examples, dev_examples = few_shot_split(config, data)
+    backbone, searched = None, None
+    if config.verbalizer_search is not None:
+        backbone = load_backbone(config.model)
+        searched = search_label_words(config, data, train_examples, dev_examples, backbone)
+        config = config.replace(verbalizer=searched.verbalizer.to_dict(), labels=searched.verbalizer.labels)
+    run = build(config, data, backbone)
+    use_demonstrations(run, train_examples)
+    targets = None
+    if config.soft_labels is not None:
+        targets = read_soft_labels(config.soft_labels, len(train_examples), len(run.pvp.labels))
+        run.trainer.objective = Objective(temperature=config.temperature)
     if config.aux_mlm_weight:
         texts = unlabeled_texts(config, data, train_examples + dev_examples)
         run.trainer.objective = auxiliary_objective(config, run, texts)
     dev_encoded = run.pvp.encode(dev_examples)
-    result = run.trainer.fit(run.pvp.encode(train_examples), dev_encoded)
-    metrics = {"dev": run.trainer.evaluate(dev_encoded)}
+    result = run.trainer.fit(run.pvp.encode(train_examples, soft_targets=targets), dev_encoded)
+    calibrate(run, train_examples)
+    metrics = {"dev": run.evaluate(dev_examples)}
+    if searched is not None:
+        metrics["label_search"] = searched.report()
     metrics["training"] = {
         "steps": result.steps,
         "best_step": result.best_step,
@@ -166,7 +214,7 @@ def auxiliary_objective(config: RunConfig, run: Prompted, texts: list) -> Object
             f"--aux-mlm-weight trains the masked LM's head, but mode {config.mode!r} has a classification head"
         )
     batches = MlmBatches(texts, run.pvp.tokenizer, config.batch_size, config.max_length, config.seed)
-    return Objective(aux_mlm_weight=config.aux_mlm_weight, mlm_batches=batches)
+    return Objective(config.temperature, aux_mlm_weight=config.aux_mlm_weight, mlm_batches=batches)
 
 
 def train(
@@ -189,7 +237,7 @@ def train(
     if "test" not in data.splits:
         warning = f"{config.data} has no test split: no test metrics and no predictions.jsonl"
     else:
-        predictions = run.predict(data.splits["test"])
+        predictions = run.predict(data.splits["test"])  # calibrated and averaged over demonstrations, as set
         if predictions[0]["gold"] is None:  # a test split is labelled in every row or in none
             warning = f"the test split of {config.data} has no labels: predictions.jsonl only, no test metrics"
         else:
@@ -213,6 +261,10 @@ def train(
             run.model.mode.save_files(run.model, folder)
             if predictions is not None:
                 write_predictions(folder / "predictions.jsonl", predictions)
+            if run.calibration is not None:
+                calibration.save(folder, config.calibrate, run.pvp.labels, run.calibration)
+            if run.pvp.demonstrations is not None:
+                write_examples(folder / DEMONSTRATIONS, run.pvp.demonstrations.pool)
             write_json_atomic(folder / "metrics.json", metrics)
     return metrics
 
@@ -241,6 +293,9 @@ def load_run(run_dir: str | Path, allow_other_base: bool = False) -> Prompted:
     run = build(config)
     load_artifact(run.model, state, str(weights_path), metadata, allow_other_base)
     run.model.eval()
+    if config.demonstrations:
+        use_demonstrations(run, load_examples(run_dir / DEMONSTRATIONS))
+    run.calibration = calibration.load(run_dir, config.calibrate, run.pvp.labels)
     return run
 
 
@@ -256,6 +311,56 @@ def export_merged(run_dir: str | Path, output: str | Path, overwrite: bool = Fal
     with staged_folder(output, overwrite) as folder:
         backbone.save_pretrained(folder)
         run.model.tokenizer.save_pretrained(folder)
+
+
+def few_shot_split(config: RunConfig, data: TaskData) -> tuple[list[Example], list[Example]]:
+    """The run's (train, dev) examples: its seed's few-shot sample, dev as ``config`` says."""
+    return few_shot(data, config.shots, config.seed, config.dev_split)
+
+
+def search_label_words(
+    config: RunConfig, data: TaskData, train: list[Example], dev: list[Example], backbone: torch.nn.Module
+) -> SearchResult:
+    """Search label words for ``config``'s pattern on ``train``/``dev`` (:mod:`promptlearn.label_search`).
+
+    Label order: ``config.verbalizer``'s when it has one (a preset), else the data's.
+    """
+    order = list(config.verbalizer) if config.verbalizer else data.labels
+    _, pvp = build_pvp(config.replace(mode="pet", mode_options={}, verbalizer=None, labels=order), data)
+    return search_verbalizer(backbone, pvp, train, dev, **(config.verbalizer_search or {}))
+
+
+def use_demonstrations(run: Prompted, pool: list[Example]) -> None:
+    """With ``config.demonstrations``, make ``run``'s PVP append demonstrations drawn from ``pool``."""
+    config = run.config
+    if not config.demonstrations:
+        return
+    backbone, tokenizer = run.model.backbone, run.pvp.tokenizer
+    demonstrations = Demonstrations(
+        pool=[ex for ex in pool if ex.label is not None],
+        sets=config.demonstration_sets,
+        length=config.demonstration_length,
+        similar=config.similar_demonstrations,
+        seed=config.seed,
+        embed=lambda examples: mean_pooled(backbone, tokenizer, examples),
+    )
+    demonstrations.check(run.pvp, getattr(backbone.config, "max_position_embeddings", None))
+    run.pvp.demonstrations = demonstrations
+
+
+def calibrate(run: Prompted, unlabeled: list[Example]) -> None:
+    """Estimate ``run.config.calibrate``'s bias vector on the model as it is now and set it on ``run``.
+
+    ``unlabeled``: texts for the ``unlabeled`` method (their labels are not read).
+    """
+    run.calibration = None
+    run.calibration = calibration.estimate(
+        run.config.calibrate,
+        run.predict_proba,
+        unlabeled,
+        run.pvp.tokenizer.mask_token,
+        "text_b" in run.pvp.pattern.fields,
+    )
 
 
 def base_signature(model: PromptModel) -> dict[str, str]:
@@ -304,6 +409,12 @@ def load_artifact(
 
 def write_predictions(path: Path, records: list[dict]) -> None:
     write_text_atomic(path, "".join(to_json(r, indent=None) + "\n" for r in records))
+
+
+def write_examples(path: Path, examples: list[Example]) -> None:
+    """``examples`` as .jsonl with the default columns (``text``, ``text_b``, ``label``)."""
+    rows = [{"text": ex.text_a, "text_b": ex.text_b, "label": ex.label} for ex in examples]
+    write_text_atomic(path, "".join(to_json(r, indent=None) + "\n" for r in rows))
 
 
 def metrics_of(records: list[dict], labels: list[str]) -> dict:

@@ -14,6 +14,10 @@ from promptlearn.hub import is_local_path
 
 DEFAULT_MAX_STEPS = 250
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+#: how class probabilities are calibrated (:mod:`promptlearn.calibration`)
+CALIBRATIONS = ("none", "content-free", "unlabeled")
+#: keys of ``verbalizer_search`` (arguments of :func:`promptlearn.label_search.search_verbalizer`)
+SEARCH_OPTIONS = ("top_k", "words_per_label")
 #: where dev comes from: "sampled" = K per label from the rest of train (LM-BFF), "given" = the data's dev split
 DEV_SPLITS = ("sampled", "given")
 DEFAULT_DEV_SPLIT = "sampled"
@@ -37,12 +41,18 @@ class RunConfig:
     :func:`promptlearn.data.few_shot`: with ``shots``, "sampled" (the default) takes K per label from
     the rest of train and "given" the data's dev split; without ``shots`` (the full train split) dev
     is the given split, or a 10 % slice of train when the data has none.
+    ``calibrate`` (:mod:`promptlearn.calibration`), ``demonstrations`` and its options
+    (:mod:`promptlearn.demonstrations`) and ``verbalizer_search`` (options of
+    :func:`promptlearn.label_search.search_verbalizer`; the search replaces ``verbalizer`` inside the
+    run's own train/dev split) improve the prompt without a human in the loop.
     Exactly one of ``max_steps`` / ``epochs`` bounds training (250 steps if neither).
     ``group_by_length``: training batches of similar lengths (:mod:`promptlearn.batching`), each
     padded to its own longest; False draws uniformly shuffled batches.
     ``decoding``: how multi-token label words are scored at evaluation, 'one-pass' or 'exact'.
     ``aux_mlm_weight`` w > 0 adds PET's auxiliary masked-LM loss, ``(1 - w) * task + w * MLM``, on
     ``unlabeled`` (a data file) or, when that is None, the train split's texts outside the run's train and dev.
+    ``soft_labels`` (a file, see :mod:`promptlearn.soft_labels`) makes training learn one distribution per
+    train example by KL at ``temperature`` instead of the labels (distillation, e.g. PET's final model).
     Fields with a ``help`` in their metadata are ``promptlearn train``'s options (declared here only).
     ``working_dir`` is the folder relative paths were given in; :meth:`anchored` fills it and makes
     local paths absolute, keeping what was typed in ``as_given``, so a run folder works from anywhere.
@@ -89,6 +99,16 @@ class RunConfig:
     unlabeled: str | None = _option(
         None, "Data file of unlabelled texts for --aux-mlm-weight (default: train texts outside the run's split)."
     )
+    soft_labels: str | None = _option(
+        None, "Distillation: label distributions, one JSON list per train example, learned by KL (no --shots)."
+    )
+    temperature: float = _option(1.0, "With --soft-labels: the temperature of the KL (PET distils at 2).")
+    calibrate: str = _option("none", "Divide out the prompt's label bias: none, content-free or unlabeled.")
+    demonstrations: bool = _option(False, "Append one filled-in training example per label to every input (LM-BFF).")
+    demonstration_sets: int = _option(16, "[--demonstrations] Draws averaged at prediction.")
+    demonstration_length: int = _option(64, "[--demonstrations] Token budget of each demonstration.")
+    similar_demonstrations: bool = _option(False, "[--demonstrations] Draw from the closer half of each label's.")
+    verbalizer_search: dict | None = None
     working_dir: str | None = None
     as_given: dict = field(default_factory=dict)
 
@@ -128,8 +148,25 @@ class RunConfig:
             raise PromptlearnError(f"--decoding must be one of {', '.join(DECODINGS)}, got {self.decoding!r}")
         if not 0 <= self.aux_mlm_weight < 1:
             raise PromptlearnError(f"--aux-mlm-weight must be in [0, 1), got {self.aux_mlm_weight}")
+        if self.temperature <= 0:
+            raise PromptlearnError(f"--temperature must be positive, got {self.temperature}")
+        if self.temperature != 1 and self.soft_labels is None:
+            raise PromptlearnError("--temperature softens soft labels: give --soft-labels FILE too")
+        if self.soft_labels is not None and self.shots is not None:
+            raise PromptlearnError(
+                "--soft-labels has one line per example of the whole train split; sampling K with --shots would "
+                "misalign them: leave --shots out"
+            )
         if self.precision not in PRECISIONS:
             raise PromptlearnError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.calibrate not in CALIBRATIONS:
+            raise PromptlearnError(f"--calibrate must be one of {', '.join(CALIBRATIONS)}, got {self.calibrate!r}")
+        _positive(demonstration_sets=self.demonstration_sets, demonstration_length=self.demonstration_length)
+        if self.verbalizer_search is not None:
+            unknown = sorted(set(self.verbalizer_search) - set(SEARCH_OPTIONS))
+            if unknown:
+                raise PromptlearnError(f"verbalizer_search: unknown keys {unknown}; known: {', '.join(SEARCH_OPTIONS)}")
+            _positive(**self.verbalizer_search)
 
     @classmethod
     def from_dict(cls, values: dict, origin: str = "config") -> RunConfig:
@@ -160,21 +197,22 @@ class RunConfig:
             raise PromptlearnError(f"Cannot read run config {path}: {err}") from err
 
     def anchored(self) -> RunConfig:
-        """Local paths (``model``, ``data``, ``unlabeled``, ``mode_options["prompt"]``) made absolute
+        """Local paths (``model``, ``data``, ``unlabeled``, ``soft_labels``, ``mode_options["prompt"]``) made absolute
         against ``working_dir``, which defaults to the current folder; Hub names are left as they are.
         """
         base = Path(self.working_dir or Path.cwd()).resolve()
         paths = {"model": self.model, "data": self.data}
-        if self.unlabeled is not None:
-            paths["unlabeled"] = self.unlabeled
+        files = {key: getattr(self, key) for key in ("unlabeled", "soft_labels") if getattr(self, key) is not None}
+        paths |= files
         if isinstance(self.mode_options.get("prompt"), str):
             paths["prompt"] = self.mode_options["prompt"]
-        resolved = {key: _anchor(value, base, always=key in ("prompt", "unlabeled")) for key, value in paths.items()}
+        always = {"prompt", *files}
+        resolved = {key: _anchor(value, base, always=key in always) for key, value in paths.items()}
         changed = {key: paths[key] for key in paths if resolved[key] != paths[key]}
         options = self.mode_options | ({"prompt": resolved["prompt"]} if "prompt" in resolved else {})
         return self.replace(
             model=resolved["model"], data=resolved["data"], unlabeled=resolved.get("unlabeled"),
-            mode_options=options, working_dir=str(base),
+            soft_labels=resolved.get("soft_labels"), mode_options=options, working_dir=str(base),
             as_given=changed | self.as_given,
         )  # fmt: skip
 

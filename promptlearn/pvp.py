@@ -77,6 +77,13 @@ class PVP:
                 f"The pattern {pattern.source!r} alone takes {fixed} tokens with special tokens, which leaves "
                 f"no room for the input within --max-length {max_length}. Raise --max-length or shorten it."
             )
+        #: appends demonstrations to every encoded input when set (:mod:`promptlearn.demonstrations`)
+        self.demonstrations = None
+
+    @property
+    def prefix_length(self) -> int:
+        """Special tokens the tokenizer puts before the pattern (1 for BERT's [CLS])."""
+        return len(self._prefix)
 
     @property
     def label_token_ids(self) -> list[list[int]]:
@@ -104,11 +111,12 @@ class PVP:
         if self.verbalizer is not None:
             self.verbalizer.check_labels(data.labels)
 
-    def encode(self, examples: list[Example], soft_targets=None) -> list[Encoded]:
+    def encode(self, examples: list[Example], soft_targets=None, *, draw: int = 0) -> list[Encoded]:
         """Tokenize and truncate ``examples`` (inputs only, longest slot first).
 
         ``soft_targets`` (N, C), e.g. an ensemble's probabilities, are what the objective then learns
         (KL at its temperature, see :class:`~promptlearn.objective.Objective`) instead of the labels.
+        With demonstrations, ``draw`` picks which (seeded) draw of them each input gets.
         """
         if soft_targets is not None:
             targets = [tuple(float(p) for p in row) for row in soft_targets]
@@ -117,7 +125,7 @@ class PVP:
                     f"Soft targets must be one row of {len(self.labels)} probabilities per example "
                     f"({len(examples)} examples), got {len(targets)} rows"
                 )
-            encoded = self.encode(examples)
+            encoded = self.encode(examples, draw=draw)
             return [dataclasses.replace(e, soft_target=t) for e, t in zip(encoded, targets, strict=True)]
         slot_tokens = {}
         for kind, value in self._plan:
@@ -125,7 +133,10 @@ class PVP:
                 field, lead = value
                 texts = [lead + (getattr(ex, field) or "") for ex in examples]
                 slot_tokens[value] = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
-        return [self._assemble(i, ex, slot_tokens) for i, ex in enumerate(examples)]
+        encoded = [self._assemble(i, ex, slot_tokens) for i, ex in enumerate(examples)]
+        if self.demonstrations is not None:
+            encoded = self.demonstrations.append(self, examples, encoded, draw)
+        return encoded
 
     def collate(self, batch: list[Encoded]) -> dict[str, torch.Tensor]:
         """Pad ``batch`` to its longest member (dynamic padding); tensors are (B, T) / (B,) / (B, S).

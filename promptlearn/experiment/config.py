@@ -19,6 +19,7 @@ import yaml
 from promptlearn.config import DEFAULT_DEV_SPLIT, DEV_SPLITS, RunConfig
 from promptlearn.errors import PromptlearnError
 from promptlearn.pattern import Pattern
+from promptlearn.pet.config import PET_MODES
 from promptlearn.presets import available_tasks, task_patterns, task_verbalizer
 from promptlearn.verbalizer import Verbalizer
 
@@ -45,12 +46,15 @@ TASK_KEYS = {"name", "data", "patterns", "verbalizer", "shots", "dev_split"} | C
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """One task of the grid: where its data is, its patterns ``(id, text)`` and label words."""
+    """One task of the grid: where its data is, its patterns ``(id, text)`` and label words.
+
+    ``verbalizer`` None: ``verbalizer: auto``, the words are searched inside each run's own split.
+    """
 
     name: str
     data: str
     patterns: tuple[tuple[int, str], ...]
-    verbalizer: dict[str, list[str]]
+    verbalizer: dict[str, list[str]] | None
     shots: tuple[int | str, ...]
     dev_split: str
     columns: dict[str, str] = field(default_factory=dict)
@@ -68,6 +72,8 @@ class RunSpec:
     config: RunConfig
     candidates: list[dict]
     test_limit: int | None = None
+    #: PET pseudo-modes: every ``(id, text)`` pattern of the pipeline
+    patterns: tuple = ()
 
     @property
     def zero_shot(self) -> bool:
@@ -124,10 +130,9 @@ class Experiment:
 
         modes = _as_list(values.get("modes", [ZERO_SHOT, "pet"]), "modes", origin)
         for mode in modes:
-            if mode != ZERO_SHOT and mode not in MODES:
-                raise PromptlearnError(
-                    f"{origin}: modes: unknown mode {mode!r}; choose from {ZERO_SHOT}, {', '.join(sorted(MODES))}"
-                )
+            if mode != ZERO_SHOT and mode not in MODES and mode not in PET_MODES:
+                known = ", ".join([ZERO_SHOT, *sorted(MODES), *PET_MODES])
+                raise PromptlearnError(f"{origin}: modes: unknown mode {mode!r}; choose from {known}")
         shots = [_shot(k, f"{origin}: shots") for k in _as_list(values.get("shots", [16]), "shots", origin)]
         seeds = _as_list(values.get("seeds", list(LM_BFF_SEEDS)), "seeds", origin)
         if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
@@ -201,11 +206,23 @@ class Experiment:
         where = f"{task.name}/{mode}"
         base = _run_config(
             where, model=self.model, data=task.data, pattern=task.patterns[0][1], verbalizer=task.verbalizer,
-            task=task.name, **task.columns, **override(self.train, settings),
+            task=task.name, verbalizer_search={} if task.verbalizer is None else None, **task.columns,
+            **override(self.train, settings),
         )  # fmt: skip
+        if mode == ZERO_SHOT and task.verbalizer is None:
+            raise PromptlearnError(
+                f"{where}: verbalizer: auto searches label words on each seed's few-shot split, and zero-shot has "
+                "none; use `promptlearn search-verbalizer` and pass its file as the task's verbalizer"
+            )
         if mode == ZERO_SHOT:
             zero_shot = [(pid, base.replace(pattern=text, pattern_id=pid)) for pid, text in task.patterns]
             return [RunSpec(task.name, mode, pid, None, None, c, [{}], self.max_test_examples) for pid, c in zero_shot]
+        if mode in PET_MODES:  # one pipeline over all patterns per K and seed; its models train with `pet`
+            return [
+                RunSpec(task.name, mode, 0, shots, seed, base.replace(mode="pet", seed=seed, shots=shots,
+                        dev_split=task.dev_split), [{}], None, task.patterns)
+                for shots, seed in itertools.product(task.shots, self.seeds)
+            ]  # fmt: skip
         from promptlearn.modes import get_mode
 
         patterns = task.patterns
@@ -322,7 +339,9 @@ def _task(entry, data_root: str | None, shots: list, dev_split: str, origin: str
         resolved = [(p.id, p.pattern) for p in task_patterns(name)]
     else:
         resolved = [_pattern(p, i, name) for i, p in enumerate(_as_list(patterns, "patterns", origin))]
-    if words is None:
+    if words == "auto":  # searched per run, inside its own train/dev split (see api.fit)
+        verbalizer = None
+    elif words is None:
         verbalizer = task_verbalizer(name).to_dict()
     elif isinstance(words, dict):
         verbalizer = Verbalizer.from_dict(words, origin=f"{origin}.verbalizer").to_dict()

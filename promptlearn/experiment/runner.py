@@ -30,6 +30,8 @@ from promptlearn.experiment.check import check_prompts
 from promptlearn.experiment.config import Experiment, RunSpec, with_candidate
 from promptlearn.experiment.shard import Worker, claim, exclusive, from_launcher, take_device
 from promptlearn.outputs import staged_folder, to_json, write_json_atomic, write_text_atomic
+from promptlearn.pet.config import PET_MODES
+from promptlearn.pet.fewshot import cell_folder, run_cell
 from promptlearn.pvp import PVP, Encoded
 from promptlearn.trainer import classification_metrics
 
@@ -211,7 +213,7 @@ def execute(spec: RunSpec, output: Path, cache: TaskCache) -> dict:
     try:
         data = cache.data(spec)
         started = time.perf_counter()  # a run's wall time leaves out reading the dataset (shared by its runs)
-        record, probs, gold = _train_and_test(spec, data, cache)
+        record, probs, gold = _train_and_test(spec, data, cache, output)
     except Exception as err:  # a failing run must not stop the grid: keep its error, go on
         logger.warning("%s failed: %s: %s", spec.run_id, type(err).__name__, err)
         record = {
@@ -230,10 +232,18 @@ def execute(spec: RunSpec, output: Path, cache: TaskCache) -> dict:
     return record
 
 
-def _train_and_test(spec: RunSpec, data: TaskData, cache: TaskCache) -> tuple[dict, np.ndarray, np.ndarray]:
+def _train_and_test(
+    spec: RunSpec, data: TaskData, cache: TaskCache, output: Path
+) -> tuple[dict, np.ndarray, np.ndarray]:
     record: dict = {"status": "ok"}
+    if spec.mode in PET_MODES:
+        folder = cell_folder(output, spec.task, spec.mode, spec.shots, spec.seed)
+        probs, gold, labels = run_cell(spec.mode, spec.config, list(spec.patterns), folder)
+        record |= {"config": spec.config.to_dict(), "dev": None, "pipeline": str(folder), "labels": labels}
+        return record | {"test": prediction_metrics(gold, probs), "test_examples": len(gold)}, probs, gold
     if spec.zero_shot:
         run = api.build(spec.config, data)
+        api.calibrate(run, data.splits.get("train", []))
         record |= {"config": run.config.to_dict(), "dev": None, "trainable_parameters": 0}
     else:
         run, metrics, trials = _search(spec, data)
@@ -250,10 +260,12 @@ def _train_and_test(spec: RunSpec, data: TaskData, cache: TaskCache) -> tuple[di
         }
         if len(trials) > 1:
             record["search"] = trials
-    encoded = cache.encoded_test(spec, run.pvp)
-    probs = run.trainer.predict_proba(encoded)
-    gold = np.array([e.label for e in encoded], dtype=np.int64)
-    record |= {"labels": run.pvp.labels, "test": prediction_metrics(gold, probs), "test_examples": len(encoded)}
+    test = data.split("test")
+    # demonstrations are drawn anew for each run: only their absence lets runs share one encoding
+    probs = run.predict_proba(test, None if run.pvp.demonstrations else cache.encoded_test(spec, run.pvp))
+    index = {label: i for i, label in enumerate(run.pvp.labels)}
+    gold = np.array([index[ex.label] for ex in test], dtype=np.int64)
+    record |= {"labels": run.pvp.labels, "test": prediction_metrics(gold, probs), "test_examples": len(test)}
     return record, probs, gold
 
 
@@ -325,7 +337,8 @@ def write_results(path: Path, records: list[dict | None]) -> None:
 
 def fingerprint(spec: RunSpec) -> str:
     """Hash of everything that decides a run's numbers: a stored run is reused only when it matches."""
-    settings = json.dumps([spec.config.to_dict(), spec.candidates, spec.test_limit], sort_keys=True, default=str)
+    identity = [spec.config.to_dict(), spec.candidates, spec.test_limit] + ([spec.patterns] if spec.patterns else [])
+    settings = json.dumps(identity, sort_keys=True, default=str)
     return hashlib.sha256(settings.encode()).hexdigest()[:16]
 
 

@@ -1,0 +1,49 @@
+"""PET in ``promptlearn fewshot``: the pseudo-modes ``pet-ensemble``, ``pet-distill`` and ``ipet``.
+
+Each is one cell per task x K x seed over all the task's patterns. The cell runs (or resumes) a PET
+pipeline in ``<output>/pet/<task>__g<generations>__k<K>__s<seed>/`` with PET's defaults (3
+repetitions, wmean, T = 2, scale factor 5), shared by ``pet-ensemble`` and ``pet-distill``, and
+reports on the test split: the first generation's ensemble (``pet-ensemble``), or the distilled
+final classifier (``pet-distill``; ``ipet``: after 2 iPET generations).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from promptlearn import api
+from promptlearn.config import RunConfig
+from promptlearn.errors import PromptlearnError
+from promptlearn.pet.config import PET_MODES, PetConfig
+from promptlearn.pet.distill import FINAL
+from promptlearn.pet.ensemble import soften
+from promptlearn.pet.pipeline import Pipeline
+
+
+def cell_folder(output: str | Path, task: str, mode: str, shots, seed: int) -> Path:
+    generations = PET_MODES[mode][0]
+    return Path(output) / "pet" / f"{task}__g{generations}__k{shots}__s{seed}"
+
+
+def run_cell(
+    mode: str, config: RunConfig, patterns: list[tuple[int, str]], folder: Path
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Run or resume the cell's pipeline; returns the (N, C) test probabilities of what ``mode`` evaluates,
+    the (N,) gold label indices and the label order. The whole test split is used."""
+    generations, evaluated = PET_MODES[mode]
+    pet = PetConfig(
+        base=config, patterns=[text for _, text in patterns], pattern_ids=[pid for pid, _ in patterns],
+        generations=generations,
+    )  # fmt: skip
+    pipeline = Pipeline(pet, folder)
+    pipeline.run()
+    test = pipeline.cache.splits["test"]
+    gold = np.array([pipeline.labels.index(ex.label) for ex in test], dtype=np.int64)
+    if evaluated == "ensemble":
+        return soften(pipeline.ensemble(pipeline.generations[0], "test")), gold, pipeline.labels
+    if not (folder / FINAL / "metrics.json").is_file():
+        raise PromptlearnError(f"{mode}: the distilled classifier was not trained (see {folder})")
+    run = api.load_run(folder / FINAL)
+    return run.trainer.predict_proba(run.pvp.encode(test)), gold, pipeline.labels

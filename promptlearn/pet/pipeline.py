@@ -1,0 +1,193 @@
+"""The PET / iPET pipeline: ensemble, iPET generations, distillation, summary. Resumable.
+
+Layout of the output folder::
+
+    pipeline.json            the PetConfig; a restart must be given the same one
+    data/base/               the K-shot train, the sampled dev, the test split
+    data/pool.jsonl          the unlabelled pool
+    data/g<g>-<member>/      a member's training data (iPET: original + newly labelled examples)
+    g<g>/<member>/           a member's run folder;  g<g>/<member>.labels.npz its pool/dev/test scores
+    data/final/              the pool with the last ensemble's soft labels
+    final/                   the distilled classifier (what `evaluate --run` and `predict` use)
+    summary.json, summary.md
+
+Every file and folder is written whole or not at all, and a restart skips each one that exists:
+a killed pipeline continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from promptlearn import api
+from promptlearn.data import Example, load_task_data
+from promptlearn.errors import PromptlearnError
+from promptlearn.outputs import check_output_free, write_json_atomic
+from promptlearn.pet import distill
+from promptlearn.pet.config import PetConfig
+from promptlearn.pet.ensemble import merge, soften
+from promptlearn.pet.members import EncodingCache, Labels, Member, label_with, train_member
+from promptlearn.pet.pool import (
+    POOL,
+    read_split,
+    sampled_split,
+    unlabeled_pool,
+    write_data_folder,
+    write_pool,
+)
+from promptlearn.pet.selection import added_count, select
+from promptlearn.pet.summary import write_summary
+from promptlearn.verbalizer import Verbalizer
+
+logger = logging.getLogger(__name__)
+
+PIPELINE = "pipeline.json"
+
+
+def run_pipeline(config: PetConfig, output: str | Path, overwrite: bool = False) -> dict:
+    """Run (or finish) the pipeline of ``config`` in ``output``; returns the summary."""
+    return Pipeline(config, Path(output)).run(overwrite)
+
+
+class Pipeline:
+    def __init__(self, config: PetConfig, root: Path):
+        if not config.base.verbalizer:
+            raise PromptlearnError("PET's pattern models read label words at [MASK]: give --verbalizer or --task")
+        base = config.base.anchored()
+        self.labels = Verbalizer.from_dict(base.verbalizer).labels
+        self.config = config
+        self.base = base.replace(labels=self.labels)
+        self.root = root
+
+    def run(self, overwrite: bool = False) -> dict:
+        started = time.perf_counter()
+        self._claim(overwrite)
+        self.train, self.dev, test, self.pool = self._data()
+        self.cache = EncodingCache({"pool": self.pool, "dev": self.dev, "test": test})
+        self.generations = [self._first_generation()]
+        for generation in range(1, self.config.generations + 1):
+            previous = self.generations[-1]
+            self.generations.append([self._ipet_member(Member(generation, p, r), previous) for p, r in self._grid()])
+        distill.train_final(self, self.generations[-1])
+        return write_summary(self, time.perf_counter() - started)
+
+    def _grid(self) -> list[tuple[int, int]]:
+        return [(p, r) for p in range(len(self.config.patterns)) for r in range(self.config.repetitions)]
+
+    def _claim(self, overwrite: bool) -> None:
+        """Start ``root`` (empty, or replaced with ``overwrite``), or continue the same pipeline in it."""
+        stored = self.root / PIPELINE
+        wanted = self.config.to_dict()
+        if stored.is_file() and not overwrite:
+            previous = PetConfig.from_dict(_read_json(stored), str(stored)).to_dict()
+            differing = sorted(k for k in wanted if k != "base" and wanted[k] != previous[k])
+            differing += sorted(f"base.{k}" for k in wanted["base"] if wanted["base"][k] != previous["base"].get(k))
+            differing = [d for d in differing if d not in ("base.working_dir", "base.as_given")]
+            if differing:
+                raise PromptlearnError(
+                    f"{self.root} holds a PET pipeline with other settings ({', '.join(differing)}); "
+                    "give another --output, or --overwrite to start over"
+                )
+            logger.info("PET: continuing the pipeline in %s", self.root)
+            return
+        check_output_free(self.root, overwrite)
+        if overwrite and self.root.is_dir():
+            shutil.rmtree(self.root)
+        write_json_atomic(stored, wanted)
+
+    def _data(self) -> tuple[list[Example], list[Example], list[Example], list[Example]]:
+        """Train, dev, test and pool: sampled once from the task and kept in ``data/`` (read back on restarts)."""
+        folder, pool_path = self.root / "data" / "base", self.root / "data" / f"{POOL}.jsonl"
+        if not folder.is_dir() or not pool_path.is_file():
+            data = load_task_data(self.base.data, api.columns_of(self.base))
+            train, dev = sampled_split(self.config, data)
+            write_pool(pool_path.parent, unlabeled_pool(self.config, data, train + dev))
+            write_data_folder(folder, {"train": train, "dev": dev, "test": data.splits.get("test", [])})
+        pool = read_split(pool_path.parent, POOL)
+        if not pool:
+            raise PromptlearnError("The unlabelled pool is empty: give --unlabeled FILE with unlabelled texts")
+        return (*(read_split(folder, name) for name in ("train", "dev", "test")), pool)
+
+    def member_config(self, member: Member, data_dir: Path):
+        """The run config of ``member``: its pattern, repetition seed and data folder."""
+        p = member.pattern
+        return self.base.replace(
+            data=str(data_dir.resolve()), shots=None, pattern=self.config.patterns[p],
+            pattern_id=self.config.pattern_ids[p], seed=self.base.seed + (member.repetition or 0),
+        )  # fmt: skip
+
+    def _first_generation(self) -> list[Member]:
+        if self.config.zero_shot:
+            members = [Member(0, p, None) for p in range(len(self.config.patterns))]
+            for member in members:
+                self._label_untrained(member)
+            return members
+        members = [Member(0, p, r) for p, r in self._grid()]
+        folder = self.root / "data" / "base"
+        for member in members:
+            self._train_and_label(member, folder, self.train)
+        return members
+
+    def _label_untrained(self, member: Member) -> None:
+        path = member.labels_file(self.root)
+        if path.is_file():
+            return
+        run = api.build(self.member_config(member, self.root / "data" / "base"))
+        label_with(run, self.cache, [], prior_from_train=False).save(path)
+
+    def _train_and_label(self, member: Member, data_dir: Path, train: list[Example]) -> None:
+        path = member.labels_file(self.root)
+        if path.is_file():
+            return
+        config = self.member_config(member, data_dir)
+        train_member(config, member.run_dir(self.root))
+        run = api.load_run(member.run_dir(self.root))
+        prior = self.config.reduction == "wmean" and self.config.weights_from == "train"
+        label_with(run, self.cache, train, prior_from_train=prior).save(path)
+
+    def _ipet_member(self, member: Member, previous: list[Member]) -> Member:
+        """Train ``member`` on the original examples plus pool examples labelled by the other previous models."""
+        data_dir = member.data_dir(self.root)
+        if not member.labels_file(self.root).is_file() and not data_dir.is_dir():
+            others = [m for m in previous if m.is_other_than(member)]
+            probabilities = soften(self.ensemble(others, "pool"))
+            config = self.config
+            total = added_count(member.generation, len(self.train), config.scale_factor, config.zero_shot_start)
+            seed = self.base.seed * 1000 + member.generation * 100 + member.pattern * 10 + (member.repetition or 0)
+            first_zero_shot = config.zero_shot and member.generation == 1
+            picks = select(probabilities, total, self.label_shares(), seed, most_likely=first_zero_shot)
+            added = [Example(self.pool[row].text_a, self.pool[row].text_b, self.labels[label]) for row, label in picks]
+            train = self.train + added
+            # zero-shot iPET has no labelled dev: checkpoints are chosen on the training labels themselves
+            write_data_folder(data_dir, {"train": train, "dev": self.dev or added, "test": self.cache.splits["test"]})
+        train = read_split(data_dir, "train")
+        self._train_and_label(member, data_dir, train)
+        return member
+
+    def label_shares(self) -> np.ndarray:
+        """The label distribution iPET keeps: the original examples', uniform without any."""
+        counts = np.array([sum(ex.label == label for ex in self.train) for label in self.labels], dtype=np.float64)
+        return counts if counts.sum() else np.ones(len(self.labels))
+
+    def ensemble(self, members: list[Member], split: str) -> np.ndarray:
+        """The merged (N, C) logits of ``members`` on ``split`` (pool, dev or test), by the configured reduction."""
+        stored = [Labels.load(m.labels_file(self.root)) for m in members]
+        weights = None
+        if self.config.reduction == "wmean":
+            weights = [self.weight(m, labels) for m, labels in zip(members, stored, strict=True)]
+        return merge([labels.logits[split] for labels in stored], weights)
+
+    def weight(self, member: Member, labels: Labels) -> float:
+        if self.config.weights_from == "train":
+            return labels.prior_accuracy
+        return _read_json(member.run_dir(self.root) / "metrics.json")["dev"]["accuracy"]
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))

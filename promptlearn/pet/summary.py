@@ -1,0 +1,84 @@
+"""The pipeline's summary: every member's, every generation's ensemble and the final model's dev/test metrics."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from promptlearn.outputs import write_json_atomic, write_text_atomic
+from promptlearn.pet.distill import FINAL
+from promptlearn.pet.pool import POOL, read_hidden_labels
+from promptlearn.trainer import classification_metrics
+
+if TYPE_CHECKING:
+    from promptlearn.pet.pipeline import Pipeline
+
+
+def _metrics(logits: np.ndarray, gold: list, labels: list[str]) -> dict | None:
+    """Accuracy and macro-F1 of merged logits against gold label names; None without (complete) gold."""
+    if not gold or any(g is None for g in gold):
+        return None
+    index = {label: i for i, label in enumerate(labels)}
+    return classification_metrics([index[g] for g in gold], logits.argmax(axis=1), len(labels))
+
+
+def _run_metrics(run_dir) -> dict | None:
+    path = run_dir / "metrics.json"
+    if not path.is_file():
+        return None
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    return {
+        "dev": stored.get("dev"),
+        "test": stored.get("test"),
+        "train_examples": stored["training"]["train_examples"],
+        "wall_seconds": stored["training"]["wall_seconds"],
+    }
+
+
+def summarize(pipeline: Pipeline, wall_seconds: float) -> dict:
+    """Rows for members (trained ones), one ensemble row per generation, and the final model."""
+    root, labels = pipeline.root, pipeline.labels
+    gold = {
+        "dev": [ex.label for ex in pipeline.dev],
+        "test": [ex.label for ex in pipeline.cache.splits["test"]],
+        "pool": read_hidden_labels(root / "data" / f"{POOL}.jsonl"),
+    }
+    rows = []
+    for generation, members in enumerate(pipeline.generations):
+        for member in members:
+            if member.repetition is not None:
+                rows.append({"component": f"g{generation}/{member.name}", **(_run_metrics(member.run_dir(root)) or {})})
+        ensemble = {split: _metrics(pipeline.ensemble(members, split), gold[split], labels) for split in gold}
+        rows.append({"component": f"g{generation}/ensemble ({pipeline.config.reduction})", **ensemble})
+    final = _run_metrics(root / FINAL)
+    rows.append({"component": FINAL, **(final or {"note": "not trained (see the log)"})})
+    return {"rows": rows, "wall_seconds": round(wall_seconds, 2), "config": pipeline.config.to_dict()}
+
+
+def _cell(metrics: dict | None) -> str:
+    return "–" if not metrics else f"{100 * metrics['accuracy']:.1f} / {100 * metrics['macro_f1']:.1f}"
+
+
+def write_summary(pipeline: Pipeline, wall_seconds: float) -> dict:
+    """``summary.json`` and ``summary.md`` in the pipeline's folder; returns the summary."""
+    summary = summarize(pipeline, wall_seconds)
+    lines = [
+        "# PET pipeline",
+        "",
+        "Accuracy / macro-F1 (%). `pool`: the ensemble's labels against the pool's hidden gold labels "
+        "(only when the pool came from a labelled train split); members and the final model have none.",
+        "",
+        "| component | dev | test | pool | train examples | seconds |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in summary["rows"]:
+        cells = [_cell(row.get(split)) for split in ("dev", "test", "pool")]
+        extra = [str(row.get("train_examples", "–")), str(row.get("wall_seconds", "–"))]
+        name = row["component"] + (f" ({row['note']})" if "note" in row else "")
+        lines.append(f"| {name} | " + " | ".join(cells + extra) + " |")
+    lines += ["", f"Wall time of this invocation: {summary['wall_seconds']} s."]
+    write_json_atomic(pipeline.root / "summary.json", summary)
+    write_text_atomic(pipeline.root / "summary.md", "\n".join(lines) + "\n")
+    return summary

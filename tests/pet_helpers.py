@@ -1,0 +1,34 @@
+"""Helpers shared by the PET test files: a tiny task with an unlabelled pool, a tiny pipeline config."""
+
+from __future__ import annotations
+
+import pytest
+
+from promptlearn.config import RunConfig
+from promptlearn.pet.config import PetConfig
+from tests.conftest import write_task
+
+POSITIVE = ["wonderful", "great", "good", "fun", "loved"]
+NEGATIVE = ["awful", "terrible", "bad", "boring", "hated"]
+
+
+def _rows(words: list[str], label: str, subjects=("movie", "film")) -> list[dict]:
+    return [{"text": f"the {s} was {w}", "label": label} for w in words for s in subjects]
+
+
+@pytest.fixture()
+def pet_task(tmp_path):
+    """10 train examples per label (2 shots + 2 dev per label leave a pool of 12), 4 test."""
+    train = _rows(POSITIVE, "positive") + _rows(NEGATIVE, "negative")
+    test = _rows(["fun"], "positive", ("story",)) + _rows(["boring"], "negative", ("story",))
+    return write_task(tmp_path / "task", {"train": train, "test": test})
+
+
+def pet_config(model, data, **changes) -> PetConfig:
+    base = RunConfig(
+        model=str(model), data=str(data), pattern="{text} it was [MASK] .",
+        verbalizer={"positive": ["great"], "negative": ["terrible"]}, shots=2, max_steps=2, eval_every=1,
+        batch_size=4, precision="fp32",
+    )  # fmt: skip
+    values = {"patterns": ["{text} it was [MASK] .", "[MASK] : {text}"], "repetitions": 1, "final_steps": 2}
+    return PetConfig(base=base, **(values | changes))

@@ -1,0 +1,97 @@
+"""The PET pipeline end to end on a tiny random model: layout, resumption, zero-shot iPET's start."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from promptlearn import api
+from promptlearn.errors import PromptlearnError
+from promptlearn.pet.members import Labels
+from promptlearn.pet.pipeline import run_pipeline
+from promptlearn.pet.pool import read_split
+from tests import pet_helpers
+from tests.pet_helpers import pet_config
+
+pet_task = pet_helpers.pet_task  # the fixture
+
+
+def test_pipeline_writes_every_component(tiny_bert_dir, pet_task, tmp_path):
+    out = tmp_path / "pet"
+    summary = run_pipeline(pet_config(tiny_bert_dir, pet_task, generations=1), out)
+    for member in ("g0/p0-r0", "g0/p1-r0", "g1/p0-r0", "g1/p1-r0"):
+        assert (out / member / "metrics.json").is_file()
+        assert (out / f"{member}.labels.npz").is_file()
+    assert len(read_split(out / "data" / "base", "train")) == 4
+    pool = (out / "data" / "pool.jsonl").read_text().splitlines()
+    assert len(pool) == 20 - 8  # the train split without the 2 + 2 shots per label
+    # generation 1: the 4 original examples and up to 4 x (5 - 1) = 16 pool examples (fewer: the pool is small)
+    g1 = read_split(out / "data" / "g1-p0-r0", "train")
+    assert g1[:4] == read_split(out / "data" / "base", "train") and 4 < len(g1) <= 4 + 12
+    components = [row["component"] for row in summary["rows"]]
+    assert components == ["g0/p0-r0", "g0/p1-r0", "g0/ensemble (wmean)", "g1/p0-r0", "g1/p1-r0",
+                          "g1/ensemble (wmean)", "final"]  # fmt: skip
+    # the final classifier learnt the last ensemble's soft labels on the whole pool, at T = 2
+    final = json.loads((out / "final" / "config.json").read_text())
+    assert final["mode"] == "finetune" and final["temperature"] == 2.0
+    soft = [json.loads(line) for line in (out / "data" / "final" / "soft_labels.jsonl").read_text().splitlines()]
+    assert len(soft) == 12 and all(abs(sum(row) - 1) < 1e-6 for row in soft)
+    assert summary["rows"][-1]["train_examples"] == 12 and "test" in summary["rows"][-1]
+    assert json.loads((out / "summary.json").read_text())["rows"] == summary["rows"]
+
+
+class Killed(Exception):
+    """Stands for a kill -9 in the middle of a training."""
+
+
+def test_a_killed_pipeline_resumes_without_retraining(tiny_bert_dir, pet_task, tmp_path, monkeypatch):
+    out = tmp_path / "pet"
+    config = pet_config(tiny_bert_dir, pet_task, generations=1)
+    trained, real_train = [], api.train
+
+    def counting_train(run_config, output, **kwargs):
+        if len(trained) == 3 and not resumed:
+            raise Killed  # the fourth training dies before writing anything
+        trained.append(str(output))
+        return real_train(run_config, output, **kwargs)
+
+    monkeypatch.setattr(api, "train", counting_train)
+    resumed = False
+    with pytest.raises(Killed):
+        run_pipeline(config, out)
+    assert [p.removeprefix(str(out) + "/") for p in trained] == ["g0/p0-r0", "g0/p1-r0", "g1/p0-r0"]
+    assert not (out / "g1" / "p1-r0").exists()
+
+    resumed, trained[:] = True, []
+    run_pipeline(config, out)
+    assert [p.removeprefix(str(out) + "/") for p in trained] == ["g1/p1-r0", "final"]
+    run_pipeline(config, out)  # everything done: nothing trains again
+    assert len(trained) == 2
+
+
+def test_a_restart_with_other_settings_is_refused(tiny_bert_dir, pet_task, tmp_path):
+    out = tmp_path / "pet"
+    run_pipeline(pet_config(tiny_bert_dir, pet_task, patterns=["{text} it was [MASK] ."]), out)
+    with pytest.raises(PromptlearnError, match=r"other settings \(repetitions\)"):
+        run_pipeline(pet_config(tiny_bert_dir, pet_task, patterns=["{text} it was [MASK] ."], repetitions=2), out)
+
+
+def test_zero_shot_ipet_starts_from_the_untrained_ensembles_most_likely_examples(tiny_bert_dir, pet_task, tmp_path):
+    out = tmp_path / "pet"
+    run_pipeline(pet_config(tiny_bert_dir, pet_task, zero_shot=True, generations=1, zero_shot_start=2), out)
+    assert not (out / "g0" / "p0-untrained").exists()  # generation 0 is not trained
+    pool = read_split(out / "data", "pool")
+    labels = Labels.load(out / "g0" / "p1-untrained.labels.npz")  # the only other model of p0-r0
+    train = read_split(out / "data" / "g1-p0-r0", "train")
+    assert read_split(out / "data" / "base", "train") == []
+    # per label (1 each: 2 split uniformly), the most probable pool rows among those predicted as that label
+    logits = labels.logits["pool"]
+    predicted, confidence = logits.argmax(axis=1), logits.max(axis=1)
+    rows = {ex.text_a: i for i, ex in enumerate(pool)}
+    for index, label in enumerate(["positive", "negative"]):
+        chosen = [rows[ex.text_a] for ex in train if ex.label == label]
+        candidates = np.flatnonzero(predicted == index)
+        assert len(chosen) == min(1, len(candidates))
+        assert sorted(chosen) == sorted(candidates[np.argsort(-confidence[candidates], kind="stable")[: len(chosen)]])
