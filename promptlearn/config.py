@@ -46,6 +46,8 @@ class RunConfig:
     :func:`promptlearn.label_search.search_verbalizer`; the search replaces ``verbalizer`` inside the
     run's own train/dev split) improve the prompt without a human in the loop.
     Exactly one of ``max_steps`` / ``epochs`` bounds training (250 steps if neither).
+    ``group_by_length``: training batches of similar lengths (:mod:`promptlearn.batching`), each
+    padded to its own longest; False draws uniformly shuffled batches.
     ``decoding``: how multi-token label words are scored at evaluation, 'one-pass' or 'exact'.
     ``aux_mlm_weight`` w > 0 adds PET's auxiliary masked-LM loss, ``(1 - w) * task + w * MLM``, on
     ``unlabeled`` (a data file) or, when that is None, the train split's texts outside the run's train and dev.
@@ -82,6 +84,9 @@ class RunConfig:
     max_steps: int | None = _option(None, f"Optimizer steps ({DEFAULT_MAX_STEPS} unless --epochs is given).")
     epochs: float | None = _option(None, "Train for this many passes over train instead of --max-steps.")
     grad_accum: int = _option(1, "Batches per optimizer step.")
+    group_by_length: bool = _option(
+        True, "Training batches of similar lengths, each padded to its longest (off: shuffled batches)."
+    )
     eval_every: int = _option(25, "Evaluate on dev every N steps; the best-on-dev weights are kept.")
     patience: int | None = _option(None, "Stop after N evaluations without dev improvement.")
     max_grad_norm: float = 1.0
@@ -169,6 +174,8 @@ class RunConfig:
         if "dev_from_train" in values:  # a config.json written before dev_split replaced this flag
             values = dict(values)
             values.setdefault("dev_split", "sampled" if values.pop("dev_from_train") else "given")
+        if "group_by_length" not in values:  # written before batches were grouped: it trained on shuffled ones
+            values = values | {"group_by_length": False}
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:

@@ -8,11 +8,13 @@ scores only the verbalizer's words, only at the masks (:mod:`promptlearn.label_w
 from __future__ import annotations
 
 import inspect
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from promptlearn import mask_only
 from promptlearn.cloze import ClozeScorer
 from promptlearn.errors import PromptlearnError
 from promptlearn.fingerprint import base_fingerprint
@@ -101,6 +103,8 @@ class PromptModel(MaskedLM):
         # after attach, so that a mode that wraps head modules is checked and scored through them
         if self.label_words is not None:
             self.score_with(ClozeScorer(backbone))
+        # a mode that reads only the masks and leaves attention alone needs the last layer there only
+        self.mask_only = mode.reads_only_mask and mask_only.install(self.encoder)
         trained = [p for params in mode.trained_parameters(self).values() for p in params]
         self.requires_grad_(False)
         for param in trained:
@@ -118,12 +122,17 @@ class PromptModel(MaskedLM):
         """
         embeds = self.mode.embed(self, batch)  # (B, T, E)
         segments = batch.get("token_type_ids") if self.uses_segments else None
-        out = self.encoder(
-            inputs_embeds=embeds,
-            attention_mask=batch["attention_mask"],
-            **({"token_type_ids": segments} if segments is not None else {}),
-            **self.mode.encoder_kwargs(self, batch),
-        )
+        reading = nullcontext()
+        if self.mask_only:  # only the mask rows of the last layer are computed (the others must not be read)
+            masks = batch["mask_positions"][:, None] + torch.arange(self.mask_count, device=embeds.device)  # (B, M)
+            reading = mask_only.at_mask(self.encoder, masks)
+        with reading:
+            out = self.encoder(
+                inputs_embeds=embeds,
+                attention_mask=batch["attention_mask"],
+                **({"token_type_ids": segments} if segments is not None else {}),
+                **self.mode.encoder_kwargs(self, batch),
+            )
         return out.last_hidden_state
 
     def trainable_parameters(self) -> int:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from itertools import chain
 
+import numpy as np
 import torch
 
 from promptlearn.data import Example, TaskData
@@ -137,20 +139,23 @@ class PVP:
         return encoded
 
     def collate(self, batch: list[Encoded]) -> dict[str, torch.Tensor]:
-        """Pad ``batch`` to its longest member (dynamic padding); tensors are (B, T) / (B,) / (B, S)."""
-        width = max(len(e.input_ids) for e in batch)
+        """Pad ``batch`` to its longest member (dynamic padding); tensors are (B, T) / (B,) / (B, S).
+
+        Built in numpy from the concatenated ids, one copy into each tensor: no per-row tensors.
+        """
+        lengths = np.array([len(e.input_ids) for e in batch], dtype=np.int64)
+        filled = np.arange(lengths.max()) < lengths[:, None]  # (B, T): row-major, so rows fill in order
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
-        attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
-        token_type_ids = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, e in enumerate(batch):
-            input_ids[row, : len(e.input_ids)] = torch.tensor(e.input_ids)
-            attention_mask[row, : len(e.input_ids)] = 1
-            token_type_ids[row, : len(e.input_ids)] = torch.tensor(e.token_type_ids)
+        input_ids = np.full(filled.shape, pad, dtype=np.int64)
+        input_ids[filled] = np.fromiter(chain.from_iterable(e.input_ids for e in batch), np.int64, lengths.sum())
+        token_type_ids = np.zeros(filled.shape, dtype=np.int64)
+        token_type_ids[filled] = np.fromiter(
+            chain.from_iterable(e.token_type_ids for e in batch), np.int64, lengths.sum()
+        )
         out = {
-            "input_ids": input_ids,
-            "attention_mask": attention_mask,
-            "token_type_ids": token_type_ids,
+            "input_ids": torch.from_numpy(input_ids),
+            "attention_mask": torch.from_numpy(filled.astype(np.int64)),
+            "token_type_ids": torch.from_numpy(token_type_ids),
             "mask_positions": torch.tensor([e.mask_position for e in batch]),
             "labels": torch.tensor([e.label for e in batch]),
         }

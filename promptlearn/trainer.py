@@ -4,7 +4,9 @@ AdamW with linear warm-up and decay, gradient accumulation, evaluation on dev ev
 keeping the best-on-dev trainable weights, optional early stopping. Device placement, mixed
 precision (bf16 autocast on GPU, fp32 on CPU) and multi-process (``accelerate launch``) come
 from ``accelerate``; each run gets an accelerator of its own, and counts its steps on its own
-share of the data. Evaluation sorts inputs by length and pads each batch to its own longest.
+share of the data. Training batches group examples of similar lengths (``group_by_length``,
+:mod:`promptlearn.batching`) and evaluation sorts inputs by length; each batch is padded to its
+own longest.
 
 A non-finite loss stops training with an error (checked every step on CPU; on a GPU at each
 evaluation and at the end, so the host does not wait for the device every step): the weights
@@ -13,6 +15,11 @@ kept are never NaN. While it trains, :class:`~promptlearn.progress.Progress` sho
 Lean by construction: frozen weights get no gradients and no optimizer state (the optimizer sees
 only the mode's groups); under mixed precision the frozen ``nn.Linear`` weights are stored in the
 autocast dtype (see :func:`store_frozen_linears_in`); ``RunConfig.compile`` compiles the forward pass.
+
+Fast on CPU too: AdamW's fused kernel and foreach gradient clipping on CPU and CUDA (the default
+per-tensor loops cost a third of a bert-tiny ``pet`` step on CPU); the best-on-dev weights are
+copied into buffers allocated once, beside the weights, not into fresh CPU tensors at every
+improvement (profile and figures: docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from torch.utils.data import DataLoader
 from transformers import get_linear_schedule_with_warmup
 
+from promptlearn.batching import LengthGroupedBatches
 from promptlearn.config import RunConfig
 from promptlearn.errors import PromptlearnError
 from promptlearn.model import PromptModel
@@ -126,6 +134,33 @@ def diverged(loss: float, step: str, advice: str) -> PromptlearnError:
     return PromptlearnError(f"Training diverged: the loss became {loss} {step}. {advice}. Nothing was written.")
 
 
+#: devices with a fused AdamW kernel and foreach gradient clipping
+FAST_KERNEL_DEVICES = ("cpu", "cuda")
+
+
+class BestState:
+    """The trainable tensors at the best evaluation so far, in buffers allocated once beside the weights.
+
+    Copying into the same buffers at every improvement allocates nothing after the first save and,
+    on a GPU, never makes the host wait for a device-to-host copy.
+    """
+
+    def __init__(self):
+        self.tensors: dict[str, torch.Tensor] = {}
+
+    @property
+    def saved(self) -> bool:
+        return bool(self.tensors)
+
+    @torch.no_grad()
+    def save(self, model: torch.nn.Module) -> None:
+        trained = {name: p for name, p in model.named_parameters() if p.requires_grad}
+        if not self.tensors:
+            self.tensors = {name: torch.empty_like(p) for name, p in trained.items()}
+        for name, param in trained.items():
+            self.tensors[name].copy_(param)
+
+
 @dataclass
 class TrainResult:
     """What training did: the step whose weights were kept, its dev metrics, and the evaluations."""
@@ -202,16 +237,19 @@ class Trainer:
         config = self.config
         accelerator = self.accelerator = self._new_accelerator()
         set_seed(config.seed)
-        loader = DataLoader(
-            train,
-            batch_size=config.batch_size,
-            shuffle=True,
-            collate_fn=self.collate,
-            generator=torch.Generator().manual_seed(config.seed),
-        )
+        generator = torch.Generator().manual_seed(config.seed)
+        if config.group_by_length:
+            batches = LengthGroupedBatches([len(e.input_ids) for e in train], config.batch_size, generator)
+            # the generator also seeds each epoch's iterator, which would otherwise draw from the global RNG
+            loader = DataLoader(train, batch_sampler=batches, collate_fn=self.collate, generator=generator)
+        else:
+            loader = DataLoader(
+                train, batch_size=config.batch_size, shuffle=True, collate_fn=self.collate, generator=generator
+            )
         groups = self.model.mode.param_groups(self.model, config.learning_rate, config.weight_decay)
-        fused = accelerator.device.type == "cuda"
-        optimizer = torch.optim.AdamW(groups, fused=fused)
+        fast = accelerator.device.type in FAST_KERNEL_DEVICES or None  # None: torch's default elsewhere
+        optimizer = torch.optim.AdamW(groups, fused=fast)
+        trained = [p for g in groups for p in g["params"]]
         model, prepared_optimizer, loader = accelerator.prepare(self.model, optimizer, loader)
         # After prepare: under `accelerate launch` the loader holds this process's share of the batches.
         steps = config.max_steps or math.ceil(config.epochs * len(loader) / config.grad_accum)
@@ -220,7 +258,7 @@ class Trainer:
         advice = self.divergence_advice(groups)
 
         result = TrainResult(steps=steps, best_step=0)
-        best_state, stale = None, 0
+        best_state, stale = BestState(), 0
         progress = Progress(steps, f"train {self.model.mode.name}", show=accelerator.is_main_process)
         step, running = 0, []
         batches = _forever(loader)
@@ -233,7 +271,9 @@ class Trainer:
                     raise diverged(loss.item(), f"at step {step + 1}", advice)
                 accelerator.backward(loss)
                 if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_([p for g in groups for p in g["params"]], config.max_grad_norm)
+                    # accelerate's clip_grad_norm_ without its per-tensor loop (it passes no foreach)
+                    accelerator.unscale_gradients()
+                    torch.nn.utils.clip_grad_norm_(trained, config.max_grad_norm, foreach=fast)
                 prepared_optimizer.step()
                 prepared_optimizer.zero_grad(set_to_none=True)
             # Kept on the device: reading a loss every step would make the host wait for the GPU.
@@ -253,8 +293,9 @@ class Trainer:
                 model.train()
                 result.history.append({"step": step, "loss": _mean(running), **metrics})
                 running = []
-                if best_state is None or metrics["accuracy"] > result.best_dev["accuracy"]:
-                    best_state, stale = self._trainable_state(), 0
+                if not best_state.saved or metrics["accuracy"] > result.best_dev["accuracy"]:
+                    best_state.save(self.model)
+                    stale = 0
                     result.best_step, result.best_dev = step, metrics
                 else:
                     stale += 1
@@ -263,8 +304,8 @@ class Trainer:
                     logger.info("Early stop at step %d: no dev improvement in %d evaluations", step, stale)
                     break
         progress.close()
-        if best_state is not None:
-            restore_trained(self.model, best_state, f"The best-on-dev weights of step {result.best_step}")
+        if best_state.saved:
+            restore_trained(self.model, best_state.tensors, f"The best-on-dev weights of step {result.best_step}")
         else:
             result.best_step = step
         self.model.eval()
@@ -282,7 +323,8 @@ class Trainer:
         parts = []
         for start in range(0, len(order), size):
             chunk = [examples[i] for i in order[start : start + size]]
-            batch = {k: v.to(device, non_blocking=True) for k, v in self.collate(chunk).items()}
+            # a plain copy: non_blocking from pageable (unpinned) memory would wait all the same
+            batch = {k: v.to(device) for k, v in self.collate(chunk).items()}
             with self.autocast():
                 logits = model(batch)
             parts.append(self.objective.probabilities(logits))  # stays on the device: one copy at the end
@@ -297,9 +339,6 @@ class Trainer:
         probs = self.predict_proba(examples)
         gold = [e.label for e in examples]
         return classification_metrics(gold, probs.argmax(axis=1), self.model.num_labels)
-
-    def _trainable_state(self) -> dict[str, torch.Tensor]:
-        return {n: p.detach().to("cpu", copy=True) for n, p in self.model.named_parameters() if p.requires_grad}
 
 
 def _mean(losses: list[torch.Tensor]) -> float:

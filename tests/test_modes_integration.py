@@ -5,8 +5,11 @@ model's. Dev or test accuracy would be no bar at this size: over 20 steps, accur
 rows moves by a few examples either way for the frozen-model modes (measured: soft_prompt 0.59 ->
 0.52 dev, ptuning 0.61 -> 0.56), while every mode lowers its training loss (measured after 20
 steps, untrained -> trained: pet 0.71 -> 0.43, finetune 0.73 -> 0.54, soft_prompt 0.67 -> 0.66,
-ptuning 0.72 -> 0.71). The loss is computed after reloading the run folder, so a mode whose
-trained tensors were not saved, not restored, or never reached the forward pass fails it.
+ptuning 0.72 -> 0.71). That last margin is within the luck of the dropout masks: drawn for fewer
+elements (the last layer at [MASK] only), seed 13 gave ptuning 0.72 -> 0.78 after 20 steps, so
+the runs take 40 steps (measured: ptuning 0.72 -> 0.66, soft_prompt 0.67 -> 0.53). The loss is
+computed after reloading the run folder, so a mode whose trained tensors were not saved, not
+restored, or never reached the forward pass fails it.
 """
 
 from __future__ import annotations
@@ -54,8 +57,8 @@ def test_mode_learns_on_sst2_and_reloads(mode, bert_tiny_dir, small_sst2, tmp_pa
         verbalizer={"positive": ["great"], "negative": ["terrible"]},
         mode=mode,
         mode_options=contract_options(mode, bert_tiny_dir, tmp_path),
-        max_steps=20,
-        eval_every=10,
+        max_steps=40,
+        eval_every=20,
     )
     data = load_task_data(str(small_sst2))
     train = data.splits["train"]

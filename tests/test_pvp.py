@@ -1,4 +1,5 @@
 import pytest
+import torch
 
 from promptlearn.data import Example, TaskData
 from promptlearn.errors import PromptlearnError
@@ -62,6 +63,21 @@ def test_collate_pads_dynamically():
     assert batch["attention_mask"].sum(1).tolist() == [7, 11]
     assert batch["mask_positions"].tolist() == [4, 8]
     assert batch["labels"].tolist() == [0, 1]
+
+
+def test_collate_puts_every_row_in_place_with_its_segments_and_padding():
+    pvp = make_pvp("{text} [SEP] It was [MASK].")
+    texts = ["the movie was very fun", "fun", "it was a really very boring story"]
+    encoded = pvp.encode([Example(t, label="positive") for t in texts])
+    batch = pvp.collate(encoded)
+    width = max(len(e.input_ids) for e in encoded)
+    assert {t.dtype for t in batch.values()} == {torch.long}
+    for row, e in enumerate(encoded):
+        n, pad = len(e.input_ids), width - len(e.input_ids)
+        assert batch["input_ids"][row].tolist() == e.input_ids + [pvp.tokenizer.pad_token_id] * pad
+        assert batch["token_type_ids"][row].tolist() == e.token_type_ids + [0] * pad
+        assert batch["attention_mask"][row].tolist() == [1] * n + [0] * pad
+    assert 1 in batch["token_type_ids"][0].tolist()
 
 
 def test_multi_token_words_expand_the_mask_to_the_longest_word():

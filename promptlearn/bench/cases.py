@@ -3,7 +3,8 @@
 promptlearn rows go through the real code path: :func:`promptlearn.api.build` and the
 :class:`~promptlearn.trainer.Trainer` (``fit`` for training, ``predict_proba`` for evaluation),
 so whatever the trainer does (fused AdamW, lean frozen weights, compile) is what gets measured.
-The naive rows run :mod:`promptlearn.bench.naive` on the same backbone, inputs and precision.
+The reference rows run :mod:`promptlearn.bench.naive` and :mod:`promptlearn.bench.plain` on the
+same backbone, inputs and precision.
 """
 
 from __future__ import annotations
@@ -15,18 +16,21 @@ import torch
 from torch import nn
 
 from promptlearn import api
-from promptlearn.bench import naive
-from promptlearn.bench.config import EVAL_DATA, BenchConfig, Case
+from promptlearn.bench import naive, plain
+from promptlearn.bench.config import DATA_PHASES, EVAL_DATA, TRAIN_DATA, BenchConfig, Case
 from promptlearn.bench.measure import PeakMemory, mfu, non_embedding_parameters, peak_tflops, synchronize
 from promptlearn.config import RunConfig
-from promptlearn.data import Example, load_examples
+from promptlearn.data import Example, few_shot, load_examples, load_task_data
 from promptlearn.errors import PromptlearnError
 from promptlearn.model import load_backbone, load_tokenizer
+from promptlearn.modes import get_mode
 from promptlearn.pattern import Pattern
 from promptlearn.pvp import PVP, Encoded
 from promptlearn.trainer import autocast_dtype, mixed_precision
 from promptlearn.verbalizer import Verbalizer
 
+#: phases that time optimizer steps
+TRAINING_PHASES = ("train", TRAIN_DATA)
 #: Text long enough to be truncated to any ``seq_len``: every synthetic example is exactly that long.
 _FILLER = " ".join(["the film was a delight and the acting was fine"] * 64)
 
@@ -42,6 +46,9 @@ def run_case(config: BenchConfig, case: Case) -> dict:
     if case.phase == EVAL_DATA:
         examples = load_examples(config.eval_data)
         length, batch_size = config.eval_max_length, config.eval_batch_size
+    elif case.phase == TRAIN_DATA:
+        examples = few_shot_sample(config)
+        length, batch_size = config.eval_max_length, case.batch_size
     else:
         examples = synthetic_examples(case.batch_size * config.steps, list(config.verbalizer))
         length, batch_size = config.seq_len, case.batch_size
@@ -49,12 +56,13 @@ def run_case(config: BenchConfig, case: Case) -> dict:
     if limit is not None and length > limit:
         raise PromptlearnError(f"{length} tokens exceed the model's {limit} positions: lower the length")
     if case.mode is None:
-        measured = _run_naive(config, case, backbone, tokenizer, examples, length, batch_size, device)
+        run_reference = _run_plain if case.reference == "plain" else _run_naive
+        measured = run_reference(config, case, backbone, tokenizer, examples, length, batch_size, device)
     else:
         measured = _run_promptlearn(config, case, backbone, examples, length, batch_size, device)
     measured["peak_memory_bytes"] = memory.peak_bytes()
     measured["non_embedding_parameters"] = non_embedding_parameters(backbone)
-    if case.phase != EVAL_DATA:  # fixed-length inputs: every example is seq_len tokens
+    if case.phase not in DATA_PHASES:  # fixed-length inputs: every example is seq_len tokens
         tokens_per_s = measured["examples_per_s"] * length
         measured["tokens_per_s"] = tokens_per_s
         measured["mfu"] = mfu(flops_per_token, tokens_per_s, peak_tflops(device, config.peak_tflops))
@@ -80,6 +88,12 @@ def synthetic_examples(count: int, labels: list[str]) -> list[Example]:
     return [Example(_FILLER, label=labels[i % len(labels)]) for i in range(count)]
 
 
+def few_shot_sample(config: BenchConfig) -> list[Example]:
+    """The training examples ``promptlearn train --shots K --seed S`` would sample from ``config.train_data``."""
+    train, _ = few_shot(load_task_data(config.train_data), config.shots, config.seed)
+    return train
+
+
 def run_config(config: BenchConfig, case: Case, length: int, batch_size: int) -> RunConfig:
     """The promptlearn run a case measures (the data field is unused: inputs come encoded)."""
     return RunConfig(
@@ -103,13 +117,11 @@ def run_config(config: BenchConfig, case: Case, length: int, batch_size: int) ->
 def _run_promptlearn(config, case, backbone, examples, length, batch_size, device) -> dict:
     run = api.build(run_config(config, case, length, batch_size), backbone=backbone)
     encoded = run.pvp.encode(examples)
-    if case.phase == "train":
-        _check_length(encoded, length)
+    _check_length(case, encoded, length)
+    if case.phase in TRAINING_PHASES:
         seconds = _time_steps(lambda on_step: run.trainer.fit(encoded, [], on_step=on_step), config, device)
-        result = {"examples_per_s": batch_size * config.steps / seconds}
+        result = _train_result(case, encoded, config.steps, seconds)
     else:
-        if case.phase != EVAL_DATA:
-            _check_length(encoded, length)
         run.trainer.predict_proba(_warmup_sample(encoded, batch_size, config.warmup_steps))
         seconds, probs = _timed(lambda: run.trainer.predict_proba(encoded), device)
         result = _eval_result(encoded, probs, seconds)
@@ -117,22 +129,51 @@ def _run_promptlearn(config, case, backbone, examples, length, batch_size, devic
     return result
 
 
+def _reference_pvp(config: BenchConfig, tokenizer, length: int) -> PVP:
+    return PVP(Pattern.parse(config.pattern), Verbalizer.from_dict(config.verbalizer), tokenizer, max_length=length)
+
+
+def _run_plain(config, case, backbone, tokenizer, examples, length, batch_size, device) -> dict:
+    pvp = _reference_pvp(config, tokenizer, length)
+    model = plain.PlainCloze(backbone, pvp.label_token_ids).to(device)
+    dtype = autocast_dtype(mixed_precision(config.precision))
+    encoded = pvp.encode(examples)
+    _check_length(case, encoded, length)
+    inputs = naive.fixed_collate(pvp, length)(encoded)  # tokenized and padded once, as a hand loop would
+    if case.phase in TRAINING_PHASES:
+        steps = config.warmup_steps + config.steps
+        pet = run_config(config, Case(case.phase, batch_size, "pet"), length, batch_size)  # the same settings
+        lr, decay, clip = get_mode("pet").default_learning_rate, pet.weight_decay, pet.max_grad_norm
+        seconds = _time_steps(
+            lambda on_step: plain.train(model, inputs, batch_size, steps, dtype, on_step, config.seed, lr, decay, clip),
+            config,
+            device,
+        )
+        result = _train_result(case, encoded, config.steps, seconds)
+    else:
+        warmup = naive.fixed_collate(pvp, length)(_warmup_sample(encoded, batch_size, config.warmup_steps))
+        plain.predict_proba(model, warmup, batch_size, dtype)
+        seconds, probs = _timed(lambda: plain.predict_proba(model, inputs, batch_size, dtype), device)
+        result = _eval_result(encoded, probs, seconds)
+    result["trainable_parameters"] = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return result
+
+
 def _run_naive(config, case, backbone, tokenizer, examples, length, batch_size, device) -> dict:
-    verbalizer = Verbalizer.from_dict(config.verbalizer)
-    pvp = PVP(Pattern.parse(config.pattern), verbalizer, tokenizer, max_length=length)
+    pvp = _reference_pvp(config, tokenizer, length)
     model = naive.NaiveCloze(backbone, pvp.label_token_ids).to(device)
     dtype = autocast_dtype(mixed_precision(config.precision))
     collate = naive.fixed_collate(pvp, length)
     encoded = pvp.encode(examples)
-    if case.phase == "train":
-        _check_length(encoded, length)
+    _check_length(case, encoded, length)
+    if case.phase in TRAINING_PHASES:
         steps = config.warmup_steps + config.steps
         seconds = _time_steps(
             lambda on_step: naive.train(model, encoded, collate, batch_size, steps, dtype, on_step, config.seed),
             config,
             device,
         )
-        result = {"examples_per_s": batch_size * config.steps / seconds}
+        result = _train_result(case, encoded, config.steps, seconds)
     else:
         naive.predict_proba(model, _warmup_sample(encoded, batch_size, config.warmup_steps), collate, batch_size, dtype)
         seconds, probs = _timed(lambda: naive.predict_proba(model, encoded, collate, batch_size, dtype), device)
@@ -187,7 +228,18 @@ def _eval_result(encoded: list[Encoded], probs: np.ndarray, seconds: float) -> d
     return result
 
 
-def _check_length(encoded: list[Encoded], length: int) -> None:
+def _train_result(case: Case, encoded: list[Encoded], steps: int, seconds: float) -> dict:
+    """Throughput of timed training steps; on real data also the sample's size and mean length."""
+    result = {"examples_per_s": case.batch_size * steps / seconds}
+    if case.phase == TRAIN_DATA:
+        result |= {"examples": len(encoded), "mean_length": float(np.mean([len(e.input_ids) for e in encoded]))}
+    return result
+
+
+def _check_length(case: Case, encoded: list[Encoded], length: int) -> None:
+    """Synthetic inputs must come out exactly ``length`` tokens long (real data has its own lengths)."""
+    if case.phase in DATA_PHASES:
+        return
     short = [len(e.input_ids) for e in encoded if len(e.input_ids) != length]
     if short:
         raise PromptlearnError(f"Synthetic inputs came out {short[0]} tokens long instead of --seq-len {length}")

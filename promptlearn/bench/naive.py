@@ -48,7 +48,8 @@ def fixed_collate(pvp: PVP, length: int) -> Callable[[list[Encoded]], dict[str, 
         missing = length - batch["input_ids"].size(1)
         pad = pvp.tokenizer.pad_token_id if pvp.tokenizer.pad_token_id is not None else 0
         batch["input_ids"] = nn.functional.pad(batch["input_ids"], (0, missing), value=pad)
-        batch["attention_mask"] = nn.functional.pad(batch["attention_mask"], (0, missing), value=0)
+        for key in ("attention_mask", "token_type_ids"):
+            batch[key] = nn.functional.pad(batch[key], (0, missing), value=0)
         return batch
 
     return collate

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from promptlearn.bench.config import EVAL_DATA
+from promptlearn.bench.config import DATA_PHASES, EVAL_DATA, TRAIN_DATA
 
 MIB = 2**20
 
@@ -17,7 +17,8 @@ def to_markdown(report: dict) -> str:
         f"- versions: Python {env['python']}, torch {env['torch']}, transformers {env['transformers']}, "
         f"accelerate {env['accelerate']}" + (f", CUDA {env['cuda']}" if env.get("cuda") else ""),
         f"- model: {settings['model']}" + (" (random weights)" if settings["random_weights"] else "")
-        + f"; precision {settings['precision']}; {settings['warmup_steps']} warm-up + {settings['steps']} timed steps",
+        + f"; precision {settings['precision']}; {settings['warmup_steps']} warm-up + {settings['steps']} timed steps"
+        + (f"; each row the fastest of {settings['repeat']} round-robin runs" if settings.get("repeat", 1) > 1 else ""),
         f"- command: `{report['command']}`" if report.get("command") else None,
         f"- wall time: {report['wall_seconds']} s",
         "",
@@ -25,23 +26,24 @@ def to_markdown(report: dict) -> str:
     rows = report["results"]
     for batch_size in settings["batch_sizes"]:
         lines += _phase_table(rows, batch_size, settings["seq_len"])
-    data_rows = [r for r in rows if r["phase"] == EVAL_DATA]
-    if data_rows:
-        lines += _data_table(data_rows, settings)
+    for phase in (TRAIN_DATA, EVAL_DATA):
+        data_rows = [r for r in rows if r["phase"] == phase]
+        if data_rows:
+            lines += _data_table(data_rows, settings, phase)
     return "\n".join(line for line in lines if line is not None) + "\n"
 
 
 def _phase_table(rows: list[dict], batch_size: int, seq_len: int) -> list[str]:
     by_system: dict[str, dict[str, dict]] = {}
     for row in rows:
-        if row["batch_size"] == batch_size and row["phase"] != EVAL_DATA:
+        if row["batch_size"] == batch_size and row["phase"] not in DATA_PHASES:
             by_system.setdefault(row["system"], {})[row["phase"]] = row
     lines = [
         f"### Batch {batch_size}, sequence length {seq_len}",
         "",
-        "| system | trainable params | train ex/s | × naive | train peak MiB | × naive | train MFU "
-        "| eval ex/s | × naive | eval peak MiB | × naive |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| system | trainable params | train ex/s | × naive | × plain | train peak MiB | × naive | train MFU "
+        "| eval ex/s | × naive | × plain | eval peak MiB | × naive |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for system, phases in by_system.items():
         train, evaluate = phases.get("train", {}), phases.get("eval", {})
@@ -52,22 +54,30 @@ def _phase_table(rows: list[dict], batch_size: int, seq_len: int) -> list[str]:
     return [*lines, "", *errors, *([""] if errors else [])]
 
 
-def _data_table(rows: list[dict], settings: dict) -> list[str]:
+def _data_table(rows: list[dict], settings: dict, phase: str) -> list[str]:
+    length = settings["eval_max_length"]
+    if phase == TRAIN_DATA:
+        title = (
+            f"### Training on {settings['train_data']}: K = {settings['shots']} per label, seed {settings['seed']} "
+            f"(batch {rows[0]['batch_size']}, max length {length}, {settings['steps']} timed steps)"
+        )
+        padded, ours = f"every batch padded to {length}", "`train`'s batches (length-grouped, dynamic padding)"
+    else:
+        title = f"### Evaluation on {settings['eval_data']} (batch {settings['eval_batch_size']}, max length {length})"
+        padded, ours = f"every batch padded to {length}, file order", "sorted by length, dynamic padding"
     lines = [
-        f"### Evaluation on {settings['eval_data']} (batch {settings['eval_batch_size']}, "
-        f"max length {settings['eval_max_length']})",
+        title,
         "",
-        "| pipeline | examples | mean tokens | ex/s | × naive | peak MiB | × naive | accuracy |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| pipeline | examples | mean tokens | ex/s | × naive | × plain | peak MiB | × naive | accuracy |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in rows:
-        name = (
-            f"naive: every batch padded to {settings['eval_max_length']}, file order"
-            if row["mode"] is None
-            else f"promptlearn ({row['system']}): sorted by length, dynamic padding"
-        )
+        name = {
+            "naive": f"naive: {padded}",
+            "plain": f"plain (label words at [MASK]): {padded}",
+        }.get(row.get("reference"), f"promptlearn ({row['system']}): {ours}")
         if "error" in row:
-            lines.append(f"| {name} | failed: {row['error'][:120]} | | | | | | |")
+            lines.append(f"| {name} | failed: {row['error'][:120]} | | | | | | | |")
             continue
         accuracy = _percent(row.get("accuracy"))
         cells = [name, str(row["examples"]), f"{row['mean_length']:.1f}", *_cells(row), accuracy]
@@ -76,14 +86,15 @@ def _data_table(rows: list[dict], settings: dict) -> list[str]:
 
 
 def _cells(row: dict) -> list[str]:
-    """ex/s, its ratio, peak MiB, its ratio (blank when missing, 'failed' on error)."""
+    """ex/s, its ratios to naive and plain, peak MiB, its ratio to naive (blank when missing, 'failed' on error)."""
     if not row:
-        return ["", "", "", ""]
+        return ["", "", "", "", ""]
     if "error" in row:
-        return ["failed", "", "", ""]
+        return ["failed", "", "", "", ""]
     return [
         f"{row['examples_per_s']:,.1f}",
         _ratio(row.get("speedup")),
+        _ratio(row.get("plain_speedup")),
         f"{row['peak_memory_bytes'] / MIB:,.0f}",
         _ratio(row.get("memory_ratio")),
     ]

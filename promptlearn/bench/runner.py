@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from promptlearn.bench.config import EVAL_DATA, PHASES, BenchConfig, Case
+from promptlearn.bench.config import EVAL_DATA, PHASES, REFERENCES, TRAIN_DATA, BenchConfig, Case
 from promptlearn.bench.measure import environment
 from promptlearn.config import RunConfig
 from promptlearn.errors import PromptlearnError
@@ -24,18 +24,26 @@ logger = logging.getLogger(__name__)
 
 
 def plan(config: BenchConfig) -> list[Case]:
-    """Every configuration to measure: per batch size and phase, the baseline and then each mode."""
+    """Every configuration to measure: per batch size and phase, the references and then each mode."""
     modes = resolve_modes(config.modes)
+    references = [r for r in REFERENCES if r in config.references]
     cases = []
     for batch_size in config.batch_sizes:
-        for phase in PHASES:
-            cases.append(Case(phase, batch_size))
+        for phase in (p for p in PHASES if p in config.phases):
+            cases += [Case(phase, batch_size, reference=r) for r in references]
             cases += [Case(phase, batch_size, mode, compiled) for mode in modes for compiled in config.compile_variants]
-    if config.eval_data:
-        default_mode = next(f.default for f in dataclasses.fields(RunConfig) if f.name == "mode")
-        cases.append(Case(EVAL_DATA, config.eval_batch_size))
-        cases += [Case(EVAL_DATA, config.eval_batch_size, default_mode, c) for c in config.compile_variants]
+    default_mode, train_batch_size = (_run_default(name) for name in ("mode", "batch_size"))
+    for phase, data, batch_size in ((TRAIN_DATA, config.train_data, train_batch_size),
+                                    (EVAL_DATA, config.eval_data, config.eval_batch_size)):  # fmt: skip
+        if data:
+            cases += [Case(phase, batch_size, reference=r) for r in references]
+            cases += [Case(phase, batch_size, default_mode, c) for c in config.compile_variants]
     return cases
+
+
+def _run_default(name: str):
+    """The default of a :class:`RunConfig` field: what ``promptlearn train`` uses unless told otherwise."""
+    return next(f.default for f in dataclasses.fields(RunConfig) if f.name == name)
 
 
 def resolve_modes(modes: list[str] | None) -> list[str]:
@@ -51,16 +59,24 @@ def resolve_modes(modes: list[str] | None) -> list[str]:
 def run_benchmark(config: BenchConfig, command: str = "") -> dict:
     """Measure every planned case and return the report: environment, settings, command and rows.
 
-    A case that fails (a mode that needs options, out of memory) becomes a row with ``error``.
+    With ``config.repeat`` N > 1 the whole plan runs N times, round-robin (so a burst of load on
+    a shared machine hits every row alike), and each row keeps its fastest measurement, the
+    others' throughputs listed in ``repeats``. A case that fails (a mode that needs options, out
+    of memory) becomes a row with ``error``.
     """
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     started = time.perf_counter()
+    cases = plan(config)
+    measured: list[list[dict]] = [[] for _ in cases]
+    for _ in range(config.repeat):
+        for case, results in zip(cases, measured, strict=True):
+            logger.info("bench: %s %s batch %d", case.phase, case.system, case.batch_size)
+            results.append(run_isolated(config, case))
     rows = []
-    for case in plan(config):
-        logger.info("bench: %s %s batch %d", case.phase, case.system, case.batch_size)
-        measured = run_isolated(config, case)
+    for case, results in zip(cases, measured, strict=True):
         rows.append({"phase": case.phase, "system": case.system, "mode": case.mode, "compile": case.compile,
-                     "batch_size": case.batch_size, **measured})  # fmt: skip
+                     "reference": case.reference if case.mode is None else None, "batch_size": case.batch_size,
+                     **fastest(results)})  # fmt: skip
     add_ratios(rows)
     return {
         "command": command,
@@ -71,16 +87,33 @@ def run_benchmark(config: BenchConfig, command: str = "") -> dict:
     }
 
 
+def fastest(results: list[dict]) -> dict:
+    """The measurement with the highest throughput (an error only if every one failed), with all throughputs."""
+    good = [r for r in results if "error" not in r]
+    if not good:
+        return results[-1]
+    best = max(good, key=lambda r: r["examples_per_s"])
+    return best | ({"repeats": [r["examples_per_s"] for r in good]} if len(results) > 1 else {})
+
+
 def add_ratios(rows: list[dict]) -> None:
-    """Give each row its throughput and peak memory as ratios to the naive row of its phase and batch size."""
-    baselines = {(r["phase"], r["batch_size"]): r for r in rows if r["mode"] is None and "error" not in r}
+    """Ratios to the reference rows of the same phase and batch size.
+
+    ``speedup`` and ``memory_ratio``: throughput and peak memory over the naive row's;
+    ``plain_speedup``: throughput over the plain row's.
+    """
+    references = {(r["reference"], r["phase"], r["batch_size"]): r for r in rows if r["reference"] and "error" not in r}
     for row in rows:
-        base = baselines.get((row["phase"], row["batch_size"]))
-        if base is None or "error" in row:
+        if "error" in row:
             continue
-        row["speedup"] = row["examples_per_s"] / base["examples_per_s"]
-        if base["peak_memory_bytes"]:
-            row["memory_ratio"] = row["peak_memory_bytes"] / base["peak_memory_bytes"]
+        naive = references.get(("naive", row["phase"], row["batch_size"]))
+        if naive is not None:
+            row["speedup"] = row["examples_per_s"] / naive["examples_per_s"]
+            if naive["peak_memory_bytes"]:
+                row["memory_ratio"] = row["peak_memory_bytes"] / naive["peak_memory_bytes"]
+        plain = references.get(("plain", row["phase"], row["batch_size"]))
+        if plain is not None:
+            row["plain_speedup"] = row["examples_per_s"] / plain["examples_per_s"]
 
 
 def run_isolated(config: BenchConfig, case: Case) -> dict:

@@ -138,6 +138,16 @@ class Mode(nn.Module):
             groups.append({"name": f"{name}.no_decay", "params": free, "lr": rates[name], "weight_decay": 0.0})
         return [group for group in groups if group["params"]]
 
+    @property
+    def reads_only_mask(self) -> bool:
+        """Whether class scores read the last hidden state at [MASK] alone, through unchanged attention.
+
+        True when the mode keeps the default :meth:`readout` and :meth:`encoder_kwargs`; then the
+        model computes its last layer at [MASK] only (:mod:`promptlearn.mask_only`).
+        """
+        own = type(self)
+        return own.readout is Mode.readout and own.encoder_kwargs is Mode.encoder_kwargs
+
     def embed(self, model: MaskedLM, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Input embeddings (B, T, E) for the encoder (E: the word embeddings' width)."""
         return model.word_embeddings(batch["input_ids"])
