@@ -1,8 +1,9 @@
 """PromptModel: mode hook -> MLM encoder -> hidden states -> class scores.
 
 The backbone is any ``AutoModelForMaskedLM``. The mode (see :mod:`promptlearn.modes.base`) decides
-what is embedded, what trains and how hidden states become class scores; the default readout
-scores only the verbalizer's words, only at the masks (:mod:`promptlearn.label_words`).
+what is embedded and what trains, and declares its readout; the scores come from
+:func:`promptlearn.objective.class_scores`: the mode's classification head, or (without one) only
+the verbalizer's words, only at the masks (:mod:`promptlearn.label_words`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from promptlearn.fingerprint import base_fingerprint
 from promptlearn.hub import check_local_model, require_hub
 from promptlearn.lm import MaskedLM
 from promptlearn.modes.base import Mode
+from promptlearn.objective import class_scores
 
 
 def load_tokenizer(name: str):
@@ -100,6 +102,8 @@ class PromptModel(MaskedLM):
         self.uses_segments = getattr(config, "type_vocab_size", 0) > 1 and "token_type_ids" in _arguments(self.encoder)
         self.mode = mode
         mode.attach(self)
+        if (mode.head is None) != mode.uses_verbalizer:
+            raise ValueError(f"Mode {mode.name!r} must own a head exactly when it uses no verbalizer")
         # after attach, so that a mode that wraps head modules is checked and scored through them
         if self.label_words is not None:
             self.score_with(ClozeScorer(backbone))
@@ -112,7 +116,7 @@ class PromptModel(MaskedLM):
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Class scores (B, C) for a collated batch (see :meth:`promptlearn.pvp.PVP.collate`)."""
-        return self.mode.readout(self, self.hidden_states(batch), batch)
+        return class_scores(self, self.mode.head, self.hidden_states(batch), batch)
 
     def hidden_states(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """The encoder's last hidden states (B, T, H), inputs embedded by the mode.

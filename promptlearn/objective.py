@@ -1,9 +1,13 @@
-"""Objective: what training minimises and how scores become probabilities.
+"""Objective: how hidden states become class scores, what training minimises, and probabilities.
+
+Scoring (:func:`class_scores`, which :class:`~promptlearn.model.PromptModel` calls on the encoder's
+hidden states) is the readout a mode declares but does not implement: the cloze scoring, label
+words at the mask(s) (:func:`cloze_scores`, through :class:`~promptlearn.label_words.LabelWords`),
+or the classification-head scoring, the mode's ``head`` on the pooled state (:func:`head_scores`).
 
 The :class:`~promptlearn.trainer.Trainer` knows nothing of cloze questions: it asks the objective
 for the loss of a batch (:meth:`Objective.training_loss`) and for class probabilities
-(:meth:`Objective.probabilities`). The model gives class scores (B, C), from label words
-(:class:`~promptlearn.label_words.LabelWords`) or a classification head alike.
+(:meth:`Objective.probabilities`), from class scores (B, C) of either scoring alike.
 
 - Hard labels: cross-entropy on ``batch["labels"]``.
 - Soft targets (``batch["soft_targets"]``, (B, C) probabilities, e.g. an ensemble's): the KL
@@ -18,11 +22,33 @@ for the loss of a batch (:meth:`Objective.training_loss`) and for class probabil
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
 from promptlearn.aux_mlm import MlmBatches
 from promptlearn.errors import PromptlearnError
+
+if TYPE_CHECKING:
+    from promptlearn.lm import MaskedLM
+
+
+def cloze_scores(model: MaskedLM, hidden: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Hidden states (B, T, H) -> class scores (B, C): the label words at the mask(s)."""
+    return model.cloze_scores(hidden, batch)
+
+
+def head_scores(head: nn.Module, hidden: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Hidden states (B, T, H) -> class scores (B, C): ``head`` (a ClassificationHead) on the pooled state."""
+    return head(hidden, batch["attention_mask"])
+
+
+def class_scores(model: MaskedLM, head: nn.Module | None, hidden: torch.Tensor, batch: dict[str, torch.Tensor]):
+    """The readout a mode declares: its ``head``'s scores when it owns one, else the label words' (B, C)."""
+    if head is None:
+        return cloze_scores(model, hidden, batch)
+    return head_scores(head, hidden, batch)
 
 
 class Objective:

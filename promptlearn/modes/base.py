@@ -9,8 +9,10 @@ it adds (soft prompts, encoders, heads) move, save and train with the model. It 
   exactly these change) and each group's learning rate (:meth:`group_learning_rates`);
 - how inputs are embedded (:meth:`embed`, e.g. writing soft tokens into their slots);
 - any keyword arguments for the encoder (:meth:`encoder_kwargs`, e.g. deep prompts);
-- how hidden states become class scores (:meth:`readout`: label words at the masks by default,
-  :meth:`~promptlearn.lm.MaskedLM.cloze_scores`); the loss is the trainer's objective's, not the mode's;
+- which readout it needs, by owning a ``head`` or not: a mode sets ``self.head`` to a
+  :class:`~promptlearn.heads.ClassificationHead` (its parameters train and are saved as the mode's)
+  and ``uses_verbalizer = False``; without one, scores are label words at the masks. The scoring
+  itself, like the loss, is the objective's (:func:`promptlearn.objective.class_scores`), not the mode's;
 - what a run folder stores (:meth:`artifact_state`: the trained tensors by default; :meth:`save_files`
   may add files of its own) and what ``export --merge`` writes (:meth:`merged_backbone`).
 
@@ -49,7 +51,7 @@ class ModeOptions:
 
 
 class Mode(nn.Module):
-    """Base class: trains nothing, embeds tokens as they are, reads out label words at [MASK]."""
+    """Base class: trains nothing, embeds tokens as they are, owns no head (label words at [MASK] score)."""
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
@@ -58,14 +60,18 @@ class Mode(nn.Module):
     default_learning_rate: ClassVar[float] = 1e-5
     #: whether the pattern may contain [SOFT] tokens (only modes that train prompt embeddings)
     uses_soft_tokens: ClassVar[bool] = False
-    #: whether class scores come from label words (False: a classification head, no verbalizer)
+    #: whether class scores come from label words (False: the mode's ``head``, no verbalizer)
     uses_verbalizer: ClassVar[bool] = True
+    #: whether the label-word readout may compute the last layer at [MASK] alone (see :attr:`reads_only_mask`)
+    mask_only_layer: ClassVar[bool] = True
     #: optional packages the mode needs (import names), beyond promptlearn's own dependencies
     requires: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, options: ModeOptions | None = None):
         super().__init__()
         self.options = options if options is not None else self.options_class()
+        #: the classification head this mode owns (set in :meth:`attach`), or None: label words score
+        self.head: nn.Module | None = None
 
     @classmethod
     def from_options(cls, options: dict) -> Mode:
@@ -142,11 +148,11 @@ class Mode(nn.Module):
     def reads_only_mask(self) -> bool:
         """Whether class scores read the last hidden state at [MASK] alone, through unchanged attention.
 
-        True when the mode keeps the default :meth:`readout` and :meth:`encoder_kwargs`; then the
-        model computes its last layer at [MASK] only (:mod:`promptlearn.mask_only`).
+        True when label words score (:attr:`uses_verbalizer`), :attr:`mask_only_layer` allows it and the
+        mode keeps the default :meth:`encoder_kwargs`; then the model computes its last layer at [MASK]
+        only (:mod:`promptlearn.mask_only`).
         """
-        own = type(self)
-        return own.readout is Mode.readout and own.encoder_kwargs is Mode.encoder_kwargs
+        return self.uses_verbalizer and self.mask_only_layer and type(self).encoder_kwargs is Mode.encoder_kwargs
 
     def embed(self, model: MaskedLM, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Input embeddings (B, T, E) for the encoder (E: the word embeddings' width)."""
@@ -155,10 +161,6 @@ class Mode(nn.Module):
     def encoder_kwargs(self, model: MaskedLM, batch: dict[str, torch.Tensor]) -> dict:
         """Extra keyword arguments for the encoder call."""
         return {}
-
-    def readout(self, model: MaskedLM, hidden: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Class logits (B, C) from the encoder's hidden states (B, T, H)."""
-        return model.cloze_scores(hidden, batch)
 
     def artifact_state(self, model: MaskedLM) -> dict[str, torch.Tensor]:
         """Tensors a run folder stores: every trainable parameter, by its name in the PromptModel."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 
 from promptlearn.heads import ClassificationHead, check_pooling
@@ -44,6 +43,3 @@ class HeadMode(Mode):
 
     def group_learning_rates(self, learning_rate: float | None = None) -> dict[str, float]:
         return {"head": learning_rate or self.default_learning_rate}
-
-    def readout(self, model, hidden: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.head(hidden, batch["attention_mask"])

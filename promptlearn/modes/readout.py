@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-import torch
 from torch import nn
 
 from promptlearn.heads import ClassificationHead, check_readout
@@ -44,11 +43,12 @@ class ReadoutChoice(Mode):
     #: whether readout=cls encodes the bare text (:meth:`~promptlearn.pattern.Pattern.inputs_only`)
     #: rather than the pattern
     cls_reads_bare_text: ClassVar[bool] = True
+    #: these modes have always run the full last layer (the mask-only one is not checked against their layers)
+    mask_only_layer: ClassVar[bool] = False
 
     def __init__(self, options: ReadoutOptions | None = None):
         super().__init__(options)
         self.uses_verbalizer = self.options.readout == "cloze"
-        self.head: ClassificationHead | None = None
 
     def adapt_pattern(self, pattern):
         pattern = super().adapt_pattern(pattern)
@@ -62,8 +62,3 @@ class ReadoutChoice(Mode):
     def head_parameters(self) -> list[nn.Parameter]:
         """The head's parameters; none for the cloze readout."""
         return [] if self.head is None else list(self.head.parameters())
-
-    def readout(self, model, hidden: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        if self.head is None:
-            return super().readout(model, hidden, batch)
-        return self.head(hidden, batch["attention_mask"])  # (B, C) from [CLS]
