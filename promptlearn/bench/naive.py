@@ -60,6 +60,29 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> AbstractContext
     return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
 
 
+def reference_step(
+    model: nn.Module,
+    batch: dict[str, torch.Tensor],
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    dtype: torch.dtype | None,
+    params: list[nn.Parameter],
+    max_grad_norm: float,
+    foreach: bool | None = None,
+) -> None:
+    """One optimizer step of a reference loop: cross-entropy on the label-word scores, (scaled) backward,
+    gradient clipping at ``max_grad_norm`` over ``params``, AdamW. Shared by the naive and plain loops."""
+    with autocast(next(model.parameters()).device, dtype):
+        logits = model(batch)
+    loss = nn.functional.cross_entropy(logits.float(), batch["labels"])
+    scaler.scale(loss).backward()
+    scaler.unscale_(optimizer)
+    nn.utils.clip_grad_norm_(params, max_grad_norm, foreach=foreach)
+    scaler.step(optimizer)
+    scaler.update()
+    optimizer.zero_grad(set_to_none=True)
+
+
 def train(
     model: NaiveCloze,
     examples: list[Encoded],
@@ -82,15 +105,7 @@ def train(
     while step < steps:
         for batch in loader:
             batch = {k: v.to(device) for k, v in batch.items()}
-            with autocast(device, dtype):
-                logits = model(batch)
-            loss = nn.functional.cross_entropy(logits.float(), batch["labels"])
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            scaler.step(optimizer)
-            scaler.update()
-            optimizer.zero_grad(set_to_none=True)
+            reference_step(model, batch, optimizer, scaler, dtype, list(model.parameters()), 1.0)
             step += 1
             on_step(step)
             if step == steps:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from promptlearn.bench.naive import autocast
+from promptlearn.bench.naive import autocast, reference_step
 from promptlearn.cloze import find_transform
 from promptlearn.errors import PromptlearnError
 
@@ -93,15 +93,7 @@ def train(
         order = torch.randperm(count, generator=generator).to(device)
         for start in range(0, count, batch_size):
             batch = {k: v[order[start : start + batch_size]] for k, v in inputs.items()}
-            with autocast(device, dtype):
-                logits = model(batch)
-            loss = nn.functional.cross_entropy(logits.float(), batch["labels"])
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-            nn.utils.clip_grad_norm_(params, max_grad_norm, foreach=True)
-            scaler.step(optimizer)
-            scaler.update()
-            optimizer.zero_grad(set_to_none=True)
+            reference_step(model, batch, optimizer, scaler, dtype, params, max_grad_norm, foreach=True)
             step += 1
             on_step(step)
             if step == steps:
