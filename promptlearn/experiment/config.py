@@ -39,7 +39,7 @@ FLAG_KEYS = {"lr": "learning_rate"}
 
 EXPERIMENT_KEYS = {
     "model", "tasks", "data_root", "output", "report", "modes", "shots", "seeds", "dev_split",
-    "train_patterns", "max_test_examples", "cpu_threads", "train", "mode_settings", "search",
+    "train_patterns", "max_test_examples", "cpu_threads", "train", "mode_settings", "search", "ensembles",
 }  # fmt: skip
 TASK_KEYS = {"name", "data", "patterns", "verbalizer", "shots", "dev_split"} | COLUMN_FIELDS
 
@@ -105,6 +105,8 @@ class Experiment:
     train: dict = field(default_factory=dict)
     mode_settings: dict[str, dict] = field(default_factory=dict)
     search: dict[str, list] = field(default_factory=dict)
+    #: name -> modes: per task x K x seed, the mean class probabilities of all those modes' runs (every pattern)
+    ensembles: dict[str, list[str]] = field(default_factory=dict)
     source: dict = field(default_factory=dict)
 
     @classmethod
@@ -184,6 +186,7 @@ class Experiment:
             train=train,
             mode_settings=mode_settings,
             search=_search(values.get("search") or {}, f"{origin}: search"),
+            ensembles=_ensembles(values.get("ensembles") or {}, modes, f"{origin}: ensembles"),
             source=dict(values),
         )
         try:
@@ -312,6 +315,27 @@ def _search(search: dict, origin: str) -> dict[str, list]:
         if not isinstance(values, list) or not values:
             raise PromptlearnError(f"{origin}.{key} must be a non-empty list of values, got {values!r}")
     return dict(search)
+
+
+def _ensembles(ensembles: dict, modes: list[str], origin: str) -> dict[str, list[str]]:
+    """Check ``ensembles`` (name -> list of modes); one whose modes are not all in the grid is unused
+    (as ``mode_settings`` of a mode that ``--modes`` leaves out). Names must not be modes themselves."""
+    from promptlearn.modes import MODES
+
+    if not isinstance(ensembles, dict):
+        raise PromptlearnError(f"{origin}: maps an ensemble's name to its modes, e.g. {{recipe: [pet, mlm_head]}}")
+    known = [ZERO_SHOT, *sorted(MODES), *PET_MODES]
+    used = {}
+    for name, members in ensembles.items():
+        if name in known:
+            raise PromptlearnError(f"{origin}: {name!r} is a mode's name; give the ensemble another name")
+        members = _as_list(members, f"ensembles.{name}", origin)
+        unknown = [m for m in members if m not in known]
+        if not members or unknown:
+            raise PromptlearnError(f"{origin}: {name} lists modes from {', '.join(known)}, got {members!r}")
+        if set(members) <= set(modes):
+            used[str(name)] = list(members)
+    return used
 
 
 def _candidates(search: dict[str, list]) -> list[dict]:

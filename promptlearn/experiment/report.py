@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 def write_report(experiment: Experiment, records: list[dict], command: str) -> list[Path]:
     """Write summary.md, summary.csv and ``plots/<task>.png`` to the output (and the report folder, if set)."""
     output = Path(experiment.output)
-    records = records + ensemble_records(records, lambda run_id: load_predictions(output, run_id))
+    records = records + ensemble_records(records, lambda run_id: load_predictions(output, run_id), experiment.ensembles)
     rows = summarize(records)
     markdown = summary_markdown(experiment, rows, records, command)
     written = []
@@ -118,8 +118,13 @@ def _protocol(experiment: Experiment) -> list[str]:
             "shared by every run (to keep the CPU budget); smaller test sets are used whole"
         )
     lines += [
-        f"- pattern `{ENSEMBLE}`: per seed, the mean of the patterns' test probabilities; "
-        f"`{POOLED}`: pooled over patterns and seeds",
+        f"- pattern `{ENSEMBLE}`: per seed, the mean of the patterns' test (and dev) probabilities; "
+        f"`{POOLED}`: pooled over patterns and seeds; s/run of an ensemble: its runs' seconds added up",
+        *(
+            f"- `{name}`: per seed, the mean of the test (and dev) probabilities of every run of "
+            f"{', '.join(f'`{m}`' for m in modes)} (all their patterns)"
+            for name, modes in experiment.ensembles.items()
+        ),
         f"- top-class share: fraction of test predictions that go to the most-predicted class; "
         f"⚠ marks rows at {COLLAPSE_SHARE:.0%} or more (the model predicts one class for nearly "
         "everything: a majority-class collapse; macro-F1 shows it too)",

@@ -209,11 +209,11 @@ def _worker_main(experiment: Experiment, retry_failed: bool, worker: Worker, see
 def execute(spec: RunSpec, output: Path, cache: TaskCache) -> dict:
     """Run one cell and write its folder. Exceptions become a ``failed`` record; Ctrl-C propagates."""
     started = time.perf_counter()
-    probs = gold = None
+    predictions = None
     try:
         data = cache.data(spec)
         started = time.perf_counter()  # a run's wall time leaves out reading the dataset (shared by its runs)
-        record, probs, gold = _train_and_test(spec, data, cache, output)
+        record, predictions = _train_and_test(spec, data, cache, output)
     except Exception as err:  # a failing run must not stop the grid: keep its error, go on
         logger.warning("%s failed: %s: %s", spec.run_id, type(err).__name__, err)
         record = {
@@ -224,23 +224,24 @@ def execute(spec: RunSpec, output: Path, cache: TaskCache) -> dict:
         }
     record = _identity(spec) | record | {"wall_seconds": round(time.perf_counter() - started, 2)}
     with staged_folder(output / "runs" / spec.run_id, overwrite=True) as folder:
-        if probs is not None:
-            np.savez_compressed(folder / PREDICTIONS, probabilities=probs, gold=gold)
+        if predictions is not None:
+            np.savez_compressed(folder / PREDICTIONS, **predictions)
             # anchored: `train --config` re-runs it from any directory, as a run folder of `train` does
             write_json_atomic(folder / "config.json", RunConfig.from_dict(record["config"]).anchored().to_dict())
         write_json_atomic(folder / RECORD, record)
     return record
 
 
-def _train_and_test(
-    spec: RunSpec, data: TaskData, cache: TaskCache, output: Path
-) -> tuple[dict, np.ndarray, np.ndarray]:
+def _train_and_test(spec: RunSpec, data: TaskData, cache: TaskCache, output: Path) -> tuple[dict, dict]:
+    """The run's record and its stored predictions: test (and, for a trained run, dev) probabilities and gold."""
     record: dict = {"status": "ok"}
     if spec.mode in PET_MODES:
         folder = cell_folder(output, spec.task, spec.mode, spec.shots, spec.seed)
         probs, gold, labels = run_cell(spec.mode, spec.config, list(spec.patterns), folder)
         record |= {"config": spec.config.to_dict(), "dev": None, "pipeline": str(folder), "labels": labels}
-        return record | {"test": prediction_metrics(gold, probs), "test_examples": len(gold)}, probs, gold
+        record |= {"test": prediction_metrics(gold, probs), "test_examples": len(gold)}
+        return record, {"probabilities": probs, "gold": gold}
+    predictions = {}
     if spec.zero_shot:
         run = api.build(spec.config, data)
         api.calibrate(run, data.splits.get("train", []))
@@ -260,13 +261,19 @@ def _train_and_test(
         }
         if len(trials) > 1:
             record["search"] = trials
+        dev = api.few_shot_split(run.config, data)[1]
+        predictions |= {"dev_probabilities": run.predict_proba(dev), "dev_gold": _gold(run, dev)}
     test = data.split("test")
     # demonstrations are drawn anew for each run: only their absence lets runs share one encoding
     probs = run.predict_proba(test, None if run.pvp.demonstrations else cache.encoded_test(spec, run.pvp))
-    index = {label: i for i, label in enumerate(run.pvp.labels)}
-    gold = np.array([index[ex.label] for ex in test], dtype=np.int64)
+    gold = _gold(run, test)
     record |= {"labels": run.pvp.labels, "test": prediction_metrics(gold, probs), "test_examples": len(test)}
-    return record, probs, gold
+    return record, predictions | {"probabilities": probs, "gold": gold}
+
+
+def _gold(run: api.Prompted, examples: list[Example]) -> np.ndarray:
+    index = {label: i for i, label in enumerate(run.pvp.labels)}
+    return np.array([index[ex.label] for ex in examples], dtype=np.int64)
 
 
 def _search(spec: RunSpec, data: TaskData) -> tuple[api.Prompted, dict, list[dict]]:
@@ -316,13 +323,17 @@ def read_record(output: Path, spec: RunSpec) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def load_predictions(output: Path, run_id: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """Test probabilities (N, C) and gold label indices (N,) of a finished run."""
+def load_predictions(output: Path, run_id: str) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
+    """A finished run's probabilities (N, C) and gold label indices (N,) per split: ``test``, and ``dev``
+    for a trained run (its sampled dev split, scored by the kept checkpoint)."""
     path = Path(output) / "runs" / run_id / PREDICTIONS
     if not path.is_file():
         return None
     with np.load(path) as stored:
-        return stored["probabilities"], stored["gold"]
+        loaded = {"test": (stored["probabilities"], stored["gold"])}
+        if "dev_probabilities" in stored:
+            loaded["dev"] = (stored["dev_probabilities"], stored["dev_gold"])
+        return loaded
 
 
 def write_results(path: Path, records: list[dict | None]) -> None:
