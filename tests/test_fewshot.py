@@ -427,6 +427,27 @@ def test_summary_states_each_modes_search_once(tiny_bert_dir, task_dir, tmp_path
     assert "none (each mode's settings as given)" not in summary
 
 
+def test_summary_lists_the_candidate_each_searched_run_kept_per_seed(tiny_bert_dir, task_dir, tmp_path):
+    values = experiment_values(tiny_bert_dir, task_dir, tmp_path, modes=["pet"])
+    values["mode_settings"] = {"pet": {"search": {"learning_rate": [1e-4, 1e-3]}}}
+
+    def searched(seed, scores):  # (accuracy, macro-F1) per candidate; ties go to the first candidate
+        trials = [
+            {"learning_rate": lr, "dev": {"accuracy": a, "macro_f1": f}}
+            for lr, (a, f) in zip([1e-4, 1e-3], scores, strict=True)
+        ]
+        return record(f"s{seed}", "pet", 0, seed, 0.5, 0.5) | {"task": "toy", "search": trials}
+
+    records = [
+        searched(13, [(0.5, 0.4), (0.5, 0.5)]),
+        searched(21, [(0.75, 0.7), (0.5, 0.5)]),
+        searched(42, [(0.5, 0.5)] * 2),
+    ]
+    summary = summary_markdown(Experiment.from_dict(values), summarize(records), records, "test")
+    assert "| mode | K | pattern | seed 13 | seed 21 | seed 42 |" in summary
+    assert "| pet | 16 | 0 | learning_rate=0.001 | learning_rate=0.0001 | learning_rate=0.0001 |" in summary
+
+
 def test_task_without_preset_says_how_to_give_its_prompt(tiny_bert_dir, task_dir, tmp_path):
     values = experiment_values(tiny_bert_dir, task_dir, tmp_path)
     values["tasks"] = [{"name": "trec", "data": str(task_dir)}]

@@ -71,6 +71,7 @@ def summary_markdown(experiment: Experiment, rows: list[SummaryRow], records: li
         ]
         lines += [_table_row(row) for row in task_rows]
         lines.append("")
+        lines += _chosen_settings([r for r in records if r["task"] == task.name and r.get("search")])
     if failed:
         lines += ["## Failed runs", "", "| run | error |", "| --- | --- |"]
         lines += [f"| {r['run_id']} | {r['error'].splitlines()[0][:200].replace('|', '/')} |" for r in failed]
@@ -130,6 +131,29 @@ def _protocol(experiment: Experiment) -> list[str]:
         "everything: a majority-class collapse; macro-F1 shows it too)",
     ]
     return lines
+
+
+def _chosen_settings(searched: list[dict]) -> list[str]:
+    """A table of the candidate each searched run kept (best on dev), one row per mode x K x pattern."""
+    if not searched:
+        return []
+    seeds = sorted({r["seed"] for r in searched})
+    rows: dict[tuple, dict] = {}
+    for record in searched:
+        best = max(record["search"], key=lambda trial: (trial["dev"]["accuracy"], trial["dev"]["macro_f1"]))
+        chosen = ", ".join(f"{k}={v}" for k, v in best.items() if k != "dev")
+        rows.setdefault((record["mode"], shot_label(record["shots"]), str(record["pattern_id"])), {})[
+            record["seed"]
+        ] = chosen
+    lines = [
+        "Chosen on dev (the hyperparameter candidate each run kept, per seed):",
+        "",
+        "| mode | K | pattern | " + " | ".join(f"seed {s}" for s in seeds) + " |",
+        "| --- | --- | --- | " + " | ".join("---" for _ in seeds) + " |",
+    ]
+    for (mode, shots, pattern), chosen in rows.items():
+        lines.append(f"| {mode} | {shots} | {pattern} | " + " | ".join(chosen.get(s, "–") for s in seeds) + " |")
+    return [*lines, ""]
 
 
 def _search_line(searches: dict[str, dict]) -> str:
