@@ -221,6 +221,21 @@ def test_named_ensemble_averages_every_run_of_its_modes_per_seed_on_test_and_dev
     assert row.runs == 2 and row.test_accuracy == pytest.approx(0.75) and row.pattern == "ensemble"
 
 
+def test_named_ensemble_aligns_runs_that_order_the_labels_differently():
+    cloze = record("c", "pet", 0, 13, 0, 0) | {"labels": ["positive", "negative"]}
+    head = record("h", "head", 0, 13, 0, 0) | {"labels": ["negative", "positive"]}  # the data's order
+    stored = {  # both right on both examples, each in its own label order: averaged unaligned they would tie
+        "c": {"test": (np.array([[0.7, 0.3], [0.4, 0.6]]), np.array([0, 1]))},
+        "h": {"test": (np.array([[0.2, 0.8], [0.9, 0.1]]), np.array([1, 0]))},
+    }
+    (named,) = [
+        r for r in ensemble_records([cloze, head], stored.get, {"both": ["pet", "head"]}) if r["mode"] == "both"
+    ]
+    assert named["test"]["accuracy"] == pytest.approx(1.0)
+    with pytest.raises(PromptlearnError, match="different labels"):
+        ensemble_records([cloze, head | {"labels": ["neg", "pos"]}], stored.get, {"both": ["pet", "head"]})
+
+
 def test_ensembles_are_checked_and_unused_when_their_modes_are_left_out(tiny_bert_dir, task_dir, tmp_path):
     values = experiment_values(tiny_bert_dir, task_dir, tmp_path, ensembles={"both": ["pet", "head"]})
     assert Experiment.from_dict(values | {"modes": ["pet", "head"]}).ensembles == {"both": ["pet", "head"]}

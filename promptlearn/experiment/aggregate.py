@@ -91,8 +91,10 @@ def _ensemble(members: list[dict], load_predictions: Loader, mode: str, at_least
     if len(members) < at_least or any(item is None for item in loaded):
         return None
     first = members[0]
-    if any(m["labels"] != first["labels"] for m in members):
+    if any(sorted(m["labels"]) != sorted(first["labels"]) for m in members):
         raise PromptlearnError(f"{first['task']}/{mode}: the ensemble's runs have different labels")
+    # a head's runs order the labels as the data does, cloze runs as the verbalizer: align on the first's order
+    loaded = [_in_order(item, m["labels"], first["labels"]) for item, m in zip(loaded, members, strict=True)]
     metrics = {}
     for split in ("test", "dev"):
         if not all(split in item for item in loaded):
@@ -120,6 +122,13 @@ def _ensemble(members: list[dict], load_predictions: Loader, mode: str, at_least
         "trainable_parameters": None,
         "wall_seconds": float(sum(m["wall_seconds"] for m in members if m.get("wall_seconds") is not None)),
     }
+
+
+def _in_order(predictions: dict, labels: list[str], order: list[str]) -> dict:
+    """``predictions`` (split -> (probs (N, C), gold (N,)) over ``labels``) with the classes in ``order``."""
+    columns = [labels.index(label) for label in order]
+    position = np.array([order.index(label) for label in labels])
+    return {split: (probs[:, columns], position[gold]) for split, (probs, gold) in predictions.items()}
 
 
 def summarize(records: list[dict]) -> list[SummaryRow]:
