@@ -145,7 +145,7 @@ def test_a_trained_run_estimates_unlabeled_calibration_on_texts_it_did_not_train
 ):
     data = load_task_data(str(tiny_task_dir))
     config = RunConfig(model=str(tiny_bert_dir), data=str(tiny_task_dir), pattern=PATTERN, verbalizer=WORDS,
-                       calibrate="unlabeled", shots=1, dev_split="given", seed=13, max_steps=1, batch_size=2)  # fmt: skip
+                       calibrate="unlabeled", shots=1, dev_split="given", seed=13, max_steps=1)  # fmt: skip
     seen = []
     real = calibration.estimate
     monkeypatch.setattr(

@@ -236,6 +236,24 @@ def test_named_ensemble_aligns_runs_that_order_the_labels_differently():
         ensemble_records([cloze, head | {"labels": ["neg", "pos"]}], stored.get, {"both": ["pet", "head"]})
 
 
+def test_search_combine_mean_reports_the_mean_of_every_candidates_probabilities(tiny_bert_dir, task_dir, tmp_path):
+    values = experiment_values(tiny_bert_dir, task_dir, tmp_path, modes=["pet"], seeds=[13], search_combine="mean")
+    values["tasks"][0]["patterns"] = values["tasks"][0]["patterns"][:1]
+    values["search"] = {"learning_rate": [1e-3, 1e-2]}
+    experiment = Experiment.from_dict(values)
+    (record_,) = run_experiment(experiment)
+    (spec,) = experiment.runs()
+    data = load_task_data(str(task_dir))
+    test = data.split("test")
+    singles = [api.fit(with_candidate(spec.config, c, "t"), data)[0].predict_proba(test) for c in spec.candidates]
+    stored = load_predictions(tmp_path, record_["run_id"])
+    np.testing.assert_allclose(stored["test"][0], np.mean(singles, axis=0), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(singles[0], singles[1])  # the candidates differ, so the mean is not one of them
+    assert record_["combined"] == "mean of 2 candidates" and len(record_["search"]) == 2
+    with pytest.raises(PromptlearnError, match="search_combine must be 'best'"):
+        Experiment.from_dict(values | {"search_combine": "vote"})
+
+
 def test_ensembles_are_checked_and_unused_when_their_modes_are_left_out(tiny_bert_dir, task_dir, tmp_path):
     values = experiment_values(tiny_bert_dir, task_dir, tmp_path, ensembles={"both": ["pet", "head"]})
     assert Experiment.from_dict(values | {"modes": ["pet", "head"]}).ensembles == {"both": ["pet", "head"]}

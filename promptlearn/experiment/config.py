@@ -39,7 +39,8 @@ FLAG_KEYS = {"lr": "learning_rate"}
 
 EXPERIMENT_KEYS = {
     "model", "tasks", "data_root", "output", "report", "modes", "shots", "seeds", "dev_split",
-    "train_patterns", "max_test_examples", "cpu_threads", "train", "mode_settings", "search", "ensembles",
+    "train_patterns", "max_test_examples", "cpu_threads", "train", "mode_settings", "search", "search_combine",
+    "ensembles",
 }  # fmt: skip
 TASK_KEYS = {"name", "data", "patterns", "verbalizer", "shots", "dev_split"} | COLUMN_FIELDS
 
@@ -74,6 +75,8 @@ class RunSpec:
     test_limit: int | None = None
     #: PET pseudo-modes: every ``(id, text)`` pattern of the pipeline
     patterns: tuple = ()
+    #: what a search reports: the ``best`` candidate on dev, or the ``mean`` of every candidate's probabilities
+    combine: str = "best"
 
     @property
     def zero_shot(self) -> bool:
@@ -105,6 +108,8 @@ class Experiment:
     train: dict = field(default_factory=dict)
     mode_settings: dict[str, dict] = field(default_factory=dict)
     search: dict[str, list] = field(default_factory=dict)
+    #: ``best``: a searched run is its best candidate on dev; ``mean``: the mean of all its candidates' probabilities
+    search_combine: str = "best"
     #: name -> modes: per task x K x seed, the mean class probabilities of all those modes' runs (every pattern)
     ensembles: dict[str, list[str]] = field(default_factory=dict)
     source: dict = field(default_factory=dict)
@@ -186,6 +191,7 @@ class Experiment:
             train=train,
             mode_settings=mode_settings,
             search=_search(values.get("search") or {}, f"{origin}: search"),
+            search_combine=_search_combine(values.get("search_combine", "best"), origin),
             ensembles=_ensembles(values.get("ensembles") or {}, modes, f"{origin}: ensembles"),
             source=dict(values),
         )
@@ -240,7 +246,8 @@ class Experiment:
             )  # fmt: skip
             for candidate in candidates:
                 with_candidate(config, candidate, where)
-            specs.append(RunSpec(task.name, mode, pid, shots, seed, config, candidates, self.max_test_examples))
+            specs.append(RunSpec(task.name, mode, pid, shots, seed, config, candidates, self.max_test_examples,
+                                 combine=self.search_combine))  # fmt: skip
         return specs
 
 
@@ -315,6 +322,18 @@ def _search(search: dict, origin: str) -> dict[str, list]:
         if not isinstance(values, list) or not values:
             raise PromptlearnError(f"{origin}.{key} must be a non-empty list of values, got {values!r}")
     return dict(search)
+
+
+SEARCH_COMBINES = ("best", "mean")
+
+
+def _search_combine(value, origin: str) -> str:
+    if value not in SEARCH_COMBINES:
+        raise PromptlearnError(
+            f"{origin}: search_combine must be 'best' (the candidate with the best dev accuracy) or 'mean' "
+            f"(the mean probabilities of every candidate), got {value!r}"
+        )
+    return value
 
 
 def _ensembles(ensembles: dict, modes: list[str], origin: str) -> dict[str, list[str]]:

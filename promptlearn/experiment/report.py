@@ -104,6 +104,14 @@ def _protocol(experiment: Experiment) -> list[str]:
             lines.append(f"- `{mode}`: {_inline(own)}")
     lines += [
         f"- hyperparameter search (best dev accuracy, then dev macro-F1): {_search_line(searches)}",
+        *(
+            [
+                "- `search_combine: mean`: a searched run reports the mean probabilities of all its candidates "
+                "(a hyperparameter ensemble); the table of chosen settings names the best one on dev"
+            ]
+            if experiment.search_combine == "mean"
+            else []
+        ),
         f"- patterns trained: {experiment.train_patterns} (modes with a classification head use the first only); "
         f"`{ZERO_SHOT}` evaluates every pattern once, without training",
     ]

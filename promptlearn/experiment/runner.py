@@ -241,13 +241,13 @@ def _train_and_test(spec: RunSpec, data: TaskData, cache: TaskCache, output: Pat
         record |= {"config": spec.config.to_dict(), "dev": None, "pipeline": str(folder), "labels": labels}
         record |= {"test": prediction_metrics(gold, probs), "test_examples": len(gold)}
         return record, {"probabilities": probs, "gold": gold}
-    predictions = {}
     if spec.zero_shot:
         run = api.build(spec.config, data)
         api.calibrate(run, data.splits.get("train", []))
         record |= {"config": run.config.to_dict(), "dev": None, "trainable_parameters": 0}
+        predictions = _predict(spec, run, data, cache, dev=False)
     else:
-        run, metrics, trials = _search(spec, data)
+        run, metrics, trials, predictions = _search(spec, data, cache)
         training = metrics["training"]
         record |= {
             "config": run.config.to_dict(),
@@ -261,14 +261,24 @@ def _train_and_test(spec: RunSpec, data: TaskData, cache: TaskCache, output: Pat
         }
         if len(trials) > 1:
             record["search"] = trials
-        dev = api.few_shot_split(run.config, data)[1]
-        predictions |= {"dev_probabilities": run.predict_proba(dev), "dev_gold": _gold(run, dev)}
+        if spec.combine == "mean":  # the candidates' mean probabilities are the run's; config is the best one's
+            record |= {"combined": f"mean of {len(trials)} candidates", "dev": prediction_metrics(
+                predictions["dev_gold"], predictions["dev_probabilities"])}  # fmt: skip
+    gold, probs = predictions["gold"], predictions["probabilities"]
+    record |= {"labels": run.pvp.labels, "test": prediction_metrics(gold, probs), "test_examples": len(gold)}
+    return record, predictions
+
+
+def _predict(spec: RunSpec, run: api.Prompted, data: TaskData, cache: TaskCache, dev: bool = True) -> dict:
+    """``run``'s test probabilities and gold indices, and (``dev``) those of its sampled dev split."""
     test = data.split("test")
     # demonstrations are drawn anew for each run: only their absence lets runs share one encoding
     probs = run.predict_proba(test, None if run.pvp.demonstrations else cache.encoded_test(spec, run.pvp))
-    gold = _gold(run, test)
-    record |= {"labels": run.pvp.labels, "test": prediction_metrics(gold, probs), "test_examples": len(test)}
-    return record, predictions | {"probabilities": probs, "gold": gold}
+    predicted = {"probabilities": probs, "gold": _gold(run, test)}
+    if dev:
+        examples = api.few_shot_split(run.config, data)[1]
+        predicted |= {"dev_probabilities": run.predict_proba(examples), "dev_gold": _gold(run, examples)}
+    return predicted
 
 
 def _gold(run: api.Prompted, examples: list[Example]) -> np.ndarray:
@@ -276,17 +286,29 @@ def _gold(run: api.Prompted, examples: list[Example]) -> np.ndarray:
     return np.array([index[ex.label] for ex in examples], dtype=np.int64)
 
 
-def _search(spec: RunSpec, data: TaskData) -> tuple[api.Prompted, dict, list[dict]]:
-    """Train every candidate; keep the best on dev (accuracy, then macro-F1, then grid order)."""
+def _search(spec: RunSpec, data: TaskData, cache: TaskCache) -> tuple[api.Prompted, dict, list[dict], dict]:
+    """Train every candidate; keep the best on dev (accuracy, then macro-F1, then grid order).
+
+    Returns the best run, its metrics, every candidate's dev metrics and the predictions the run
+    reports: the best candidate's, or with ``spec.combine == "mean"`` the mean probabilities of all
+    candidates (a hyperparameter ensemble), each predicted as soon as it is trained.
+    """
     best = None
     trials = []
+    combined: list[dict] = []
     for candidate in spec.candidates:
         run, metrics = api.fit(with_candidate(spec.config, candidate, spec.run_id), data)
         trials.append({**candidate, "dev": metrics["dev"]})
+        if spec.combine == "mean":
+            combined.append(_predict(spec, run, data, cache))
         score = (metrics["dev"]["accuracy"], metrics["dev"]["macro_f1"])
         if best is None or score > best[0]:
             best = (score, run, metrics)
-    return best[1], best[2], trials
+    _, run, metrics = best
+    if not combined:
+        return run, metrics, trials, _predict(spec, run, data, cache)
+    mean = {key: np.mean([c[key] for c in combined], axis=0) for key in ("probabilities", "dev_probabilities")}
+    return run, metrics, trials, combined[0] | mean
 
 
 def prediction_metrics(gold: np.ndarray, probs: np.ndarray) -> dict:
@@ -349,6 +371,8 @@ def write_results(path: Path, records: list[dict | None]) -> None:
 def fingerprint(spec: RunSpec) -> str:
     """Hash of everything that decides a run's numbers: a stored run is reused only when it matches."""
     identity = [spec.config.to_dict(), spec.candidates, spec.test_limit] + ([spec.patterns] if spec.patterns else [])
+    if spec.combine != "best":  # (so runs from before the option keep their fingerprints)
+        identity.append(spec.combine)
     settings = json.dumps(identity, sort_keys=True, default=str)
     return hashlib.sha256(settings.encode()).hexdigest()[:16]
 
