@@ -51,10 +51,10 @@ def test_prompt_modes_keep_the_pattern_for_every_readout(mode):
 
 
 @pytest.mark.parametrize(("mode", "main"), [("soft_prompt", "prompt"), ("ptuning", "encoder")])
-def test_the_prompt_modes_head_trains_at_the_main_learning_rate(mode, main):
-    chosen = get_mode(mode).from_options({"readout": "cls"})
-    assert chosen.group_learning_rates()["head"] == chosen.group_learning_rates()[main] == chosen.default_learning_rate
-    assert chosen.group_learning_rates(0.5)["head"] == 0.5
+def test_the_prompt_modes_head_trains_at_the_linear_probes_rate_whatever_the_prompts(mode, main):
+    rates = get_mode(mode).from_options({"readout": "cls"}).group_learning_rates
+    assert rates()["head"] == get_mode("head").default_learning_rate == 1e-2
+    assert rates(0.5) == rates() | {main: 0.5}  # --lr sets the prompt's rate only
 
 
 @pytest.mark.parametrize("mode", ["soft_prompt", "ptuning"])
@@ -71,3 +71,4 @@ def test_ppt_owns_its_head_beside_the_pretrained_prompt(readout, tiny_bert_dir, 
     head = {name for name in names if name.startswith("mode.head.")}
     assert head and names == head | {"mode.soft.prompt"}
     assert run.model.mode.soft.head is None
+    assert run.model.mode.group_learning_rates(0.5) == {"prompt": 0.5, "head": 1e-2}

@@ -66,7 +66,7 @@ class PptMode(PromptReadout):
         return {**self.soft.trained_parameters(model), "head": self.head_parameters()}
 
     def group_learning_rates(self, learning_rate: float | None = None) -> dict[str, float]:
-        return {**self.soft.group_learning_rates(learning_rate), **self.head_rate(learning_rate)}
+        return {**self.soft.group_learning_rates(learning_rate), "head": self.head_learning_rate}
 
     def no_decay_parameters(self, model) -> list[nn.Parameter]:
         return self.soft.no_decay_parameters(model)

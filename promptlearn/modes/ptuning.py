@@ -86,7 +86,7 @@ class PtuningMode(PromptReadout):
         return {
             "encoder": learning_rate or self.default_learning_rate,
             "model": self.options.model_lr or self.default_model_learning_rate,
-            **self.head_rate(learning_rate),
+            "head": self.head_learning_rate,
         }
 
     def no_decay_parameters(self, model) -> list[nn.Parameter]:

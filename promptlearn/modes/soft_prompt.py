@@ -62,7 +62,7 @@ class SoftPromptMode(PromptReadout):
         return {"prompt": [self.prompt], "head": self.head_parameters()}
 
     def group_learning_rates(self, learning_rate: float | None = None) -> dict[str, float]:
-        return {"prompt": learning_rate or self.default_learning_rate, **self.head_rate(learning_rate)}
+        return {"prompt": learning_rate or self.default_learning_rate, "head": self.head_learning_rate}
 
     def no_decay_parameters(self, model) -> list[nn.Parameter]:
         return [self.prompt]
