@@ -5,7 +5,8 @@ Run from the repository root (a few minutes on one CPU thread):
     PYTHONPATH=. OMP_NUM_THREADS=1 python experiments/readout_gap_geometry.py \
         --output docs/results/readout-gap/geometry.json
 
-Per task, on the untrained bert-tiny with the preset's first pattern and words (no prompt):
+Per task, on the untrained bert-tiny with the preset's first pattern and words (no prompt; built as
+``bitfit``, whose cloze readout computes the full last layer, so that [CLS] can be read too):
 
 - ``row_cosine``: pairwise cosine of the label words' output-embedding rows (the directions the
   cloze readout scores along, in the space after the MLM head's transform): mean and max.
@@ -13,9 +14,10 @@ Per task, on the untrained bert-tiny with the preset's first pattern and words (
   cloze scores: near 1 means the label-word logits rise and fall together, so little of the [MASK]
   state's variation separates the classes.
 - ``zero_shot``: the cloze readout's test accuracy and the share of its most predicted class.
-- ``probe``: a logistic regression on the same transformed [MASK] states, trained on each seed's
-  K = 16 per label (sklearn, default L2, C = 1): test accuracy mean and std over seeds 13/21/42/87/100.
-  It reads the very states the cloze readout reads, only along learned directions.
+- ``probe``: a logistic regression trained on each seed's K = 16 per label (sklearn, default L2,
+  C = 1), test accuracy mean and std over seeds 13/21/42/87/100, on three states of the same pass:
+  ``mask_transformed`` (what the cloze and warp readouts read, along learned directions),
+  ``mask`` (the raw [MASK] state: what the prompt modes' cls head reads) and ``cls`` (the [CLS] state).
 """
 
 from __future__ import annotations
@@ -39,26 +41,30 @@ TASKS = ("agnews", "sst5", "sst2")
 SEEDS = (13, 21, 42, 87, 100)
 
 
+STATES = ("mask_transformed", "mask", "cls")
+
+
 @torch.no_grad()
-def mask_states(run: api.Prompted, examples) -> tuple[np.ndarray, np.ndarray]:
-    """(transformed [MASK] states (N, H), cloze scores (N, C)) of the untrained model."""
+def mask_states(run: api.Prompted, examples) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """({state name: (N, H)} for :data:`STATES`, cloze scores (N, C)) of the untrained model."""
     run.model.eval()
     transform = find_transform(run.model.backbone)
-    states, scores = [], []
+    states, scores = {name: [] for name in STATES}, []
     encoded = run.pvp.encode(examples)
     for start in range(0, len(encoded), 256):
         batch = run.pvp.collate(encoded[start : start + 256])
-        hidden = run.model.hidden_states(batch)  # (B, T, H)
-        rows = torch.arange(hidden.size(0))
-        states.append(transform(hidden[rows, batch["mask_positions"]]))
+        hidden = run.model.hidden_states(batch)  # (B, T, H): every position (bitfit runs the full last layer)
+        mask = hidden[torch.arange(hidden.size(0)), batch["mask_positions"]]  # (B, H)
+        for name, state in zip(STATES, (transform(mask), mask, hidden[:, 0]), strict=True):
+            states[name].append(state)
         scores.append(run.model(batch))
-    return torch.cat(states).numpy(), torch.cat(scores).numpy()
+    return {name: torch.cat(parts).numpy() for name, parts in states.items()}, torch.cat(scores).numpy()
 
 
 def task_geometry(model: str, data_root: Path, task: str) -> dict:
     data = load_task_data(str(data_root / task))
     words = task_verbalizer(task)
-    config = RunConfig(model=model, data=str(data_root / task), task=task, mode="mlm_head",
+    config = RunConfig(model=model, data=str(data_root / task), task=task, mode="bitfit",
                        pattern=task_pattern(task).pattern, verbalizer=words.to_dict())  # fmt: skip
     run = api.build(config, data)
     index = {label: i for i, label in enumerate(run.pvp.labels)}
@@ -71,12 +77,13 @@ def task_geometry(model: str, data_root: Path, task: str) -> dict:
     states, scores = mask_states(run, test)
     predicted = scores.argmax(axis=1)
     correlation = np.corrcoef(scores.T)
-    probe = []
+    probe = {name: [] for name in STATES}
     for seed in SEEDS:
         train, _ = few_shot(data, 16, seed, "sampled")
         train_states, _ = mask_states(run, train)
-        classifier = LogisticRegression(max_iter=2000).fit(train_states, [index[ex.label] for ex in train])
-        probe.append(float((classifier.predict(states) == gold).mean()))
+        for name in STATES:
+            classifier = LogisticRegression(max_iter=2000).fit(train_states[name], [index[ex.label] for ex in train])
+            probe[name].append(float((classifier.predict(states[name]) == gold).mean()))
     return {
         "words": words.to_dict(),
         "row_cosine": {
@@ -88,7 +95,10 @@ def task_geometry(model: str, data_root: Path, task: str) -> dict:
             "accuracy": float((predicted == gold).mean()),
             "top_class_share": float(np.bincount(predicted).max() / len(predicted)),
         },
-        "probe": {"accuracy_mean": float(np.mean(probe)), "accuracy_std": float(np.std(probe)), "per_seed": probe},
+        "probe": {
+            name: {"accuracy_mean": float(np.mean(accs)), "accuracy_std": float(np.std(accs)), "per_seed": accs}
+            for name, accs in probe.items()
+        },
         "test_examples": len(test),
     }
 
