@@ -13,7 +13,7 @@ from promptlearn.model import PromptModel
 from promptlearn.modes import get_mode
 from promptlearn.modes.base import Mode
 from promptlearn.warp import WarpHead
-from tests.conftest import tiny_bert
+from tests.conftest import TINY_MODELS, tiny_bert
 
 #: two words for one label, one for the other: a label's cloze score is the mean of its words' logits
 TWO_WORDS = {"positive": ["great", "good"], "negative": ["terrible"]}
@@ -37,6 +37,15 @@ def test_before_training_warp_scores_equal_the_cloze_scores(mode, tiny_bert_dir,
     cloze = _build(tiny_bert_dir, tiny_task_dir, mode, options)
     warp = _build(tiny_bert_dir, tiny_task_dir, mode, options | {"readout": "warp"})
     assert isinstance(warp.model.mode.head, WarpHead) and cloze.model.mode.head is None
+    examples = load_task_data(str(tiny_task_dir)).split("test")
+    torch.testing.assert_close(_scores(warp, examples), _scores(cloze, examples))
+
+
+@pytest.mark.parametrize("arch", sorted(TINY_MODELS))
+def test_warp_equals_cloze_on_every_known_mlm_head(arch, tiny_model_dir, tiny_task_dir):
+    """Each architecture's transform and decoder (ALBERT and ELECTRA: E-wide rows after an H -> E transform)."""
+    cloze = _build(tiny_model_dir(arch), tiny_task_dir, "soft_prompt", {})
+    warp = _build(tiny_model_dir(arch), tiny_task_dir, "soft_prompt", {"readout": "warp"})
     examples = load_task_data(str(tiny_task_dir)).split("test")
     torch.testing.assert_close(_scores(warp, examples), _scores(cloze, examples))
 
