@@ -127,3 +127,16 @@ def test_lora_refuses_to_merge_a_warp_run(tiny_bert_dir, tiny_task_dir):
     run = _build(tiny_bert_dir, tiny_task_dir, "lora", {"readout": "warp"})
     with pytest.raises(PromptlearnError, match="readout=warp has a head of its own"):
         run.model.mode.merged_backbone(run.model)
+
+
+def test_the_cli_refuses_warp_with_multi_token_words_with_one_error(tiny_bert_dir, tiny_task_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    args = ["train", "--model", str(tiny_bert_dir), "--data", str(tiny_task_dir), "--pattern", "{text} it was [MASK] ."]
+    words = ["--verbalizer", "positive=unbelievable,negative=terrible", "--mode", "soft_prompt"]
+    result = CliRunner().invoke(app, [*args, *words, "--mode-opt", "readout=warp", "--output", str(tmp_path / "run")])
+    assert result.exit_code == 2
+    assert "Error: readout=warp needs one-token label words" in result.output
+    assert "Traceback" not in result.output
