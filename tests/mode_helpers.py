@@ -37,6 +37,8 @@ VARIANTS = [
     ("soft_prompt", {"readout": "warp"}),
     ("ptuning", {"readout": "cls"}),
     ("ptuning", {"readout": "warp"}),
+    ("ptuning", {"readout": "cls", "tune_model": True}),
+    ("ptuning", {"readout": "warp", "tune_model": True}),
     ("ppt", {"readout": "cls"}),
     ("ppt", {"readout": "warp"}),
 ]

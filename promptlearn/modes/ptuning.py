@@ -79,8 +79,17 @@ class PtuningMode(PromptReadout):
         self.attach_head(model)
 
     def trained_parameters(self, model) -> dict[str, list[nn.Parameter]]:
-        backbone = list(model.backbone.parameters()) if self.options.tune_model else []
-        return {"encoder": list(self.encoder.parameters()), "model": backbone, "head": self.head_parameters()}
+        return {"encoder": list(self.encoder.parameters()), "model": self._tuned(model), "head": self.head_parameters()}
+
+    def _tuned(self, model) -> list[nn.Parameter]:
+        """With ``--tune-model``: the MLM's parameters that the readout uses (cls: no MLM head; warp:
+        no vocabulary bias, its class biases replace it); none without."""
+        if not self.options.tune_model:
+            return []
+        if self.options.readout == "cls":
+            return list(model.encoder.parameters())
+        unused = model.backbone.get_output_embeddings().bias if self.options.readout == "warp" else None
+        return [p for p in model.backbone.parameters() if p is not unused]
 
     def group_learning_rates(self, learning_rate: float | None = None) -> dict[str, float]:
         return {

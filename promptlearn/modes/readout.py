@@ -1,6 +1,6 @@
 """The ``readout`` choice shared by every mode that can read out other than label words.
 
-- ``readout=cloze`` (the default): label words at [MASK], scored by the frozen MLM head.
+- ``readout=cloze`` (the default): label words at [MASK], scored through the MLM head.
 - ``readout=cls``: a new :class:`~promptlearn.heads.ClassificationHead` (random init). ``bitfit``,
   ``lora`` and ``adapter`` feed it the bare text and read [CLS], like a classic classifier;
   ``ptuning_v2`` keeps the pattern and reads [CLS]; the prompt modes (:class:`PromptReadout`) keep
