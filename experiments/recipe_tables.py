@@ -3,8 +3,9 @@
     python experiments/recipe_tables.py
 
 prints (1) the recipe against issue 16's peers on the four target tasks, from
-docs/results/recipe/summary.csv, and (2) the comparison on the development tasks the recipe was fixed
-on, from docs/results/recipe-dev-tasks{,-mean,-calibrated}/summary.csv.
+docs/results/recipe/summary.csv, (2) the learning rate each of its runs chose on dev, per task and
+seed (the "Chosen on dev" tables of docs/results/recipe/summary.md), and (3) the comparison on the
+development tasks the recipe was fixed on, from docs/results/recipe-dev-tasks{,-mean,-calibrated}/summary.csv.
 """
 
 from __future__ import annotations
@@ -53,6 +54,17 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
+def chosen_settings() -> str:
+    """The "Chosen on dev" table of each task of the recipe's summary.md, under the task's name."""
+    sections = (RESULTS / "recipe" / "summary.md").read_text(encoding="utf-8").split("\n## ")[1:]
+    blocks = []
+    for section in sections:
+        task, _, body = section.partition("\n")
+        chosen = body.partition("Chosen on dev")[2].strip().split("\n", 2)[2]  # the table under the heading
+        blocks.append(f"**{task}**\n\n" + chosen.strip().replace("learning_rate=", ""))
+    return "\n\n".join(blocks)
+
+
 def main() -> None:
     recipe = read("recipe")
     rows = [[name, *values, "–"] for name, values in PEERS.items()]
@@ -64,6 +76,7 @@ def main() -> None:
     gains = [v - p for v, p in zip(values, BEST_PEER, strict=True)]
     rows.append(["recipe − best peer", *[f"{g:+.1f}" for g in gains], f"{sum(gains) / 4:+.2f}"])
     print(table(["method", *TARGETS, "average"], rows), end="\n\n")
+    print(chosen_settings(), end="\n\n")
 
     rows = []
     for variant, folder in [("as the recipe", "recipe-dev-tasks"), ("hyperparameter mean", "recipe-dev-tasks-mean"),

@@ -237,7 +237,9 @@ def _train_and_test(spec: RunSpec, data: TaskData, cache: TaskCache, output: Pat
     record: dict = {"status": "ok"}
     if spec.mode in PET_MODES:
         folder = cell_folder(output, spec.task, spec.mode, spec.shots, spec.seed)
-        probs, gold, labels = run_cell(spec.mode, spec.config, list(spec.patterns), folder)
+        # pet-ensemble and pet-distill share one pipeline folder: two processes must not build it at once
+        with exclusive(folder.with_name(f".{folder.name}.lock")):
+            probs, gold, labels = run_cell(spec.mode, spec.config, list(spec.patterns), folder)
         record |= {"config": spec.config.to_dict(), "dev": None, "pipeline": str(folder), "labels": labels}
         record |= {"test": prediction_metrics(gold, probs), "test_examples": len(gold)}
         return record, {"probabilities": probs, "gold": gold}
