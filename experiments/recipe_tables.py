@@ -4,13 +4,15 @@
 
 prints (1) the recipe against issue 16's peers on the four target tasks, from
 docs/results/recipe/summary.csv, (2) the learning rate each of its runs chose on dev, per task and
-seed (the "Chosen on dev" tables of docs/results/recipe/summary.md), and (3) the comparison on the
+seed (the "Chosen on dev" tables of docs/results/recipe/summary.md), the training loss at the last
+step of the first pattern's runs (from runs/recipe-bert-tiny/, when present), and (3) the comparison on the
 development tasks the recipe was fixed on, from docs/results/recipe-dev-tasks{,-mean,-calibrated}/summary.csv.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results"
@@ -65,6 +67,19 @@ def chosen_settings() -> str:
     return "\n\n".join(blocks)
 
 
+def training_losses(runs: Path) -> str:
+    """Training loss at each run's last step (first pattern, min-max over seeds), from the recipe's run folders."""
+    rows = []
+    for task in TARGETS:
+        cells = []
+        for mode in ("pet", "mlm_head", "head"):
+            losses = [json.loads(p.read_text(encoding="utf-8"))["history"][-1]["loss"]
+                      for p in sorted(runs.glob(f"runs/{task}__{mode}__p0__k16__s*/record.json"))]  # fmt: skip
+            cells.append(f"{min(losses):.2f}-{max(losses):.2f}" if losses else "–")
+        rows.append([task, *cells])
+    return table(["task", "pet", "mlm_head", "head"], rows)
+
+
 def main() -> None:
     recipe = read("recipe")
     rows = [[name, *values, "–"] for name, values in PEERS.items()]
@@ -77,6 +92,9 @@ def main() -> None:
     rows.append(["recipe − best peer", *[f"{g:+.1f}" for g in gains], f"{sum(gains) / 4:+.2f}"])
     print(table(["method", *TARGETS, "average"], rows), end="\n\n")
     print(chosen_settings(), end="\n\n")
+    runs = RESULTS.parent.parent / "runs" / "recipe-bert-tiny"
+    if runs.is_dir():  # the run folders are not in git: this table needs the recipe's run on this machine
+        print(training_losses(runs), end="\n\n")
 
     rows = []
     for variant, folder in [("as the recipe", "recipe-dev-tasks"), ("hyperparameter mean", "recipe-dev-tasks-mean"),
