@@ -174,7 +174,7 @@ def train(
     tune_model: bool = typer.Option(None, "--tune-model/--freeze-model", help="[ptuning] Also train the MLM."),
     model_lr: float = typer.Option(None, help="[ptuning --tune-model] Learning rate of the MLM."),
     prefix_projection: bool = typer.Option(None, help="[ptuning_v2] Produce prefixes with an MLP."),
-    readout: str = typer.Option(None, help="[ptuning_v2, bitfit] 'cloze' (label words) or 'cls' (linear head)."),
+    readout: str = typer.Option(None, help="[most modes] 'cloze' (label words), 'cls' (linear head) or 'warp'."),
     pooling: str = typer.Option(None, help="[head, finetune] 'cls' or 'mean'."),
     mode_opt: list[str] = typer.Option(
         None, "--mode-opt", help="Mode option key=value (repeatable), e.g. r=16; `promptlearn modes NAME` lists them."

@@ -173,7 +173,10 @@ def fit(config: RunConfig, data: TaskData) -> tuple[Prompted, dict]:
         run.trainer.objective = auxiliary_objective(config, run, texts)
     dev_encoded = run.pvp.encode(dev_examples)
     result = run.trainer.fit(run.pvp.encode(train_examples, soft_targets=targets), dev_encoded)
-    calibrate(run, train_examples)
+    unlabeled = train_examples
+    if config.calibrate == "unlabeled":  # texts the model did not train on (its training texts when there are none)
+        unlabeled = unlabeled_pool(config, data, train_examples + dev_examples, calibration.UNLABELED_SAMPLE)
+    calibrate(run, unlabeled or train_examples)
     metrics = {"dev": run.evaluate(dev_examples)}
     if searched is not None:
         metrics["label_search"] = searched.report()
@@ -190,20 +193,22 @@ def fit(config: RunConfig, data: TaskData) -> tuple[Prompted, dict]:
     return run, metrics
 
 
-def unlabeled_texts(config: RunConfig, data: TaskData, used: list[Example]) -> list:
-    """Texts for the auxiliary MLM loss: ``config.unlabeled``'s, else the train split's outside ``used``.
-
-    At most what training reads (steps x batch, or :data:`MAX_UNLABELED`), sampled by the seed;
-    pairs as ``(text_a, text_b)``.
-    """
+def unlabeled_pool(config: RunConfig, data: TaskData, used: list[Example], limit: int) -> list[Example]:
+    """Unlabeled examples: ``config.unlabeled``'s, else the train split's outside ``used`` (the run's train
+    and dev); at most ``limit``, sampled by the seed. Their labels are never read."""
     if config.unlabeled is not None:
         pool = load_examples(config.unlabeled, columns_of(config))
     else:
         taken = {id(ex) for ex in used}
         pool = [ex for ex in data.split("train") if id(ex) not in taken]
+    return random.Random(config.seed).sample(pool, limit) if len(pool) > limit else pool
+
+
+def unlabeled_texts(config: RunConfig, data: TaskData, used: list[Example]) -> list:
+    """Texts for the auxiliary MLM loss (:func:`unlabeled_pool`): at most what training reads (steps x batch,
+    or :data:`MAX_UNLABELED`); pairs as ``(text_a, text_b)``."""
     needed = config.max_steps * config.batch_size * config.grad_accum if config.max_steps else MAX_UNLABELED
-    if len(pool) > needed:
-        pool = random.Random(config.seed).sample(pool, needed)
+    pool = unlabeled_pool(config, data, used, needed)
     return [ex.text_a if ex.text_b is None else (ex.text_a, ex.text_b) for ex in pool]
 
 

@@ -12,6 +12,8 @@ from torch import nn
 from promptlearn.errors import PromptlearnError
 
 POOLINGS = ("cls", "mean")
+#: what a head may pool: the user's choices (``--pooling``) and the [MASK] state, which prompt modes' heads read
+HEAD_POOLINGS = (*POOLINGS, "mask")
 
 
 def check_pooling(pooling: str) -> None:
@@ -20,14 +22,21 @@ def check_pooling(pooling: str) -> None:
         raise PromptlearnError(f"--pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
 
 
-def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str = "cls") -> torch.Tensor:
+def pool(
+    hidden: torch.Tensor,
+    attention_mask: torch.Tensor,
+    pooling: str = "cls",
+    mask_positions: torch.Tensor | None = None,
+) -> torch.Tensor:
     """One vector per example: hidden (B, T, H), attention_mask (B, T) -> (B, H).
 
     ``cls`` takes the first position (BERT's [CLS]); ``mean`` averages the attended positions only,
-    so padding never dilutes short inputs.
+    so padding never dilutes short inputs; ``mask`` takes the (first) [MASK] at ``mask_positions`` (B,).
     """
     if pooling == "cls":
         return hidden[:, 0]
+    if pooling == "mask":
+        return hidden[torch.arange(hidden.size(0), device=hidden.device), mask_positions]
     weights = attention_mask.to(hidden.dtype).unsqueeze(-1)  # (B, T, 1)
     return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
 
@@ -36,30 +45,35 @@ class ClassificationHead(nn.Module):
     """Dropout + linear layer on the pooled state: hidden (B, T, H), attention_mask (B, T) -> logits (B, C).
 
     Initialised like BERT's classifiers (normal, std 0.02; zero bias) so every mode starts from
-    the same, seeded head.
+    the same, seeded head. ``pooling`` is one of :data:`HEAD_POOLINGS` ('mask' needs the batch's
+    ``mask_positions``).
     """
 
     def __init__(self, hidden_size: int, num_labels: int, pooling: str = "cls", dropout: float = 0.1):
         super().__init__()
-        check_pooling(pooling)
+        if pooling not in HEAD_POOLINGS:
+            check_pooling(pooling)
         self.pooling = pooling
         self.dropout = nn.Dropout(dropout)
         self.linear = nn.Linear(hidden_size, num_labels)
         nn.init.normal_(self.linear.weight, std=0.02)
         nn.init.zeros_(self.linear.bias)
 
-    def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        pooled = pool(hidden, attention_mask, self.pooling)  # (B, H)
+    def forward(
+        self, hidden: torch.Tensor, attention_mask: torch.Tensor, mask_positions: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        pooled = pool(hidden, attention_mask, self.pooling, mask_positions)  # (B, H)
         return self.linear(self.dropout(pooled))  # (B, C)
 
 
-READOUTS = ("cloze", "cls")
+READOUTS = ("cloze", "cls", "warp")
 
 
 def check_readout(readout: str) -> None:
-    """Raise a user-facing error unless ``readout`` is 'cloze' (label words at [MASK]) or 'cls' (a head)."""
+    """Raise a user-facing error unless ``readout`` is one of :data:`READOUTS`."""
     if readout not in READOUTS:
         raise PromptlearnError(
-            f"--readout must be one of {', '.join(READOUTS)} "
-            f"('cloze': label words at [MASK]; 'cls': a linear head on [CLS]), got {readout!r}"
+            f"--readout must be one of {', '.join(READOUTS)} ('cloze': label words at [MASK]; 'cls': a new "
+            "linear head, on [CLS] or, in prompt modes, on [MASK]; 'warp': trainable class embeddings at [MASK] "
+            f"that start as the label words' output rows), got {readout!r}"
         )

@@ -102,8 +102,13 @@ class PromptModel(MaskedLM):
         self.uses_segments = getattr(config, "type_vocab_size", 0) > 1 and "token_type_ids" in _arguments(self.encoder)
         self.mode = mode
         mode.attach(self)
-        if (mode.head is None) != mode.uses_verbalizer:
-            raise ValueError(f"Mode {mode.name!r} must own a head exactly when it uses no verbalizer")
+        # label words are read by the cloze readout, or by a head made from them (readout=warp)
+        reads_words = mode.head is None or getattr(mode.head, "reads_label_words", False)
+        if reads_words != mode.uses_verbalizer:
+            raise ValueError(
+                f"Mode {mode.name!r} must own a head exactly when it uses no verbalizer "
+                "(or one made from its label words)"
+            )
         # after attach, so that a mode that wraps head modules is checked and scored through them
         if self.label_words is not None:
             self.score_with(ClozeScorer(backbone))

@@ -40,8 +40,8 @@ def cloze_scores(model: MaskedLM, hidden: torch.Tensor, batch: dict[str, torch.T
 
 
 def head_scores(head: nn.Module, hidden: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Hidden states (B, T, H) -> class scores (B, C): ``head`` (a ClassificationHead) on the pooled state."""
-    return head(hidden, batch["attention_mask"])
+    """Hidden states (B, T, H) -> class scores (B, C): ``head`` (a ClassificationHead, or a WarpHead at [MASK])."""
+    return head(hidden, batch["attention_mask"], batch.get("mask_positions"))
 
 
 def class_scores(model: MaskedLM, head: nn.Module | None, hidden: torch.Tensor, batch: dict[str, torch.Tensor]):

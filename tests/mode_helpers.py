@@ -28,6 +28,19 @@ VARIANTS = [
     ("pet", {"train_layers": "top:1"}),
     ("pet", {"layer_lr_decay": 0.5}),
     ("finetune", {"train_layers": "top:1", "layer_lr_decay": 0.5}),
+    # readouts beside the label words: a linear head, and warp's class embeddings made from the words
+    ("bitfit", {"readout": "warp"}),
+    ("lora", {"readout": "warp", "mlm_head": True}),
+    ("adapter", {"readout": "warp"}),
+    ("ptuning_v2", {"readout": "warp"}),
+    ("soft_prompt", {"readout": "cls"}),
+    ("soft_prompt", {"readout": "warp"}),
+    ("ptuning", {"readout": "cls"}),
+    ("ptuning", {"readout": "warp"}),
+    ("ptuning", {"readout": "cls", "tune_model": True}),
+    ("ptuning", {"readout": "warp", "tune_model": True}),
+    ("ppt", {"readout": "cls"}),
+    ("ppt", {"readout": "warp"}),
 ]
 CASES = [(mode, {}) for mode in sorted(MODES)] + VARIANTS
 CASE_IDS = [mode + "".join(f"-{k}={v}" for k, v in options.items()) for mode, options in CASES]

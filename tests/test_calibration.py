@@ -138,3 +138,24 @@ def test_zero_shot_evaluate_calibrates_and_rejects_unknown_methods(tiny_bert_dir
     assert plain.exit_code == 0 and calibrated.exit_code == 0, calibrated.output
     wrong = runner.invoke(app, [*args, "--calibrate", "contextual"])
     assert wrong.exit_code == 2 and "--calibrate must be one of none, content-free, unlabeled" in wrong.output
+
+
+def test_a_trained_run_estimates_unlabeled_calibration_on_texts_it_did_not_train_on(
+    tiny_bert_dir, tiny_task_dir, monkeypatch
+):
+    data = load_task_data(str(tiny_task_dir))
+    config = RunConfig(model=str(tiny_bert_dir), data=str(tiny_task_dir), pattern=PATTERN, verbalizer=WORDS,
+                       calibrate="unlabeled", shots=1, dev_split="given", seed=13, max_steps=1)  # fmt: skip
+    seen = []
+    real = calibration.estimate
+    monkeypatch.setattr(
+        calibration,
+        "estimate",
+        lambda method, p, unlabeled, *a: seen.append(unlabeled) or real(method, p, unlabeled, *a),
+    )
+    api.fit(config, data)
+    train, dev = api.few_shot_split(config, data)
+    (estimated_on,) = seen
+    used = {(ex.text_a, ex.label) for ex in train + dev}
+    assert estimated_on and not used & {(ex.text_a, ex.label) for ex in estimated_on}
+    assert len(estimated_on) == len(data.split("train")) - len(train)  # the rest of train (dev is the given split)

@@ -21,7 +21,7 @@ from promptlearn.experiment import Experiment, run_experiment, write_report
 from promptlearn.experiment.aggregate import ensemble_records, mean_std, summarize, summary_csv
 from promptlearn.experiment.config import with_candidate
 from promptlearn.experiment.report import summary_markdown
-from promptlearn.experiment.runner import _subset
+from promptlearn.experiment.runner import _subset, load_predictions
 
 POSITIVE = ["wonderful", "fun", "great", "good", "loved", "very fun", "really good", "great fun"]
 NEGATIVE = ["awful", "boring", "terrible", "bad", "hated", "very bad", "really awful", "not fun"]
@@ -182,12 +182,96 @@ def test_ensemble_averages_pattern_probabilities_per_seed():
     ]
     gold = np.array([0, 1, 1])
     stored = {
-        "p0": (np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8]]), gold),  # 2/3 right
-        "p1": (np.array([[0.4, 0.6], [0.1, 0.9], [0.3, 0.7]]), gold),  # 2/3 right
+        "p0": {"test": (np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8]]), gold)},  # 2/3 right
+        "p1": {"test": (np.array([[0.4, 0.6], [0.1, 0.9], [0.3, 0.7]]), gold)},  # 2/3 right
     }
     (ensemble,) = ensemble_records(records, stored.get)
     assert ensemble["pattern_id"] == "ensemble"
     assert ensemble["test"]["accuracy"] == pytest.approx(1.0)  # means: [.65,.35], [.35,.65], [.25,.75]
+    assert ensemble["dev"] is None  # zero-shot runs have no dev predictions
+
+
+def test_named_ensemble_averages_every_run_of_its_modes_per_seed_on_test_and_dev():
+    records = [
+        record("a13", "pet", 0, 13, 0, 0),
+        record("b13", "pet", 1, 13, 0, 0),
+        record("c13", "head", 0, 13, 0, 0),
+        record("x13", "bitfit", 0, 13, 0, 0),  # not a member
+        record("a21", "pet", 0, 21, 0, 0),
+        record("f21", "head", 0, 21, 0, 0, status="failed"),  # failed runs are left out
+    ]
+    gold = dev_gold = np.array([0, 1])
+    probs = {
+        "a13": [[0.6, 0.4], [0.6, 0.4]],
+        "b13": [[0.6, 0.4], [0.6, 0.4]],
+        "c13": [[0.1, 0.9], [0.1, 0.9]],
+        "x13": [[0.0, 1.0], [0.0, 1.0]],
+        "a21": [[0.9, 0.1], [0.2, 0.8]],
+    }
+    stored = {k: {"test": (np.array(v), gold), "dev": (np.array(v)[::-1], dev_gold)} for k, v in probs.items()}
+    named = [r for r in ensemble_records(records, stored.get, {"recipe": ["pet", "head"]}) if r["mode"] == "recipe"]
+    by_seed = {r["seed"]: r for r in named}
+    # seed 13: mean of a13, b13, c13 = [0.433, 0.567] on both examples -> class 1 twice: 1 of 2 right
+    assert by_seed[13]["members"] == ["a13", "b13", "c13"] and by_seed[13]["test"]["accuracy"] == pytest.approx(0.5)
+    assert by_seed[13]["dev"]["accuracy"] == pytest.approx(0.5)
+    # seed 21: a21 alone (the head run failed), right on both test examples; its dev rows are reversed: wrong on both
+    assert by_seed[21]["members"] == ["a21"] and by_seed[21]["test"]["accuracy"] == pytest.approx(1.0)
+    assert by_seed[21]["dev"]["accuracy"] == pytest.approx(0.0)
+    (row,) = [r for r in summarize(records + named) if r.mode == "recipe"]
+    assert row.runs == 2 and row.test_accuracy == pytest.approx(0.75) and row.pattern == "ensemble"
+
+
+def test_named_ensemble_aligns_runs_that_order_the_labels_differently():
+    cloze = record("c", "pet", 0, 13, 0, 0) | {"labels": ["positive", "negative"]}
+    head = record("h", "head", 0, 13, 0, 0) | {"labels": ["negative", "positive"]}  # the data's order
+    stored = {  # both right on both examples, each in its own label order: averaged unaligned they would tie
+        "c": {"test": (np.array([[0.7, 0.3], [0.4, 0.6]]), np.array([0, 1]))},
+        "h": {"test": (np.array([[0.2, 0.8], [0.9, 0.1]]), np.array([1, 0]))},
+    }
+    (named,) = [
+        r for r in ensemble_records([cloze, head], stored.get, {"both": ["pet", "head"]}) if r["mode"] == "both"
+    ]
+    assert named["test"]["accuracy"] == pytest.approx(1.0)
+    with pytest.raises(PromptlearnError, match="different labels"):
+        ensemble_records([cloze, head | {"labels": ["neg", "pos"]}], stored.get, {"both": ["pet", "head"]})
+
+
+def test_search_combine_mean_reports_the_mean_of_every_candidates_probabilities(tiny_bert_dir, task_dir, tmp_path):
+    values = experiment_values(tiny_bert_dir, task_dir, tmp_path, modes=["pet"], seeds=[13], search_combine="mean")
+    values["tasks"][0]["patterns"] = values["tasks"][0]["patterns"][:1]
+    values["search"] = {"learning_rate": [1e-3, 1e-2]}
+    experiment = Experiment.from_dict(values)
+    (record_,) = run_experiment(experiment)
+    (spec,) = experiment.runs()
+    data = load_task_data(str(task_dir))
+    test = data.split("test")
+    singles = [api.fit(with_candidate(spec.config, c, "t"), data)[0].predict_proba(test) for c in spec.candidates]
+    stored = load_predictions(tmp_path, record_["run_id"])
+    np.testing.assert_allclose(stored["test"][0], np.mean(singles, axis=0), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(singles[0], singles[1])  # the candidates differ, so the mean is not one of them
+    assert record_["combined"] == "mean of 2 candidates" and len(record_["search"]) == 2
+    with pytest.raises(PromptlearnError, match="search_combine must be 'best'"):
+        Experiment.from_dict(values | {"search_combine": "vote"})
+
+
+def test_ensembles_are_checked_and_unused_when_their_modes_are_left_out(tiny_bert_dir, task_dir, tmp_path):
+    values = experiment_values(tiny_bert_dir, task_dir, tmp_path, ensembles={"both": ["pet", "head"]})
+    assert Experiment.from_dict(values | {"modes": ["pet", "head"]}).ensembles == {"both": ["pet", "head"]}
+    assert Experiment.from_dict(values | {"modes": ["pet"]}).ensembles == {}
+    with pytest.raises(PromptlearnError, match="lists modes from"):
+        Experiment.from_dict(values | {"ensembles": {"both": ["pet", "haed"]}})
+    with pytest.raises(PromptlearnError, match="is a mode's name"):
+        Experiment.from_dict(values | {"ensembles": {"pet": ["pet"]}})
+
+
+def test_trained_runs_store_dev_predictions_that_match_their_dev_metrics(tiny_bert_dir, task_dir, tmp_path):
+    values = experiment_values(tiny_bert_dir, task_dir, tmp_path, modes=["pet"], seeds=[13])
+    values["tasks"][0]["patterns"] = values["tasks"][0]["patterns"][:1]
+    (record_,) = run_experiment(Experiment.from_dict(values))
+    stored = load_predictions(tmp_path, record_["run_id"])
+    dev_probs, dev_gold = stored["dev"]
+    assert len(dev_gold) == 4  # K = 2 per label
+    assert float((dev_probs.argmax(1) == dev_gold).mean()) == pytest.approx(record_["dev"]["accuracy"])
 
 
 # --- running, resuming, failures --------------------------------------------------------------
@@ -374,6 +458,27 @@ def test_summary_states_each_modes_search_once(tiny_bert_dir, task_dir, tmp_path
     assert "hyperparameter search (best dev accuracy, then dev macro-F1): `pet`: learning_rate=[0.0001, 0.001]; " \
            "`finetune`: none" in summary  # fmt: skip
     assert "none (each mode's settings as given)" not in summary
+
+
+def test_summary_lists_the_candidate_each_searched_run_kept_per_seed(tiny_bert_dir, task_dir, tmp_path):
+    values = experiment_values(tiny_bert_dir, task_dir, tmp_path, modes=["pet"])
+    values["mode_settings"] = {"pet": {"search": {"learning_rate": [1e-4, 1e-3]}}}
+
+    def searched(seed, scores):  # (accuracy, macro-F1) per candidate; ties go to the first candidate
+        trials = [
+            {"learning_rate": lr, "dev": {"accuracy": a, "macro_f1": f}}
+            for lr, (a, f) in zip([1e-4, 1e-3], scores, strict=True)
+        ]
+        return record(f"s{seed}", "pet", 0, seed, 0.5, 0.5) | {"task": "toy", "search": trials}
+
+    records = [
+        searched(13, [(0.5, 0.4), (0.5, 0.5)]),
+        searched(21, [(0.75, 0.7), (0.5, 0.5)]),
+        searched(42, [(0.5, 0.5)] * 2),
+    ]
+    summary = summary_markdown(Experiment.from_dict(values), summarize(records), records, "test")
+    assert "| mode | K | pattern | seed 13 | seed 21 | seed 42 |" in summary
+    assert "| pet | 16 | 0 | learning_rate=0.001 | learning_rate=0.0001 | learning_rate=0.0001 |" in summary
 
 
 def test_task_without_preset_says_how_to_give_its_prompt(tiny_bert_dir, task_dir, tmp_path):

@@ -214,7 +214,7 @@ def test_modes_command_lists_every_mode_with_counts(tiny_bert_dir):
     lines = {line.split()[0]: line for line in result.output.splitlines()[1:]}
     assert set(lines) == set(MODES)
     assert "prompt=0.01" in lines["soft_prompt"]
-    soft_trainable = lines["soft_prompt"].split()[2]
+    soft_trainable = lines["soft_prompt"].split("head=0.01")[1].split()[0]  # the column after the rates
     assert soft_trainable == f"{prompts.DEFAULT_PROMPT_LENGTH * 32:,}"
 
 
@@ -229,7 +229,7 @@ def test_readout_cls_encodes_the_bare_text_except_in_ptuning_v2(name, bare_text)
     assert cls == (pattern.inputs_only() if bare_text else pattern)
 
 
-@pytest.mark.parametrize("name", ["bitfit", "lora", "adapter", "ptuning_v2"])
+@pytest.mark.parametrize("name", ["bitfit", "lora", "adapter", "ptuning_v2", "soft_prompt", "ptuning"])
 def test_every_readout_mode_rejects_an_unknown_readout_with_the_choices(name):
-    with pytest.raises(PromptlearnError, match=r"--readout must be one of cloze, cls .*got 'pooler'"):
+    with pytest.raises(PromptlearnError, match=r"--readout must be one of cloze, cls, warp .*got 'pooler'"):
         get_mode(name).from_options({"readout": "pooler"})

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 
 import pytest
 
 from promptlearn.errors import PromptlearnError
-from promptlearn.experiment import Experiment, run_experiment
+from promptlearn.experiment import Experiment, run_experiment, runner
 from tests import pet_helpers
 
 pet_task = pet_helpers.pet_task  # the fixture
@@ -41,3 +43,25 @@ def test_pet_cells_report_the_pipelines_ensemble_and_final_model(tiny_bert_dir, 
 def test_an_unknown_pseudo_mode_is_refused(tiny_bert_dir, pet_task, tmp_path):
     with pytest.raises(PromptlearnError, match="pet-ensemble, pet-distill, ipet"):
         _experiment(tiny_bert_dir, pet_task, tmp_path / "exp", ["pet-ensembel"])
+
+
+def test_a_pet_cell_holds_its_pipeline_folder_while_it_builds_it(tiny_bert_dir, pet_task, tmp_path, monkeypatch):
+    """pet-ensemble and pet-distill share a pipeline: under --workers, a second process must wait, not build it too."""
+    experiment = _experiment(tiny_bert_dir, pet_task, tmp_path / "exp", ["pet-ensemble"])
+    lock = tmp_path / "exp" / "pet" / ".tiny__g0__k2__s13.lock"
+    held = []
+
+    def try_lock(*args):
+        fd = os.open(lock, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held.append(False)
+        except BlockingIOError:
+            held.append(True)
+        finally:
+            os.close(fd)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(runner, "run_cell", try_lock)
+    (record,) = run_experiment(experiment, retry_failed=False)
+    assert record["status"] == "failed" and held == [True]

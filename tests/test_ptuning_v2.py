@@ -148,7 +148,7 @@ def test_bad_options_and_architectures_are_clear_errors():
 
     with pytest.raises(PromptlearnError, match="--prompt-length must be a positive integer"):
         get_mode("ptuning_v2").from_options({"prompt_length": 0})
-    with pytest.raises(PromptlearnError, match="--readout must be one of cloze, cls"):
+    with pytest.raises(PromptlearnError, match="--readout must be one of cloze, cls, warp"):
         get_mode("ptuning_v2").from_options({"readout": "pooler"})
     albert = AlbertForMaskedLM(AlbertConfig(vocab_size=42, embedding_size=8, hidden_size=16, num_attention_heads=2))
     with pytest.raises(PromptlearnError, match=r"do not support 'albert'.*supported: bert, camembert, distilbert"):

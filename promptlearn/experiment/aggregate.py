@@ -57,45 +57,78 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return float(array.mean()), float(array.std())
 
 
-def ensemble_records(
-    records: list[dict], load_predictions: Callable[[str], tuple[np.ndarray, np.ndarray] | None]
-) -> list[dict]:
-    """One record per task x mode x K x seed with several finished patterns: their mean probabilities.
+Loader = Callable[[str], "dict[str, tuple[np.ndarray, np.ndarray]] | None"]
 
-    ``load_predictions(run_id)`` gives a run's test probabilities (N, C) and gold indices (N,).
+
+def ensemble_records(
+    records: list[dict], load_predictions: Loader, ensembles: dict[str, list[str]] | None = None
+) -> list[dict]:
+    """Ensemble records: the mean class probabilities of several finished runs of one task x K x seed.
+
+    One per task x mode x K x seed with several finished patterns (pattern ``ensemble``), and one per
+    named ensemble of ``ensembles`` (name -> modes) and task x K x seed: every finished run of those
+    modes, all patterns (its mode is the ensemble's name). ``load_predictions(run_id)`` gives a run's
+    ``{"test": (probs (N, C), gold (N,)), "dev": ...}``; the dev metrics are those of the mean dev
+    probabilities when every member has them (trained runs, scored on their sampled dev split).
     """
+    finished = [r for r in records if r["status"] == "ok"]
     groups: dict[tuple, list[dict]] = {}
-    for record in records:
-        if record["status"] == "ok":
-            groups.setdefault((record["task"], record["mode"], record["shots"], record["seed"]), []).append(record)
-    ensembles = []
-    for (task, mode, shots, seed), members in groups.items():
-        if len(members) < 2:
+    for record in finished:
+        groups.setdefault((record["task"], record["mode"], record["shots"], record["seed"]), []).append(record)
+    combined = [_ensemble(members, load_predictions, mode, 2) for (_, mode, _, _), members in groups.items()]
+    for name, modes in (ensembles or {}).items():
+        named: dict[tuple, list[dict]] = {}
+        for record in finished:
+            if record["mode"] in modes:
+                named.setdefault((record["task"], record["shots"], record["seed"]), []).append(record)
+        combined += [_ensemble(members, load_predictions, name, 1) for members in named.values()]
+    return [record for record in combined if record is not None]
+
+
+def _ensemble(members: list[dict], load_predictions: Loader, mode: str, at_least: int) -> dict | None:
+    """The record of ``members``' mean probabilities, or None when fewer than ``at_least`` have predictions."""
+    loaded = [load_predictions(m["run_id"]) for m in members]
+    if len(members) < at_least or any(item is None for item in loaded):
+        return None
+    first = members[0]
+    if any(sorted(m["labels"]) != sorted(first["labels"]) for m in members):
+        raise PromptlearnError(f"{first['task']}/{mode}: the ensemble's runs have different labels")
+    # a head's runs order the labels as the data does, cloze runs as the verbalizer: align on the first's order
+    loaded = [_in_order(item, m["labels"], first["labels"]) for item, m in zip(loaded, members, strict=True)]
+    metrics = {}
+    for split in ("test", "dev"):
+        if not all(split in item for item in loaded):
+            metrics[split] = None
             continue
-        loaded = [load_predictions(m["run_id"]) for m in members]
-        if any(item is None for item in loaded):
-            continue
-        gold = loaded[0][1]
-        same_labels = all(m["labels"] == members[0]["labels"] for m in members)
-        if not same_labels or any(not np.array_equal(g, gold) for _, g in loaded):
-            raise PromptlearnError(f"{task}/{mode}: the patterns' runs were tested on different examples or labels")
-        probs = np.mean([p for p, _ in loaded], axis=0)
-        ensembles.append(
-            {
-                "run_id": f"{members[0]['run_id']}-{ENSEMBLE}",
-                "task": task,
-                "mode": mode,
-                "pattern_id": ENSEMBLE,
-                "shots": shots,
-                "seed": seed,
-                "status": "ok",
-                "dev": None,
-                "test": prediction_metrics(gold, probs),
-                "trainable_parameters": None,
-                "wall_seconds": None,
-            }
-        )
-    return ensembles
+        gold = loaded[0][split][1]
+        if any(not np.array_equal(item[split][1], gold) for item in loaded):
+            raise PromptlearnError(
+                f"{first['task']}/{mode}: the ensemble's runs were scored on different {split} examples"
+            )
+        metrics[split] = prediction_metrics(gold, np.mean([item[split][0] for item in loaded], axis=0))
+    return {
+        "run_id": f"{first['run_id']}-{ENSEMBLE}"
+        if mode == first["mode"]
+        else f"{first['task']}__{mode}__k{first['shots']}__s{first['seed']}",
+        "task": first["task"],
+        "mode": mode,
+        "pattern_id": ENSEMBLE,
+        "shots": first["shots"],
+        "seed": first["seed"],
+        "status": "ok",
+        "dev": metrics["dev"],
+        "test": metrics["test"],
+        "members": [m["run_id"] for m in members],
+        "trainable_parameters": None,
+        "wall_seconds": float(sum(m["wall_seconds"] for m in members if m.get("wall_seconds") is not None)),
+    }
+
+
+def _in_order(predictions: dict, labels: list[str], order: list[str]) -> dict:
+    """``predictions`` (split -> (probs (N, C), gold (N,)) over ``labels``) with the classes in ``order``."""
+    columns = [labels.index(label) for label in order]
+    position = np.array([order.index(label) for label in labels])
+    return {split: (probs[:, columns], position[gold]) for split, (probs, gold) in predictions.items()}
 
 
 def summarize(records: list[dict]) -> list[SummaryRow]:

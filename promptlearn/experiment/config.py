@@ -39,7 +39,8 @@ FLAG_KEYS = {"lr": "learning_rate"}
 
 EXPERIMENT_KEYS = {
     "model", "tasks", "data_root", "output", "report", "modes", "shots", "seeds", "dev_split",
-    "train_patterns", "max_test_examples", "cpu_threads", "train", "mode_settings", "search",
+    "train_patterns", "max_test_examples", "cpu_threads", "train", "mode_settings", "search", "search_combine",
+    "ensembles",
 }  # fmt: skip
 TASK_KEYS = {"name", "data", "patterns", "verbalizer", "shots", "dev_split"} | COLUMN_FIELDS
 
@@ -74,6 +75,8 @@ class RunSpec:
     test_limit: int | None = None
     #: PET pseudo-modes: every ``(id, text)`` pattern of the pipeline
     patterns: tuple = ()
+    #: what a search reports: the ``best`` candidate on dev, or the ``mean`` of every candidate's probabilities
+    combine: str = "best"
 
     @property
     def zero_shot(self) -> bool:
@@ -105,6 +108,10 @@ class Experiment:
     train: dict = field(default_factory=dict)
     mode_settings: dict[str, dict] = field(default_factory=dict)
     search: dict[str, list] = field(default_factory=dict)
+    #: ``best``: a searched run is its best candidate on dev; ``mean``: the mean of all its candidates' probabilities
+    search_combine: str = "best"
+    #: name -> modes: per task x K x seed, the mean class probabilities of all those modes' runs (every pattern)
+    ensembles: dict[str, list[str]] = field(default_factory=dict)
     source: dict = field(default_factory=dict)
 
     @classmethod
@@ -184,6 +191,8 @@ class Experiment:
             train=train,
             mode_settings=mode_settings,
             search=_search(values.get("search") or {}, f"{origin}: search"),
+            search_combine=_search_combine(values.get("search_combine", "best"), origin),
+            ensembles=_ensembles(values.get("ensembles") or {}, modes, f"{origin}: ensembles"),
             source=dict(values),
         )
         try:
@@ -237,7 +246,8 @@ class Experiment:
             )  # fmt: skip
             for candidate in candidates:
                 with_candidate(config, candidate, where)
-            specs.append(RunSpec(task.name, mode, pid, shots, seed, config, candidates, self.max_test_examples))
+            specs.append(RunSpec(task.name, mode, pid, shots, seed, config, candidates, self.max_test_examples,
+                                 combine=self.search_combine))  # fmt: skip
         return specs
 
 
@@ -312,6 +322,39 @@ def _search(search: dict, origin: str) -> dict[str, list]:
         if not isinstance(values, list) or not values:
             raise PromptlearnError(f"{origin}.{key} must be a non-empty list of values, got {values!r}")
     return dict(search)
+
+
+SEARCH_COMBINES = ("best", "mean")
+
+
+def _search_combine(value, origin: str) -> str:
+    if value not in SEARCH_COMBINES:
+        raise PromptlearnError(
+            f"{origin}: search_combine must be 'best' (the candidate with the best dev accuracy) or 'mean' "
+            f"(the mean probabilities of every candidate), got {value!r}"
+        )
+    return value
+
+
+def _ensembles(ensembles: dict, modes: list[str], origin: str) -> dict[str, list[str]]:
+    """Check ``ensembles`` (name -> list of modes); one whose modes are not all in the grid is unused
+    (as ``mode_settings`` of a mode that ``--modes`` leaves out). Names must not be modes themselves."""
+    from promptlearn.modes import MODES
+
+    if not isinstance(ensembles, dict):
+        raise PromptlearnError(f"{origin}: maps an ensemble's name to its modes, e.g. {{recipe: [pet, mlm_head]}}")
+    known = [ZERO_SHOT, *sorted(MODES), *PET_MODES]
+    used = {}
+    for name, members in ensembles.items():
+        if name in known:
+            raise PromptlearnError(f"{origin}: {name!r} is a mode's name; give the ensemble another name")
+        members = _as_list(members, f"ensembles.{name}", origin)
+        unknown = [m for m in members if m not in known]
+        if not members or unknown:
+            raise PromptlearnError(f"{origin}: {name} lists modes from {', '.join(known)}, got {members!r}")
+        if set(members) <= set(modes):
+            used[str(name)] = list(members)
+    return used
 
 
 def _candidates(search: dict[str, list]) -> list[dict]:

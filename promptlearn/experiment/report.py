@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 def write_report(experiment: Experiment, records: list[dict], command: str) -> list[Path]:
     """Write summary.md, summary.csv and ``plots/<task>.png`` to the output (and the report folder, if set)."""
     output = Path(experiment.output)
-    records = records + ensemble_records(records, lambda run_id: load_predictions(output, run_id))
+    records = records + ensemble_records(records, lambda run_id: load_predictions(output, run_id), experiment.ensembles)
     rows = summarize(records)
     markdown = summary_markdown(experiment, rows, records, command)
     written = []
@@ -71,6 +71,7 @@ def summary_markdown(experiment: Experiment, rows: list[SummaryRow], records: li
         ]
         lines += [_table_row(row) for row in task_rows]
         lines.append("")
+        lines += _chosen_settings([r for r in records if r["task"] == task.name and r.get("search")])
     if failed:
         lines += ["## Failed runs", "", "| run | error |", "| --- | --- |"]
         lines += [f"| {r['run_id']} | {r['error'].splitlines()[0][:200].replace('|', '/')} |" for r in failed]
@@ -103,6 +104,14 @@ def _protocol(experiment: Experiment) -> list[str]:
             lines.append(f"- `{mode}`: {_inline(own)}")
     lines += [
         f"- hyperparameter search (best dev accuracy, then dev macro-F1): {_search_line(searches)}",
+        *(
+            [
+                "- `search_combine: mean`: a searched run reports the mean probabilities of all its candidates "
+                "(a hyperparameter ensemble); the table of chosen settings names the best one on dev"
+            ]
+            if experiment.search_combine == "mean"
+            else []
+        ),
         f"- patterns trained: {experiment.train_patterns} (modes with a classification head use the first only); "
         f"`{ZERO_SHOT}` evaluates every pattern once, without training",
     ]
@@ -118,13 +127,41 @@ def _protocol(experiment: Experiment) -> list[str]:
             "shared by every run (to keep the CPU budget); smaller test sets are used whole"
         )
     lines += [
-        f"- pattern `{ENSEMBLE}`: per seed, the mean of the patterns' test probabilities; "
-        f"`{POOLED}`: pooled over patterns and seeds",
+        f"- pattern `{ENSEMBLE}`: per seed, the mean of the patterns' test (and dev) probabilities; "
+        f"`{POOLED}`: pooled over patterns and seeds; s/run of an ensemble: its runs' seconds added up",
+        *(
+            f"- `{name}`: per seed, the mean of the test (and dev) probabilities of every run of "
+            f"{', '.join(f'`{m}`' for m in modes)} (all their patterns)"
+            for name, modes in experiment.ensembles.items()
+        ),
         f"- top-class share: fraction of test predictions that go to the most-predicted class; "
         f"⚠ marks rows at {COLLAPSE_SHARE:.0%} or more (the model predicts one class for nearly "
         "everything: a majority-class collapse; macro-F1 shows it too)",
     ]
     return lines
+
+
+def _chosen_settings(searched: list[dict]) -> list[str]:
+    """A table of the candidate each searched run kept (best on dev), one row per mode x K x pattern."""
+    if not searched:
+        return []
+    seeds = sorted({r["seed"] for r in searched})
+    rows: dict[tuple, dict] = {}
+    for record in searched:
+        best = max(record["search"], key=lambda trial: (trial["dev"]["accuracy"], trial["dev"]["macro_f1"]))
+        chosen = ", ".join(f"{k}={v}" for k, v in best.items() if k != "dev")
+        rows.setdefault((record["mode"], shot_label(record["shots"]), str(record["pattern_id"])), {})[
+            record["seed"]
+        ] = chosen
+    lines = [
+        "Chosen on dev (the hyperparameter candidate each run kept, per seed):",
+        "",
+        "| mode | K | pattern | " + " | ".join(f"seed {s}" for s in seeds) + " |",
+        "| --- | --- | --- | " + " | ".join("---" for _ in seeds) + " |",
+    ]
+    for (mode, shots, pattern), chosen in rows.items():
+        lines.append(f"| {mode} | {shots} | {pattern} | " + " | ".join(chosen.get(s, "–") for s in seeds) + " |")
+    return [*lines, ""]
 
 
 def _search_line(searches: dict[str, dict]) -> str:

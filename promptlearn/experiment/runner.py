@@ -209,11 +209,11 @@ def _worker_main(experiment: Experiment, retry_failed: bool, worker: Worker, see
 def execute(spec: RunSpec, output: Path, cache: TaskCache) -> dict:
     """Run one cell and write its folder. Exceptions become a ``failed`` record; Ctrl-C propagates."""
     started = time.perf_counter()
-    probs = gold = None
+    predictions = None
     try:
         data = cache.data(spec)
         started = time.perf_counter()  # a run's wall time leaves out reading the dataset (shared by its runs)
-        record, probs, gold = _train_and_test(spec, data, cache, output)
+        record, predictions = _train_and_test(spec, data, cache, output)
     except Exception as err:  # a failing run must not stop the grid: keep its error, go on
         logger.warning("%s failed: %s: %s", spec.run_id, type(err).__name__, err)
         record = {
@@ -224,29 +224,32 @@ def execute(spec: RunSpec, output: Path, cache: TaskCache) -> dict:
         }
     record = _identity(spec) | record | {"wall_seconds": round(time.perf_counter() - started, 2)}
     with staged_folder(output / "runs" / spec.run_id, overwrite=True) as folder:
-        if probs is not None:
-            np.savez_compressed(folder / PREDICTIONS, probabilities=probs, gold=gold)
+        if predictions is not None:
+            np.savez_compressed(folder / PREDICTIONS, **predictions)
             # anchored: `train --config` re-runs it from any directory, as a run folder of `train` does
             write_json_atomic(folder / "config.json", RunConfig.from_dict(record["config"]).anchored().to_dict())
         write_json_atomic(folder / RECORD, record)
     return record
 
 
-def _train_and_test(
-    spec: RunSpec, data: TaskData, cache: TaskCache, output: Path
-) -> tuple[dict, np.ndarray, np.ndarray]:
+def _train_and_test(spec: RunSpec, data: TaskData, cache: TaskCache, output: Path) -> tuple[dict, dict]:
+    """The run's record and its stored predictions: test (and, for a trained run, dev) probabilities and gold."""
     record: dict = {"status": "ok"}
     if spec.mode in PET_MODES:
         folder = cell_folder(output, spec.task, spec.mode, spec.shots, spec.seed)
-        probs, gold, labels = run_cell(spec.mode, spec.config, list(spec.patterns), folder)
+        # pet-ensemble and pet-distill share one pipeline folder: two processes must not build it at once
+        with exclusive(folder.with_name(f".{folder.name}.lock")):
+            probs, gold, labels = run_cell(spec.mode, spec.config, list(spec.patterns), folder)
         record |= {"config": spec.config.to_dict(), "dev": None, "pipeline": str(folder), "labels": labels}
-        return record | {"test": prediction_metrics(gold, probs), "test_examples": len(gold)}, probs, gold
+        record |= {"test": prediction_metrics(gold, probs), "test_examples": len(gold)}
+        return record, {"probabilities": probs, "gold": gold}
     if spec.zero_shot:
         run = api.build(spec.config, data)
         api.calibrate(run, data.splits.get("train", []))
         record |= {"config": run.config.to_dict(), "dev": None, "trainable_parameters": 0}
+        predictions = _predict(spec, run, data, cache, dev=False)
     else:
-        run, metrics, trials = _search(spec, data)
+        run, metrics, trials, predictions = _search(spec, data, cache)
         training = metrics["training"]
         record |= {
             "config": run.config.to_dict(),
@@ -260,26 +263,54 @@ def _train_and_test(
         }
         if len(trials) > 1:
             record["search"] = trials
+        if spec.combine == "mean":  # the candidates' mean probabilities are the run's; config is the best one's
+            record |= {"combined": f"mean of {len(trials)} candidates", "dev": prediction_metrics(
+                predictions["dev_gold"], predictions["dev_probabilities"])}  # fmt: skip
+    gold, probs = predictions["gold"], predictions["probabilities"]
+    record |= {"labels": run.pvp.labels, "test": prediction_metrics(gold, probs), "test_examples": len(gold)}
+    return record, predictions
+
+
+def _predict(spec: RunSpec, run: api.Prompted, data: TaskData, cache: TaskCache, dev: bool = True) -> dict:
+    """``run``'s test probabilities and gold indices, and (``dev``) those of its sampled dev split."""
     test = data.split("test")
     # demonstrations are drawn anew for each run: only their absence lets runs share one encoding
     probs = run.predict_proba(test, None if run.pvp.demonstrations else cache.encoded_test(spec, run.pvp))
+    predicted = {"probabilities": probs, "gold": _gold(run, test)}
+    if dev:
+        examples = api.few_shot_split(run.config, data)[1]
+        predicted |= {"dev_probabilities": run.predict_proba(examples), "dev_gold": _gold(run, examples)}
+    return predicted
+
+
+def _gold(run: api.Prompted, examples: list[Example]) -> np.ndarray:
     index = {label: i for i, label in enumerate(run.pvp.labels)}
-    gold = np.array([index[ex.label] for ex in test], dtype=np.int64)
-    record |= {"labels": run.pvp.labels, "test": prediction_metrics(gold, probs), "test_examples": len(test)}
-    return record, probs, gold
+    return np.array([index[ex.label] for ex in examples], dtype=np.int64)
 
 
-def _search(spec: RunSpec, data: TaskData) -> tuple[api.Prompted, dict, list[dict]]:
-    """Train every candidate; keep the best on dev (accuracy, then macro-F1, then grid order)."""
+def _search(spec: RunSpec, data: TaskData, cache: TaskCache) -> tuple[api.Prompted, dict, list[dict], dict]:
+    """Train every candidate; keep the best on dev (accuracy, then macro-F1, then grid order).
+
+    Returns the best run, its metrics, every candidate's dev metrics and the predictions the run
+    reports: the best candidate's, or with ``spec.combine == "mean"`` the mean probabilities of all
+    candidates (a hyperparameter ensemble), each predicted as soon as it is trained.
+    """
     best = None
     trials = []
+    combined: list[dict] = []
     for candidate in spec.candidates:
         run, metrics = api.fit(with_candidate(spec.config, candidate, spec.run_id), data)
         trials.append({**candidate, "dev": metrics["dev"]})
+        if spec.combine == "mean":
+            combined.append(_predict(spec, run, data, cache))
         score = (metrics["dev"]["accuracy"], metrics["dev"]["macro_f1"])
         if best is None or score > best[0]:
             best = (score, run, metrics)
-    return best[1], best[2], trials
+    _, run, metrics = best
+    if not combined:
+        return run, metrics, trials, _predict(spec, run, data, cache)
+    mean = {key: np.mean([c[key] for c in combined], axis=0) for key in ("probabilities", "dev_probabilities")}
+    return run, metrics, trials, combined[0] | mean
 
 
 def prediction_metrics(gold: np.ndarray, probs: np.ndarray) -> dict:
@@ -316,13 +347,17 @@ def read_record(output: Path, spec: RunSpec) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def load_predictions(output: Path, run_id: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """Test probabilities (N, C) and gold label indices (N,) of a finished run."""
+def load_predictions(output: Path, run_id: str) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
+    """A finished run's probabilities (N, C) and gold label indices (N,) per split: ``test``, and ``dev``
+    for a trained run (its sampled dev split, scored by the kept checkpoint)."""
     path = Path(output) / "runs" / run_id / PREDICTIONS
     if not path.is_file():
         return None
     with np.load(path) as stored:
-        return stored["probabilities"], stored["gold"]
+        loaded = {"test": (stored["probabilities"], stored["gold"])}
+        if "dev_probabilities" in stored:
+            loaded["dev"] = (stored["dev_probabilities"], stored["dev_gold"])
+        return loaded
 
 
 def write_results(path: Path, records: list[dict | None]) -> None:
@@ -338,6 +373,8 @@ def write_results(path: Path, records: list[dict | None]) -> None:
 def fingerprint(spec: RunSpec) -> str:
     """Hash of everything that decides a run's numbers: a stored run is reused only when it matches."""
     identity = [spec.config.to_dict(), spec.candidates, spec.test_limit] + ([spec.patterns] if spec.patterns else [])
+    if spec.combine != "best":  # (so runs from before the option keep their fingerprints)
+        identity.append(spec.combine)
     settings = json.dumps(identity, sort_keys=True, default=str)
     return hashlib.sha256(settings.encode()).hexdigest()[:16]
 

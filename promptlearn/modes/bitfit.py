@@ -2,7 +2,8 @@
 
 With the default cloze readout the pattern is used and the MLM head's biases (its transform's
 and the vocabulary bias) train with the encoder's; with ``--readout cls`` the bare text feeds a
-new linear head on [CLS], as in the paper, and the unused MLM head stays untouched.
+new linear head on [CLS], as in the paper, and the unused MLM head stays untouched; with
+``--readout warp`` the pattern is used and the encoder's biases train with warp's class embeddings.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ class BitfitMode(ReadoutChoice):
         self.attach_head(model)
 
     def trained_parameters(self, model) -> dict[str, list[nn.Parameter]]:
-        scope = model.backbone if self.uses_verbalizer else model.encoder
+        # the cloze readout reads the MLM head's biases too; cls and warp (own class biases) do not
+        scope = model.backbone if self.options.readout == "cloze" else model.encoder
         biases = [p for name, p in scope.named_parameters() if name.endswith("bias")]
         return {"bias": biases, "head": self.head_parameters()}
 

@@ -153,7 +153,8 @@ class LoraMode(ReadoutChoice):
 
     def merged_backbone(self, model) -> nn.Module:
         if self.head is not None:
-            raise PromptlearnError("lora: a run with readout=cls has a classification head; only cloze runs merge")
+            readout = self.options.readout
+            raise PromptlearnError(f"lora: a run with readout={readout} has a head of its own; only cloze runs merge")
         if self.options.quantize != "none":
             raise PromptlearnError("lora: a quantized (QLoRA) run cannot be merged into a full-precision model")
         return self.peft_model.merge_and_unload()

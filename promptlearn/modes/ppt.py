@@ -5,7 +5,8 @@ artifact (``--prompt``, made by ``promptlearn pretrain-prompt``) and forwards ev
 What it adds is the safety check: the artifact must have been pretrained on this very base model
 (same hidden size, config hash and word-embedding hash), because a prompt of the right shape
 from another model is silently meaningless. ``--mode soft_prompt --init file:DIR``
-trains the same way without that check.
+trains the same way without that check. ``readout=cls`` / ``warp``: a head of ppt's own beside the
+prompt (:class:`~promptlearn.modes.readout.PromptReadout`).
 """
 
 from __future__ import annotations
@@ -16,26 +17,31 @@ import torch
 from torch import nn
 
 from promptlearn.errors import PromptlearnError
-from promptlearn.modes.base import Mode, ModeOptions, register
+from promptlearn.heads import check_readout
+from promptlearn.modes.base import ModeOptions, register
+from promptlearn.modes.readout import PromptReadout
 from promptlearn.modes.soft_prompt import SoftPromptMode, SoftPromptOptions
 from promptlearn.ppt.artifact import PromptArtifact, artifact_file
 
 
 @dataclass
 class PptOptions(ModeOptions):
-    """``prompt``: a prompt artifact file, or the ``pretrain-prompt`` output folder holding one."""
+    """``prompt``: a prompt artifact file, or the ``pretrain-prompt`` output folder holding one.
+    ``readout``: 'cloze', 'cls' (linear head on [MASK]) or 'warp'."""
 
     prompt: str | None = None
+    readout: str = "cloze"
 
     def __post_init__(self):
         if not self.prompt:
             raise PromptlearnError(
                 "--mode ppt needs --prompt PATH: a pretrained prompt from `promptlearn pretrain-prompt --output PATH`"
             )
+        check_readout(self.readout)
 
 
 @register
-class PptMode(Mode):
+class PptMode(PromptReadout):
     name = "ppt"
     description = "PPT: prompt tuning that starts from a prompt pretrained on unlabeled text (--prompt)"
     options_class = PptOptions
@@ -53,13 +59,14 @@ class PptMode(Mode):
 
     def attach(self, model) -> None:
         self.artifact.check_compatible(model.backbone, origin=f"The prompt {self.options.prompt}")
-        self.soft.attach(model)
+        self.soft.attach(model)  # the prompt only: the inner mode reads label words, the head is ppt's
+        self.attach_head(model)
 
     def trained_parameters(self, model) -> dict[str, list[nn.Parameter]]:
-        return self.soft.trained_parameters(model)
+        return {**self.soft.trained_parameters(model), "head": self.head_parameters()}
 
     def group_learning_rates(self, learning_rate: float | None = None) -> dict[str, float]:
-        return self.soft.group_learning_rates(learning_rate)
+        return {**self.soft.group_learning_rates(learning_rate), "head": self.head_learning_rate}
 
     def no_decay_parameters(self, model) -> list[nn.Parameter]:
         return self.soft.no_decay_parameters(model)

@@ -5,6 +5,7 @@ fills the pattern's [SOFT] slots (n leading slots when it has none). The MLM is 
 ``--tune-model`` also trains it, with its own smaller ``--model-lr``, as in the paper's few-shot
 (SuperGLUE) setup. The run folder stores the encoder *and* its output prompt ``mode.prompt``
 (so the prompt can be used, e.g. as ``soft_prompt --init file:RUN``, without the encoder).
+``readout=cls`` / ``warp`` replace the label words: see :class:`~promptlearn.modes.readout.PromptReadout`.
 """
 
 from __future__ import annotations
@@ -16,22 +17,27 @@ from torch import nn
 
 from promptlearn import prompts
 from promptlearn.errors import PromptlearnError
-from promptlearn.modes.base import Mode, ModeOptions, register
+from promptlearn.heads import check_readout
+from promptlearn.modes.base import ModeOptions, register
+from promptlearn.modes.readout import PromptReadout
 
 
 @dataclass
 class PtuningOptions(ModeOptions):
-    """``prompt_length`` (n without [SOFT] in the pattern); ``tune_model`` / ``model_lr``: also train the MLM."""
+    """``prompt_length`` (n without [SOFT] in the pattern); ``tune_model`` / ``model_lr``: also train the MLM.
+    ``readout``: 'cloze', 'cls' (linear head on [MASK]) or 'warp'."""
 
     prompt_length: int | None = None
     tune_model: bool = False
     model_lr: float | None = None
+    readout: str = "cloze"
 
     def __post_init__(self):
         if self.prompt_length is not None and self.prompt_length < 1:
             raise PromptlearnError(f"--prompt-length must be positive, got {self.prompt_length}")
         if self.model_lr is not None and (not self.tune_model or self.model_lr <= 0):
             raise PromptlearnError("--model-lr must be positive and needs --tune-model (the MLM is frozen without it)")
+        check_readout(self.readout)
 
 
 class PromptEncoder(nn.Module):
@@ -53,7 +59,7 @@ class PromptEncoder(nn.Module):
 
 
 @register
-class PtuningMode(Mode):
+class PtuningMode(PromptReadout):
     name = "ptuning"
     description = "P-Tuning v1: prompt embeddings through a BiLSTM + MLP; MLM frozen unless --tune-model"
     options_class = PtuningOptions
@@ -70,15 +76,26 @@ class PtuningMode(Mode):
         self.encoder = PromptEncoder(self.length, model.embedding_size)
         # the encoder's output, refreshed when the run is saved: a reload keeps it even without the encoder
         self.register_buffer("prompt", torch.zeros(self.length, model.embedding_size))
+        self.attach_head(model)
 
     def trained_parameters(self, model) -> dict[str, list[nn.Parameter]]:
-        backbone = list(model.backbone.parameters()) if self.options.tune_model else []
-        return {"encoder": list(self.encoder.parameters()), "model": backbone}
+        return {"encoder": list(self.encoder.parameters()), "model": self._tuned(model), "head": self.head_parameters()}
+
+    def _tuned(self, model) -> list[nn.Parameter]:
+        """With ``--tune-model``: the MLM's parameters that the readout uses (cls: no MLM head; warp:
+        no vocabulary bias, its class biases replace it); none without."""
+        if not self.options.tune_model:
+            return []
+        if self.options.readout == "cls":
+            return list(model.encoder.parameters())
+        unused = model.backbone.get_output_embeddings().bias if self.options.readout == "warp" else None
+        return [p for p in model.backbone.parameters() if p is not unused]
 
     def group_learning_rates(self, learning_rate: float | None = None) -> dict[str, float]:
         return {
             "encoder": learning_rate or self.default_learning_rate,
             "model": self.options.model_lr or self.default_model_learning_rate,
+            "head": self.head_learning_rate,
         }
 
     def no_decay_parameters(self, model) -> list[nn.Parameter]:

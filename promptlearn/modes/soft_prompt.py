@@ -2,8 +2,9 @@
 
 The prompt (``mode.prompt``, shape (n, E)) fills the pattern's ``[SOFT]`` / ``[SOFT:n]`` slots, or
 n slots put in front of a pattern that has none (``--prompt-length``, default 20). The frozen
-MLM reads label words at [MASK]. The default init samples real vocabulary tokens: Lester et al.
-found it beats random init, and copying the *first* rows ([PAD], [unused...]) is what hurts.
+MLM reads label words at [MASK] (``readout=cls`` / ``warp``: see :class:`~promptlearn.modes.readout.PromptReadout`).
+The default init samples real vocabulary tokens: Lester et al. found it beats random init, and
+copying the *first* rows ([PAD], [unused...]) is what hurts.
 """
 
 from __future__ import annotations
@@ -15,24 +16,29 @@ from torch import nn
 
 from promptlearn import prompts
 from promptlearn.errors import PromptlearnError
-from promptlearn.modes.base import Mode, ModeOptions, register
+from promptlearn.heads import check_readout
+from promptlearn.modes.base import ModeOptions, register
+from promptlearn.modes.readout import PromptReadout
 
 
 @dataclass
 class SoftPromptOptions(ModeOptions):
-    """``prompt_length``: n when the pattern has no [SOFT]; ``init``: random, vocab, text:WORDS or file:PATH."""
+    """``prompt_length``: n when the pattern has no [SOFT]; ``init``: random, vocab, text:WORDS or file:PATH.
+    ``readout``: 'cloze', 'cls' (linear head on [MASK]) or 'warp'."""
 
     prompt_length: int | None = None
     init: str = "vocab"
+    readout: str = "cloze"
 
     def __post_init__(self):
         if self.prompt_length is not None and self.prompt_length < 1:
             raise PromptlearnError(f"--prompt-length must be positive, got {self.prompt_length}")
         prompts.check_init(self.init)
+        check_readout(self.readout)
 
 
 @register
-class SoftPromptMode(Mode):
+class SoftPromptMode(PromptReadout):
     name = "soft_prompt"
     description = "Prompt tuning: only n soft-token embeddings train; the MLM is frozen"
     options_class = SoftPromptOptions
@@ -50,12 +56,13 @@ class SoftPromptMode(Mode):
     def attach(self, model) -> None:
         initial = prompts.initial_prompt(self.options.init, self.length, model.word_embeddings, model.tokenizer)
         self.prompt = nn.Parameter(initial)  # (n, E)
+        self.attach_head(model)
 
     def trained_parameters(self, model) -> dict[str, list[nn.Parameter]]:
-        return {"prompt": [self.prompt]}
+        return {"prompt": [self.prompt], "head": self.head_parameters()}
 
     def group_learning_rates(self, learning_rate: float | None = None) -> dict[str, float]:
-        return {"prompt": learning_rate or self.default_learning_rate}
+        return {"prompt": learning_rate or self.default_learning_rate, "head": self.head_learning_rate}
 
     def no_decay_parameters(self, model) -> list[nn.Parameter]:
         return [self.prompt]
