@@ -173,8 +173,9 @@ def fit(config: RunConfig, data: TaskData) -> tuple[Prompted, dict]:
         run.trainer.objective = auxiliary_objective(config, run, texts)
     dev_encoded = run.pvp.encode(dev_examples)
     result = run.trainer.fit(run.pvp.encode(train_examples, soft_targets=targets), dev_encoded)
-    unlabeled = train_examples
-    if config.calibrate == "unlabeled":  # texts the model did not train on (its training texts when there are none)
+    # unlabeled calibration reads texts the model did not train on (its training texts when there are none)
+    unlabeled = []
+    if config.calibrate == "unlabeled":
         unlabeled = unlabeled_pool(config, data, train_examples + dev_examples, calibration.UNLABELED_SAMPLE)
     calibrate(run, unlabeled or train_examples)
     metrics = {"dev": run.evaluate(dev_examples)}

@@ -18,7 +18,7 @@ from promptlearn.experiment.aggregate import (
 )
 from promptlearn.experiment.config import ALL_SHOTS, LENGTH_FIELDS, ZERO_SHOT, Experiment
 from promptlearn.experiment.plots import plot_task
-from promptlearn.experiment.runner import load_predictions
+from promptlearn.experiment.runner import dev_score, load_predictions
 from promptlearn.outputs import write_text_atomic
 
 logger = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ def _chosen_settings(searched: list[dict]) -> list[str]:
     seeds = sorted({r["seed"] for r in searched})
     rows: dict[tuple, dict] = {}
     for record in searched:
-        best = max(record["search"], key=lambda trial: (trial["dev"]["accuracy"], trial["dev"]["macro_f1"]))
+        best = max(record["search"], key=lambda trial: dev_score(trial["dev"]))  # max keeps the first of ties
         chosen = ", ".join(f"{k}={v}" for k, v in best.items() if k != "dev")
         rows.setdefault((record["mode"], shot_label(record["shots"]), str(record["pattern_id"])), {})[
             record["seed"]

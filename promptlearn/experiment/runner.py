@@ -303,7 +303,7 @@ def _search(spec: RunSpec, data: TaskData, cache: TaskCache) -> tuple[api.Prompt
         trials.append({**candidate, "dev": metrics["dev"]})
         if spec.combine == "mean":
             combined.append(_predict(spec, run, data, cache))
-        score = (metrics["dev"]["accuracy"], metrics["dev"]["macro_f1"])
+        score = dev_score(metrics["dev"])
         if best is None or score > best[0]:
             best = (score, run, metrics)
     _, run, metrics = best
@@ -311,6 +311,11 @@ def _search(spec: RunSpec, data: TaskData, cache: TaskCache) -> tuple[api.Prompt
         return run, metrics, trials, _predict(spec, run, data, cache)
     mean = {key: np.mean([c[key] for c in combined], axis=0) for key in ("probabilities", "dev_probabilities")}
     return run, metrics, trials, combined[0] | mean
+
+
+def dev_score(dev: dict) -> tuple[float, float]:
+    """What a search ranks its candidates by: dev accuracy, then dev macro-F1 (ties: the first in grid order)."""
+    return dev["accuracy"], dev["macro_f1"]
 
 
 def prediction_metrics(gold: np.ndarray, probs: np.ndarray) -> dict:
