@@ -48,35 +48,43 @@ TEST_SUBSET_SEED = 0
 
 
 class TaskCache:
-    """Each dataset is read once per process, and each test set tokenized once per PVP."""
+    """Each dataset is read once per process, and each test set tokenized once per encoding of it."""
 
     def __init__(self):
         self._data: dict[tuple, TaskData] = {}
         self._encoded: dict[tuple, list[Encoded]] = {}
 
     def data(self, spec: RunSpec) -> TaskData:
-        columns = api.columns_of(spec.config)
-        key = (spec.config.data, columns, spec.test_limit)
+        key = self._data_key(spec)
         if key not in self._data:
-            data = load_task_data(spec.config.data, columns)
+            data = load_task_data(spec.config.data, api.columns_of(spec.config))
             if "test" in data.splits:
                 data.splits["test"] = _subset(data.splits["test"], spec.test_limit)
             self._data[key] = data
         return self._data[key]
 
     def encoded_test(self, spec: RunSpec, pvp: PVP) -> list[Encoded]:
-        data = self.data(spec)
+        """The test split encoded by ``pvp`` (which must have no demonstrations: they are drawn per run).
+
+        The key holds everything the ids depend on: the examples, the tokenizer (the model's), the
+        pattern, the number of masks (a verbalizer with multi-token words widens [MASK] to its longest
+        word), the length budget and the label order.
+        """
         key = (
-            spec.config.data,
-            spec.test_limit,
+            self._data_key(spec),
             spec.config.model,
             pvp.pattern.segments,
+            pvp.mask_count,
             pvp.max_length,
             tuple(pvp.labels),
         )
         if key not in self._encoded:
-            self._encoded[key] = pvp.encode(data.split("test"))
+            self._encoded[key] = pvp.encode(self.data(spec).split("test"))
         return self._encoded[key]
+
+    @staticmethod
+    def _data_key(spec: RunSpec) -> tuple:
+        return spec.config.data, api.columns_of(spec.config), spec.test_limit
 
 
 def _subset(examples: list[Example], limit: int | None) -> list[Example]:
