@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 import yaml
 from conftest import write_task
+from typer.testing import CliRunner
 
+from cli import app
+from promptlearn import api
 from promptlearn.experiment import Experiment, run_experiment
 from promptlearn.experiment.runner import load_predictions
 
@@ -52,3 +55,78 @@ def test_a_multi_token_verbalizer_is_scored_on_its_own_encoding_in_a_grid(tiny_b
     np.testing.assert_allclose(in_grid, alone, rtol=1e-6, atol=1e-7)
     one_token = load_predictions(tmp_path / "grid", "one__zero-shot__p0")["test"][0]
     assert not np.allclose(one_token, in_grid)  # the two prompts do score differently
+
+
+# --- items 17 and 22: names that stay inside --output, every YAML value checked before the first run -------
+
+
+def test_a_task_name_cannot_write_outside_the_output_folder(tiny_bert_dir, task_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(api, "fit", lambda *args: pytest.fail("a run started"))
+    output = tmp_path / "a" / "b" / "out"
+    values = values_of(tiny_bert_dir, task_dir, output)
+    values["tasks"][0]["name"] = "../../../x"
+    result = CliRunner().invoke(app, ["fewshot", "--config", write_config(tmp_path, values)])
+    assert result.exit_code == 2, result.output
+    assert "tasks[0]: name '../../../x' is not a usable name: names become file names" in result.output
+    assert not output.exists() and not list(tmp_path.glob("x*")) and not list(tmp_path.rglob("*.lock"))
+    flags = [
+        "fewshot",
+        "--model",
+        str(tiny_bert_dir),
+        "--task",
+        "a/b",
+        "--data",
+        str(task_dir),
+        "--output",
+        str(output),
+    ]
+    result = CliRunner().invoke(app, flags)
+    assert result.exit_code == 2 and "name 'a/b' is not a usable name" in result.output
+    values = values_of(tiny_bert_dir, task_dir, output, modes=["zero-shot", "pet"], ensembles={".hidden": ["pet"]})
+    result = CliRunner().invoke(app, ["fewshot", "--config", write_config(tmp_path, values)])
+    assert result.exit_code == 2 and "ensemble name '.hidden' is not a usable name" in result.output
+
+
+def _task_change(**changes):
+    return lambda values: values["tasks"][0].update(changes)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"seeds": [13, -1]}, "seeds must be a list of integers from 0 to 4294967295, got [13, -1]"),
+        ({"model": ["bert"]}, "model must be a string, got ['bert'] (list)"),
+        ({"output": ["out"]}, "output must be a string, got ['out'] (list)"),
+        ({"report": {"folder": "r"}}, "report must be a string, got {'folder': 'r'} (dict)"),
+        ({"data_root": [1]}, "data_root must be a string, got [1] (list)"),
+        ({"dev_split": 3}, "dev_split must be a string, got 3 (int)"),
+        ({"max_test_examples": True}, "max_test_examples must be a positive integer, got True"),
+        ({"modes": [["pet"]]}, "modes: unknown mode ['pet']"),
+        ({"modes": ["pet"], "mode_settings": {"pet": [1]}}, "mode_settings.pet must be a mapping of RunConfig fields"),
+        ({"mode_settings": {"head": {"batch_size": "8"}}}, "mode_settings.head: batch_size must be an integer"),
+        ({"search": {"learning_rate": ["fast"]}}, "train: learning_rate must be a number or null, got 'fast'"),
+        (_task_change(data=3), "tasks[0]: data must be a string, got 3 (int)"),
+        (_task_change(text_column=["t"]), "tasks[0]: text_column must be a string, got ['t'] (list)"),
+        (_task_change(patterns=[["{text} [MASK]"]]), "tasks[0]: patterns[0] is a pattern text or a preset pattern id"),
+        (_task_change(patterns=[True]), "tasks[0]: patterns[0] is a pattern text or a preset pattern id, got True"),
+        (
+            _task_change(verbalizer=["great", "terrible"]),
+            "tasks[0]: verbalizer is a mapping of each label to its words",
+        ),
+    ],
+)
+def test_every_value_of_the_experiment_file_is_checked_before_the_first_run(
+    tiny_bert_dir, task_dir, tmp_path, monkeypatch, change, message
+):
+    monkeypatch.setattr(api, "fit", lambda *args: pytest.fail("a run started"))
+    monkeypatch.chdir(tmp_path)
+    values = values_of(tiny_bert_dir, task_dir, tmp_path / "out")
+    if callable(change):
+        change(values)
+    else:
+        values |= change
+    config = write_config(tmp_path, values)
+    result = CliRunner().invoke(app, ["fewshot", "--config", config])
+    assert result.exit_code == 2, result.output
+    assert f"Error: {config}: " in result.output and message in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exp.yaml", "toy"]  # nothing written
