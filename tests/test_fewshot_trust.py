@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from cli import app
 from promptlearn import api
 from promptlearn.experiment import Experiment, run_experiment
+from promptlearn.experiment.aggregate import ensemble_records
 from promptlearn.experiment.runner import load_predictions
 
 ONE_TOKEN = {"positive": ["great"], "negative": ["terrible"]}
@@ -130,3 +131,40 @@ def test_every_value_of_the_experiment_file_is_checked_before_the_first_run(
     assert result.exit_code == 2, result.output
     assert f"Error: {config}: " in result.output and message in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exp.yaml", "toy"]  # nothing written
+
+
+# --- item 4: zero-shot runs join every K and seed of a named ensemble ---------------------------
+
+
+def _record(run_id, mode, pattern, shots, seed) -> dict:
+    test = {"accuracy": 0.0, "macro_f1": 0.0, "top_class_share": 0.5, "majority_accuracy": 0.5}
+    return {"run_id": run_id, "task": "t", "mode": mode, "pattern_id": pattern, "shots": shots, "seed": seed,
+            "status": "ok", "labels": ["a", "b"], "dev": None, "test": test, "wall_seconds": 1.0}  # fmt: skip
+
+
+def test_a_named_ensemble_mixes_zero_shot_runs_into_every_k_and_seed():
+    records = [
+        _record("z0", "zero-shot", 0, None, None),
+        _record("z1", "zero-shot", 1, None, None),
+        _record("p13", "pet", 0, 4, 13),
+        _record("p21", "pet", 0, 4, 21),
+    ]
+    gold = np.array([0, 1])
+    probs = {  # zero-shot leans to class 0, pet to class 1 on seed 13 and to class 0 on seed 21
+        "z0": [[0.9, 0.1], [0.8, 0.2]],
+        "z1": [[0.7, 0.3], [0.6, 0.4]],
+        "p13": [[0.0, 1.0], [0.0, 1.0]],
+        "p21": [[0.6, 0.4], [0.6, 0.4]],
+    }
+    stored = {run_id: {"test": (np.array(p), gold)} for run_id, p in probs.items()}
+    combo = [r for r in ensemble_records(records, stored.get, {"combo": ["zero-shot", "pet"]}) if r["mode"] == "combo"]
+    assert [(r["shots"], r["seed"], r["members"]) for r in combo] == [
+        (4, 13, ["p13", "z0", "z1"]),
+        (4, 21, ["p21", "z0", "z1"]),
+    ]
+    by_seed = {r["seed"]: r for r in combo}
+    # seed 13: means [0.533, 0.467] and [0.467, 0.533]: both right; seed 21: [0.733, .267], [0.667, .333]: one right
+    assert by_seed[13]["test"]["accuracy"] == pytest.approx(1.0) and by_seed[21]["test"]["accuracy"] == 0.5
+    assert by_seed[13]["dev"] is None  # zero-shot runs have no dev predictions
+    alone = ensemble_records(records[:2], stored.get, {"combo": ["zero-shot", "pet"]})
+    assert [(r["mode"], r["shots"], r["members"]) for r in alone][-1] == ("combo", None, ["z0", "z1"])
