@@ -12,7 +12,8 @@ from cli import app
 from promptlearn import api
 from promptlearn.experiment import Experiment, run_experiment
 from promptlearn.experiment.aggregate import ensemble_records
-from promptlearn.experiment.runner import load_predictions
+from promptlearn.experiment.runner import load_predictions, subset_rows
+from promptlearn.pet.fewshot import run_cell
 
 ONE_TOKEN = {"positive": ["great"], "negative": ["terrible"]}
 TWO_TOKEN = {"positive": ["great", "unbelievable"], "negative": ["terrible"]}  # un ##believ ##able: 3 masks
@@ -168,3 +169,24 @@ def test_a_named_ensemble_mixes_zero_shot_runs_into_every_k_and_seed():
     assert by_seed[13]["dev"] is None  # zero-shot runs have no dev predictions
     alone = ensemble_records(records[:2], stored.get, {"combo": ["zero-shot", "pet"]})
     assert [(r["mode"], r["shots"], r["members"]) for r in alone][-1] == ("combo", None, ["z0", "z1"])
+
+
+# --- items 6 and 9: one test subset for every run of a grid, PET's cells included ------------------
+
+
+@pytest.mark.slow
+def test_pet_cells_share_the_grids_test_subset_so_a_mixed_ensemble_reports(tiny_bert_dir, task_dir, tmp_path):
+    values = values_of(tiny_bert_dir, task_dir, tmp_path / "out", modes=["pet", "pet-ensemble"])
+    values |= {"max_test_examples": 4, "ensembles": {"mix": ["pet", "pet-ensemble"]}}
+    result = CliRunner().invoke(app, ["fewshot", "--config", write_config(tmp_path, values)])
+    assert result.exit_code == 0, result.output
+    pet = load_predictions(tmp_path / "out", "toy__pet__p0__k2__s13")["test"]
+    cell = load_predictions(tmp_path / "out", "toy__pet-ensemble__p0__k2__s13")["test"]
+    assert len(cell[1]) == 4 and np.array_equal(cell[1], pet[1])
+    # the cell's rows are those of the pipeline's whole-test ensemble at the subset's indices
+    whole = run_cell("pet-ensemble", Experiment.from_dict(values).runs()[-1].config, [(0, "{text} It was [MASK] .")],
+                     tmp_path / "out" / "pet" / "toy__g0__k2__s13")  # fmt: skip
+    rows = subset_rows(len(whole[1]), 4)
+    np.testing.assert_allclose(cell[0], whole[0][rows], rtol=1e-6)
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert "| mix | 2 | ensemble |" in summary and "test examples: 4;" in summary

@@ -262,7 +262,7 @@ class Experiment:
         if mode in PET_MODES:  # one pipeline over all patterns per K and seed; its models train with `pet`
             return [
                 RunSpec(task.name, mode, 0, shots, seed, base.replace(mode="pet", seed=seed, shots=shots,
-                        dev_split=task.dev_split), [{}], None, task.patterns)
+                        dev_split=task.dev_split), [{}], self.max_test_examples, task.patterns)
                 for shots, seed in itertools.product(task.shots, self.seeds)
             ]  # fmt: skip
         from promptlearn.modes import get_mode

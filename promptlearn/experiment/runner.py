@@ -52,16 +52,25 @@ class TaskCache:
 
     def __init__(self):
         self._data: dict[tuple, TaskData] = {}
+        self._rows: dict[tuple, list[int] | None] = {}
         self._encoded: dict[tuple, list[Encoded]] = {}
 
     def data(self, spec: RunSpec) -> TaskData:
+        """The run's data; its test split is the grid's subset (``spec.test_limit``) of the test file."""
         key = self._data_key(spec)
         if key not in self._data:
             data = load_task_data(spec.config.data, api.columns_of(spec.config))
-            if "test" in data.splits:
-                data.splits["test"] = _subset(data.splits["test"], spec.test_limit)
+            test = data.splits.get("test", [])
+            self._rows[key] = subset_rows(len(test), spec.test_limit)
+            if self._rows[key] is not None:
+                data.splits["test"] = [test[i] for i in self._rows[key]]
             self._data[key] = data
         return self._data[key]
+
+    def test_rows(self, spec: RunSpec) -> list[int] | None:
+        """Where the grid's test subset sits in the whole test split (None: it is the whole split)."""
+        self.data(spec)
+        return self._rows[self._data_key(spec)]
 
     def encoded_test(self, spec: RunSpec, pvp: PVP) -> list[Encoded]:
         """The test split encoded by ``pvp`` (which must have no demonstrations: they are drawn per run).
@@ -87,12 +96,17 @@ class TaskCache:
         return spec.config.data, api.columns_of(spec.config), spec.test_limit
 
 
+def subset_rows(count: int, limit: int | None) -> list[int] | None:
+    """The ascending indices of a fixed random subset of ``limit`` of ``count`` test examples; None: all of them."""
+    if limit is None or count <= limit:
+        return None
+    return sorted(random.Random(TEST_SUBSET_SEED).sample(range(count), limit))
+
+
 def _subset(examples: list[Example], limit: int | None) -> list[Example]:
     """A fixed random subset of ``limit`` test examples (in their original order), or all of them."""
-    if limit is None or len(examples) <= limit:
-        return examples
-    picked = random.Random(TEST_SUBSET_SEED).sample(range(len(examples)), limit)
-    return [examples[i] for i in sorted(picked)]
+    rows = subset_rows(len(examples), limit)
+    return examples if rows is None else [examples[i] for i in rows]
 
 
 def run_experiment(experiment: Experiment, retry_failed: bool = True, workers: int = 1) -> list[dict] | None:
@@ -247,7 +261,7 @@ def _train_and_test(spec: RunSpec, data: TaskData, cache: TaskCache, output: Pat
         folder = cell_folder(output, spec.task, spec.mode, spec.shots, spec.seed)
         # pet-ensemble and pet-distill share one pipeline folder: two processes must not build it at once
         with exclusive(folder.with_name(f".{folder.name}.lock")):
-            probs, gold, labels = run_cell(spec.mode, spec.config, list(spec.patterns), folder)
+            probs, gold, labels = run_cell(spec.mode, spec.config, list(spec.patterns), folder, cache.test_rows(spec))
         record |= {"config": spec.config.to_dict(), "dev": None, "pipeline": str(folder), "labels": labels}
         record |= {"test": prediction_metrics(gold, probs), "test_examples": len(gold)}
         return record, {"probabilities": probs, "gold": gold}
