@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from promptlearn.errors import PromptlearnError
+from promptlearn.experiment.config import ZERO_SHOT
 from promptlearn.experiment.runner import prediction_metrics
 
 ENSEMBLE = "ensemble"
@@ -67,7 +68,8 @@ def ensemble_records(
 
     One per task x mode x K x seed with several finished patterns (pattern ``ensemble``), and one per
     named ensemble of ``ensembles`` (name -> modes) and task x K x seed: every finished run of those
-    modes, all patterns (its mode is the ensemble's name). ``load_predictions(run_id)`` gives a run's
+    modes, all patterns (its mode is the ensemble's name; see :func:`_named_cells` for ``zero-shot``).
+    ``load_predictions(run_id)`` gives a run's
     ``{"test": (probs (N, C), gold (N,)), "dev": ...}``; the dev metrics are those of the mean dev
     probabilities when every member has them (trained runs, scored on their sampled dev split).
     """
@@ -77,12 +79,29 @@ def ensemble_records(
         groups.setdefault((record["task"], record["mode"], record["shots"], record["seed"]), []).append(record)
     combined = [_ensemble(members, load_predictions, mode, 2) for (_, mode, _, _), members in groups.items()]
     for name, modes in (ensembles or {}).items():
-        named: dict[tuple, list[dict]] = {}
-        for record in finished:
-            if record["mode"] in modes:
-                named.setdefault((record["task"], record["shots"], record["seed"]), []).append(record)
+        named = _named_cells([record for record in finished if record["mode"] in modes])
         combined += [_ensemble(members, load_predictions, name, 1) for members in named.values()]
     return [record for record in combined if record is not None]
+
+
+def _named_cells(members: list[dict]) -> dict[tuple, list[dict]]:
+    """A named ensemble's runs per task x K x seed cell.
+
+    A zero-shot run trains nothing, so it is the same run for every K and seed: it joins every cell of
+    its task's trained runs. Only where a task has no finished trained run of the ensemble do its
+    zero-shot runs form a cell of their own (K = 0).
+    """
+    cells: dict[tuple, list[dict]] = {}
+    for record in members:
+        if record["mode"] != ZERO_SHOT:
+            cells.setdefault((record["task"], record["shots"], record["seed"]), []).append(record)
+    trained = list(cells)
+    for record in members:
+        if record["mode"] == ZERO_SHOT:
+            joined = [key for key in trained if key[0] == record["task"]]
+            for key in joined or [(record["task"], None, None)]:
+                cells.setdefault(key, []).append(record)
+    return cells
 
 
 def _ensemble(members: list[dict], load_predictions: Loader, mode: str, at_least: int) -> dict | None:

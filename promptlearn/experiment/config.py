@@ -43,6 +43,10 @@ EXPERIMENT_KEYS = {
     "ensembles",
 }  # fmt: skip
 TASK_KEYS = {"name", "data", "patterns", "verbalizer", "shots", "dev_split"} | COLUMN_FIELDS
+#: task and ensemble names become file names (run folders, locks, plots): no path separators, no leading dot
+NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
+#: numpy seeds its generators with unsigned 32-bit integers
+MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -133,25 +137,27 @@ class Experiment:
         for key in ("model", "tasks", "output"):
             if not values.get(key):
                 raise PromptlearnError(f"{origin}: {key!r} is required (see docs/fewshot.md)")
+        for key in ("model", "output", "report", "data_root", "dev_split"):
+            _text(values.get(key), key, origin)
         from promptlearn.modes import MODES
 
         modes = _as_list(values.get("modes", [ZERO_SHOT, "pet"]), "modes", origin)
         for mode in modes:
-            if mode != ZERO_SHOT and mode not in MODES and mode not in PET_MODES:
+            if not isinstance(mode, str) or (mode != ZERO_SHOT and mode not in MODES and mode not in PET_MODES):
                 known = ", ".join([ZERO_SHOT, *sorted(MODES), *PET_MODES])
                 raise PromptlearnError(f"{origin}: modes: unknown mode {mode!r}; choose from {known}")
         shots = [_shot(k, f"{origin}: shots") for k in _as_list(values.get("shots", [16]), "shots", origin)]
         seeds = _as_list(values.get("seeds", list(LM_BFF_SEEDS)), "seeds", origin)
-        if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
-            raise PromptlearnError(f"{origin}: seeds must be a list of integers, got {seeds!r}")
+        if not seeds or not all(_integer(s) and 0 <= s <= MAX_SEED for s in seeds):
+            raise PromptlearnError(f"{origin}: seeds must be a list of integers from 0 to {MAX_SEED}, got {seeds!r}")
         train_patterns = values.get("train_patterns", "all")
         if train_patterns not in ("all", "first"):
             raise PromptlearnError(f"{origin}: train_patterns must be 'all' or 'first', got {train_patterns!r}")
         max_test = values.get("max_test_examples")
-        if max_test is not None and (not isinstance(max_test, int) or max_test < 1):
+        if max_test is not None and (not _integer(max_test) or max_test < 1):
             raise PromptlearnError(f"{origin}: max_test_examples must be a positive integer, got {max_test!r}")
         threads = values.get("cpu_threads")
-        if threads is not None and (not isinstance(threads, int) or threads < 1):
+        if threads is not None and (not _integer(threads) or threads < 1):
             raise PromptlearnError(f"{origin}: cpu_threads must be a positive integer, got {threads!r}")
         train = _train_settings(values.get("train") or {}, f"{origin}: train")
         mode_settings = values.get("mode_settings") or {}
@@ -163,6 +169,10 @@ class Experiment:
             if mode not in MODES:
                 raise PromptlearnError(
                     f"{origin}: mode_settings: {mode!r} is not a trained mode; choose from {', '.join(sorted(MODES))}"
+                )
+            if not isinstance(settings or {}, dict):
+                raise PromptlearnError(
+                    f"{origin}: mode_settings.{mode} must be a mapping of RunConfig fields, e.g. {{max_steps: 100}}"
                 )
             settings = dict(settings or {})
             search = settings.pop("search", None)
@@ -197,9 +207,32 @@ class Experiment:
         )
         try:
             experiment.runs()  # builds every RunConfig now, so a bad value fails before the first run
+            experiment._check_unused_settings()
         except PromptlearnError as err:
             raise PromptlearnError(f"{origin}: {err}") from err
         return experiment
+
+    def _check_unused_settings(self) -> None:
+        """Build a RunConfig from the training settings no run of this grid uses (``mode_settings`` of a
+        mode ``--modes`` leaves out; ``train`` and ``search`` of a grid without trained modes), so a bad
+        value there fails now too, not in a later command that runs those modes."""
+        from promptlearn.modes import MODES
+
+        task = self.tasks[0]
+        levels = [("train", self.train, self.search)] if not set(self.modes) & set(MODES) else []
+        for mode, settings in self.mode_settings.items():
+            if mode not in self.modes:
+                settings = dict(settings)
+                levels.append(
+                    (f"mode_settings.{mode}", override(self.train, settings), settings.pop("search", self.search))
+                )
+        for where, settings, search in levels:
+            config = _run_config(
+                where, model=self.model, data=task.data, pattern=task.patterns[0][1], verbalizer=task.verbalizer,
+                **{k: v for k, v in settings.items() if k != "search"},
+            )  # fmt: skip
+            for candidate in _candidates(search):
+                with_candidate(config, candidate, where)
 
     def runs(self) -> list[RunSpec]:
         """The grid, in run order: per task, zero-shot first, then mode x K x pattern x seed."""
@@ -229,7 +262,7 @@ class Experiment:
         if mode in PET_MODES:  # one pipeline over all patterns per K and seed; its models train with `pet`
             return [
                 RunSpec(task.name, mode, 0, shots, seed, base.replace(mode="pet", seed=seed, shots=shots,
-                        dev_split=task.dev_split), [{}], None, task.patterns)
+                        dev_split=task.dev_split), [{}], self.max_test_examples, task.patterns)
                 for shots, seed in itertools.product(task.shots, self.seeds)
             ]  # fmt: skip
         from promptlearn.modes import get_mode
@@ -286,6 +319,27 @@ def _check_keys(values: dict, known: set[str], origin: str) -> None:
             close = difflib.get_close_matches(str(key), sorted(known), n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise PromptlearnError(f"{origin}: unknown key {key!r}.{hint} Known keys: {', '.join(sorted(known))}")
+
+
+def _integer(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _text(value, key: str, origin: str) -> None:
+    """Refuse a non-string where a path, name or choice is expected (YAML turns ``[a]`` into a list)."""
+    if value is not None and not isinstance(value, str):
+        raise PromptlearnError(f"{origin}: {key} must be a string, got {value!r} ({type(value).__name__})")
+
+
+def _name(value, key: str, origin: str) -> str:
+    """A task or ensemble name: it becomes part of file names, so it may not leave the output folder."""
+    name = str(value) if _integer(value) else value
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        raise PromptlearnError(
+            f"{origin}: {key} {value!r} is not a usable name: names become file names (run folders, plots), so use "
+            "letters, digits, '-', '_' and '.' (not first), e.g. sst2 or my-task_v2"
+        )
+    return name
 
 
 def _as_list(value, key: str, origin: str) -> list:
@@ -346,6 +400,7 @@ def _ensembles(ensembles: dict, modes: list[str], origin: str) -> dict[str, list
     known = [ZERO_SHOT, *sorted(MODES), *PET_MODES]
     used = {}
     for name, members in ensembles.items():
+        name = _name(name, "ensemble name", origin)
         if name in known:
             raise PromptlearnError(f"{origin}: {name!r} is a mode's name; give the ensemble another name")
         members = _as_list(members, f"ensembles.{name}", origin)
@@ -353,7 +408,7 @@ def _ensembles(ensembles: dict, modes: list[str], origin: str) -> dict[str, list
         if not members or unknown:
             raise PromptlearnError(f"{origin}: {name} lists modes from {', '.join(known)}, got {members!r}")
         if set(members) <= set(modes):
-            used[str(name)] = list(members)
+            used[name] = list(members)
     return used
 
 
@@ -368,7 +423,9 @@ def _task(entry, data_root: str | None, shots: list, dev_split: str, origin: str
     if not isinstance(entry, dict) or "name" not in entry:
         raise PromptlearnError(f"{origin}: a task is a preset name or a mapping with at least 'name'")
     _check_keys(entry, TASK_KEYS, origin)
-    name = str(entry["name"])
+    name = _name(entry["name"], "name", origin)
+    for key in ("data", "dev_split", *sorted(COLUMN_FIELDS)):
+        _text(entry.get(key), key, origin)
     data = entry.get("data")
     if data is None:
         if data_root is None:
@@ -381,15 +438,20 @@ def _task(entry, data_root: str | None, shots: list, dev_split: str, origin: str
     if patterns is None:
         resolved = [(p.id, p.pattern) for p in task_patterns(name)]
     else:
-        resolved = [_pattern(p, i, name) for i, p in enumerate(_as_list(patterns, "patterns", origin))]
+        resolved = [_pattern(p, i, name, origin) for i, p in enumerate(_as_list(patterns, "patterns", origin))]
     if words == "auto":  # searched per run, inside its own train/dev split (see api.fit)
         verbalizer = None
     elif words is None:
         verbalizer = task_verbalizer(name).to_dict()
     elif isinstance(words, dict):
         verbalizer = Verbalizer.from_dict(words, origin=f"{origin}.verbalizer").to_dict()
+    elif isinstance(words, str):
+        verbalizer = Verbalizer.parse(words).to_dict()
     else:
-        verbalizer = Verbalizer.parse(str(words)).to_dict()
+        raise PromptlearnError(
+            f"{origin}: verbalizer is a mapping of each label to its words (e.g. {{positive: [great]}}), a .yaml/.json "
+            f"file of one, 'label=word,...' or 'auto'; got {words!r}"
+        )
     task_shots = [_shot(k, f"{origin}.shots") for k in _as_list(entry.get("shots", shots), "shots", origin)]
     task_dev = entry.get("dev_split", dev_split)
     if task_dev not in DEV_SPLITS:
@@ -410,11 +472,13 @@ def _no_preset(name: str, data: str, origin: str, no_patterns: bool, no_words: b
     )
 
 
-def _pattern(value, index: int, task: str) -> tuple[int, str]:
+def _pattern(value, index: int, task: str, origin: str) -> tuple[int, str]:
     """A preset id (int) resolves through the task's template file; a string is the pattern itself."""
-    if isinstance(value, int) and not isinstance(value, bool):
+    if _integer(value):
         from promptlearn.presets import task_pattern
 
         return value, task_pattern(task, value).pattern
-    Pattern.parse(str(value), origin=f"task {task}, pattern {index}")
-    return index, str(value)
+    if not isinstance(value, str):
+        raise PromptlearnError(f"{origin}: patterns[{index}] is a pattern text or a preset pattern id, got {value!r}")
+    Pattern.parse(value, origin=f"task {task}, pattern {index}")
+    return index, value

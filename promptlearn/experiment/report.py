@@ -132,6 +132,11 @@ def _protocol(experiment: Experiment) -> list[str]:
         *(
             f"- `{name}`: per seed, the mean of the test (and dev) probabilities of every run of "
             f"{', '.join(f'`{m}`' for m in modes)} (all their patterns)"
+            + (
+                f"; the `{ZERO_SHOT}` runs, the same for every K and seed, join each K and seed (no dev then)"
+                if ZERO_SHOT in modes and len(set(modes)) > 1
+                else ""
+            )
             for name, modes in experiment.ensembles.items()
         ),
         f"- top-class share: fraction of test predictions that go to the most-predicted class; "

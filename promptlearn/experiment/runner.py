@@ -48,43 +48,65 @@ TEST_SUBSET_SEED = 0
 
 
 class TaskCache:
-    """Each dataset is read once per process, and each test set tokenized once per PVP."""
+    """Each dataset is read once per process, and each test set tokenized once per encoding of it."""
 
     def __init__(self):
         self._data: dict[tuple, TaskData] = {}
+        self._rows: dict[tuple, list[int] | None] = {}
         self._encoded: dict[tuple, list[Encoded]] = {}
 
     def data(self, spec: RunSpec) -> TaskData:
-        columns = api.columns_of(spec.config)
-        key = (spec.config.data, columns, spec.test_limit)
+        """The run's data; its test split is the grid's subset (``spec.test_limit``) of the test file."""
+        key = self._data_key(spec)
         if key not in self._data:
-            data = load_task_data(spec.config.data, columns)
-            if "test" in data.splits:
-                data.splits["test"] = _subset(data.splits["test"], spec.test_limit)
+            data = load_task_data(spec.config.data, api.columns_of(spec.config))
+            test = data.splits.get("test", [])
+            self._rows[key] = subset_rows(len(test), spec.test_limit)
+            if self._rows[key] is not None:
+                data.splits["test"] = [test[i] for i in self._rows[key]]
             self._data[key] = data
         return self._data[key]
 
+    def test_rows(self, spec: RunSpec) -> list[int] | None:
+        """Where the grid's test subset sits in the whole test split (None: it is the whole split)."""
+        self.data(spec)
+        return self._rows[self._data_key(spec)]
+
     def encoded_test(self, spec: RunSpec, pvp: PVP) -> list[Encoded]:
-        data = self.data(spec)
+        """The test split encoded by ``pvp`` (which must have no demonstrations: they are drawn per run).
+
+        The key holds everything the ids depend on: the examples, the tokenizer (the model's), the
+        pattern, the number of masks (a verbalizer with multi-token words widens [MASK] to its longest
+        word), the length budget and the label order.
+        """
         key = (
-            spec.config.data,
-            spec.test_limit,
+            self._data_key(spec),
             spec.config.model,
             pvp.pattern.segments,
+            pvp.mask_count,
             pvp.max_length,
             tuple(pvp.labels),
         )
         if key not in self._encoded:
-            self._encoded[key] = pvp.encode(data.split("test"))
+            self._encoded[key] = pvp.encode(self.data(spec).split("test"))
         return self._encoded[key]
+
+    @staticmethod
+    def _data_key(spec: RunSpec) -> tuple:
+        return spec.config.data, api.columns_of(spec.config), spec.test_limit
+
+
+def subset_rows(count: int, limit: int | None) -> list[int] | None:
+    """The ascending indices of a fixed random subset of ``limit`` of ``count`` test examples; None: all of them."""
+    if limit is None or count <= limit:
+        return None
+    return sorted(random.Random(TEST_SUBSET_SEED).sample(range(count), limit))
 
 
 def _subset(examples: list[Example], limit: int | None) -> list[Example]:
     """A fixed random subset of ``limit`` test examples (in their original order), or all of them."""
-    if limit is None or len(examples) <= limit:
-        return examples
-    picked = random.Random(TEST_SUBSET_SEED).sample(range(len(examples)), limit)
-    return [examples[i] for i in sorted(picked)]
+    rows = subset_rows(len(examples), limit)
+    return examples if rows is None else [examples[i] for i in rows]
 
 
 def run_experiment(experiment: Experiment, retry_failed: bool = True, workers: int = 1) -> list[dict] | None:
@@ -239,7 +261,7 @@ def _train_and_test(spec: RunSpec, data: TaskData, cache: TaskCache, output: Pat
         folder = cell_folder(output, spec.task, spec.mode, spec.shots, spec.seed)
         # pet-ensemble and pet-distill share one pipeline folder: two processes must not build it at once
         with exclusive(folder.with_name(f".{folder.name}.lock")):
-            probs, gold, labels = run_cell(spec.mode, spec.config, list(spec.patterns), folder)
+            probs, gold, labels = run_cell(spec.mode, spec.config, list(spec.patterns), folder, cache.test_rows(spec))
         record |= {"config": spec.config.to_dict(), "dev": None, "pipeline": str(folder), "labels": labels}
         record |= {"test": prediction_metrics(gold, probs), "test_examples": len(gold)}
         return record, {"probabilities": probs, "gold": gold}

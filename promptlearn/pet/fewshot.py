@@ -28,10 +28,15 @@ def cell_folder(output: str | Path, task: str, mode: str, shots, seed: int) -> P
 
 
 def run_cell(
-    mode: str, config: RunConfig, patterns: list[tuple[int, str]], folder: Path
+    mode: str, config: RunConfig, patterns: list[tuple[int, str]], folder: Path, test_rows: list[int] | None = None
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Run or resume the cell's pipeline; returns the (N, C) test probabilities of what ``mode`` evaluates,
-    the (N,) gold label indices and the label order. The whole test split is used."""
+    the (N,) gold label indices and the label order.
+
+    ``test_rows``: the grid's test subset, as indices into the test split (None: the whole split), so
+    these cells are scored on the same examples as every other run of the grid. The pipeline itself
+    keeps the whole split, so one pipeline serves any subset.
+    """
     generations, evaluated = PET_MODES[mode]
     pet = PetConfig(
         base=config, patterns=[text for _, text in patterns], pattern_ids=[pid for pid, _ in patterns],
@@ -39,10 +44,11 @@ def run_cell(
     )  # fmt: skip
     pipeline = Pipeline(pet, folder)
     pipeline.run()
-    test = pipeline.cache.splits["test"]
+    rows = list(range(len(pipeline.cache.splits["test"]))) if test_rows is None else test_rows
+    test = [pipeline.cache.splits["test"][i] for i in rows]
     gold = np.array([pipeline.labels.index(ex.label) for ex in test], dtype=np.int64)
     if evaluated == "ensemble":
-        return soften(pipeline.ensemble(pipeline.generations[0], "test")), gold, pipeline.labels
+        return soften(pipeline.ensemble(pipeline.generations[0], "test"))[rows], gold, pipeline.labels
     if not (folder / FINAL / "metrics.json").is_file():
         raise PromptlearnError(f"{mode}: the distilled classifier was not trained (see {folder})")
     run = api.load_run(folder / FINAL)
