@@ -70,7 +70,11 @@ class Prompted:
         """Class probabilities (N, C): averaged over the demonstration draws, then calibrated.
 
         ``encoded``: ``examples`` already encoded by this PVP (a cache), used only without demonstrations.
+        This is the one path from a run to the numbers it reports (``evaluate``, ``predict``, ``fewshot``,
+        PET's member labels, ensembles and soft labels): calibration lives here, not in the objective.
         """
+        if not examples:  # the tokenizer refuses an empty batch
+            return np.zeros((0, len(self.pvp.labels)), dtype=np.float32)
         demonstrations = self.pvp.demonstrations
         if demonstrations is None:
             probs = self.trainer.predict_proba(encoded if encoded is not None else self.pvp.encode(examples))
