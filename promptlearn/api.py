@@ -9,7 +9,6 @@ A run folder holds ``config.json`` (the resolved :class:`RunConfig`), ``metrics.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from safetensors.torch import load_file
 from promptlearn import calibration
 from promptlearn.aux_mlm import MlmBatches
 from promptlearn.config import RunConfig
-from promptlearn.data import Columns, Example, TaskData, few_shot, load_examples, load_task_data
+from promptlearn.data import Columns, Example, TaskData, few_shot, load_examples, load_task_data, unused_sample
 from promptlearn.demonstrations import Demonstrations, mean_pooled
 from promptlearn.errors import PromptlearnError
 from promptlearn.fingerprint import check_same_base, size_mismatches
@@ -71,7 +70,11 @@ class Prompted:
         """Class probabilities (N, C): averaged over the demonstration draws, then calibrated.
 
         ``encoded``: ``examples`` already encoded by this PVP (a cache), used only without demonstrations.
+        This is the one path from a run to the numbers it reports (``evaluate``, ``predict``, ``fewshot``,
+        PET's member labels, ensembles and soft labels): calibration lives here, not in the objective.
         """
+        if not examples:  # the tokenizer refuses an empty batch
+            return np.zeros((0, len(self.pvp.labels)), dtype=np.float32)
         demonstrations = self.pvp.demonstrations
         if demonstrations is None:
             probs = self.trainer.predict_proba(encoded if encoded is not None else self.pvp.encode(examples))
@@ -195,14 +198,12 @@ def fit(config: RunConfig, data: TaskData) -> tuple[Prompted, dict]:
 
 
 def unlabeled_pool(config: RunConfig, data: TaskData, used: list[Example], limit: int) -> list[Example]:
-    """Unlabeled examples: ``config.unlabeled``'s, else the train split's outside ``used`` (the run's train
-    and dev); at most ``limit``, sampled by the seed. Their labels are never read."""
+    """Unlabeled examples: ``config.unlabeled``'s, else the train split's whose texts none of ``used`` (the
+    run's train and dev) has; at most ``limit``, sampled by the seed (:func:`~promptlearn.data.unused_sample`).
+    Their labels are never read."""
     if config.unlabeled is not None:
-        pool = load_examples(config.unlabeled, columns_of(config))
-    else:
-        taken = {id(ex) for ex in used}
-        pool = [ex for ex in data.split("train") if id(ex) not in taken]
-    return random.Random(config.seed).sample(pool, limit) if len(pool) > limit else pool
+        return unused_sample(load_examples(config.unlabeled, columns_of(config)), [], limit, config.seed)
+    return unused_sample(data.split("train"), used, limit, config.seed)
 
 
 def unlabeled_texts(config: RunConfig, data: TaskData, used: list[Example]) -> list:

@@ -195,3 +195,17 @@ def few_shot(
     few_train = [train[i] for i in train_idx]
     dev = [train[i] for i in dev_idx] if sample_dev else data.splits["dev"]
     return few_train, dev
+
+
+def unused_sample(examples: list[Example], used: list[Example], limit: int, seed: int) -> list[Example]:
+    """``examples`` without any whose texts (``text_a``, ``text_b``) one of ``used`` has, cut to ``limit``
+    by a sample fixed by ``seed``, in their original order.
+
+    Compared by content, not identity: a dataset with duplicated rows (MPQA) holds the same text in
+    several rows, and a run's train or dev text must not come back as an unlabelled one.
+    """
+    taken = {(ex.text_a, ex.text_b) for ex in used}
+    kept = [ex for ex in examples if (ex.text_a, ex.text_b) not in taken]
+    if len(kept) > limit:
+        kept = [kept[i] for i in sorted(random.Random(seed).sample(range(len(kept)), limit))]
+    return kept

@@ -16,8 +16,9 @@ for the loss of a batch (:meth:`Objective.training_loss`) and for class probabil
 - Auxiliary masked-LM loss (PET): ``loss = (1 - w) * task + w * MLM`` on a batch of unlabelled
   text per step (:class:`~promptlearn.aux_mlm.MlmBatches`), ``w = aux_mlm_weight``.
 
-:meth:`Objective.probabilities` is the one place scores become probabilities: calibration
-(dividing out a bias vector) belongs there.
+:meth:`Objective.probabilities` turns scores into uncalibrated probabilities; calibration and the
+averaging over demonstration draws belong to the run's prediction path,
+:meth:`promptlearn.api.Prompted.predict_proba`, which every reported number goes through.
 """
 
 from __future__ import annotations

@@ -24,11 +24,12 @@ def pet_task(tmp_path):
     return write_task(tmp_path / "task", {"train": train, "test": test})
 
 
-def pet_config(model, data, **changes) -> PetConfig:
+def pet_config(model, data, base_changes: dict | None = None, **changes) -> PetConfig:
+    """A 2-pattern, 1-repetition pipeline of 2-step runs; ``base_changes`` go to the runs' config."""
     base = RunConfig(
         model=str(model), data=str(data), pattern="{text} it was [MASK] .",
         verbalizer={"positive": ["great"], "negative": ["terrible"]}, shots=2, max_steps=2, eval_every=1,
         batch_size=4, precision="fp32",
-    )  # fmt: skip
+    ).replace(**(base_changes or {}))  # fmt: skip
     values = {"patterns": ["{text} it was [MASK] .", "[MASK] : {text}"], "repetitions": 1, "final_steps": 2}
     return PetConfig(base=base, **(values | changes))

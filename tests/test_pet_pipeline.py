@@ -6,13 +6,17 @@ import json
 
 import numpy as np
 import pytest
+import torch
+from transformers import BertForMaskedLM
 
 from promptlearn import api
 from promptlearn.errors import PromptlearnError
-from promptlearn.pet.members import Labels
-from promptlearn.pet.pipeline import run_pipeline
+from promptlearn.pet.ensemble import log_probs, merge, soften
+from promptlearn.pet.members import EncodingCache, Labels, label_with
+from promptlearn.pet.pipeline import Pipeline, run_pipeline
 from promptlearn.pet.pool import read_split
 from tests import pet_helpers
+from tests.conftest import tiny_bert, tiny_tokenizer
 from tests.pet_helpers import pet_config
 
 pet_task = pet_helpers.pet_task  # the fixture
@@ -95,3 +99,94 @@ def test_zero_shot_ipet_starts_from_the_untrained_ensembles_most_likely_examples
         candidates = np.flatnonzero(predicted == index)
         assert len(chosen) == min(1, len(candidates))
         assert sorted(chosen) == sorted(candidates[np.argsort(-confidence[candidates], kind="stable")[: len(chosen)]])
+
+
+def _members(out, generation: int) -> list[str]:
+    return sorted(f"g{generation}/{p.name.removesuffix('.labels.npz')}" for p in (out / f"g{generation}").glob("*.npz"))
+
+
+def test_a_calibrated_pipeline_labels_and_distils_with_the_runs_calibrated_predictions(
+    tiny_bert_dir, pet_task, tmp_path
+):
+    """Member labels, the ensemble, iPET's data and the soft labels are the calibrated runs' predict_proba."""
+    out = tmp_path / "pet"
+    config = pet_config(tiny_bert_dir, pet_task, base_changes={"calibrate": "content-free"}, generations=1)
+    run_pipeline(config, out)
+    test, pool = read_split(out / "data" / "base", "test"), read_split(out / "data", "pool")
+    for generation in (0, 1):
+        for member in _members(out, generation):
+            run = api.load_run(out / member)
+            stored = Labels.load(out / f"{member}.labels.npz")
+            for split, examples in (("test", test), ("pool", pool)):
+                calibrated = run.predict_proba(examples)
+                raw = run.trainer.predict_proba(run.pvp.encode(examples))
+                assert not np.allclose(calibrated, raw, atol=1e-3)  # calibration changes these numbers
+                np.testing.assert_allclose(np.exp(stored.logits[split]), calibrated, atol=1e-5)
+    g1 = _members(out, 1)
+    weights = [Labels.load(out / f"{m}.labels.npz").prior_accuracy for m in g1]
+    merged = merge([log_probs(api.load_run(out / m).predict_proba(pool)) for m in g1], weights)
+    soft = [json.loads(line) for line in (out / "data" / "final" / "soft_labels.jsonl").read_text().splitlines()]
+    np.testing.assert_allclose(soft, soften(merged, 2.0), atol=1e-6)
+
+
+def test_ipet_weighs_every_generation_by_untrained_accuracy_on_the_original_examples(pet_task, tmp_path):
+    """PET's wmean weight, computed by hand from the masked LM's own logits: generation 1 uses the
+    original labelled examples only, never its pseudo-labelled ones (that would be agreement with
+    the previous ensemble)."""
+    model = tmp_path / "model"  # a random model whose [MASK] prediction depends on the input
+    tiny_bert(seed=1, initializer_range=0.2).save_pretrained(model)
+    tiny_tokenizer().save_pretrained(model)
+    out = tmp_path / "pet"
+    config = pet_config(model, pet_task, base_changes={"shots": 3}, generations=1)
+    pipeline = Pipeline(config, out)
+    pipeline.run()
+    original = read_split(out / "data" / "base", "train")
+    assert len(read_split(out / "data" / "g1-p0-r0", "train")) > len(original)
+    masked_lm = BertForMaskedLM.from_pretrained(model).eval()
+    tokenizer = tiny_tokenizer()
+    words = tokenizer.convert_tokens_to_ids(["great", "terrible"])
+    hand = []
+    for pattern in config.patterns:
+        right = 0
+        for ex in original:
+            inputs = tokenizer(pattern.replace("{text}", ex.text_a), return_tensors="pt")
+            mask = int((inputs["input_ids"][0] == tokenizer.mask_token_id).nonzero())
+            with torch.no_grad():
+                scores = masked_lm(**inputs).logits[0, mask, words]
+            right += ["positive", "negative"][int(scores.argmax())] == ex.label
+        hand.append(right / len(original))
+    assert hand[0] != hand[1]  # the weights tell the patterns apart
+    for generation in (0, 1):
+        members = pipeline.generations[generation]
+        stored = [Labels.load(m.labels_file(out)) for m in members]
+        assert [labels.prior_accuracy for labels in stored] == pytest.approx(hand)
+        np.testing.assert_allclose(
+            pipeline.ensemble(members, "test"), merge([labels.logits["test"] for labels in stored], hand)
+        )
+
+
+def test_members_sharing_a_pattern_label_with_their_own_demonstrations(tiny_bert_dir, pet_task):
+    """The encoding cache is keyed on all the encoding depends on: a second member of the same pattern
+    with other demonstrations must not get the first one's encoded inputs."""
+    config = pet_config(tiny_bert_dir, pet_task).base.replace(
+        data=str(pet_task), labels=["positive", "negative"], demonstrations=True, demonstration_sets=2,
+        demonstration_length=16, max_length=32,
+    )  # fmt: skip
+    examples = read_split(pet_task, "train")
+    cache = EncodingCache({"pool": examples[:6], "dev": [], "test": examples[6:]})
+    for seed, pool in ((13, examples[:8]), (14, examples[8:])):
+        run = api.build(config.replace(seed=seed))
+        api.use_demonstrations(run, pool)
+        labels = label_with(run, cache, [])
+        for split in ("pool", "test"):
+            own = run.predict_proba(cache.splits[split])
+            np.testing.assert_allclose(np.exp(labels.logits[split]), own, atol=1e-6)
+
+
+def test_a_distilled_classifier_that_cannot_read_demonstrations_is_refused_before_training(
+    tiny_bert_dir, pet_task, tmp_path
+):
+    config = pet_config(tiny_bert_dir, pet_task, base_changes={"demonstrations": True})
+    with pytest.raises(PromptlearnError, match=r"distilled classifier \(--final-mode finetune\) has no label words"):
+        run_pipeline(config, tmp_path / "pet")
+    assert not (tmp_path / "pet").exists()

@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from promptlearn.data import Example
+from promptlearn.errors import PromptlearnError
+from promptlearn.modes import get_mode
 from promptlearn.outputs import staged_folder, to_json
 from promptlearn.pet.ensemble import soften
 from promptlearn.pet.members import train_member
@@ -67,6 +69,17 @@ def final_config(pipeline: Pipeline):
         max_steps=config.final_steps or pipeline.base.max_steps, epochs=None,
         pattern=config.patterns[0], pattern_id=config.pattern_ids[0],
     )  # fmt: skip
+
+
+def check_final(pipeline: Pipeline) -> None:
+    """Refuse, before anything trains, a final classifier that cannot read the members' demonstrations."""
+    config = final_config(pipeline)
+    if config.demonstrations and not get_mode(config.mode).from_options(config.mode_options).uses_verbalizer:
+        raise PromptlearnError(
+            f"The distilled classifier (--final-mode {config.mode}) has no label words to fill demonstrations "
+            "with: leave out --demonstrations or give a cloze --final-mode (e.g. pet); in fewshot, pet-ensemble "
+            "needs no distilled classifier"
+        )
 
 
 def train_final(pipeline: Pipeline, members: list[Member]) -> None:

@@ -3,8 +3,9 @@
 Each is one cell per task x K x seed over all the task's patterns. The cell runs (or resumes) a PET
 pipeline in ``<output>/pet/<task>__g<generations>__k<K>__s<seed>/`` with PET's defaults (3
 repetitions, wmean, T = 2, scale factor 5), shared by ``pet-ensemble`` and ``pet-distill``, and
-reports on the test split: the first generation's ensemble (``pet-ensemble``), or the distilled
-final classifier (``pet-distill``; ``ipet``: after 2 iPET generations).
+reports on the test split, as its runs predict (calibrated, demonstration draws averaged): the first
+generation's ensemble (``pet-ensemble``, which trains no distilled classifier), or the distilled final
+classifier (``pet-distill``; ``ipet``: after 2 iPET generations).
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ def cell_folder(output: str | Path, task: str, mode: str, shots, seed: int) -> P
 def run_cell(
     mode: str, config: RunConfig, patterns: list[tuple[int, str]], folder: Path, test_rows: list[int] | None = None
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Run or resume the cell's pipeline; returns the (N, C) test probabilities of what ``mode`` evaluates,
-    the (N,) gold label indices and the label order.
+    """Run or resume the cell's pipeline; returns the (N, C) test probabilities of what ``mode`` evaluates
+    (as its runs predict: demonstrations averaged, calibrated), the (N,) gold label indices and the label
+    order. ``pet-ensemble`` stops at the ensemble: no distilled classifier.
 
     ``test_rows``: the grid's test subset, as indices into the test split (None: the whole split), so
     these cells are scored on the same examples as every other run of the grid. The pipeline itself
@@ -43,7 +45,7 @@ def run_cell(
         generations=generations,
     )  # fmt: skip
     pipeline = Pipeline(pet, folder)
-    pipeline.run()
+    pipeline.run(distill_final=evaluated == "final")
     rows = list(range(len(pipeline.cache.splits["test"]))) if test_rows is None else test_rows
     test = [pipeline.cache.splits["test"][i] for i in rows]
     gold = np.array([pipeline.labels.index(ex.label) for ex in test], dtype=np.int64)
@@ -52,4 +54,4 @@ def run_cell(
     if not (folder / FINAL / "metrics.json").is_file():
         raise PromptlearnError(f"{mode}: the distilled classifier was not trained (see {folder})")
     run = api.load_run(folder / FINAL)
-    return run.trainer.predict_proba(run.pvp.encode(test)), gold, pipeline.labels
+    return run.predict_proba(test), gold, pipeline.labels

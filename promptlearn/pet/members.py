@@ -5,8 +5,9 @@ iPET's generation 0 an untrained pattern (``g0/p0-untrained``). Its components, 
 restart when its file exists:
 
 - the run folder ``g<g>/<name>/`` (:func:`promptlearn.api.train`, written whole or not at all);
-- ``g<g>/<name>.labels.npz``: its log-probabilities on the pool, dev and test (one length-sorted
-  pass each, tokenized once per pattern) and its accuracy on its training set before training.
+- ``g<g>/<name>.labels.npz``: its log-probabilities on the pool, dev and test, through the run's own
+  ``predict_proba`` (demonstrations averaged, calibrated; one length-sorted pass each, tokenized once
+  per encoding), and PET's wmean weight: its accuracy on the original labelled examples before training.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 from promptlearn import api
 from promptlearn.config import RunConfig
 from promptlearn.data import Example
-from promptlearn.outputs import write_bytes_atomic
+from promptlearn.outputs import to_json, write_bytes_atomic
 from promptlearn.pet.ensemble import log_probs
 
 logger = logging.getLogger(__name__)
@@ -58,7 +59,8 @@ class Member:
 
 @dataclass
 class Labels:
-    """A member's (N, C) log-probabilities per split, and its accuracy on its training set before training."""
+    """A member's (N, C) log-probabilities per split, and its accuracy on the original labelled examples
+    before training (NaN when not weighed that way)."""
 
     logits: dict[str, np.ndarray]
     prior_accuracy: float
@@ -75,30 +77,63 @@ class Labels:
 
 
 class EncodingCache:
-    """Pool, dev and test tokenized once per pattern, shared by every member that uses the pattern."""
+    """Pool, dev and test tokenized once per encoding, shared by every member whose inputs encode alike.
+
+    The key is everything a run's inputs are encoded from (:func:`encoding_key`). Inputs with
+    demonstrations are never shared: each member draws its own (from its training examples, with its
+    seed, ``similar`` ones by its own model) and anew for each of its draws, so
+    :meth:`~promptlearn.api.Prompted.predict_proba` encodes them itself.
+    """
 
     def __init__(self, splits: dict[str, list[Example]]):
         self.splits = splits
-        self._encoded: dict[str, dict] = {}
+        self._encoded: dict[str, dict[str, list]] = {}
 
-    def encoded(self, run: api.Prompted) -> dict:
-        key = run.config.pattern
+    def probabilities(self, run: api.Prompted) -> dict[str, np.ndarray]:
+        """``run``'s (N, C) class probabilities per split, by :meth:`~promptlearn.api.Prompted.predict_proba`
+        (demonstration draws averaged, then calibrated): the numbers the run itself reports."""
+        encoded = self._encoded_for(run)
+        return {
+            name: run.predict_proba(examples, None if encoded is None else encoded[name])
+            for name, examples in self.splits.items()
+        }
+
+    def _encoded_for(self, run: api.Prompted) -> dict[str, list] | None:
+        if run.pvp.demonstrations is not None:
+            return None
+        key = encoding_key(run.config)
         if key not in self._encoded:
             # an empty split (zero-shot iPET's dev) stays empty: the tokenizer refuses an empty batch
-            encoded = {name: run.pvp.encode(examples) if examples else [] for name, examples in self.splits.items()}
-            self._encoded[key] = encoded
+            self._encoded[key] = {name: run.pvp.encode(ex) if ex else [] for name, ex in self.splits.items()}
         return self._encoded[key]
 
 
-def label_with(run: api.Prompted, cache: EncodingCache, train: list[Example], prior_from_train: bool) -> Labels:
-    """``run``'s log-probabilities on the cached splits; with ``prior_from_train``, the accuracy of the
-    *untrained* model of ``run.config`` on ``train`` (PET's wmean weight), else NaN."""
-    logits = {name: log_probs(run.trainer.predict_proba(enc)) for name, enc in cache.encoded(run).items()}
+def encoding_key(config: RunConfig) -> str:
+    """What a run's encoded inputs depend on: the settings :func:`~promptlearn.api.build_pvp` reads
+    (tokenizer, the mode's changes to the pattern, the pattern, label words and their order, the length)."""
+    fields = ("model", "mode", "mode_options", "pattern", "verbalizer", "labels", "max_length")
+    return to_json({name: getattr(config, name) for name in fields}, indent=None)
+
+
+def label_with(run: api.Prompted, cache: EncodingCache, weighed_on: list[Example]) -> Labels:
+    """``run``'s log-probabilities on the cached splits; with ``weighed_on`` (the original labelled
+    examples), PET's wmean weight: the accuracy there of the untrained model of ``run.config``
+    (:func:`untrained_run`), else NaN."""
+    logits = {name: log_probs(probabilities) for name, probabilities in cache.probabilities(run).items()}
     prior = float("nan")
-    if prior_from_train and train:
-        untrained = api.build(run.config)
-        prior = untrained.trainer.evaluate(untrained.pvp.encode(train))["accuracy"]
+    if weighed_on:
+        prior = untrained_run(run.config, weighed_on, []).evaluate(weighed_on)["accuracy"]
     return Labels(logits, prior)
+
+
+def untrained_run(config: RunConfig, labelled: list[Example], unlabeled: list[Example]) -> api.Prompted:
+    """The untrained model of ``config``, predicting as a trained run of it would: demonstrations drawn
+    from ``labelled``, calibrated as ``config`` says (``unlabeled`` texts, else ``labelled``'s, as
+    :func:`~promptlearn.api.fit` does)."""
+    run = api.build(config)
+    api.use_demonstrations(run, labelled)
+    api.calibrate(run, unlabeled or labelled)
+    return run
 
 
 def train_member(config: RunConfig, run_dir: Path) -> None:

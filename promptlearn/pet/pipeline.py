@@ -32,7 +32,7 @@ from promptlearn.outputs import check_output_free, write_json_atomic
 from promptlearn.pet import distill
 from promptlearn.pet.config import PetConfig
 from promptlearn.pet.ensemble import merge, soften
-from promptlearn.pet.members import EncodingCache, Labels, Member, label_with, train_member
+from promptlearn.pet.members import EncodingCache, Labels, Member, label_with, train_member, untrained_run
 from promptlearn.pet.pool import (
     POOL,
     read_split,
@@ -65,8 +65,12 @@ class Pipeline:
         self.base = base.replace(labels=self.labels)
         self.root = root
 
-    def run(self, overwrite: bool = False) -> dict:
+    def run(self, overwrite: bool = False, distill_final: bool = True) -> dict:
+        """Run (or finish) every component; ``distill_final=False`` stops at the last generation's ensemble
+        (``fewshot``'s ``pet-ensemble`` needs no distilled classifier, and one may not be possible)."""
         started = time.perf_counter()
+        if distill_final:
+            distill.check_final(self)
         self._claim(overwrite)
         self.train, self.dev, test, self.pool = self._data()
         self.cache = EncodingCache({"pool": self.pool, "dev": self.dev, "test": test})
@@ -74,7 +78,8 @@ class Pipeline:
         for generation in range(1, self.config.generations + 1):
             previous = self.generations[-1]
             self.generations.append([self._ipet_member(Member(generation, p, r), previous) for p, r in self._grid()])
-        distill.train_final(self, self.generations[-1])
+        if distill_final:
+            distill.train_final(self, self.generations[-1])
         return write_summary(self, time.perf_counter() - started)
 
     def _grid(self) -> list[tuple[int, int]]:
@@ -131,25 +136,28 @@ class Pipeline:
         members = [Member(0, p, r) for p, r in self._grid()]
         folder = self.root / "data" / "base"
         for member in members:
-            self._train_and_label(member, folder, self.train)
+            self._train_and_label(member, folder)
         return members
 
     def _label_untrained(self, member: Member) -> None:
         path = member.labels_file(self.root)
         if path.is_file():
             return
-        run = api.build(self.member_config(member, self.root / "data" / "base"))
-        label_with(run, self.cache, [], prior_from_train=False).save(path)
+        run = untrained_run(self.member_config(member, self.root / "data" / "base"), [], self.pool)
+        label_with(run, self.cache, []).save(path)
 
-    def _train_and_label(self, member: Member, data_dir: Path, train: list[Example]) -> None:
+    def _train_and_label(self, member: Member, data_dir: Path) -> None:
+        """Train ``member`` on ``data_dir`` and store its labels; PET weighs every generation's models by
+        their untrained accuracy on the original labelled examples (not on iPET's added ones, which
+        would measure agreement with the previous ensemble)."""
         path = member.labels_file(self.root)
         if path.is_file():
             return
         config = self.member_config(member, data_dir)
         train_member(config, member.run_dir(self.root))
         run = api.load_run(member.run_dir(self.root))
-        prior = self.config.reduction == "wmean" and self.config.weights_from == "train"
-        label_with(run, self.cache, train, prior_from_train=prior).save(path)
+        weighed = self.config.reduction == "wmean" and self.config.weights_from == "train"
+        label_with(run, self.cache, self.train if weighed else []).save(path)
 
     def _ipet_member(self, member: Member, previous: list[Member]) -> Member:
         """Train ``member`` on the original examples plus pool examples labelled by the other previous models."""
@@ -166,8 +174,7 @@ class Pipeline:
             train = self.train + added
             # zero-shot iPET has no labelled dev: checkpoints are chosen on the training labels themselves
             write_data_folder(data_dir, {"train": train, "dev": self.dev or added, "test": self.cache.splits["test"]})
-        train = read_split(data_dir, "train")
-        self._train_and_label(member, data_dir, train)
+        self._train_and_label(member, data_dir)
         return member
 
     def label_shares(self) -> np.ndarray:

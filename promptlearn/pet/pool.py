@@ -10,10 +10,9 @@ good the ensemble's labels are, never to train.
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
-from promptlearn.data import Columns, Example, TaskData, few_shot, load_examples
+from promptlearn.data import Columns, Example, TaskData, few_shot, load_examples, unused_sample
 from promptlearn.outputs import staged_folder, to_json, write_text_atomic
 from promptlearn.pet.config import PetConfig
 
@@ -30,21 +29,16 @@ def sampled_split(config: PetConfig, data: TaskData) -> tuple[list[Example], lis
 
 
 def unlabeled_pool(config: PetConfig, data: TaskData, used: list[Example]) -> list[Example]:
-    """The pool: ``config.unlabeled``'s examples, else the train split without ``used`` (the K shots and dev).
+    """The pool: ``config.unlabeled``'s examples, else the train split without the texts of ``used`` (the K
+    shots and dev), compared by content (:func:`~promptlearn.data.unused_sample`).
 
     Cut to ``config.max_unlabeled`` by a seeded sample, in the original order; labels are kept
     (as hidden gold, see the module docstring).
     """
     if config.unlabeled is not None:
         columns = Columns(config.base.text_column, config.base.text_b_column, config.base.label_column)
-        pool = load_examples(config.unlabeled, columns)
-    else:
-        taken = {id(ex) for ex in used}
-        pool = [ex for ex in data.split("train") if id(ex) not in taken]
-    if len(pool) > config.max_unlabeled:
-        keep = sorted(random.Random(config.base.seed).sample(range(len(pool)), config.max_unlabeled))
-        pool = [pool[i] for i in keep]
-    return pool
+        return unused_sample(load_examples(config.unlabeled, columns), [], config.max_unlabeled, config.base.seed)
+    return unused_sample(data.split("train"), used, config.max_unlabeled, config.base.seed)
 
 
 def rows_text(examples: list[Example], label_key: str = "label") -> str:
