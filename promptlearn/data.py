@@ -155,14 +155,16 @@ def few_shot(
     if dev_split not in DEV_SPLITS:
         raise PromptlearnError(f"--dev-split must be one of {', '.join(DEV_SPLITS)}, got {dev_split!r}")
     train = data.split("train")
+    groups = _distinct_texts(train)
     if shots is None:
         if "dev" in data.splits:
             return train, data.splits["dev"]
         rng = random.Random(seed)
-        order = list(range(len(train)))
+        order = list(range(len(groups)))
         rng.shuffle(order)
-        cut = max(1, len(train) // 10)
-        return [train[i] for i in sorted(order[cut:])], [train[i] for i in sorted(order[:cut])]
+        cut = max(1, len(groups) // 10)
+        kept = sorted(i for group in order[cut:] for i in groups[group])
+        return [train[i] for i in kept], [train[groups[group][0]] for group in sorted(order[:cut])]
     if shots < 1:
         raise PromptlearnError(f"--shots must be at least 1, got {shots}")
     sample_dev = dev_split == "sampled"
@@ -172,18 +174,23 @@ def few_shot(
             "Add a dev file, or use --dev-split sampled to take K per label from the rest of train."
         )
     by_label: dict[str, list[int]] = defaultdict(list)
-    for i, ex in enumerate(train):
-        by_label[ex.label].append(i)
+    for indices in groups:  # one candidate per distinct text, under its first row's label
+        by_label[train[indices[0]].label].append(indices[0])
     needed = shots * (2 if sample_dev else 1)
-    short = {label: len(idx) for label, idx in by_label.items() if len(idx) < needed}
+    counts = {label: len(by_label.get(label, ())) for label in sorted(set(data.labels) | set(by_label))}
+    short = {label: count for label, count in counts.items() if count < needed}
     if short:
+        absent = [label for label, count in short.items() if count == 0]
         advice = "Lower --shots"
         if sample_dev and "dev" in data.splits:
             advice += ", or select on the data's dev split with --dev-split given"
+        if absent:
+            advice = "Add training examples of every label (a K-shot run cannot learn a label from none)"
         raise PromptlearnError(
-            f"--shots {shots} needs {needed} training examples per label"
-            f"{' (K for train + K for dev, sampled from train)' if sample_dev else ''}, but some labels have "
-            f"fewer: {short}. {advice}."
+            f"--shots {shots} needs {needed} distinct training texts per label"
+            f"{' (K for train + K for dev, sampled from train)' if sample_dev else ''}, "
+            f"got {', '.join(f'{label}: {count}' for label, count in short.items())}"
+            f"{f' ({_names(absent)} not in the train split)' if absent else ''}. {advice}."
         )
     rng = random.Random(seed)
     train_idx, dev_idx = [], []
@@ -195,3 +202,24 @@ def few_shot(
     few_train = [train[i] for i in train_idx]
     dev = [train[i] for i in dev_idx] if sample_dev else data.splits["dev"]
     return few_train, dev
+
+
+def _distinct_texts(examples: list[Example]) -> list[list[int]]:
+    """Indices of ``examples`` grouped by text (``text_a``, ``text_b``), groups in order of first row.
+
+    Sampling draws groups, not rows: a duplicated text drawn for train could otherwise also be
+    drawn for dev. Without duplicates every group is one row, so the draw is what it was per row.
+    """
+    groups: dict[tuple[str, str | None], list[int]] = {}
+    for i, ex in enumerate(examples):
+        groups.setdefault((ex.text_a, ex.text_b), []).append(i)
+    conflicting = sum(len({examples[i].label for i in group}) > 1 for group in groups.values())
+    if conflicting:
+        logger.warning(
+            "%d texts of the train split carry more than one label; each is sampled under its first row's", conflicting
+        )
+    return list(groups.values())
+
+
+def _names(labels: list[str]) -> str:
+    return labels[0] + " is" if len(labels) == 1 else ", ".join(labels) + " are"
