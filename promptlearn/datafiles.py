@@ -39,6 +39,11 @@ def find_splits(source: str) -> dict[str, Path] | None:
     for split, aliases in SPLIT_ALIASES.items():
         found = [path / f"{alias}{suffix}" for alias in aliases for suffix in SUFFIXES]
         found = [f for f in found if f.is_file()]
+        if len(found) > 1:
+            raise PromptlearnError(
+                f"{source} has {len(found)} files for the {split} split: {' and '.join(map(str, found))}. "
+                "Keep one of them (move the others out of the folder)."
+            )
         if found:
             files[split] = found[0]
     if not files:
