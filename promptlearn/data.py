@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from promptlearn.config import DEFAULT_DEV_SPLIT, DEV_SPLITS
-from promptlearn.datafiles import load_raw, read_rows
+from promptlearn.datafiles import json_lines, load_raw, read_rows, rows_of
 from promptlearn.errors import PromptlearnError
 
 logger = logging.getLogger(__name__)
@@ -71,24 +71,41 @@ def load_task_data(source: str, columns: Columns = Columns()) -> TaskData:
     return TaskData(splits=splits, labels=labels, has_text_b=has_text_b, source=source)
 
 
-def load_examples(path: str | Path, columns: Columns = Columns()) -> list[Example]:
-    """Load one file (.jsonl/.json/.csv/.tsv) as examples; labels are optional."""
+def load_examples(path: str | Path, columns: Columns = Columns(), pairs: bool = False) -> list[Example]:
+    """Load one file (.jsonl/.json/.csv/.tsv) as examples; labels are optional.
+
+    ``pairs``: every example needs a second text (the inputs of a run whose pattern has ``{text_b}``).
+    """
     path = Path(path)
     if not path.is_file():
         raise PromptlearnError(f"Input file {path} does not exist")
-    return _to_examples(read_rows(path), columns, str(path), labels="optional")
+    return _to_examples(read_rows(path), columns, str(path), labels="optional", pairs=pairs)
 
 
-def _to_examples(rows, columns: Columns, origin: str, labels: str) -> list[Example]:
+def parse_examples(text: str, origin: str, columns: Columns = Columns(), pairs: bool = False) -> list[Example]:
+    """JSON lines (e.g. read from stdin) as examples, checked exactly as :func:`load_examples` checks a file."""
+    records = json_lines(text, origin)
+    if not records:
+        return []
+    return _to_examples(rows_of(records, origin), columns, origin, labels="optional", pairs=pairs)
+
+
+def _to_examples(rows, columns: Columns, origin: str, labels: str, pairs: bool = False) -> list[Example]:
     """Rows -> examples. ``labels``: "required" (every row), "all_or_none" or "optional".
 
     A null text, or a null label where labels are required, is refused naming the row: it would
-    otherwise become the string "None" or fail in the middle of training.
+    otherwise become the string "None" or fail in the middle of training. With ``pairs``, so is
+    a missing second text, which a pair pattern would otherwise read as "".
     """
     names = set(rows.column_names)
     if columns.text not in names:
         raise PromptlearnError(
             f"{origin}: no column {columns.text!r} (columns: {sorted(names)}). Name the text column with --text-column."
+        )
+    if pairs and columns.text_b not in names:
+        raise PromptlearnError(
+            f"{origin}: no column {columns.text_b!r} (columns: {sorted(names)}), but this run's pattern reads a "
+            "second text. Name the second text's column with --text-b-column."
         )
     has_label = columns.label in names
     if labels == "required" and not has_label:
@@ -103,7 +120,9 @@ def _to_examples(rows, columns: Columns, origin: str, labels: str) -> list[Examp
     if has_label:  # a ClassLabel's -1 marks a missing label (e.g. GLUE's test splits)
         gold = [_label_name(value, label_names) for value in rows[columns.label]]
     _refuse_nulls(origin, columns.text, texts, "every example needs a text")
-    if any(t is not None for t in texts_b):
+    if pairs:
+        _refuse_nulls(origin, columns.text_b, texts_b, "this run's pattern reads a second text")
+    elif any(t is not None for t in texts_b):
         _refuse_nulls(origin, columns.text_b, texts_b, "other rows have a second text")
     if labels == "required":
         _refuse_nulls(origin, columns.label, gold, "every train and dev example needs a label")

@@ -125,10 +125,12 @@ def _check_text(path: Path) -> None:
     if len(lines) == 1 and SUFFIXES[path.suffix.lower()] == "csv":
         raise PromptlearnError(f"{path} has a header line but no examples: add rows, or remove the file")
     if path.suffix.lower() == ".jsonl":
-        _check_json_lines(path, text)
+        json_lines(text, str(path))
 
 
-def _check_json_lines(path: Path, text: str) -> None:
+def json_lines(text: str, origin: str) -> list[dict]:
+    """The objects of JSON-lines ``text`` (blank lines skipped); a line that is not an object names ``origin``."""
+    rows = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -136,14 +138,28 @@ def _check_json_lines(path: Path, text: str) -> None:
             row = json.loads(line)
         except json.JSONDecodeError as err:
             raise PromptlearnError(
-                f"{path}, line {number}: not valid JSON ({err.msg} at column {err.colno}). "
+                f"{origin}, line {number}: not valid JSON ({err.msg} at column {err.colno}). "
                 'Each line of a .jsonl file is one JSON object, e.g. {"text": "...", "label": "..."}.'
             ) from None
         if not isinstance(row, dict):
             raise PromptlearnError(
-                f"{path}, line {number}: a JSON {type(row).__name__}, not an object. "
+                f"{origin}, line {number}: a JSON {type(row).__name__}, not an object. "
                 'Each line of a .jsonl file is one JSON object, e.g. {"text": "...", "label": "..."}.'
             )
+        rows.append(row)
+    return rows
+
+
+def rows_of(records: list[dict], origin: str):
+    """``records`` (JSON objects) as a ``datasets.Dataset``, a field absent from a row read as null there,
+    so that rows from a stream pass the same checks as rows from a file."""
+    import datasets
+
+    names = list(dict.fromkeys(name for record in records for name in record))
+    try:
+        return datasets.Dataset.from_dict({name: [record.get(name) for record in records] for name in names})
+    except Exception as err:  # pyarrow raises several types for values that do not form one column
+        raise PromptlearnError(f"Could not read {origin}: {_reasons(err)}") from err
 
 
 def _reasons(err: BaseException) -> str:

@@ -98,6 +98,12 @@ class PVP:
 
     def check_data(self, data: TaskData) -> None:
         """Raise if the pattern's slots or the verbalizer's labels do not fit the dataset."""
+        self.check_fields(data)
+        if self.verbalizer is not None:
+            self.verbalizer.check_labels(data.labels)
+
+    def check_fields(self, data: TaskData) -> None:
+        """Raise if the pattern's slots do not fit the dataset's texts (a missing one would be read as "")."""
         if "text_b" in self.pattern.fields and not data.has_text_b:
             raise PromptlearnError(
                 f"The pattern {self.pattern.source!r} uses {{text_b}}, but {data.source} is a single-sentence "
@@ -108,8 +114,6 @@ class PVP:
                 f"{data.source} is a sentence-pair dataset, but the pattern {self.pattern.source!r} never uses "
                 "{text_b}. Write both slots, e.g. '{text_a} ? [MASK] , {text_b}'."
             )
-        if self.verbalizer is not None:
-            self.verbalizer.check_labels(data.labels)
 
     def encode(self, examples: list[Example], soft_targets=None, *, draw: int = 0) -> list[Encoded]:
         """Tokenize and truncate ``examples`` (inputs only, longest slot first).
