@@ -8,6 +8,7 @@ A run folder holds ``config.json`` (the resolved :class:`RunConfig`), ``metrics.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -48,6 +49,8 @@ from promptlearn.verbalizer import Verbalizer
 logger = logging.getLogger(__name__)
 
 WEIGHTS = "weights.safetensors"
+#: the safetensors metadata key holding the run's label order (a JSON list)
+LABELS_KEY = "labels"
 DEMONSTRATIONS = "demonstrations.jsonl"
 #: unlabelled texts kept for the auxiliary MLM loss when training counts epochs (with steps: steps x batch)
 MAX_UNLABELED = 10_000
@@ -262,7 +265,12 @@ def train(
             write_safetensors_atomic(
                 folder / WEIGHTS,
                 {k: v.contiguous().cpu() for k, v in artifact.items()},
-                metadata={"base_model": config.model, "mode": config.mode, **base_signature(run.model)},
+                metadata={
+                    "base_model": config.model,
+                    "mode": config.mode,
+                    LABELS_KEY: json.dumps(run.pvp.labels),
+                    **base_signature(run.model),
+                },
             )
             run.model.mode.save_files(run.model, folder)
             if predictions is not None:
@@ -297,12 +305,26 @@ def load_run(run_dir: str | Path, allow_other_base: bool = False) -> Prompted:
             "Train the run again (or copy the folder again, if it was copied)."
         ) from err
     run = build(config)
+    check_label_order(metadata, run.pvp.labels, weights_path, run_dir / "config.json")
     load_artifact(run.model, state, str(weights_path), metadata, allow_other_base)
     run.model.eval()
     if config.demonstrations:
         use_demonstrations(run, load_examples(run_dir / DEMONSTRATIONS))
     run.calibration = calibration.load(run_dir, config.calibrate, run.pvp.labels)
     return run
+
+
+def check_label_order(metadata: dict[str, str], labels: list[str], weights: Path, config: Path) -> None:
+    """Refuse a run whose labels are not in the order its weights were trained in.
+
+    A head's (or warp's) rows are the labels in training order: reordered labels in a hand-edited
+    ``config.json`` would invert every prediction. Runs saved before the order was stored pass.
+    """
+    if LABELS_KEY in metadata and json.loads(metadata[LABELS_KEY]) != labels:
+        raise PromptlearnError(
+            f"{weights} was trained with the labels in the order {json.loads(metadata[LABELS_KEY])}, but {config} "
+            f"lists {labels}: its scores would go to the wrong labels. Restore the order in {config}."
+        )
 
 
 def export_merged(run_dir: str | Path, output: str | Path, overwrite: bool = False) -> None:
