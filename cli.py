@@ -99,7 +99,7 @@ def _check_sources(model: str | None, data: str | None, output: Path | None = No
     """The checks that need no model or data library (so they fail at once): paths and the output folder."""
     from promptlearn.datafiles import find_splits
     from promptlearn.hub import check_local_model
-    from promptlearn.outputs import check_output_free
+    from promptlearn.outputs import check_output_free, check_writable
 
     if model is not None:
         check_local_model(model)
@@ -107,6 +107,7 @@ def _check_sources(model: str | None, data: str | None, output: Path | None = No
         find_splits(data)
     if output is not None:
         check_output_free(output, overwrite)
+        check_writable(output)
 
 
 def _columns(base, text: str | None, text_b: str | None, label: str | None):

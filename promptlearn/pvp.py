@@ -79,6 +79,8 @@ class PVP:
             )
         #: appends demonstrations to every encoded input when set (:mod:`promptlearn.demonstrations`)
         self.demonstrations = None
+        #: the model's position count, set with the model: a longer input is refused before it reaches it
+        self.max_positions: int | None = None
 
     @property
     def prefix_length(self) -> int:
@@ -140,7 +142,16 @@ class PVP:
         encoded = [self._assemble(i, ex, slot_tokens) for i, ex in enumerate(examples)]
         if self.demonstrations is not None:
             encoded = self.demonstrations.append(self, examples, encoded, draw)
+        self._check_positions(encoded)
         return encoded
+
+    def _check_positions(self, encoded: list[Encoded]) -> None:
+        longest = max((len(e.input_ids) for e in encoded), default=0)
+        if self.max_positions is not None and longest > self.max_positions:
+            raise PromptlearnError(
+                f"An input takes {longest} tokens, more than the model's {self.max_positions} positions "
+                f"(--max-length {self.max_length} lets it): use --max-length {self.max_positions} or less."
+            )
 
     def collate(self, batch: list[Encoded]) -> dict[str, torch.Tensor]:
         """Pad ``batch`` to its longest member (dynamic padding); tensors are (B, T) / (B,) / (B, S).
