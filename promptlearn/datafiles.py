@@ -62,7 +62,13 @@ def load_raw(source: str) -> dict[str, tuple[object, str]]:
     import datasets
 
     if Path(source).is_dir():
-        loaded = datasets.load_from_disk(source)
+        try:
+            loaded = datasets.load_from_disk(source)
+        except (OSError, ValueError, KeyError) as err:  # a split folder or its metadata missing or damaged
+            raise PromptlearnError(
+                f"Could not read the save_to_disk folder {source}: {_reasons(err)}. Save the dataset again "
+                "(DatasetDict.save_to_disk), or copy the whole folder."
+            ) from err
     else:
         require_hub("dataset", source)
         loaded = datasets.load_dataset(source)

@@ -157,3 +157,15 @@ def test_duplicates_do_not_count_towards_the_shots():
     data = TaskData(splits={"train": labelled(3) * 4}, labels=["a", "b", "c"], source="x")
     with pytest.raises(PromptlearnError, match="got a: 3, b: 3, c: 3"):
         few_shot(data, shots=2, seed=1)
+
+
+def test_a_save_to_disk_folder_missing_a_split_is_one_message(tmp_path):
+    import shutil
+
+    import datasets
+
+    rows = datasets.Dataset.from_dict({"text": ["good", "bad"], "label": ["pos", "neg"]})
+    datasets.DatasetDict({"train": rows, "test": rows}).save_to_disk(str(tmp_path / "saved"))
+    shutil.rmtree(tmp_path / "saved" / "test")
+    with pytest.raises(PromptlearnError, match=rf"Could not read the save_to_disk folder {tmp_path / 'saved'}: "):
+        load_task_data(str(tmp_path / "saved"))
