@@ -99,7 +99,7 @@ def _check_sources(model: str | None, data: str | None, output: Path | None = No
     """The checks that need no model or data library (so they fail at once): paths and the output folder."""
     from promptlearn.datafiles import find_splits
     from promptlearn.hub import check_local_model
-    from promptlearn.outputs import check_output_free
+    from promptlearn.outputs import check_output_free, check_writable
 
     if model is not None:
         check_local_model(model)
@@ -107,6 +107,7 @@ def _check_sources(model: str | None, data: str | None, output: Path | None = No
         find_splits(data)
     if output is not None:
         check_output_free(output, overwrite)
+        check_writable(output)
 
 
 def _columns(base, text: str | None, text_b: str | None, label: str | None):
@@ -401,6 +402,8 @@ def evaluate(
     if run is None:
         prompted = api.build(config, task_data)
         api.calibrate(prompted, task_data.splits.get("train", []))
+    else:
+        prompted.pvp.check_fields(task_data)
     if decoding is not None:
         prompted.model.decoding = config.replace(decoding=decoding).decoding  # replace() validates it
     examples = task_data.split(split)
@@ -432,30 +435,15 @@ def predict(
     if input is not None and not input.is_file():
         raise PromptlearnError(f"Input file {input} does not exist")
     from promptlearn import api
-    from promptlearn.data import Example, load_examples
+    from promptlearn.data import load_examples, parse_examples
 
     prompted = api.load_run(run, allow_other_base)
     columns = _columns(api.columns_of(prompted.config), text_column, text_b_column, label_column)
+    pairs = "text_b" in prompted.pvp.pattern.fields
     if input is not None:
-        examples = load_examples(input, columns)
+        examples = load_examples(input, columns, pairs)
     else:
-        examples = []
-        for number, line in enumerate(sys.stdin, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise PromptlearnError(f"stdin line {number} is not JSON: {err}") from err
-            if not isinstance(row, dict) or columns.text not in row:
-                raise PromptlearnError(
-                    f'stdin line {number} needs a {columns.text!r} field, e.g. {{"{columns.text}": "..."}}; '
-                    "name another field with --text-column"
-                )
-            label = row.get(columns.label)
-            examples.append(
-                Example(str(row[columns.text]), row.get(columns.text_b), None if label is None else str(label))
-            )
+        examples = parse_examples(sys.stdin.read(), "stdin", columns, pairs)
     if not examples:
         raise PromptlearnError("No input examples: pass --input FILE or JSON lines on stdin")
     for record in prompted.predict(examples):

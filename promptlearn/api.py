@@ -8,6 +8,7 @@ A run folder holds ``config.json`` (the resolved :class:`RunConfig`), ``metrics.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from promptlearn.modes import Mode, get_mode
 from promptlearn.objective import Objective
 from promptlearn.outputs import (
     check_output_free,
+    check_writable,
     staged_folder,
     to_json,
     write_json_atomic,
@@ -47,6 +49,8 @@ from promptlearn.verbalizer import Verbalizer
 logger = logging.getLogger(__name__)
 
 WEIGHTS = "weights.safetensors"
+#: the safetensors metadata key holding the run's label order (a JSON list)
+LABELS_KEY = "labels"
 DEMONSTRATIONS = "demonstrations.jsonl"
 #: unlabelled texts kept for the auxiliary MLM loss when training counts epochs (with steps: steps x batch)
 MAX_UNLABELED = 10_000
@@ -125,6 +129,7 @@ def build(config: RunConfig, data: TaskData | None = None, backbone: torch.nn.Mo
     set_seed(config.seed)
     if backbone is None:
         backbone = load_backbone(config.model, mlm_head=mode.uses_verbalizer)
+    pvp.max_positions = usable_positions(backbone, pvp.tokenizer)
     model = PromptModel(backbone, mode, pvp.label_word_tokens, len(pvp.labels), pvp.tokenizer)
     model.decoding = config.decoding
     return Prompted(
@@ -133,6 +138,14 @@ def build(config: RunConfig, data: TaskData | None = None, backbone: torch.nn.Mo
         model=model,
         trainer=Trainer(model, pvp.collate, config),
     )
+
+
+def usable_positions(backbone: torch.nn.Module, tokenizer) -> int | None:
+    """How many tokens an input may take: the model's positions, or fewer where its tokenizer says so
+    (RoBERTa's 514 position rows hold 512 tokens); None when neither tells."""
+    limits = [getattr(backbone.config, "max_position_embeddings", None), tokenizer.model_max_length]
+    known = [int(n) for n in limits if n is not None and n < 1_000_000]  # transformers' "unknown" is 1e30
+    return min(known, default=None)
 
 
 def build_pvp(config: RunConfig, data: TaskData | None = None, tokenizer=None) -> tuple[Mode, PVP]:
@@ -166,6 +179,7 @@ def fit(config: RunConfig, data: TaskData) -> tuple[Prompted, dict]:
         searched = search_label_words(config, data, train_examples, dev_examples, backbone)
         config = config.replace(verbalizer=searched.verbalizer.to_dict(), labels=searched.verbalizer.labels)
     run = build(config, data, backbone)
+    check_positions(run, data)
     use_demonstrations(run, train_examples)
     targets = None
     if config.soft_labels is not None:
@@ -195,6 +209,17 @@ def fit(config: RunConfig, data: TaskData) -> tuple[Prompted, dict]:
         "history": result.history,
     }
     return run, metrics
+
+
+def check_positions(run: Prompted, data: TaskData) -> None:
+    """Refuse, before training, an input of ``data`` longer than the model's positions.
+
+    Only needed when ``max_length`` allows one; the test split is read too, as it is predicted after training.
+    """
+    limit = run.pvp.max_positions
+    if limit is not None and run.pvp.max_length > limit:
+        for examples in data.splits.values():
+            run.pvp.encode(examples)
 
 
 def unlabeled_pool(config: RunConfig, data: TaskData, used: list[Example], limit: int) -> list[Example]:
@@ -235,6 +260,7 @@ def train(
     """
     if output is not None:
         check_output_free(output, overwrite)
+        check_writable(output)
     started = time.perf_counter()
     config = config.anchored()  # the run folder must work from any directory
     if data is None:
@@ -258,21 +284,32 @@ def train(
     metrics["training"]["wall_seconds"] = round(time.perf_counter() - started, 2)
     # Under `accelerate launch` every process trains the same weights; only the main one writes.
     if output is not None and run.trainer.accelerator.is_main_process:
-        with staged_folder(output, overwrite) as folder:
-            write_json_atomic(folder / "config.json", run.config.to_dict())
-            write_safetensors_atomic(
-                folder / WEIGHTS,
-                {k: v.contiguous().cpu() for k, v in artifact.items()},
-                metadata={"base_model": config.model, "mode": config.mode, **base_signature(run.model)},
-            )
-            run.model.mode.save_files(run.model, folder)
-            if predictions is not None:
-                write_predictions(folder / "predictions.jsonl", predictions)
-            if run.calibration is not None:
-                calibration.save(folder, config.calibrate, run.pvp.labels, run.calibration)
-            if run.pvp.demonstrations is not None:
-                write_examples(folder / DEMONSTRATIONS, run.pvp.demonstrations.pool)
-            write_json_atomic(folder / "metrics.json", metrics)
+        try:
+            with staged_folder(output, overwrite) as folder:
+                write_json_atomic(folder / "config.json", run.config.to_dict())
+                write_safetensors_atomic(
+                    folder / WEIGHTS,
+                    {k: v.contiguous().cpu() for k, v in artifact.items()},
+                    metadata={
+                        "base_model": config.model,
+                        "mode": config.mode,
+                        LABELS_KEY: json.dumps(run.pvp.labels),
+                        **base_signature(run.model),
+                    },
+                )
+                run.model.mode.save_files(run.model, folder)
+                if predictions is not None:
+                    write_predictions(folder / "predictions.jsonl", predictions)
+                if run.calibration is not None:
+                    calibration.save(folder, config.calibrate, run.pvp.labels, run.calibration)
+                if run.pvp.demonstrations is not None:
+                    write_examples(folder / DEMONSTRATIONS, run.pvp.demonstrations.pool)
+                write_json_atomic(folder / "metrics.json", metrics)
+        except OSError as err:  # disk full, permissions: the staged folder is gone, the output untouched
+            raise PromptlearnError(
+                f"Could not write the run folder {output}: {err}. Nothing was written; free space or choose "
+                "another --output, and train again."
+            ) from None
     return metrics
 
 
@@ -298,12 +335,26 @@ def load_run(run_dir: str | Path, allow_other_base: bool = False) -> Prompted:
             "Train the run again (or copy the folder again, if it was copied)."
         ) from err
     run = build(config)
+    check_label_order(metadata, run.pvp.labels, weights_path, run_dir / "config.json")
     load_artifact(run.model, state, str(weights_path), metadata, allow_other_base)
     run.model.eval()
     if config.demonstrations:
         use_demonstrations(run, load_examples(run_dir / DEMONSTRATIONS))
     run.calibration = calibration.load(run_dir, config.calibrate, run.pvp.labels)
     return run
+
+
+def check_label_order(metadata: dict[str, str], labels: list[str], weights: Path, config: Path) -> None:
+    """Refuse a run whose labels are not in the order its weights were trained in.
+
+    A head's (or warp's) rows are the labels in training order: reordered labels in a hand-edited
+    ``config.json`` would invert every prediction. Runs saved before the order was stored pass.
+    """
+    if LABELS_KEY in metadata and json.loads(metadata[LABELS_KEY]) != labels:
+        raise PromptlearnError(
+            f"{weights} was trained with the labels in the order {json.loads(metadata[LABELS_KEY])}, but {config} "
+            f"lists {labels}: its scores would go to the wrong labels. Restore the order in {config}."
+        )
 
 
 def export_merged(run_dir: str | Path, output: str | Path, overwrite: bool = False) -> None:

@@ -13,6 +13,8 @@ from promptlearn.errors import PromptlearnError
 from promptlearn.hub import is_local_path
 
 DEFAULT_MAX_STEPS = 250
+#: numpy seeds its generators with unsigned 32-bit integers
+MAX_SEED = 2**32 - 1
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 #: how class probabilities are calibrated (:mod:`promptlearn.calibration`)
 CALIBRATIONS = ("none", "content-free", "unlabeled")
@@ -162,15 +164,30 @@ class RunConfig:
         if self.calibrate not in CALIBRATIONS:
             raise PromptlearnError(f"--calibrate must be one of {', '.join(CALIBRATIONS)}, got {self.calibrate!r}")
         _positive(demonstration_sets=self.demonstration_sets, demonstration_length=self.demonstration_length)
+        if not 0 <= self.seed <= MAX_SEED:
+            raise PromptlearnError(f"--seed must be between 0 and {MAX_SEED}, got {self.seed}")
+        if self.labels is not None and (
+            not all(isinstance(label, str) for label in self.labels) or len(set(self.labels)) != len(self.labels)
+        ):
+            raise PromptlearnError(f"labels must be a list of distinct label names (strings), got {self.labels!r}")
+        if self.verbalizer:
+            from promptlearn.verbalizer import Verbalizer
+
+            Verbalizer.from_dict(self.verbalizer)  # the words' checks, made where the file's values arrive
         if self.verbalizer_search is not None:
             unknown = sorted(set(self.verbalizer_search) - set(SEARCH_OPTIONS))
             if unknown:
                 raise PromptlearnError(f"verbalizer_search: unknown keys {unknown}; known: {', '.join(SEARCH_OPTIONS)}")
-            _positive(**self.verbalizer_search)
+            for key, value in self.verbalizer_search.items():
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    raise PromptlearnError(f"verbalizer_search: {key} must be a positive integer, got {value!r}")
 
     @classmethod
     def from_dict(cls, values: dict, origin: str = "config") -> RunConfig:
         """Build from a dict (e.g. a saved ``config.json``); unknown keys are errors."""
+        if not isinstance(values, dict):
+            kind = _KINDS.get(type(values), "null" if values is None else type(values).__name__)
+            raise PromptlearnError(f"{origin}: a run config is a mapping of keys to values, got {kind}")
         if "dev_from_train" in values:  # a config.json written before dev_split replaced this flag
             values = dict(values)
             values.setdefault("dev_split", "sampled" if values.pop("dev_from_train") else "given")

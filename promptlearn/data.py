@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from promptlearn.config import DEFAULT_DEV_SPLIT, DEV_SPLITS
-from promptlearn.datafiles import load_raw, read_rows
+from promptlearn.datafiles import json_lines, load_raw, read_rows, rows_of
 from promptlearn.errors import PromptlearnError
 
 logger = logging.getLogger(__name__)
@@ -71,24 +71,41 @@ def load_task_data(source: str, columns: Columns = Columns()) -> TaskData:
     return TaskData(splits=splits, labels=labels, has_text_b=has_text_b, source=source)
 
 
-def load_examples(path: str | Path, columns: Columns = Columns()) -> list[Example]:
-    """Load one file (.jsonl/.json/.csv/.tsv) as examples; labels are optional."""
+def load_examples(path: str | Path, columns: Columns = Columns(), pairs: bool = False) -> list[Example]:
+    """Load one file (.jsonl/.json/.csv/.tsv) as examples; labels are optional.
+
+    ``pairs``: every example needs a second text (the inputs of a run whose pattern has ``{text_b}``).
+    """
     path = Path(path)
     if not path.is_file():
         raise PromptlearnError(f"Input file {path} does not exist")
-    return _to_examples(read_rows(path), columns, str(path), labels="optional")
+    return _to_examples(read_rows(path), columns, str(path), labels="optional", pairs=pairs)
 
 
-def _to_examples(rows, columns: Columns, origin: str, labels: str) -> list[Example]:
+def parse_examples(text: str, origin: str, columns: Columns = Columns(), pairs: bool = False) -> list[Example]:
+    """JSON lines (e.g. read from stdin) as examples, checked exactly as :func:`load_examples` checks a file."""
+    records = json_lines(text, origin)
+    if not records:
+        return []
+    return _to_examples(rows_of(records, origin), columns, origin, labels="optional", pairs=pairs)
+
+
+def _to_examples(rows, columns: Columns, origin: str, labels: str, pairs: bool = False) -> list[Example]:
     """Rows -> examples. ``labels``: "required" (every row), "all_or_none" or "optional".
 
     A null text, or a null label where labels are required, is refused naming the row: it would
-    otherwise become the string "None" or fail in the middle of training.
+    otherwise become the string "None" or fail in the middle of training. With ``pairs``, so is
+    a missing second text, which a pair pattern would otherwise read as "".
     """
     names = set(rows.column_names)
     if columns.text not in names:
         raise PromptlearnError(
             f"{origin}: no column {columns.text!r} (columns: {sorted(names)}). Name the text column with --text-column."
+        )
+    if pairs and columns.text_b not in names:
+        raise PromptlearnError(
+            f"{origin}: no column {columns.text_b!r} (columns: {sorted(names)}), but this run's pattern reads a "
+            "second text. Name the second text's column with --text-b-column."
         )
     has_label = columns.label in names
     if labels == "required" and not has_label:
@@ -103,7 +120,9 @@ def _to_examples(rows, columns: Columns, origin: str, labels: str) -> list[Examp
     if has_label:  # a ClassLabel's -1 marks a missing label (e.g. GLUE's test splits)
         gold = [_label_name(value, label_names) for value in rows[columns.label]]
     _refuse_nulls(origin, columns.text, texts, "every example needs a text")
-    if any(t is not None for t in texts_b):
+    if pairs:
+        _refuse_nulls(origin, columns.text_b, texts_b, "this run's pattern reads a second text")
+    elif any(t is not None for t in texts_b):
         _refuse_nulls(origin, columns.text_b, texts_b, "other rows have a second text")
     if labels == "required":
         _refuse_nulls(origin, columns.label, gold, "every train and dev example needs a label")
@@ -155,14 +174,16 @@ def few_shot(
     if dev_split not in DEV_SPLITS:
         raise PromptlearnError(f"--dev-split must be one of {', '.join(DEV_SPLITS)}, got {dev_split!r}")
     train = data.split("train")
+    groups = _distinct_texts(train)
     if shots is None:
         if "dev" in data.splits:
             return train, data.splits["dev"]
         rng = random.Random(seed)
-        order = list(range(len(train)))
+        order = list(range(len(groups)))
         rng.shuffle(order)
-        cut = max(1, len(train) // 10)
-        return [train[i] for i in sorted(order[cut:])], [train[i] for i in sorted(order[:cut])]
+        cut = max(1, len(groups) // 10)
+        kept = sorted(i for group in order[cut:] for i in groups[group])
+        return [train[i] for i in kept], [train[groups[group][0]] for group in sorted(order[:cut])]
     if shots < 1:
         raise PromptlearnError(f"--shots must be at least 1, got {shots}")
     sample_dev = dev_split == "sampled"
@@ -172,18 +193,23 @@ def few_shot(
             "Add a dev file, or use --dev-split sampled to take K per label from the rest of train."
         )
     by_label: dict[str, list[int]] = defaultdict(list)
-    for i, ex in enumerate(train):
-        by_label[ex.label].append(i)
+    for indices in groups:  # one candidate per distinct text, under its first row's label
+        by_label[train[indices[0]].label].append(indices[0])
     needed = shots * (2 if sample_dev else 1)
-    short = {label: len(idx) for label, idx in by_label.items() if len(idx) < needed}
+    counts = {label: len(by_label.get(label, ())) for label in sorted(set(data.labels) | set(by_label))}
+    short = {label: count for label, count in counts.items() if count < needed}
     if short:
+        absent = [label for label, count in short.items() if count == 0]
         advice = "Lower --shots"
         if sample_dev and "dev" in data.splits:
             advice += ", or select on the data's dev split with --dev-split given"
+        if absent:
+            advice = "Add training examples of every label (a K-shot run cannot learn a label from none)"
         raise PromptlearnError(
-            f"--shots {shots} needs {needed} training examples per label"
-            f"{' (K for train + K for dev, sampled from train)' if sample_dev else ''}, but some labels have "
-            f"fewer: {short}. {advice}."
+            f"--shots {shots} needs {needed} distinct training texts per label"
+            f"{' (K for train + K for dev, sampled from train)' if sample_dev else ''}, "
+            f"got {', '.join(f'{label}: {count}' for label, count in short.items())}"
+            f"{f' ({_names(absent)} not in the train split)' if absent else ''}. {advice}."
         )
     rng = random.Random(seed)
     train_idx, dev_idx = [], []
@@ -209,3 +235,24 @@ def unused_sample(examples: list[Example], used: list[Example], limit: int, seed
     if len(kept) > limit:
         kept = [kept[i] for i in sorted(random.Random(seed).sample(range(len(kept)), limit))]
     return kept
+
+
+def _distinct_texts(examples: list[Example]) -> list[list[int]]:
+    """Indices of ``examples`` grouped by text (``text_a``, ``text_b``), groups in order of first row.
+
+    Sampling draws groups, not rows: a duplicated text drawn for train could otherwise also be
+    drawn for dev. Without duplicates every group is one row, so the draw is what it was per row.
+    """
+    groups: dict[tuple[str, str | None], list[int]] = {}
+    for i, ex in enumerate(examples):
+        groups.setdefault((ex.text_a, ex.text_b), []).append(i)
+    conflicting = sum(len({examples[i].label for i in group}) > 1 for group in groups.values())
+    if conflicting:
+        logger.warning(
+            "%d texts of the train split carry more than one label; each is sampled under its first row's", conflicting
+        )
+    return list(groups.values())
+
+
+def _names(labels: list[str]) -> str:
+    return labels[0] + " is" if len(labels) == 1 else ", ".join(labels) + " are"

@@ -39,6 +39,11 @@ def find_splits(source: str) -> dict[str, Path] | None:
     for split, aliases in SPLIT_ALIASES.items():
         found = [path / f"{alias}{suffix}" for alias in aliases for suffix in SUFFIXES]
         found = [f for f in found if f.is_file()]
+        if len(found) > 1:
+            raise PromptlearnError(
+                f"{source} has {len(found)} files for the {split} split: {' and '.join(map(str, found))}. "
+                "Keep one of them (move the others out of the folder)."
+            )
         if found:
             files[split] = found[0]
     if not files:
@@ -57,7 +62,13 @@ def load_raw(source: str) -> dict[str, tuple[object, str]]:
     import datasets
 
     if Path(source).is_dir():
-        loaded = datasets.load_from_disk(source)
+        try:
+            loaded = datasets.load_from_disk(source)
+        except (OSError, ValueError, KeyError) as err:  # a split folder or its metadata missing or damaged
+            raise PromptlearnError(
+                f"Could not read the save_to_disk folder {source}: {_reasons(err)}. Save the dataset again "
+                "(DatasetDict.save_to_disk), or copy the whole folder."
+            ) from err
     else:
         require_hub("dataset", source)
         loaded = datasets.load_dataset(source)
@@ -120,10 +131,12 @@ def _check_text(path: Path) -> None:
     if len(lines) == 1 and SUFFIXES[path.suffix.lower()] == "csv":
         raise PromptlearnError(f"{path} has a header line but no examples: add rows, or remove the file")
     if path.suffix.lower() == ".jsonl":
-        _check_json_lines(path, text)
+        json_lines(text, str(path))
 
 
-def _check_json_lines(path: Path, text: str) -> None:
+def json_lines(text: str, origin: str) -> list[dict]:
+    """The objects of JSON-lines ``text`` (blank lines skipped); a line that is not an object names ``origin``."""
+    rows = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -131,14 +144,28 @@ def _check_json_lines(path: Path, text: str) -> None:
             row = json.loads(line)
         except json.JSONDecodeError as err:
             raise PromptlearnError(
-                f"{path}, line {number}: not valid JSON ({err.msg} at column {err.colno}). "
+                f"{origin}, line {number}: not valid JSON ({err.msg} at column {err.colno}). "
                 'Each line of a .jsonl file is one JSON object, e.g. {"text": "...", "label": "..."}.'
             ) from None
         if not isinstance(row, dict):
             raise PromptlearnError(
-                f"{path}, line {number}: a JSON {type(row).__name__}, not an object. "
+                f"{origin}, line {number}: a JSON {type(row).__name__}, not an object. "
                 'Each line of a .jsonl file is one JSON object, e.g. {"text": "...", "label": "..."}.'
             )
+        rows.append(row)
+    return rows
+
+
+def rows_of(records: list[dict], origin: str):
+    """``records`` (JSON objects) as a ``datasets.Dataset``, a field absent from a row read as null there,
+    so that rows from a stream pass the same checks as rows from a file."""
+    import datasets
+
+    names = list(dict.fromkeys(name for record in records for name in record))
+    try:
+        return datasets.Dataset.from_dict({name: [record.get(name) for record in records] for name in names})
+    except Exception as err:  # pyarrow raises several types for values that do not form one column
+        raise PromptlearnError(f"Could not read {origin}: {_reasons(err)}") from err
 
 
 def _reasons(err: BaseException) -> str:

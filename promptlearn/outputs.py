@@ -125,3 +125,23 @@ def staged_folder(output: str | Path, overwrite: bool = False) -> Iterator[Path]
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def check_writable(output: str | Path) -> None:
+    """Raise unless files can be created where ``output`` will be written (checked before any work).
+
+    Probes the nearest folder that exists on the way to ``output`` with a temporary file, so a
+    read-only, full or mistyped location fails at once, not after training.
+    """
+    output = Path(output).absolute()
+    probe = output if output.is_dir() else output.parent
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise PromptlearnError(f"Cannot write {output}: {probe} is a file, not a folder. Choose another --output.")
+    try:
+        handle, name = tempfile.mkstemp(prefix=".promptlearn-probe.", dir=probe)
+        os.close(handle)
+        os.unlink(name)
+    except OSError as err:
+        raise PromptlearnError(f"Cannot write {output}: {err}. Choose another --output.") from None

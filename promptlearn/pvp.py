@@ -79,6 +79,8 @@ class PVP:
             )
         #: appends demonstrations to every encoded input when set (:mod:`promptlearn.demonstrations`)
         self.demonstrations = None
+        #: the model's position count, set with the model: a longer input is refused before it reaches it
+        self.max_positions: int | None = None
 
     @property
     def prefix_length(self) -> int:
@@ -98,6 +100,12 @@ class PVP:
 
     def check_data(self, data: TaskData) -> None:
         """Raise if the pattern's slots or the verbalizer's labels do not fit the dataset."""
+        self.check_fields(data)
+        if self.verbalizer is not None:
+            self.verbalizer.check_labels(data.labels)
+
+    def check_fields(self, data: TaskData) -> None:
+        """Raise if the pattern's slots do not fit the dataset's texts (a missing one would be read as "")."""
         if "text_b" in self.pattern.fields and not data.has_text_b:
             raise PromptlearnError(
                 f"The pattern {self.pattern.source!r} uses {{text_b}}, but {data.source} is a single-sentence "
@@ -108,8 +116,6 @@ class PVP:
                 f"{data.source} is a sentence-pair dataset, but the pattern {self.pattern.source!r} never uses "
                 "{text_b}. Write both slots, e.g. '{text_a} ? [MASK] , {text_b}'."
             )
-        if self.verbalizer is not None:
-            self.verbalizer.check_labels(data.labels)
 
     def encode(self, examples: list[Example], soft_targets=None, *, draw: int = 0) -> list[Encoded]:
         """Tokenize and truncate ``examples`` (inputs only, longest slot first).
@@ -136,7 +142,16 @@ class PVP:
         encoded = [self._assemble(i, ex, slot_tokens) for i, ex in enumerate(examples)]
         if self.demonstrations is not None:
             encoded = self.demonstrations.append(self, examples, encoded, draw)
+        self._check_positions(encoded)
         return encoded
+
+    def _check_positions(self, encoded: list[Encoded]) -> None:
+        longest = max((len(e.input_ids) for e in encoded), default=0)
+        if self.max_positions is not None and longest > self.max_positions:
+            raise PromptlearnError(
+                f"An input takes {longest} tokens, more than the model's {self.max_positions} positions "
+                f"(--max-length {self.max_length} lets it): use --max-length {self.max_positions} or less."
+            )
 
     def collate(self, batch: list[Encoded]) -> dict[str, torch.Tensor]:
         """Pad ``batch`` to its longest member (dynamic padding); tensors are (B, T) / (B,) / (B, S).

@@ -65,6 +65,11 @@ def mixed_precision(precision: str) -> str:
     return {"fp32": "no"}.get(precision, precision)
 
 
+def accelerator_device() -> str:
+    """The device type accelerate would pick (for messages written before it could say)."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def autocast_dtype(mixed: str) -> torch.dtype | None:
     """The dtype autocast computes matmuls in for accelerate's ``mixed_precision`` value (None: fp32)."""
     return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(mixed)
@@ -208,10 +213,24 @@ class Trainer:
         """
         AcceleratorState._reset_state()
         GradientState._reset_state()
-        return Accelerator(
-            mixed_precision=self.mixed_precision,
-            gradient_accumulation_steps=self.config.grad_accum,
-            step_scheduler_with_optimizer=False,
+        try:
+            accelerator = Accelerator(
+                mixed_precision=self.mixed_precision,
+                gradient_accumulation_steps=self.config.grad_accum,
+                step_scheduler_with_optimizer=False,
+            )
+        except ValueError as err:  # e.g. bf16 on a GPU without bf16
+            raise self._unsupported_precision(accelerator_device(), f"({err})") from err
+        if self.mixed_precision != "no" and not accelerator.native_amp:
+            # accelerate would train in fp32 while evaluation autocasts: refuse rather than report a mix
+            why = f": it would train in fp32 and evaluate in {self.mixed_precision}"
+            raise self._unsupported_precision(accelerator.device.type, why)
+        return accelerator
+
+    def _unsupported_precision(self, device: str, why: str) -> PromptlearnError:
+        return PromptlearnError(
+            f"--precision {self.config.precision} cannot train on this machine's {device}{why}. "
+            "Use --precision fp32, or auto (bf16 on a GPU that has it, fp32 elsewhere)."
         )
 
     def autocast(self):

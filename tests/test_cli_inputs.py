@@ -86,3 +86,57 @@ def test_an_unknown_task_is_refused_even_when_pattern_and_verbalizer_are_given(t
     result = runner.invoke(app, [*args, "--task", "nope"])
     assert result.exit_code == 2
     assert "No preset for task 'nope'" in result.output
+
+
+PAIRS = [
+    {"text": "the movie", "text_b": "it was fun", "label": "yes"},
+    {"text": "the film", "text_b": "awful", "label": "no"},
+]
+
+
+@pytest.fixture(scope="module")
+def pair_run(tiny_bert_dir, tmp_path_factory):
+    """A trained run whose pattern reads a second text."""
+    folder = tmp_path_factory.mktemp("pair")
+    task = write_task(folder / "task", {"train": PAIRS * 2, "test": PAIRS})
+    args = [str(a) for a in tiny_train_args(tiny_bert_dir, task, folder / "run")]
+    args[args.index("--pattern") + 1] = "{text_a} ? [MASK] , {text_b}"
+    args[args.index("--verbalizer") + 1] = "yes=yes,no=no"
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return folder / "run"
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ('{"text": null, "text_b": "fun"}\n', "stdin: row 1 has no value in column 'text'"),
+        ('{"text": "a", "text_b": "fun"}\n{"text": "b"}\n', "stdin: row 2 has no value in column 'text_b'"),
+        ('{"text": "a"}\n', "stdin: no column 'text_b' (columns: ['text']), but this run's pattern reads a second"),
+        ("[1]\n", "stdin, line 1: a JSON list, not an object"),
+    ],
+)
+def test_predict_reads_stdin_with_the_checks_of_input_files(pair_run, tmp_path, lines, message):
+    """Once, stdin made a null text the string "None" and a missing text_b ""; files refused both."""
+    result = runner.invoke(app, ["predict", "--run", str(pair_run)], input=lines)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    (tmp_path / "in.jsonl").write_text(lines)
+    from_file = runner.invoke(app, ["predict", "--run", str(pair_run), "--input", str(tmp_path / "in.jsonl")])
+    assert from_file.exit_code == 2, from_file.output
+    assert message.replace("stdin", str(tmp_path / "in.jsonl")) in " ".join(from_file.output.split())
+
+
+def test_predict_on_stdin_still_reads_pairs_and_labels(pair_run):
+    result = runner.invoke(
+        app, ["predict", "--run", str(pair_run)], input='{"text": "a", "text_b": "b", "label": "yes"}\n'
+    )
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    assert (record["text"], record["text_b"], record["gold"]) == ("a", "b", "yes")
+
+
+def test_evaluate_refuses_data_without_the_second_text_a_pair_run_reads(pair_run, tiny_task_dir):
+    result = runner.invoke(app, ["evaluate", "--run", str(pair_run), "--data", str(tiny_task_dir)])
+    assert result.exit_code == 2, result.output
+    assert "uses {text_b}, but" in result.output

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from promptlearn.config import DEFAULT_MAX_STEPS, RunConfig
@@ -56,3 +58,29 @@ def test_non_finite_numbers_are_refused_naming_the_flag(name):
     values = {"model": "m", "data": "d", "pattern": "[MASK]", name: float("nan")}
     with pytest.raises(PromptlearnError, match=r"must be a finite number, got nan"):
         RunConfig.from_dict(values)
+
+
+# Issue 20, item 22: a file's values get the flags' checks, named by file and key, never a traceback.
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"seed": -1}, "--seed must be between 0 and 4294967295, got -1"),
+        ({"seed": 2**32}, "--seed must be between 0 and 4294967295"),
+        ({"labels": [1, 2]}, r"labels must be a list of distinct label names \(strings\), got \[1, 2\]"),
+        ({"labels": ["a", "a"]}, "labels must be a list of distinct label names"),
+        ({"verbalizer": {"positive": [1]}}, "verbalizer: label 'positive' needs one or more non-empty words, got"),
+        ({"verbalizer_search": {"top_k": "5"}}, r"verbalizer_search: top_k must be a positive integer, got '5'"),
+        ({"verbalizer_search": {"top_k": 0}}, r"verbalizer_search: top_k must be a positive integer, got 0"),
+    ],
+)
+def test_a_config_file_gets_the_checks_of_the_flags(changes, message):
+    with pytest.raises(PromptlearnError, match=rf"^run\.json: {message}"):
+        RunConfig.from_dict({**BASE, **changes}, origin="run.json")
+
+
+@pytest.mark.parametrize("values", [[BASE], "model", 3, None])
+def test_a_config_file_that_is_not_a_mapping_is_refused(values, tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(values))
+    with pytest.raises(PromptlearnError, match=rf"^{path}: a run config is a mapping of keys to values, got "):
+        RunConfig.load(path)

@@ -108,7 +108,64 @@ def test_config_json_with_the_old_dev_from_train_flag_still_loads():
 
 def test_asking_for_more_shots_than_a_label_has_is_an_error():
     data = TaskData(splits={"train": labelled(5)}, labels=["a", "b", "c"], source="x")
-    with pytest.raises(
-        PromptlearnError, match=r"--shots 3 needs 6 training examples per label.*\{'a': 5, 'b': 5, 'c': 5\}"
-    ):
+    with pytest.raises(PromptlearnError, match=r"--shots 3 needs 6 distinct training texts.*a: 5, b: 5, c: 5"):
         few_shot(data, shots=3, seed=1)
+
+
+@pytest.mark.parametrize("dev_split", ["sampled", "given"])
+def test_a_label_missing_from_train_is_refused_not_trained_on_zero_examples(dev_split):
+    splits = {"train": labelled(8, ("a", "b")), "dev": labelled(8, ("a", "b")), "test": labelled(2)}
+    data = TaskData(splits=splits, labels=["a", "b", "c"], source="x")
+    needed = 8 if dev_split == "sampled" else 4
+    with pytest.raises(PromptlearnError, match=rf"--shots 4 needs {needed} distinct training texts.*got c: 0"):
+        few_shot(data, shots=4, seed=1, dev_split=dev_split)
+
+
+#: today's split of a duplicate-free train set (7 per label), pinned: the same seed must keep giving it
+PINNED_SPLITS = {
+    13: (
+        ["b 5", "a 6", "c 5", "c 0", "b 6", "c 2", "a 2", "a 1", "b 1"],
+        ["a 4", "a 5", "a 0", "b 4", "b 0", "b 2", "c 3", "c 4", "c 6"],
+    ),
+    21: (
+        ["b 6", "c 0", "b 3", "a 1", "b 4", "c 5", "c 6", "a 5", "a 3"],
+        ["a 2", "a 6", "a 0", "b 1", "b 2", "b 0", "c 2", "c 3", "c 1"],
+    ),
+}
+
+
+@pytest.mark.parametrize("seed", sorted(PINNED_SPLITS))
+def test_the_split_of_data_without_duplicates_is_unchanged(seed):
+    data = TaskData(splits={"train": labelled(7)}, labels=["a", "b", "c"], source="x")
+    train, dev = few_shot(data, shots=3, seed=seed)
+    assert ([ex.text_a for ex in train], [ex.text_a for ex in dev]) == PINNED_SPLITS[seed]
+    assert [ex.text_a for ex in few_shot(data, shots=None, seed=13)[1]] == ["b 6", "c 4"]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_duplicated_texts_never_reach_both_train_and_dev(seed):
+    rows = labelled(2, ("a", "b")) * 3 + [Example("a 0", label="b"), Example("b 1", label="a")]
+    data = TaskData(splits={"train": rows}, labels=["a", "b"], source="x")
+    train, dev = few_shot(data, shots=1, seed=seed)
+    assert not {ex.text_a for ex in train} & {ex.text_a for ex in dev}
+    assert len({ex.text_a for ex in dev}) == len(dev) == 2
+    full_train, full_dev = few_shot(TaskData(splits={"train": labelled(10) * 2}, labels=["a", "b", "c"]), None, seed)
+    assert not {ex.text_a for ex in full_train} & {ex.text_a for ex in full_dev}
+
+
+def test_duplicates_do_not_count_towards_the_shots():
+    data = TaskData(splits={"train": labelled(3) * 4}, labels=["a", "b", "c"], source="x")
+    with pytest.raises(PromptlearnError, match="got a: 3, b: 3, c: 3"):
+        few_shot(data, shots=2, seed=1)
+
+
+def test_a_save_to_disk_folder_missing_a_split_is_one_message(tmp_path):
+    import shutil
+
+    import datasets
+
+    rows = datasets.Dataset.from_dict({"text": ["good", "bad"], "label": ["pos", "neg"]})
+    datasets.DatasetDict({"train": rows, "test": rows}).save_to_disk(str(tmp_path / "saved"))
+    shutil.rmtree(tmp_path / "saved" / "test")
+    with pytest.raises(PromptlearnError, match=rf"Could not read the save_to_disk folder {tmp_path / 'saved'}: "):
+        load_task_data(str(tmp_path / "saved"))

@@ -99,3 +99,18 @@ def test_prediction_input_may_lack_labels_but_not_texts(tmp_path):
     (tmp_path / "in.jsonl").write_text('{"text": "fun"}\n{"text": null}\n')
     with pytest.raises(PromptlearnError, match=r"in.jsonl: row 2 has no value in column 'text'"):
         load_examples(tmp_path / "in.jsonl")
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        (["train.jsonl", "train.csv"], r"2 files for the train split: .*train\.jsonl and .*train\.csv"),
+        (["dev.jsonl", "validation.jsonl"], r"2 files for the dev split: .*dev\.jsonl and .*validation\.jsonl"),
+    ],
+)
+def test_two_files_for_one_split_are_refused_naming_both(tmp_path, names, message):
+    write_task(tmp_path, {"train": [{"text": "a", "label": "x"}]})
+    for name in names:
+        (tmp_path / name).write_text("text,label\na,x\n" if name.endswith(".csv") else '{"text": "a", "label": "x"}\n')
+    with pytest.raises(PromptlearnError, match=message):
+        load_task_data(str(tmp_path))

@@ -81,3 +81,22 @@ def test_a_run_trained_with_relative_paths_evaluates_from_another_folder(tiny_be
     (work / "runs" / "r" / "config.json").write_text(json.dumps(config | {"model": model, "data": "data"}))
     evaluated = runner.invoke(app, ["evaluate", "--run", "../work/runs/r"])
     assert evaluated.exit_code == 0, evaluated.output
+
+
+def test_a_head_run_whose_config_json_reorders_the_labels_is_refused(tiny_bert_dir, tmp_path):
+    """A head's rows are the labels in training order; reordered labels would invert every prediction."""
+    from tests.conftest import TINY_TASK, write_task
+
+    task = write_task(tmp_path / "task", TINY_TASK)
+    run = tmp_path / "run"
+    result = runner.invoke(app, [str(a) for a in tiny_train_args(tiny_bert_dir, task, run)] + ["--mode", "head"])
+    assert result.exit_code == 0, result.output
+    config = json.loads((run / "config.json").read_text())
+    assert config["labels"] == ["negative", "positive"]
+    (run / "config.json").write_text(json.dumps(config | {"labels": ["positive", "negative"]}))
+    predicted = runner.invoke(app, ["predict", "--run", str(run)], input='{"text": "it was fun"}\n')
+    assert predicted.exit_code == 2, predicted.output
+    assert (
+        f"{run / 'weights.safetensors'} was trained with the labels in the order ['negative', 'positive'], but "
+        f"{run / 'config.json'} lists ['positive', 'negative']" in " ".join(predicted.output.split())
+    )

@@ -257,3 +257,17 @@ def test_a_diverging_prompt_pretraining_stops_and_leaves_no_prompt(tiny_bert_dir
     with pytest.raises(PromptlearnError, match=r"loss became nan at step 1\. Lower --lr"):
         pretrain_module.pretrain(config, tmp_path / "out")
     assert not (tmp_path / "out" / "prompt.safetensors").exists()
+
+
+# Issue 20, item 19: a precision the device cannot train in.
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU trains in fp16")
+def test_fp16_on_cpu_is_refused_before_training_instead_of_training_in_fp32(tiny_bert_dir, tiny_task_dir, tmp_path):
+    """accelerate trained in fp32 on CPU while evaluation autocast to fp16 and config.json said fp16."""
+    with pytest.raises(PromptlearnError, match=r"--precision fp16 cannot train on this machine's cpu"):
+        api.build(tiny_config(tiny_bert_dir, tiny_task_dir, "pet", precision="fp16"))
+    args = ["train", "--model", tiny_bert_dir, "--data", tiny_task_dir, "--pattern", "It was [MASK].",
+            "--verbalizer", "positive=great,negative=terrible", "--precision", "fp16",
+            "--output", tmp_path / "run"]  # fmt: skip
+    result = CliRunner().invoke(cli.app, [str(a) for a in args])
+    assert result.exit_code == 2, result.output
+    assert not (tmp_path / "run").exists()
