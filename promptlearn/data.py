@@ -174,16 +174,16 @@ def few_shot(
     if dev_split not in DEV_SPLITS:
         raise PromptlearnError(f"--dev-split must be one of {', '.join(DEV_SPLITS)}, got {dev_split!r}")
     train = data.split("train")
-    groups = _distinct_texts(train)
     if shots is None:
         if "dev" in data.splits:
             return train, data.splits["dev"]
         rng = random.Random(seed)
-        order = list(range(len(groups)))
+        order = list(range(len(train)))
         rng.shuffle(order)
-        cut = max(1, len(groups) // 10)
-        kept = sorted(i for group in order[cut:] for i in groups[group])
-        return [train[i] for i in kept], [train[groups[group][0]] for group in sorted(order[:cut])]
+        cut = max(1, len(train) // 10)
+        dev = [train[i] for i in sorted(order[:cut])]
+        held_out = {_text_of(ex) for ex in dev}  # every copy of a dev text leaves train
+        return [train[i] for i in sorted(order[cut:]) if _text_of(train[i]) not in held_out], dev
     if shots < 1:
         raise PromptlearnError(f"--shots must be at least 1, got {shots}")
     sample_dev = dev_split == "sampled"
@@ -193,10 +193,12 @@ def few_shot(
             "Add a dev file, or use --dev-split sampled to take K per label from the rest of train."
         )
     by_label: dict[str, list[int]] = defaultdict(list)
-    for indices in groups:  # one candidate per distinct text, under its first row's label
-        by_label[train[indices[0]].label].append(indices[0])
+    for i, ex in enumerate(train):
+        by_label[ex.label].append(i)
     needed = shots * (2 if sample_dev else 1)
-    counts = {label: len(by_label.get(label, ())) for label in sorted(set(data.labels) | set(by_label))}
+    counts = {
+        label: len({_text_of(train[i]) for i in by_label.get(label, ())}) for label in sorted({*data.labels, *by_label})
+    }
     short = {label: count for label, count in counts.items() if count < needed}
     if short:
         absent = [label for label, count in short.items() if count == 0]
@@ -213,8 +215,9 @@ def few_shot(
         )
     rng = random.Random(seed)
     train_idx, dev_idx = [], []
+    taken: set[tuple[str, str | None]] = set()
     for label in sorted(by_label):
-        picked = rng.sample(by_label[label], needed)
+        picked = _distinct_draw(train, by_label[label], needed, taken, rng, data.source)
         train_idx += picked[:shots]
         dev_idx += picked[shots:]
     rng.shuffle(train_idx)
@@ -237,21 +240,39 @@ def unused_sample(examples: list[Example], used: list[Example], limit: int, seed
     return kept
 
 
-def _distinct_texts(examples: list[Example]) -> list[list[int]]:
-    """Indices of ``examples`` grouped by text (``text_a``, ``text_b``), groups in order of first row.
+def _text_of(example: Example) -> tuple[str, str | None]:
+    return example.text_a, example.text_b
 
-    Sampling draws groups, not rows: a duplicated text drawn for train could otherwise also be
-    drawn for dev. Without duplicates every group is one row, so the draw is what it was per row.
+
+def _distinct_draw(
+    rows: list[Example], candidates: list[int], needed: int, taken: set, rng: random.Random, source: str
+) -> list[int]:
+    """``needed`` of ``candidates`` (indices into ``rows``) whose texts are new to ``taken`` (which grows).
+
+    The draw is the plain ``rng.sample`` unless it holds a text drawn before (a duplicated row, or the
+    same text under another label); only then is each such row replaced by a further draw from the rest.
+    So a split changes only where it held one text twice, in train and dev or twice in one of them.
     """
-    groups: dict[tuple[str, str | None], list[int]] = {}
-    for i, ex in enumerate(examples):
-        groups.setdefault((ex.text_a, ex.text_b), []).append(i)
-    conflicting = sum(len({examples[i].label for i in group}) > 1 for group in groups.values())
-    if conflicting:
-        logger.warning(
-            "%d texts of the train split carry more than one label; each is sampled under its first row's", conflicting
+    picked = []
+    for i in rng.sample(candidates, needed):
+        if _text_of(rows[i]) not in taken:
+            taken.add(_text_of(rows[i]))
+            picked.append(i)
+    if len(picked) < needed:
+        chosen = set(picked)
+        for i in rng.sample(candidates, len(candidates)):
+            if len(picked) == needed:
+                break
+            if i not in chosen and _text_of(rows[i]) not in taken:
+                taken.add(_text_of(rows[i]))
+                picked.append(i)
+    if len(picked) < needed:
+        raise PromptlearnError(
+            f"{source}: label {rows[candidates[0]].label!r} has too few texts that no other label's sample "
+            f"already holds ({len(picked)} of {needed}): the same texts sit under several labels. Remove the "
+            "conflicting rows or lower --shots."
         )
-    return list(groups.values())
+    return picked
 
 
 def _names(labels: list[str]) -> str:

@@ -144,13 +144,34 @@ def test_the_split_of_data_without_duplicates_is_unchanged(seed):
 
 @pytest.mark.parametrize("seed", range(20))
 def test_duplicated_texts_never_reach_both_train_and_dev(seed):
-    rows = labelled(2, ("a", "b")) * 3 + [Example("a 0", label="b"), Example("b 1", label="a")]
+    rows = labelled(3, ("a", "b")) * 3 + [Example("a 0", label="b"), Example("b 1", label="a")]
     data = TaskData(splits={"train": rows}, labels=["a", "b"], source="x")
     train, dev = few_shot(data, shots=1, seed=seed)
     assert not {ex.text_a for ex in train} & {ex.text_a for ex in dev}
     assert len({ex.text_a for ex in dev}) == len(dev) == 2
     full_train, full_dev = few_shot(TaskData(splits={"train": labelled(10) * 2}, labels=["a", "b", "c"]), None, seed)
     assert not {ex.text_a for ex in full_train} & {ex.text_a for ex in full_dev}
+
+
+def test_a_text_under_two_labels_that_leaves_a_label_short_is_refused():
+    rows = [Example("a 0", label="a"), Example("x", label="a"), Example("b 0", label="b"), Example("x", label="b")]
+    data = TaskData(splits={"train": rows}, labels=["a", "b"], source="x")
+    with pytest.raises(PromptlearnError, match="label 'b' has too few texts that no other label's sample"):
+        few_shot(data, shots=1, seed=0)
+
+
+def test_a_split_that_draws_no_duplicated_text_is_todays():
+    """Duplicates elsewhere in train change nothing: only a draw that holds one text twice is redrawn."""
+    rows = labelled(9)
+    data = TaskData(splits={"train": rows}, labels=["a", "b", "c"], source="x")
+    train, dev = few_shot(data, shots=3, seed=13)
+    drawn = {ex.text_a for ex in train + dev}
+    spare = [i for i, ex in enumerate(rows) if ex.text_a not in drawn and ex.label == "a"]
+    assert len(spare) >= 2  # two undrawn rows of one label: the second becomes a copy of the first
+    rows_with_copy = list(rows)
+    rows_with_copy[spare[1]] = Example(rows[spare[0]].text_a, label="a")
+    again = few_shot(TaskData(splits={"train": rows_with_copy}, labels=["a", "b", "c"], source="x"), 3, 13)
+    assert (again[0], again[1]) == (train, dev)
 
 
 def test_duplicates_do_not_count_towards_the_shots():
