@@ -245,7 +245,8 @@ def auxiliary_objective(config: RunConfig, run: Prompted, texts: list) -> Object
         raise PromptlearnError(
             f"--aux-mlm-weight trains the masked LM's head, but mode {config.mode!r} has a classification head"
         )
-    batches = MlmBatches(texts, run.pvp.tokenizer, config.batch_size, config.max_length, config.seed)
+    prompt = run.pvp.pattern.soft_count  # the MLM batch runs through the mode: it needs the prompt's slots
+    batches = MlmBatches(texts, run.pvp.tokenizer, config.batch_size, config.max_length, config.seed, prompt)
     return Objective(config.temperature, aux_mlm_weight=config.aux_mlm_weight, mlm_batches=batches)
 
 

@@ -61,17 +61,22 @@ class MaskedLM(nn.Module):
         scorer.verify(tokens)
         self._cloze = scorer
 
-    def hidden_states(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """The encoder's last hidden states (B, T, H) for a collated batch."""
+    def hidden_states(self, batch: dict[str, torch.Tensor], every_row: bool = False) -> torch.Tensor:
+        """The encoder's last hidden states (B, T, H) for a collated batch.
+
+        ``every_row``: every position's state is read, so none may be skipped (the mask-only last layer).
+        """
         raise NotImplementedError
 
     def mlm_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """The masked-LM loss of a batch of masked texts (:class:`~promptlearn.aux_mlm.MlmBatches`).
 
-        Equal to the backbone's own ``labels=`` loss, but the head runs at the read positions only
-        (about 15 % of the tokens) instead of projecting every position onto the vocabulary.
+        The batch is embedded and encoded through the mode, like a training batch, so the MLM
+        gradient reaches what the mode trains (a soft prompt, deep prefixes), not only the backbone.
+        Equal to the backbone's own ``labels=`` loss for a mode that adds nothing, but the head runs
+        at the read positions only (about 15 % of the tokens) instead of projecting every position.
         """
-        hidden = self.encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        hidden = self.hidden_states(batch, every_row=True)  # (B, T, H)
         read = batch["labels"] != -100  # (B, T)
         logits = self._cloze.vocabulary_logits(hidden[read])  # (N, V)
         return nn.functional.cross_entropy(logits.float(), batch["labels"][read])

@@ -123,16 +123,17 @@ class PromptModel(MaskedLM):
         """Class scores (B, C) for a collated batch (see :meth:`promptlearn.pvp.PVP.collate`)."""
         return class_scores(self, self.mode.head, self.hidden_states(batch), batch)
 
-    def hidden_states(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def hidden_states(self, batch: dict[str, torch.Tensor], every_row: bool = False) -> torch.Tensor:
         """The encoder's last hidden states (B, T, H), inputs embedded by the mode.
 
         The batch's ``token_type_ids`` reach encoders that have segments (BERT, ALBERT, ELECTRA);
-        models without them (RoBERTa's single type, DistilBERT, ModernBERT) get none.
+        models without them (RoBERTa's single type, DistilBERT, ModernBERT) get none. Unless
+        ``every_row``, a mask-only last layer computes the mask rows alone.
         """
         embeds = self.mode.embed(self, batch)  # (B, T, E)
         segments = batch.get("token_type_ids") if self.uses_segments else None
         reading = nullcontext()
-        if self.mask_only:  # only the mask rows of the last layer are computed (the others must not be read)
+        if self.mask_only and not every_row:  # only the mask rows of the last layer are computed (read no others)
             masks = batch["mask_positions"][:, None] + torch.arange(self.mask_count, device=embeds.device)  # (B, M)
             reading = mask_only.at_mask(self.encoder, masks)
         with reading:

@@ -12,7 +12,8 @@ for their config; the model's own config, and every other model, are untouched).
 takes this call's prefixes from the ``prefix_key_values`` keyword argument, which transformers
 passes from the encoder call down to the attention function, and hands the widened keys, values
 and mask to the implementation the model's config names (SDPA by default, or eager). A call
-without the argument runs exactly the original attention.
+without the argument runs exactly the original attention. This needs transformers 5: 4.x's BERT
+self-attention has no ``config`` and takes no attention function (pyproject.toml's floor, tested by .ci/run).
 """
 
 from __future__ import annotations

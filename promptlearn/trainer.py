@@ -1,7 +1,9 @@
 """Trainer: one loop for every mode. It asks the mode for parameter groups and nothing else.
 
 AdamW with linear warm-up and decay, gradient accumulation, evaluation on dev every N steps
-keeping the best-on-dev trainable weights, optional early stopping. Device placement, mixed
+keeping the best-on-dev trainable weights, optional early stopping. An optimizer step reads one
+window of ``grad_accum`` batches, never across an epoch's end (an epoch's last window holds what is
+left), each example weighted alike: the step a single batch of the whole window would take. Device placement, mixed
 precision (bf16 autocast on GPU, fp32 on CPU) and multi-process (``accelerate launch``) come
 from ``accelerate``; each run gets an accelerator of its own, and counts its steps on its own
 share of the data. Training batches group examples of similar lengths (``group_by_length``,
@@ -26,8 +28,10 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from itertools import islice
 
 import numpy as np
 import torch
@@ -214,11 +218,8 @@ class Trainer:
         AcceleratorState._reset_state()
         GradientState._reset_state()
         try:
-            accelerator = Accelerator(
-                mixed_precision=self.mixed_precision,
-                gradient_accumulation_steps=self.config.grad_accum,
-                step_scheduler_with_optimizer=False,
-            )
+            # accumulation is the loop's own (see fit): accelerate's would divide every loss by grad_accum
+            accelerator = Accelerator(mixed_precision=self.mixed_precision, step_scheduler_with_optimizer=False)
         except ValueError as err:  # e.g. bf16 on a GPU without bf16
             raise self._unsupported_precision(accelerator_device(), f"({err})") from err
         if self.mixed_precision != "no" and not accelerator.native_amp:
@@ -271,7 +272,7 @@ class Trainer:
         trained = [p for g in groups for p in g["params"]]
         model, prepared_optimizer, loader = accelerator.prepare(self.model, optimizer, loader)
         # After prepare: under `accelerate launch` the loader holds this process's share of the batches.
-        steps = config.max_steps or math.ceil(config.epochs * len(loader) / config.grad_accum)
+        steps = config.max_steps or math.ceil(config.epochs * math.ceil(len(loader) / config.grad_accum))
         scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * steps), steps)
         every_step = checks_every_step(accelerator.device)
         advice = self.divergence_advice(groups)
@@ -280,25 +281,30 @@ class Trainer:
         best_state, stale = BestState(), 0
         progress = Progress(steps, f"train {self.model.mode.name}", show=accelerator.is_main_process)
         step, running = 0, []
-        batches = _forever(loader)
+        windows = _windows(loader, config.grad_accum)
         model.train()
         while step < steps:
-            with accelerator.accumulate(model):
-                batch = next(batches)
-                loss = self.objective.training_loss(model, batch)
-                if every_step and not torch.isfinite(loss):
-                    raise diverged(loss.item(), f"at step {step + 1}", advice)
-                accelerator.backward(loss)
-                if accelerator.sync_gradients:
-                    # accelerate's clip_grad_norm_ without its per-tensor loop (it passes no foreach)
-                    accelerator.unscale_gradients()
-                    torch.nn.utils.clip_grad_norm_(trained, config.max_grad_norm, foreach=fast)
-                prepared_optimizer.step()
-                prepared_optimizer.zero_grad(set_to_none=True)
+            window = next(windows)
+            examples = sum(len(batch["input_ids"]) for batch in window)
+            window_loss = 0.0
+            for index, batch in enumerate(window):
+                # gradients are all-reduced (multi-process) once per window, at its last micro-batch
+                syncing = nullcontext() if index == len(window) - 1 else accelerator.no_sync(model)
+                with syncing:
+                    loss = self.objective.training_loss(model, batch)
+                    if every_step and not torch.isfinite(loss):
+                        raise diverged(loss.item(), f"at step {step + 1}", advice)
+                    # each example weighs the same, as in one batch of the whole window
+                    weighted = loss * (len(batch["input_ids"]) / examples)
+                    accelerator.backward(weighted)
+                window_loss = window_loss + weighted.detach()
+            # accelerate's clip_grad_norm_ without its per-tensor loop (it passes no foreach)
+            accelerator.unscale_gradients()
+            torch.nn.utils.clip_grad_norm_(trained, config.max_grad_norm, foreach=fast)
+            prepared_optimizer.step()
+            prepared_optimizer.zero_grad(set_to_none=True)
             # Kept on the device: reading a loss every step would make the host wait for the GPU.
-            running.append(loss.detach())
-            if not accelerator.sync_gradients:
-                continue
+            running.append(window_loss)
             scheduler.step()
             step += 1
             if on_step is not None:
@@ -306,7 +312,7 @@ class Trainer:
             progress.step(step, _mean(running[-20:]) if progress.bar is not None and step % 10 == 0 else None)
             evaluate = dev and (step % config.eval_every == 0 or step == steps)
             if not every_step and (evaluate or step == steps):
-                _check_finite(running, step, config.grad_accum, advice)
+                _check_finite(running, step, advice)
             if evaluate:
                 metrics = self.evaluate(dev)
                 model.train()
@@ -369,18 +375,25 @@ def checks_every_step(device: torch.device) -> bool:
     return device.type == "cpu"
 
 
-def _check_finite(losses: list[torch.Tensor], step: int, grad_accum: int, advice: str) -> None:
+def _check_finite(losses: list[torch.Tensor], step: int, advice: str) -> None:
     """Raise :func:`diverged` at the first NaN or infinite loss among ``losses`` (one sync for all).
 
-    ``losses``: every micro-batch loss since the last check, the last ``grad_accum`` of them from ``step``.
+    ``losses``: the loss of every optimizer step since the last check, the last one of ``step``.
     """
     stacked = torch.stack(losses)
     bad = (~torch.isfinite(stacked)).nonzero()
     if len(bad):
         first = int(bad[0])
-        raise diverged(stacked[first].item(), f"at step {step - (len(losses) - 1 - first) // grad_accum}", advice)
+        raise diverged(stacked[first].item(), f"at step {step - (len(losses) - 1 - first)}", advice)
 
 
-def _forever(loader):
+def _windows(loader, size: int) -> Iterator[list[dict]]:
+    """Endless accumulation windows: ``size`` consecutive batches, each epoch's last window what is left.
+
+    A window never spans two epochs, so one optimizer step never mixes the end of a shuffle with
+    the start of the next one.
+    """
     while True:
-        yield from loader
+        epoch = iter(loader)
+        while window := list(islice(epoch, size)):
+            yield window

@@ -88,3 +88,28 @@ def test_real_bert_tiny_scores_match(bert_tiny_dir):
         model.mask_only = False
         full = model(batch)
     torch.testing.assert_close(fast, full, atol=1e-5, rtol=1e-5)
+
+
+def test_a_bert_whose_layer_layout_is_not_recognised_says_so(caplog, monkeypatch):
+    """transformers 4.56's BERT lacked what the mask-only layer reads: it then turned off without a word."""
+    import logging
+
+    from conftest import tiny_bert
+
+    from promptlearn import mask_only
+    from promptlearn.model import PromptModel
+    from promptlearn.modes import get_mode
+
+    monkeypatch.setattr(mask_only, "last_layer", lambda encoder: None)  # a layout it does not know
+    with caplog.at_level(logging.WARNING, logger="promptlearn"):
+        model = PromptModel(tiny_bert(), get_mode("pet")(), [[5], [6]], num_labels=2)
+    assert not model.mask_only
+    assert "the whole last layer runs" in caplog.text and "'bert'" in caplog.text
+
+
+def test_other_architectures_run_the_whole_layer_without_a_warning(tiny_distilbert_dir, caplog):
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="promptlearn"):
+        model, _ = build(tiny_distilbert_dir)
+    assert not model.mask_only and "mask-only" not in caplog.text

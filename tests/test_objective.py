@@ -109,3 +109,39 @@ def test_modes_and_the_objective_never_import_the_model():
     for path in [*sorted((package / "modes").glob("*.py")), package / "lm.py", package / "objective.py"]:
         imports = re.findall(r"^\s*(?:from|import) (promptlearn\.model)\b", path.read_text(), re.MULTILINE)
         assert not imports, f"{path.name} imports promptlearn.model"
+
+
+@pytest.mark.parametrize("mode", ["soft_prompt", "ptuning", "ppt", "ptuning_v2"])
+def test_the_mlm_term_alone_trains_what_a_prompt_mode_trains(mode, tiny_bert_dir, tiny_task_dir, tmp_path):
+    """The MLM batch runs through the mode (its soft prompt or prefixes), so the auxiliary loss reaches them."""
+    from mode_helpers import contract_options, tiny_config
+
+    from promptlearn import api
+    from promptlearn.data import load_task_data
+
+    data = load_task_data(str(tiny_task_dir))
+    options = contract_options(mode, tiny_bert_dir, tmp_path)
+    config = tiny_config(tiny_bert_dir, tiny_task_dir, mode, mode_options=options, aux_mlm_weight=0.5)
+    run = api.build(config, data)
+    objective = api.auxiliary_objective(config, run, [ex.text_a for ex in data.split("test")])
+    run.model.mlm_loss(objective.mlm_batches.next()).backward()
+    trained = run.model.mode.trained_parameters(run.model)
+    for group, params in trained.items():
+        for param in params:
+            assert param.grad is not None and param.grad.abs().sum() > 0, f"{mode}: no MLM gradient in {group}"
+
+
+def test_pair_mlm_batches_carry_segment_ids_and_the_model_reads_them():
+    pairs = [("the movie was fun", "it was great"), ("the plot is boring", "it was bad")]
+    batch = MlmBatches(pairs, tiny_tokenizer(), batch_size=2, max_length=16, seed=0).next()
+    segments = batch["token_type_ids"]
+    assert segments.shape == batch["input_ids"].shape
+    for row, ids in zip(segments.tolist(), batch["attention_mask"].tolist(), strict=True):
+        length = sum(ids)
+        first_sep = 5  # [CLS] and four words, then [SEP]: the second text and its [SEP] are segment 1
+        assert row[: first_sep + 1] == [0] * (first_sep + 1) and set(row[first_sep + 1 : length]) == {1}
+    backbone = tiny_bert(initializer_range=0.2).eval()  # segment embeddings large enough to matter
+    model = PromptModel(backbone, get_mode("pet")(), [[5], [6]], num_labels=2).eval()
+    flat = dict(batch, token_type_ids=torch.zeros_like(segments))
+    torch.testing.assert_close(model.mlm_loss(batch), backbone(**batch).loss)
+    assert not torch.allclose(model.mlm_loss(batch), model.mlm_loss(flat)), "segment ids must reach the encoder"

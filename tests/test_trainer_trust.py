@@ -271,3 +271,38 @@ def test_fp16_on_cpu_is_refused_before_training_instead_of_training_in_fp32(tiny
     result = CliRunner().invoke(cli.app, [str(a) for a in args])
     assert result.exit_code == 2, result.output
     assert not (tmp_path / "run").exists()
+
+
+# Issue 20, item 10: an optimizer step sums whole accumulation windows, never across an epoch's end.
+SIX_TRAIN = [
+    {"text": f"the {noun} was {word}", "label": label}
+    for noun in ("movie", "film", "plot")
+    for word, label in (("wonderful", "positive"), ("awful", "negative"))
+]
+
+
+def trained_without_dropout(config) -> tuple[dict[str, torch.Tensor], int]:
+    data = load_task_data(config.data)
+    run = api.build(config, data)
+    for module in run.model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0  # micro-batches and one large batch draw dropout masks differently
+    result = run.trainer.fit(run.pvp.encode(data.split("train")), [])
+    return {name: p.detach().clone() for name, p in run.model.named_parameters() if p.requires_grad}, result.steps
+
+
+def test_accumulated_micro_batches_train_exactly_like_the_large_batch(tiny_bert_dir, tmp_path):
+    """6 examples in batches of 2 with 2 per step: each epoch is a window of 2 batches and one of 1, the
+    same steps as batches of 4 (and the last, 2). Straddling windows or a half-weighted last one differ."""
+    from conftest import TINY_TASK, write_task
+
+    task = write_task(tmp_path / "six", {"train": SIX_TRAIN, "dev": TINY_TASK["dev"]})
+    # no clipping: it would rescale a wrongly weighted step back to norm 1
+    common = {"epochs": 2, "max_steps": None, "group_by_length": False, "learning_rate": 1e-3, "max_grad_norm": 1e9}
+    large, large_steps = trained_without_dropout(tiny_config(tiny_bert_dir, task, "pet", batch_size=4, **common))
+    small, small_steps = trained_without_dropout(
+        tiny_config(tiny_bert_dir, task, "pet", batch_size=2, grad_accum=2, **common)
+    )
+    assert small_steps == large_steps == 4
+    for name in large:
+        torch.testing.assert_close(small[name], large[name], msg=name)
