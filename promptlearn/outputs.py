@@ -7,7 +7,9 @@ import contextlib
 import json
 import math
 import os
+import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -92,36 +94,179 @@ def write_safetensors_atomic(path: str | Path, tensors: dict, metadata: dict[str
     write_bytes_atomic(path, len(header).to_bytes(8, "little") + header + data[8 + size :])
 
 
-def check_output_free(output: str | Path, overwrite: bool) -> None:
-    """Raise if ``output`` holds files and ``overwrite`` is not set (checked before any work starts)."""
+#: A promptlearn output folder holds ``.promptlearn-<kind>`` (an empty file: created in one step, so a
+#: process that looks at the folder meanwhile sees it whole or not at all).
+MARKER = ".promptlearn-"
+RUN, EXPORT, PET, FEWSHOT, REPORT, PRETRAIN, DATA = "run", "export", "pet", "fewshot", "report", "pretrain", "data"
+#: Folders written before the marker existed, recognised by files promptlearn writes together (any one set).
+#: An exported model has none: it is a plain transformers folder, like the base models it must never replace.
+OLDER_LAYOUTS = {
+    RUN: (("config.json", "weights.safetensors"), ("record.json",)),
+    PET: (("pipeline.json", "data"),),
+    FEWSHOT: (("experiment.json", "runs"), ("experiment.json", "results.jsonl")),
+    PRETRAIN: (("pretrain.json", "prompt.safetensors"), ("checkpoint.pt",)),
+    REPORT: (("summary.md", "summary.csv"),),  # fewshot's --report folder, never marked (often a docs folder)
+}
+#: What a staging folder (:func:`staged_folder`) and a folder it replaces are called while the swap is
+#: under way: ``.<name>.<host>-<pid>.<random>.partial`` and ``.<name>.<host>-<pid>.retired``.
+_TRANSIENT = re.compile(r"^\.(?P<name>.+)\.(?P<host>[A-Za-z0-9-]+)-(?P<pid>\d+)\.(?:[A-Za-z0-9_]+\.partial|retired)$")
+
+
+def check_output_free(
+    output: str | Path,
+    overwrite: bool,
+    kind: str = RUN,
+    inputs: dict[str, str | Path | None] | None = None,
+    resume: bool = False,
+) -> None:
+    """The one rule for every folder a command writes, checked before any work starts. Raises if it is broken.
+
+    ``output`` may be absent or empty; holding files, it must be promptlearn's own (:func:`own_kind`) and
+    ``overwrite`` set, or (``resume``: a command that continues where it stopped) hold the same ``kind``.
+    Never, even with ``overwrite``: the working directory or a folder above it, the home folder or a
+    folder above it, or a folder that is, lies inside or holds one of ``inputs`` (flag -> path, e.g.
+    ``{"--model": ...}``; paths that do not exist locally, such as Hub names, are skipped).
+    """
     output = Path(output)
     if output.exists() and not output.is_dir():
         raise PromptlearnError(f"Output {output} exists and is not a folder")
-    if output.is_dir() and any(output.iterdir()) and not overwrite:
-        raise PromptlearnError(f"Output folder {output} is not empty; pass --overwrite to replace it")
+    where = output.resolve()
+    cwd, home = Path.cwd().resolve(), Path.home().resolve()
+    for place, what in ((cwd, "the working directory"), (home, "the home folder")):
+        if where == place or where in place.parents:
+            above = "" if where == place else "a folder above "
+            raise PromptlearnError(
+                f"Output folder {output} is {above}{what}: promptlearn never writes into it. Give a new folder, "
+                f"e.g. {output / 'run'}"
+            )
+    for flag, path in (inputs or {}).items():
+        if path is not None and Path(path).exists():
+            source = Path(path).resolve()
+            if where == source or source in where.parents or where in source.parents:
+                raise PromptlearnError(
+                    f"Output folder {output} overlaps {flag} {path} (it is that folder, lies inside it or holds "
+                    "it): promptlearn never writes into its inputs. Give another output folder."
+                )
+    if not output.is_dir() or not any(output.iterdir()):
+        return
+    found = own_kind(output)
+    if found is None:
+        raise PromptlearnError(
+            f"Output folder {output} is not empty and was not written by promptlearn; promptlearn replaces only "
+            "its own folders, even with --overwrite. Give a new or empty folder."
+        )
+    if overwrite or (resume and found == kind):
+        return
+    if resume:
+        again = "" if kind == FEWSHOT else ", or pass --overwrite to replace it"
+        raise PromptlearnError(
+            f"Output folder {output} holds a promptlearn {found} folder, not a {kind} one: give another folder{again}"
+        )
+    raise PromptlearnError(f"Output folder {output} is not empty; pass --overwrite to replace it")
+
+
+def own_kind(folder: Path) -> str | None:
+    """The kind of promptlearn output ``folder`` holds (its marker, or an older layout's files); None if not one."""
+    marked = [p.name[len(MARKER) :] for p in folder.glob(f"{MARKER}*")]
+    if marked:
+        return marked[0]
+    for kind, layouts in OLDER_LAYOUTS.items():
+        if any(all((folder / name).exists() for name in names) for names in layouts):
+            return kind
+    return None
+
+
+def mark_output(folder: Path, kind: str) -> None:
+    """Mark ``folder`` (created if needed) as a promptlearn output of ``kind``, for :func:`check_output_free`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{MARKER}{kind}").touch()
+
+
+def _owner() -> str:
+    """This process as staging names carry it: ``<host>-<pid>`` (a pid alone means nothing on a shared disk)."""
+    return f"{re.sub(r'[^A-Za-z0-9-]', '-', socket.gethostname())[:32]}-{os.getpid()}"
+
+
+def _alive(host: str, pid: int) -> bool:
+    """Whether the process that named a staging folder may still run (another host's: assume so)."""
+    if host != _owner().rsplit("-", 1)[0]:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def clean_stale(parent: Path) -> None:
+    """Remove what killed processes left in ``parent`` while staging a folder; never a live process's.
+
+    A ``.partial`` staging folder is removed. A ``.retired`` folder (the previous version, moved aside
+    for the swap) is removed when its replacement is in place and put back when it is not.
+    """
+    if not parent.is_dir():
+        return
+    for entry in parent.iterdir():
+        match = _TRANSIENT.match(entry.name)
+        if match is None or not entry.is_dir() or _alive(match["host"], int(match["pid"])):
+            continue
+        target = parent / match["name"]
+        if entry.name.endswith(".retired") and not target.exists():
+            with contextlib.suppress(OSError):
+                os.replace(entry, target)
+        else:
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 @contextlib.contextmanager
-def staged_folder(output: str | Path, overwrite: bool = False) -> Iterator[Path]:
+def staged_folder(
+    output: str | Path, overwrite: bool = False, kind: str = RUN, inputs: dict[str, str | Path | None] | None = None
+) -> Iterator[Path]:
     """Yield a temporary sibling folder to write into; on success it replaces ``output`` whole.
 
-    On any error the temporary folder is removed and ``output`` is left as it was.
+    ``output`` must pass :func:`check_output_free` (before and after the work). On any error the
+    temporary folder is removed and ``output`` is left as it was. Staging folders that killed
+    processes left beside it are removed first (:func:`clean_stale`).
     """
     output = Path(output)
-    check_output_free(output, overwrite)
+    check_output_free(output, overwrite, kind, inputs)
     output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".partial", dir=output.parent))
+    clean_stale(output.parent)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.{_owner()}.", suffix=".partial", dir=output.parent))
     os.chmod(staging, 0o777 & ~_umask())
     try:
         yield staging
-        check_output_free(output, overwrite)
-        if output.exists():
-            retired = output.with_name(f".{output.name}.old-{os.getpid()}")
-            os.replace(output, retired)
-            os.replace(staging, output)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
+        mark_output(staging, kind)
+        check_output_free(output, overwrite, kind, inputs)
+        with _retiring(output):
             os.replace(staging, output)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def set_aside(output: Path) -> Iterator[None]:
+    """Move ``output`` aside while the body writes a new one in its place; delete the old one only once the
+    body succeeded, and put it back (dropping the unfinished new one) when it fails."""
+    with _retiring(output, restore=True):
+        yield
+
+
+@contextlib.contextmanager
+def _retiring(output: Path, restore: bool = False) -> Iterator[None]:
+    retired = output.with_name(f".{output.name}.{_owner()}.retired")
+    if output.exists():
+        os.replace(output, retired)
+    try:
+        yield
+    except BaseException:
+        if retired.exists():
+            if restore:
+                shutil.rmtree(output, ignore_errors=True)
+            if not output.exists():
+                os.replace(retired, output)
+        raise
+    shutil.rmtree(retired, ignore_errors=True)

@@ -34,7 +34,7 @@ from transformers import get_linear_schedule_with_warmup
 from promptlearn import api
 from promptlearn.config import RunConfig
 from promptlearn.errors import PromptlearnError
-from promptlearn.outputs import check_output_free, write_bytes_atomic, write_json_atomic
+from promptlearn.outputs import PRETRAIN, check_output_free, mark_output, write_bytes_atomic, write_json_atomic
 from promptlearn.ppt.artifact import PROMPT_FILE, PromptArtifact, artifact_metadata
 from promptlearn.ppt.formats import get_format
 from promptlearn.ppt.stream import batched, heldout_examples, training_examples
@@ -165,16 +165,19 @@ def _train_step(accelerator, forward, batch, optimizer, scheduler, params, max_g
 
 
 def _prepare_output(config: PretrainConfig, output: Path, overwrite: bool) -> dict | None:
-    """The checkpoint to resume from (None: start fresh); raises if ``output`` holds something else."""
+    """The checkpoint to resume from (None: start fresh); raises if ``output`` holds something else.
+
+    ``overwrite`` starts fresh without deleting anything: each old file is replaced when its new
+    version is written, so an interrupted fresh start leaves the old prompt intact.
+    """
+    check_output_free(output, overwrite, PRETRAIN, {"--model": config.model, "--corpus": config.corpus}, resume=True)
     if overwrite:
-        for name in (CHECKPOINT, PROMPT_FILE, REPORT):
-            (output / name).unlink(missing_ok=True)
+        return None
     if (output / PROMPT_FILE).is_file():
         raise PromptlearnError(
             f"{output} already holds a finished prompt ({PROMPT_FILE}); pass --overwrite to pretrain again"
         )
     if not (output / CHECKPOINT).is_file():
-        check_output_free(output, overwrite)
         return None
     return _load_checkpoint(output / CHECKPOINT, config)
 
@@ -230,6 +233,7 @@ def _save_checkpoint(path: Path, config, progress, model, optimizer, scheduler) 
     }
     buffer = io.BytesIO()
     torch.save(state, buffer)
+    mark_output(path.parent, PRETRAIN)
     write_bytes_atomic(path, buffer.getvalue())
 
 
@@ -273,6 +277,7 @@ def _finish(config: PretrainConfig, output: Path, run, history: list[dict], held
         init=config.init,
         seed=str(config.seed),
     )
+    mark_output(output, PRETRAIN)
     write_json_atomic(output / REPORT, report)
     PromptArtifact(prompt.detach().cpu(), metadata).save(output / PROMPT_FILE)
     (output / CHECKPOINT).unlink(missing_ok=True)
