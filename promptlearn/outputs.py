@@ -1,5 +1,10 @@
 """Atomic, strict, reproducible output: a run folder appears whole or not at all; files are replaced,
-never half-written; JSON is strict (no NaN); the same tensors give the same safetensors bytes."""
+never half-written; JSON is strict (no NaN); the same tensors give the same safetensors bytes.
+
+Which folders a command may write or replace is one rule, :func:`check_output_free`, that every
+command calls before it starts: only an empty folder or promptlearn's own, never an input or the
+folders a user lives in. What a killed writer leaves beside its output goes with the next write
+there (:func:`clean_stale`)."""
 
 from __future__ import annotations
 
@@ -107,9 +112,12 @@ OLDER_LAYOUTS = {
     PRETRAIN: (("pretrain.json", "prompt.safetensors"), ("checkpoint.pt",)),
     REPORT: (("summary.md", "summary.csv"),),  # fewshot's --report folder, never marked (often a docs folder)
 }
-#: What a staging folder (:func:`staged_folder`) and a folder it replaces are called while the swap is
-#: under way: ``.<name>.<host>-<pid>.<random>.partial`` and ``.<name>.<host>-<pid>.retired``.
-_TRANSIENT = re.compile(r"^\.(?P<name>.+)\.(?P<host>[A-Za-z0-9-]+)-(?P<pid>\d+)\.(?:[A-Za-z0-9_]+\.partial|retired)$")
+#: What a staging folder (:func:`staged_folder`) and a folder moved aside while it is replaced are called:
+#: ``.<name>.<host>-<pid>.<random>.partial``, ``.<name>.<host>-<pid>.retired`` (for the instant of a swap) and
+#: ``.<name>.<host>-<pid>.set-aside`` (for the whole of a restart, :func:`set_aside`).
+_TRANSIENT = re.compile(
+    r"^\.(?P<name>.+)\.(?P<host>[A-Za-z0-9-]+)-(?P<pid>\d+)\.(?P<what>[A-Za-z0-9_]+\.partial|retired|set-aside)$"
+)
 
 
 def check_output_free(
@@ -131,8 +139,10 @@ def check_output_free(
     if output.exists() and not output.is_dir():
         raise PromptlearnError(f"Output {output} exists and is not a folder")
     where = output.resolve()
-    cwd, home = Path.cwd().resolve(), Path.home().resolve()
-    for place, what in ((cwd, "the working directory"), (home, "the home folder")):
+    places = {"the working directory": Path.cwd().resolve()}
+    with contextlib.suppress(RuntimeError, KeyError):  # no home folder known: nothing to protect there
+        places["the home folder"] = Path.home().resolve()
+    for what, place in places.items():
         if where == place or where in place.parents:
             above = "" if where == place else "a folder above "
             raise PromptlearnError(
@@ -201,10 +211,11 @@ def _alive(host: str, pid: int) -> bool:
 
 
 def clean_stale(parent: Path) -> None:
-    """Remove what killed processes left in ``parent`` while staging a folder; never a live process's.
+    """Remove what killed processes left in ``parent`` while writing a folder; never a live process's.
 
-    A ``.partial`` staging folder is removed. A ``.retired`` folder (the previous version, moved aside
-    for the swap) is removed when its replacement is in place and put back when it is not.
+    A ``.partial`` staging folder is removed. A folder moved aside is put back when nothing took its
+    place; else a ``.retired`` one (its replacement was complete) is removed and a ``.set-aside`` one
+    (its replacement may be unfinished) is kept for the user to judge.
     """
     if not parent.is_dir():
         return
@@ -213,11 +224,11 @@ def clean_stale(parent: Path) -> None:
         if match is None or not entry.is_dir() or _alive(match["host"], int(match["pid"])):
             continue
         target = parent / match["name"]
-        if entry.name.endswith(".retired") and not target.exists():
+        if match["what"].endswith(".partial") or (match["what"] == "retired" and target.exists()):
+            shutil.rmtree(entry, ignore_errors=True)
+        elif not target.exists():
             with contextlib.suppress(OSError):
                 os.replace(entry, target)
-        else:
-            shutil.rmtree(entry, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -240,7 +251,7 @@ def staged_folder(
         yield staging
         mark_output(staging, kind)
         check_output_free(output, overwrite, kind, inputs)
-        with _retiring(output):
+        with _moved_aside(output):
             os.replace(staging, output)
     finally:
         if staging.exists():
@@ -251,22 +262,24 @@ def staged_folder(
 def set_aside(output: Path) -> Iterator[None]:
     """Move ``output`` aside while the body writes a new one in its place; delete the old one only once the
     body succeeded, and put it back (dropping the unfinished new one) when it fails."""
-    with _retiring(output, restore=True):
+    with _moved_aside(output, "set-aside", restore=True):
         yield
 
 
 @contextlib.contextmanager
-def _retiring(output: Path, restore: bool = False) -> Iterator[None]:
-    retired = output.with_name(f".{output.name}.{_owner()}.retired")
+def _moved_aside(output: Path, what: str = "retired", restore: bool = False) -> Iterator[None]:
+    """Move ``output`` aside for the body; afterwards delete it, or (on failure) put it back where nothing
+    took its place, or (``restore``) in place of whatever did."""
+    aside = output.with_name(f".{output.name}.{_owner()}.{what}")
     if output.exists():
-        os.replace(output, retired)
+        os.replace(output, aside)
     try:
         yield
     except BaseException:
-        if retired.exists():
+        if aside.exists():
             if restore:
                 shutil.rmtree(output, ignore_errors=True)
             if not output.exists():
-                os.replace(retired, output)
+                os.replace(aside, output)
         raise
-    shutil.rmtree(retired, ignore_errors=True)
+    shutil.rmtree(aside, ignore_errors=True)
