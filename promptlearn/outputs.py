@@ -132,8 +132,9 @@ def check_output_free(
     ``output`` may be absent or empty; holding files, it must be promptlearn's own (:func:`own_kind`) and
     ``overwrite`` set, or (``resume``: a command that continues where it stopped) hold the same ``kind``.
     Never, even with ``overwrite``: the working directory or a folder above it, the home folder or a
-    folder above it, or a folder that is, lies inside or holds one of ``inputs`` (flag -> path, e.g.
-    ``{"--model": ...}``; paths that do not exist locally, such as Hub names, are skipped).
+    folder above it, or a folder that is or lies inside one of ``inputs`` (flag -> path, e.g.
+    ``{"--model": ...}``; paths that do not exist locally, such as Hub names, are skipped), nor one that
+    holds an input and may be replaced (``overwrite``, or not ``resume``).
     """
     output = Path(output)
     if output.exists() and not output.is_dir():
@@ -149,10 +150,11 @@ def check_output_free(
                 f"Output folder {output} is {above}{what}: promptlearn never writes into it. Give a new folder, "
                 f"e.g. {output / 'run'}"
             )
+    replaced = overwrite or not resume  # a folder written in place (resumed) may hold an input: it is not moved
     for flag, path in (inputs or {}).items():
         if path is not None and Path(path).exists():
             source = Path(path).resolve()
-            if where == source or source in where.parents or where in source.parents:
+            if where == source or source in where.parents or (replaced and where in source.parents):
                 raise PromptlearnError(
                     f"Output folder {output} overlaps {flag} {path} (it is that folder, lies inside it or holds "
                     "it): promptlearn never writes into its inputs. Give another output folder."

@@ -103,6 +103,16 @@ def test_train_into_its_own_model_or_data_is_refused(tiny_bert_dir, tiny_task_di
         check_output_free(unlabeled.parent, True, inputs={"--unlabeled": unlabeled})
 
 
+def test_a_folder_holding_an_input_is_written_in_place_but_never_replaced(tmp_path):
+    data = tmp_path / "experiment" / "task"
+    data.mkdir(parents=True)
+    mark_output(tmp_path / "experiment", "fewshot")
+    check_output_free(tmp_path / "experiment", False, "fewshot", {"--data": data}, resume=True)
+    for overwrite, resume in ((True, True), (True, False)):
+        with pytest.raises(PromptlearnError, match="overlaps --data"):
+            check_output_free(tmp_path / "experiment", overwrite, "fewshot", {"--data": data}, resume=resume)
+
+
 def test_a_run_folder_is_replaced_only_whole_and_is_recognised_without_its_marker(tmp_path):
     target = tmp_path / "run"
     with staged_folder(target) as folder:
