@@ -106,7 +106,7 @@ def _check_sources(model: str | None, data: str | None, output: Path | None = No
     if data is not None:
         find_splits(data)
     if output is not None:
-        check_output_free(output, overwrite)
+        check_output_free(output, overwrite, inputs={"--model": model, "--data": data})
         check_writable(output)
 
 

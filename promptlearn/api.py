@@ -32,6 +32,8 @@ from promptlearn.model import PromptModel, load_backbone, load_tokenizer
 from promptlearn.modes import Mode, get_mode
 from promptlearn.objective import Objective
 from promptlearn.outputs import (
+    EXPORT,
+    RUN,
     check_output_free,
     check_writable,
     staged_folder,
@@ -259,11 +261,11 @@ def train(
 
     ``data`` saves re-reading the dataset when the caller already holds ``config.data`` loaded.
     """
+    config = config.anchored()  # the run folder must work from any directory
     if output is not None:
-        check_output_free(output, overwrite)
+        check_output_free(output, overwrite, RUN, input_paths(config))
         check_writable(output)
     started = time.perf_counter()
-    config = config.anchored()  # the run folder must work from any directory
     if data is None:
         data = load_task_data(config.data, columns_of(config))
     run, metrics = fit(config, data)
@@ -286,7 +288,7 @@ def train(
     # Under `accelerate launch` every process trains the same weights; only the main one writes.
     if output is not None and run.trainer.accelerator.is_main_process:
         try:
-            with staged_folder(output, overwrite) as folder:
+            with staged_folder(output, overwrite, RUN, input_paths(config)) as folder:
                 write_json_atomic(folder / "config.json", run.config.to_dict())
                 write_safetensors_atomic(
                     folder / WEIGHTS,
@@ -312,6 +314,15 @@ def train(
                 "another --output, and train again."
             ) from None
     return metrics
+
+
+def input_paths(config: RunConfig) -> dict[str, str | None]:
+    """The paths a run reads, by flag: its output folder must not overlap any (:func:`check_output_free`)."""
+    prompt = config.mode_options.get("prompt")
+    return {
+        "--model": config.model, "--data": config.data, "--unlabeled": config.unlabeled,
+        "--soft-labels": config.soft_labels, "--prompt": prompt if isinstance(prompt, str) else None,
+    }  # fmt: skip
 
 
 def load_run(run_dir: str | Path, allow_other_base: bool = False) -> Prompted:
@@ -364,10 +375,10 @@ def export_merged(run_dir: str | Path, output: str | Path, overwrite: bool = Fal
     Scored with the run's pattern and verbalizer, it gives the run's predictions; the mode decides
     whether it can be merged (:meth:`~promptlearn.modes.base.Mode.merged_backbone`).
     """
-    check_output_free(output, overwrite)
+    check_output_free(output, overwrite, EXPORT, {"the run": run_dir})
     run = load_run(run_dir)
     backbone = run.model.mode.merged_backbone(run.model)
-    with staged_folder(output, overwrite) as folder:
+    with staged_folder(output, overwrite, EXPORT, {"the run": run_dir, "its base model": run.config.model}) as folder:
         backbone.save_pretrained(folder)
         run.model.tokenizer.save_pretrained(folder)
 

@@ -1,5 +1,10 @@
 """Atomic, strict, reproducible output: a run folder appears whole or not at all; files are replaced,
-never half-written; JSON is strict (no NaN); the same tensors give the same safetensors bytes."""
+never half-written; JSON is strict (no NaN); the same tensors give the same safetensors bytes.
+
+Which folders a command may write or replace is one rule, :func:`check_output_free`, that every
+command calls before it starts: only an empty folder or promptlearn's own, never an input or the
+folders a user lives in. What a killed writer leaves beside its output goes with the next write
+there (:func:`clean_stale`)."""
 
 from __future__ import annotations
 
@@ -7,7 +12,9 @@ import contextlib
 import json
 import math
 import os
+import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -92,35 +99,161 @@ def write_safetensors_atomic(path: str | Path, tensors: dict, metadata: dict[str
     write_bytes_atomic(path, len(header).to_bytes(8, "little") + header + data[8 + size :])
 
 
-def check_output_free(output: str | Path, overwrite: bool) -> None:
-    """Raise if ``output`` holds files and ``overwrite`` is not set (checked before any work starts)."""
+#: A promptlearn output folder holds ``.promptlearn-<kind>`` (an empty file: created in one step, so a
+#: process that looks at the folder meanwhile sees it whole or not at all).
+MARKER = ".promptlearn-"
+RUN, EXPORT, PET, FEWSHOT, REPORT, PRETRAIN, DATA = "run", "export", "pet", "fewshot", "report", "pretrain", "data"
+#: Folders written before the marker existed, recognised by files promptlearn writes together (any one set).
+#: An exported model has none: it is a plain transformers folder, like the base models it must never replace.
+OLDER_LAYOUTS = {
+    RUN: (("config.json", "weights.safetensors"), ("record.json",)),
+    PET: (("pipeline.json", "data"),),
+    FEWSHOT: (("experiment.json", "runs"), ("experiment.json", "results.jsonl")),
+    PRETRAIN: (("pretrain.json", "prompt.safetensors"), ("checkpoint.pt",)),
+    REPORT: (("summary.md", "summary.csv"),),  # fewshot's --report folder, never marked (often a docs folder)
+}
+#: What a staging folder (:func:`staged_folder`) and a folder moved aside while it is replaced are called:
+#: ``.<name>.<host>-<pid>.<random>.partial``, ``.<name>.<host>-<pid>.retired`` (for the instant of a swap) and
+#: ``.<name>.<host>-<pid>.set-aside`` (for the whole of a restart, :func:`set_aside`).
+_TRANSIENT = re.compile(
+    r"^\.(?P<name>.+)\.(?P<host>[A-Za-z0-9-]+)-(?P<pid>\d+)\.(?P<what>[A-Za-z0-9_]+\.partial|retired|set-aside)$"
+)
+
+
+def check_output_free(
+    output: str | Path,
+    overwrite: bool,
+    kind: str = RUN,
+    inputs: dict[str, str | Path | None] | None = None,
+    resume: bool = False,
+) -> None:
+    """The one rule for every folder a command writes, checked before any work starts. Raises if it is broken.
+
+    ``output`` may be absent or empty; holding files, it must be promptlearn's own (:func:`own_kind`) and
+    ``overwrite`` set, or (``resume``: a command that continues where it stopped) hold the same ``kind``.
+    Never, even with ``overwrite``: the working directory or a folder above it, the home folder or a
+    folder above it, or a folder that is or lies inside one of ``inputs`` (flag -> path, e.g.
+    ``{"--model": ...}``; paths that do not exist locally, such as Hub names, are skipped), nor one that
+    holds an input and may be replaced (``overwrite``, or not ``resume``).
+    """
     output = Path(output)
     if output.exists() and not output.is_dir():
         raise PromptlearnError(f"Output {output} exists and is not a folder")
-    if output.is_dir() and any(output.iterdir()) and not overwrite:
-        raise PromptlearnError(f"Output folder {output} is not empty; pass --overwrite to replace it")
+    where = output.resolve()
+    places = {"the working directory": Path.cwd().resolve()}
+    with contextlib.suppress(RuntimeError, KeyError):  # no home folder known: nothing to protect there
+        places["the home folder"] = Path.home().resolve()
+    for what, place in places.items():
+        if where == place or where in place.parents:
+            above = "" if where == place else "a folder above "
+            raise PromptlearnError(
+                f"Output folder {output} is {above}{what}: promptlearn never writes into it. Give a new folder, "
+                f"e.g. {output / 'run'}"
+            )
+    replaced = overwrite or not resume  # a folder written in place (resumed) may hold an input: it is not moved
+    for flag, path in (inputs or {}).items():
+        if path is not None and Path(path).exists():
+            source = Path(path).resolve()
+            if where == source or source in where.parents or (replaced and where in source.parents):
+                raise PromptlearnError(
+                    f"Output folder {output} overlaps {flag} {path} (it is that folder, lies inside it or holds "
+                    "it): promptlearn never writes into its inputs. Give another output folder."
+                )
+    if not output.is_dir() or not any(output.iterdir()):
+        return
+    found = own_kind(output)
+    if found is None:
+        raise PromptlearnError(
+            f"Output folder {output} is not empty and was not written by promptlearn; promptlearn replaces only "
+            "its own folders, even with --overwrite. Give a new or empty folder."
+        )
+    if overwrite or (resume and found == kind):
+        return
+    if resume:
+        again = "" if kind == FEWSHOT else ", or pass --overwrite to replace it"
+        raise PromptlearnError(
+            f"Output folder {output} holds a promptlearn {found} folder, not a {kind} one: give another folder{again}"
+        )
+    raise PromptlearnError(f"Output folder {output} is not empty; pass --overwrite to replace it")
+
+
+def own_kind(folder: Path) -> str | None:
+    """The kind of promptlearn output ``folder`` holds (its marker, or an older layout's files); None if not one."""
+    marked = [p.name[len(MARKER) :] for p in folder.glob(f"{MARKER}*")]
+    if marked:
+        return marked[0]
+    for kind, layouts in OLDER_LAYOUTS.items():
+        if any(all((folder / name).exists() for name in names) for names in layouts):
+            return kind
+    return None
+
+
+def mark_output(folder: Path, kind: str) -> None:
+    """Mark ``folder`` (created if needed) as a promptlearn output of ``kind``, for :func:`check_output_free`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{MARKER}{kind}").touch()
+
+
+def _owner() -> str:
+    """This process as staging names carry it: ``<host>-<pid>`` (a pid alone means nothing on a shared disk)."""
+    return f"{re.sub(r'[^A-Za-z0-9-]', '-', socket.gethostname())[:32]}-{os.getpid()}"
+
+
+def _alive(host: str, pid: int) -> bool:
+    """Whether the process that named a staging folder may still run (another host's: assume so)."""
+    if host != _owner().rsplit("-", 1)[0]:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def clean_stale(parent: Path) -> None:
+    """Remove what killed processes left in ``parent`` while writing a folder; never a live process's.
+
+    A ``.partial`` staging folder is removed. A folder moved aside is put back when nothing took its
+    place; else a ``.retired`` one (its replacement was complete) is removed and a ``.set-aside`` one
+    (its replacement may be unfinished) is kept for the user to judge.
+    """
+    if not parent.is_dir():
+        return
+    for entry in parent.iterdir():
+        match = _TRANSIENT.match(entry.name)
+        if match is None or not entry.is_dir() or _alive(match["host"], int(match["pid"])):
+            continue
+        target = parent / match["name"]
+        if match["what"].endswith(".partial") or (match["what"] == "retired" and target.exists()):
+            shutil.rmtree(entry, ignore_errors=True)
+        elif not target.exists():
+            with contextlib.suppress(OSError):
+                os.replace(entry, target)
 
 
 @contextlib.contextmanager
-def staged_folder(output: str | Path, overwrite: bool = False) -> Iterator[Path]:
+def staged_folder(
+    output: str | Path, overwrite: bool = False, kind: str = RUN, inputs: dict[str, str | Path | None] | None = None
+) -> Iterator[Path]:
     """Yield a temporary sibling folder to write into; on success it replaces ``output`` whole.
 
-    On any error the temporary folder is removed and ``output`` is left as it was.
+    ``output`` must pass :func:`check_output_free` (before and after the work). On any error the
+    temporary folder is removed and ``output`` is left as it was. Staging folders that killed
+    processes left beside it are removed first (:func:`clean_stale`).
     """
     output = Path(output)
-    check_output_free(output, overwrite)
+    check_output_free(output, overwrite, kind, inputs)
     output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".partial", dir=output.parent))
+    clean_stale(output.parent)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.{_owner()}.", suffix=".partial", dir=output.parent))
     os.chmod(staging, 0o777 & ~_umask())
     try:
         yield staging
-        check_output_free(output, overwrite)
-        if output.exists():
-            retired = output.with_name(f".{output.name}.old-{os.getpid()}")
-            os.replace(output, retired)
-            os.replace(staging, output)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
+        mark_output(staging, kind)
+        check_output_free(output, overwrite, kind, inputs)
+        with _moved_aside(output):
             os.replace(staging, output)
     finally:
         if staging.exists():
@@ -145,3 +278,30 @@ def check_writable(output: str | Path) -> None:
         os.unlink(name)
     except OSError as err:
         raise PromptlearnError(f"Cannot write {output}: {err}. Choose another --output.") from None
+
+
+@contextlib.contextmanager
+def set_aside(output: Path) -> Iterator[None]:
+    """Move ``output`` aside while the body writes a new one in its place; delete the old one only once the
+    body succeeded, and put it back (dropping the unfinished new one) when it fails."""
+    with _moved_aside(output, "set-aside", restore=True):
+        yield
+
+
+@contextlib.contextmanager
+def _moved_aside(output: Path, what: str = "retired", restore: bool = False) -> Iterator[None]:
+    """Move ``output`` aside for the body; afterwards delete it, or (on failure) put it back where nothing
+    took its place, or (``restore``) in place of whatever did."""
+    aside = output.with_name(f".{output.name}.{_owner()}.{what}")
+    if output.exists():
+        os.replace(output, aside)
+    try:
+        yield
+    except BaseException:
+        if aside.exists():
+            if restore:
+                shutil.rmtree(output, ignore_errors=True)
+            if not output.exists():
+                os.replace(aside, output)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)

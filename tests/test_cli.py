@@ -61,8 +61,12 @@ def test_existing_output_is_refused_before_training(tiny_bert_dir, tiny_task_dir
     (run / "keep.txt").write_text("x")
     result = invoke(*tiny_train_args(tiny_bert_dir, tiny_task_dir, run))
     assert result.exit_code == 2
-    assert "not empty; pass --overwrite" in result.output
+    assert "is not empty and was not written by promptlearn" in result.output
     assert (run / "keep.txt").exists()
+    (run / ".promptlearn-run").touch()  # promptlearn's own run folder: --overwrite replaces it
+    result = invoke(*tiny_train_args(tiny_bert_dir, tiny_task_dir, run))
+    assert result.exit_code == 2
+    assert "not empty; pass --overwrite" in result.output
 
 
 def test_zero_shot_evaluate_and_show_pattern(tiny_bert_dir, tiny_task_dir):

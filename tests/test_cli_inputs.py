@@ -32,7 +32,7 @@ print(json.dumps([result.exit_code, result.output, [m for m in {heavy!r} if m in
         ({"--data": "{task}/train.jsonl"}, "--data takes a folder, and {task}/train.jsonl is a file"),
         ({"--data": "{task}/nowhere"}, "Data folder {task}/nowhere does not exist"),
         ({"--model": "{task}/train.jsonl"}, "--model takes a folder"),
-        ({"--output": "{task}"}, "is not empty; pass --overwrite"),
+        ({"--output": "{task}"}, "Output folder {task} overlaps --model {task}"),
     ],
 )
 def test_bad_input_is_refused_before_torch_transformers_or_datasets_load(tiny_task_dir, tmp_path, change, message):

@@ -237,7 +237,8 @@ def test_named_ensemble_aligns_runs_that_order_the_labels_differently():
 
 
 def test_search_combine_mean_reports_the_mean_of_every_candidates_probabilities(tiny_bert_dir, task_dir, tmp_path):
-    values = experiment_values(tiny_bert_dir, task_dir, tmp_path, modes=["pet"], seeds=[13], search_combine="mean")
+    out = tmp_path / "out"
+    values = experiment_values(tiny_bert_dir, task_dir, out, modes=["pet"], seeds=[13], search_combine="mean")
     values["tasks"][0]["patterns"] = values["tasks"][0]["patterns"][:1]
     values["search"] = {"learning_rate": [1e-3, 1e-2]}
     experiment = Experiment.from_dict(values)
@@ -246,7 +247,7 @@ def test_search_combine_mean_reports_the_mean_of_every_candidates_probabilities(
     data = load_task_data(str(task_dir))
     test = data.split("test")
     singles = [api.fit(with_candidate(spec.config, c, "t"), data)[0].predict_proba(test) for c in spec.candidates]
-    stored = load_predictions(tmp_path, record_["run_id"])
+    stored = load_predictions(out, record_["run_id"])
     np.testing.assert_allclose(stored["test"][0], np.mean(singles, axis=0), rtol=1e-5, atol=1e-6)
     assert not np.allclose(singles[0], singles[1])  # the candidates differ, so the mean is not one of them
     assert record_["combined"] == "mean of 2 candidates" and len(record_["search"]) == 2
@@ -265,10 +266,10 @@ def test_ensembles_are_checked_and_unused_when_their_modes_are_left_out(tiny_ber
 
 
 def test_trained_runs_store_dev_predictions_that_match_their_dev_metrics(tiny_bert_dir, task_dir, tmp_path):
-    values = experiment_values(tiny_bert_dir, task_dir, tmp_path, modes=["pet"], seeds=[13])
+    values = experiment_values(tiny_bert_dir, task_dir, tmp_path / "out", modes=["pet"], seeds=[13])
     values["tasks"][0]["patterns"] = values["tasks"][0]["patterns"][:1]
     (record_,) = run_experiment(Experiment.from_dict(values))
-    stored = load_predictions(tmp_path, record_["run_id"])
+    stored = load_predictions(tmp_path / "out", record_["run_id"])
     dev_probs, dev_gold = stored["dev"]
     assert len(dev_gold) == 4  # K = 2 per label
     assert float((dev_probs.argmax(1) == dev_gold).mean()) == pytest.approx(record_["dev"]["accuracy"])

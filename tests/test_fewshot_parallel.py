@@ -21,6 +21,7 @@ from cli import app
 from promptlearn.experiment import Experiment, run_experiment
 from promptlearn.experiment import runner as runner_module
 from promptlearn.experiment.shard import CLAIMS, LOCK
+from promptlearn.outputs import FEWSHOT, mark_output
 
 
 def results(output) -> list[dict]:
@@ -85,6 +86,7 @@ def test_a_run_left_by_a_dead_process_is_run_by_the_main_one(tiny_bert_dir, task
     held = experiment.runs()[0].run_id
     lock = tmp_path / "out" / CLAIMS / f"{held}{LOCK}"
     lock.parent.mkdir(parents=True)
+    mark_output(tmp_path / "out", FEWSHOT)  # the other process started the experiment folder
     holder = subprocess.Popen(  # another process that claimed the first run, then dies while running it
         [sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_CREAT | os.O_RDWR); "
          "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(120)", str(lock)],

@@ -32,5 +32,5 @@ def test_16_shot_pet_beats_the_untrained_model_on_test(bert_tiny_dir, shared_dat
     assert trained["training"]["train_examples"] == trained["training"]["dev_examples"] == 32
     assert trained["test"]["accuracy"] > untrained + 0.02
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [
-        "config.json", "metrics.json", "predictions.jsonl", "weights.safetensors"
+        ".promptlearn-run", "config.json", "metrics.json", "predictions.jsonl", "weights.safetensors"
     ]  # fmt: skip

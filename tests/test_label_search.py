@@ -113,13 +113,15 @@ def test_fewshot_auto_verbalizer_searches_inside_each_split_and_never_reads_test
     poisoned = write_task(tmp_path / "poisoned", toy_splits(poisoned=True))
     records = {}
     for name, data in (("clean", clean), ("poisoned", poisoned)):
-        records[name] = run_experiment(Experiment.from_dict(auto_experiment(tiny_bert_dir, data, tmp_path / name)))
+        records[name] = run_experiment(
+            Experiment.from_dict(auto_experiment(tiny_bert_dir, data, tmp_path / f"{name}-out"))
+        )
         assert all(r["status"] == "ok" for r in records[name]), records[name]
     for a, b in zip(records["clean"], records["poisoned"], strict=True):
         assert a["config"]["verbalizer"] == b["config"]["verbalizer"] and a["config"]["verbalizer"]
         assert a["dev"] == b["dev"]
     assert [r["test"] for r in records["clean"]] != [r["test"] for r in records["poisoned"]]
-    stored = json.loads((tmp_path / "clean" / "runs" / records["clean"][0]["run_id"] / "config.json").read_text())
+    stored = json.loads((tmp_path / "clean-out" / "runs" / records["clean"][0]["run_id"] / "config.json").read_text())
     assert stored["verbalizer"] == records["clean"][0]["config"]["verbalizer"]
 
 

@@ -190,3 +190,28 @@ def test_a_distilled_classifier_that_cannot_read_demonstrations_is_refused_befor
     with pytest.raises(PromptlearnError, match=r"distilled classifier \(--final-mode finetune\) has no label words"):
         run_pipeline(config, tmp_path / "pet")
     assert not (tmp_path / "pet").exists()
+
+
+def test_overwrite_keeps_the_old_pipeline_until_the_new_one_is_complete(tiny_bert_dir, pet_task, tmp_path, monkeypatch):
+    out = tmp_path / "pet"
+    (out / "data").mkdir(parents=True)
+    (out / "pipeline.json").write_text("{}")  # a pipeline folder of an earlier version: no marker
+    (out / "summary.md").write_text("the old pipeline's results")
+
+    def killed(*args, **kwargs):
+        raise Killed
+
+    monkeypatch.setattr(api, "train", killed)
+    with pytest.raises(Killed):
+        run_pipeline(pet_config(tiny_bert_dir, pet_task), out, overwrite=True)
+    assert (out / "summary.md").read_text() == "the old pipeline's results"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pet", "task"]  # nothing left aside or half-written
+
+
+def test_a_foreign_folder_is_refused_even_with_overwrite(tiny_bert_dir, pet_task, tmp_path):
+    out = tmp_path / "notes"
+    out.mkdir()
+    (out / "todo.txt").write_text("mine")
+    with pytest.raises(PromptlearnError, match="not written by promptlearn"):
+        run_pipeline(pet_config(tiny_bert_dir, pet_task), out, overwrite=True)
+    assert [p.name for p in out.iterdir()] == ["todo.txt"]

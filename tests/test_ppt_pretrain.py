@@ -56,7 +56,7 @@ def test_interrupted_pretraining_resumes_to_the_same_prompt(tiny_bert_dir, corpu
     monkeypatch.setattr(pretrain_module, "_train_step", interrupt_at_fifth)
     with pytest.raises(KeyboardInterrupt):
         pretrain(config_for(tiny_bert_dir, corpus), output)
-    assert torch.load(output / CHECKPOINT, weights_only=False)["step"] == 4
+    assert torch.load(output / CHECKPOINT, weights_only=True)["step"] == 4
     assert not (output / "prompt.safetensors").exists()  # nothing half-finished looks finished
 
     monkeypatch.setattr(pretrain_module, "_train_step", real_step)
@@ -75,6 +75,45 @@ def test_resume_with_other_settings_or_a_finished_output_is_refused(tiny_bert_di
         pretrain(config_for(tiny_bert_dir, corpus), output)
     with pytest.raises(PromptlearnError, match="already holds a finished prompt"):
         pretrain(config_for(tiny_bert_dir, corpus), pretrained[0])
+
+
+class _OpensAFile:
+    """Unpickling this calls ``open(path, "w")``: the stand-in for a checkpoint crafted to run code."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __reduce__(self):
+        return open, (str(self.path), "w")
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_unrun(tiny_bert_dir, corpus, tmp_path):
+    output, ran = tmp_path / "prompt", tmp_path / "code-ran"
+    output.mkdir()
+    config = config_for(tiny_bert_dir, corpus).to_dict()
+    torch.save({"config": config, "step": _OpensAFile(ran)}, output / CHECKPOINT)
+    with pytest.raises(PromptlearnError, match=r"cannot be read as a pretraining checkpoint .*other than tensors"):
+        pretrain(config_for(tiny_bert_dir, corpus), output)
+    assert not ran.exists()
+
+
+def test_a_truncated_checkpoint_is_one_line(tiny_bert_dir, corpus, tmp_path):
+    output = tmp_path / "prompt"
+    output.mkdir()
+    torch.save({"config": config_for(tiny_bert_dir, corpus).to_dict(), "t": torch.zeros(512)}, output / CHECKPOINT)
+    whole = (output / CHECKPOINT).read_bytes()
+    (output / CHECKPOINT).write_bytes(whole[: len(whole) // 2])
+    result = CliRunner().invoke(
+        cli.app,
+        ["pretrain-prompt", "-m", str(tiny_bert_dir), "--corpus", str(corpus), "--format", "sentence-pair",
+         "--prompt-length", str(LENGTH), "-o", str(output)],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert result.output.startswith(f"Error: {output / CHECKPOINT} cannot be read as a pretraining checkpoint (")
+    assert len(result.output.strip().splitlines()) == 1
+    (output / CHECKPOINT).write_bytes(whole)  # whole, but not what pretraining saves
+    with pytest.raises(PromptlearnError, match=r"no step, history, .* in it"):
+        pretrain(config_for(tiny_bert_dir, corpus), output)
 
 
 def test_artifact_round_trips_with_its_metadata(tiny_bert_dir, pretrained):

@@ -38,7 +38,7 @@ def test_run_folder_holds_the_four_outputs_and_reloads(tiny_bert_dir, tiny_task_
     config = tiny_config(tiny_bert_dir, tiny_task_dir, max_steps=6)
     metrics = api.train(config, tmp_path / "run")
     files = sorted(p.name for p in (tmp_path / "run").iterdir())
-    assert files == ["config.json", "metrics.json", "predictions.jsonl", "weights.safetensors"]
+    assert files == [".promptlearn-run", "config.json", "metrics.json", "predictions.jsonl", "weights.safetensors"]
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert set(saved["dev"]) == set(saved["test"]) == {"accuracy", "macro_f1"}
     assert saved["test"] == metrics["test"]

@@ -29,7 +29,16 @@ from promptlearn.errors import PromptlearnError
 from promptlearn.experiment.check import check_prompts
 from promptlearn.experiment.config import Experiment, RunSpec, with_candidate
 from promptlearn.experiment.shard import Worker, claim, exclusive, from_launcher, take_device
-from promptlearn.outputs import staged_folder, to_json, write_json_atomic, write_text_atomic
+from promptlearn.outputs import (
+    FEWSHOT,
+    REPORT,
+    check_output_free,
+    mark_output,
+    staged_folder,
+    to_json,
+    write_json_atomic,
+    write_text_atomic,
+)
 from promptlearn.pet.config import PET_MODES
 from promptlearn.pet.fewshot import cell_folder, run_cell
 from promptlearn.pvp import PVP, Encoded
@@ -125,9 +134,11 @@ def run_experiment(experiment: Experiment, retry_failed: bool = True, workers: i
             raise PromptlearnError("Give --workers or start the command with accelerate launch, not both")
         worker = Worker(0, workers, 0)
     output = Path(experiment.output)
+    check_output(experiment)
     specs = experiment.runs()
     cache = TaskCache()
     check_prompts(specs, cache.data)
+    mark_output(output, FEWSHOT)
     write_json_atomic(output / "experiment.json", experiment.source)
     seen = {spec.run_id: read_record(output, spec) for spec in specs}
     pending = sum(_pending(spec, seen[spec.run_id], seen[spec.run_id], retry_failed) for spec in specs)
@@ -150,8 +161,17 @@ def run_experiment(experiment: Experiment, retry_failed: bool = True, workers: i
     return collect_records(experiment)
 
 
+def check_output(experiment: Experiment) -> None:
+    """Check the experiment and report folders: new, empty or their kind, apart from the inputs."""
+    inputs = {"model": experiment.model} | {f"{task.name}'s data": task.data for task in experiment.tasks}
+    check_output_free(experiment.output, False, FEWSHOT, inputs, resume=True)
+    if experiment.report is not None and Path(experiment.report) != Path(experiment.output):
+        check_output_free(experiment.report, False, REPORT, inputs, resume=True)
+
+
 def collect_records(experiment: Experiment) -> list[dict]:
     """The stored records of the grid's runs with their current settings, in grid order; rewrites results.jsonl."""
+    check_output(experiment)
     output = Path(experiment.output)
     specs = experiment.runs()
     with exclusive(output / RESULTS_LOCK):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from promptlearn.data import Example
 from promptlearn.errors import PromptlearnError
 from promptlearn.modes import get_mode
-from promptlearn.outputs import staged_folder, to_json
+from promptlearn.outputs import DATA, staged_folder, to_json
 from promptlearn.pet.ensemble import soften
 from promptlearn.pet.members import train_member
 from promptlearn.pet.pool import rows_text
@@ -49,7 +49,7 @@ def write_final_data(pipeline: Pipeline, members: list[Member]) -> None:
         picks = select(soften(logits), pipeline.config.zero_shot_start * len(pipeline.labels),
                        pipeline.label_shares(), pipeline.base.seed, most_likely=True)  # fmt: skip
         dev = [examples[row] for row, _ in picks]
-    with staged_folder(folder, overwrite=True) as staging:
+    with staged_folder(folder, overwrite=True, kind=DATA) as staging:
         (staging / "train.jsonl").write_text(rows_text(examples), encoding="utf-8")
         targets = "".join(to_json([round(float(p), 8) for p in row], indent=None) + "\n" for row in soft)
         (staging / SOFT_LABELS).write_text(targets, encoding="utf-8")

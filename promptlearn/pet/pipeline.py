@@ -17,9 +17,9 @@ a killed pipeline continues where it stopped.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-import shutil
 import time
 from pathlib import Path
 
@@ -28,7 +28,7 @@ import numpy as np
 from promptlearn import api
 from promptlearn.data import Example, load_task_data
 from promptlearn.errors import PromptlearnError
-from promptlearn.outputs import check_output_free, write_json_atomic
+from promptlearn.outputs import PET, check_output_free, mark_output, set_aside, write_json_atomic
 from promptlearn.pet import distill
 from promptlearn.pet.config import PetConfig
 from promptlearn.pet.ensemble import merge, soften
@@ -66,30 +66,38 @@ class Pipeline:
         self.root = root
 
     def run(self, overwrite: bool = False, distill_final: bool = True) -> dict:
-        """Run (or finish) every component; ``distill_final=False`` stops at the last generation's ensemble
-        (``fewshot``'s ``pet-ensemble`` needs no distilled classifier, and one may not be possible)."""
+        """Run the pipeline; ``overwrite`` starts over, and the folder's old content goes only once the new
+        pipeline is complete (until then it is set aside, and put back if this run fails).
+
+        ``distill_final=False`` stops at the last generation's ensemble (``fewshot``'s ``pet-ensemble``
+        needs no distilled classifier, and one may not be possible)."""
         started = time.perf_counter()
         if distill_final:
             distill.check_final(self)
-        self._claim(overwrite)
-        self.train, self.dev, test, self.pool = self._data()
-        self.cache = EncodingCache({"pool": self.pool, "dev": self.dev, "test": test})
-        self.generations = [self._first_generation()]
-        for generation in range(1, self.config.generations + 1):
-            previous = self.generations[-1]
-            self.generations.append([self._ipet_member(Member(generation, p, r), previous) for p, r in self._grid()])
-        if distill_final:
-            distill.train_final(self, self.generations[-1])
-        return write_summary(self, time.perf_counter() - started)
+        inputs = api.input_paths(self.base) | {"--unlabeled": self.config.unlabeled}
+        check_output_free(self.root, overwrite, PET, inputs, resume=True)
+        restart = overwrite and self.root.is_dir() and any(self.root.iterdir())
+        with set_aside(self.root) if restart else contextlib.nullcontext():
+            self._claim()
+            self.train, self.dev, test, self.pool = self._data()
+            self.cache = EncodingCache({"pool": self.pool, "dev": self.dev, "test": test})
+            self.generations = [self._first_generation()]
+            for generation in range(1, self.config.generations + 1):
+                previous = self.generations[-1]
+                members = [self._ipet_member(Member(generation, p, r), previous) for p, r in self._grid()]
+                self.generations.append(members)
+            if distill_final:
+                distill.train_final(self, self.generations[-1])
+            return write_summary(self, time.perf_counter() - started)
 
     def _grid(self) -> list[tuple[int, int]]:
         return [(p, r) for p in range(len(self.config.patterns)) for r in range(self.config.repetitions)]
 
-    def _claim(self, overwrite: bool) -> None:
-        """Start ``root`` (empty, or replaced with ``overwrite``), or continue the same pipeline in it."""
+    def _claim(self) -> None:
+        """Start a pipeline in ``root`` (checked to be free), or continue the same pipeline in it."""
         stored = self.root / PIPELINE
         wanted = self.config.to_dict()
-        if stored.is_file() and not overwrite:
+        if stored.is_file():
             previous = PetConfig.from_dict(_read_json(stored), str(stored)).to_dict()
             differing = sorted(k for k in wanted if k != "base" and wanted[k] != previous[k])
             differing += sorted(f"base.{k}" for k in wanted["base"] if wanted["base"][k] != previous["base"].get(k))
@@ -101,9 +109,7 @@ class Pipeline:
                 )
             logger.info("PET: continuing the pipeline in %s", self.root)
             return
-        check_output_free(self.root, overwrite)
-        if overwrite and self.root.is_dir():
-            shutil.rmtree(self.root)
+        mark_output(self.root, PET)
         write_json_atomic(stored, wanted)
 
     def _data(self) -> tuple[list[Example], list[Example], list[Example], list[Example]]:

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from promptlearn.data import Columns, Example, TaskData, few_shot, load_examples, unused_sample
-from promptlearn.outputs import staged_folder, to_json, write_text_atomic
+from promptlearn.outputs import DATA, staged_folder, to_json, write_text_atomic
 from promptlearn.pet.config import PetConfig
 
 #: the pool is split "pool" of the pipeline's data folder: data/pool.jsonl (labels under hidden_label)
@@ -63,7 +63,7 @@ def read_hidden_labels(path: Path) -> list[str | None]:
 
 def write_data_folder(folder: Path, splits: dict[str, list[Example]]) -> None:
     """A data folder of JSON-lines splits, written whole or not at all (an empty split is left out)."""
-    with staged_folder(folder, overwrite=True) as staging:
+    with staged_folder(folder, overwrite=True, kind=DATA) as staging:
         for name, examples in splits.items():
             if examples:
                 (staging / f"{name}.jsonl").write_text(rows_text(examples), encoding="utf-8")

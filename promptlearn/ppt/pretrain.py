@@ -21,6 +21,7 @@ import io
 import itertools
 import logging
 import math
+import pickle
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,7 @@ from transformers import get_linear_schedule_with_warmup
 from promptlearn import api
 from promptlearn.config import RunConfig
 from promptlearn.errors import PromptlearnError
-from promptlearn.outputs import check_output_free, write_bytes_atomic, write_json_atomic
+from promptlearn.outputs import PRETRAIN, check_output_free, mark_output, write_bytes_atomic, write_json_atomic
 from promptlearn.ppt.artifact import PROMPT_FILE, PromptArtifact, artifact_metadata
 from promptlearn.ppt.formats import get_format
 from promptlearn.ppt.stream import batched, heldout_examples, training_examples
@@ -42,6 +43,8 @@ from promptlearn.trainer import diverged, restore_trained
 logger = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.pt"
+#: what a resumable checkpoint holds (:func:`_save_checkpoint`)
+CHECKPOINT_KEYS = ("config", "step", "history", "running", "trained", "optimizer", "scheduler", "torch_rng", "cuda_rng")
 REPORT = "pretrain.json"
 PROMPT_MODE = "soft_prompt"
 
@@ -162,26 +165,56 @@ def _train_step(accelerator, forward, batch, optimizer, scheduler, params, max_g
 
 
 def _prepare_output(config: PretrainConfig, output: Path, overwrite: bool) -> dict | None:
-    """The checkpoint to resume from (None: start fresh); raises if ``output`` holds something else."""
+    """The checkpoint to resume from (None: start fresh); raises if ``output`` holds something else.
+
+    ``overwrite`` starts fresh without deleting anything: each old file is replaced when its new
+    version is written, so an interrupted fresh start leaves the old prompt intact.
+    """
+    check_output_free(output, overwrite, PRETRAIN, {"--model": config.model, "--corpus": config.corpus}, resume=True)
     if overwrite:
-        for name in (CHECKPOINT, PROMPT_FILE, REPORT):
-            (output / name).unlink(missing_ok=True)
+        return None
     if (output / PROMPT_FILE).is_file():
         raise PromptlearnError(
             f"{output} already holds a finished prompt ({PROMPT_FILE}); pass --overwrite to pretrain again"
         )
     if not (output / CHECKPOINT).is_file():
-        check_output_free(output, overwrite)
         return None
-    state = torch.load(output / CHECKPOINT, map_location="cpu", weights_only=False)
+    return _load_checkpoint(output / CHECKPOINT, config)
+
+
+def _load_checkpoint(path: Path, config: PretrainConfig) -> dict:
+    """The checkpoint's state, if it was made with ``config``; read as tensors and plain containers only.
+
+    ``weights_only=True`` refuses a pickle that would import or call anything: the checkpoint lies in a
+    folder the user names, and a crafted file there must not run code when the command resumes.
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise PromptlearnError(_damaged(path, "it holds objects other than tensors and plain values")) from None
+    except (RuntimeError, EOFError, OSError, ValueError) as err:  # a truncated or foreign file, by where it breaks
+        reason = (str(err).strip().split(".") or [""])[0][:120] or "it ends too early"
+        raise PromptlearnError(_damaged(path, reason)) from None
+    if not isinstance(state, dict) or not isinstance(state.get("config"), dict):
+        raise PromptlearnError(_damaged(path, "no settings in it"))
     differs = {k: (v, state["config"].get(k)) for k, v in config.to_dict().items() if state["config"].get(k) != v}
     if differs:
         shown = "; ".join(f"{k}: now {now!r}, checkpoint {then!r}" for k, (now, then) in differs.items())
         raise PromptlearnError(
-            f"{output / CHECKPOINT} was made with other settings ({shown}). Rerun with the same options to resume, "
+            f"{path} was made with other settings ({shown}). Rerun with the same options to resume, "
             "or pass --overwrite to start over."
         )
+    missing = [key for key in CHECKPOINT_KEYS if key not in state]
+    if missing:
+        raise PromptlearnError(_damaged(path, f"no {', '.join(missing)} in it"))
     return state
+
+
+def _damaged(path: Path, reason: str) -> str:
+    return (
+        f"{path} cannot be read as a pretraining checkpoint ({reason}): it is damaged or was not written by "
+        "promptlearn. Delete it, or pass --overwrite, to start over."
+    )
 
 
 def _save_checkpoint(path: Path, config, progress, model, optimizer, scheduler) -> None:
@@ -200,6 +233,7 @@ def _save_checkpoint(path: Path, config, progress, model, optimizer, scheduler) 
     }
     buffer = io.BytesIO()
     torch.save(state, buffer)
+    mark_output(path.parent, PRETRAIN)
     write_bytes_atomic(path, buffer.getvalue())
 
 
@@ -243,6 +277,7 @@ def _finish(config: PretrainConfig, output: Path, run, history: list[dict], held
         init=config.init,
         seed=str(config.seed),
     )
+    mark_output(output, PRETRAIN)
     write_json_atomic(output / REPORT, report)
     PromptArtifact(prompt.detach().cpu(), metadata).save(output / PROMPT_FILE)
     (output / CHECKPOINT).unlink(missing_ok=True)
