@@ -276,3 +276,14 @@ def test_pet_run_exports_as_it_is(tiny_bert_dir, tiny_task_dir, tmp_path):
     test = load_task_data(str(tiny_task_dir)).split("test")
     exported = api.build(config.replace(model=str(tmp_path / "out")))
     assert exported.predict(test) == api.load_run(tmp_path / "run").predict(test)
+
+
+def test_lora_adapter_config_lists_its_targets_sorted(tiny_bert_dir, tiny_task_dir, tmp_path):
+    """peft holds ``target_modules`` as a set, whose order changes with PYTHONHASHSEED: two identical
+    runs must still write identical bytes, so the saved list is sorted."""
+    run = api.build(tiny_config(tiny_bert_dir, tiny_task_dir, "lora", mode_options={"target": "all-linear"}))
+    run.model.mode.save_files(run.model, tmp_path)
+    saved = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())["target_modules"]
+    assert len(saved) > 3
+    assert saved == sorted(saved)
+    assert isinstance(run.model.mode.peft_model.peft_config["default"].target_modules, set)  # peft's own, untouched
