@@ -349,7 +349,7 @@ def evaluate(
     verbalizer: str = typer.Option(None, "--verbalizer", "-v", help=VERBALIZER_HELP),
     max_length: int = typer.Option(None, help="Token budget per example (zero-shot; default 128)."),
     eval_batch_size: int = typer.Option(64, help="Evaluation batch size."),
-    decoding: str = typer.Option(None, help="Multi-token label words: 'one-pass' or 'exact' (default: the run's)."),
+    decoding: str = typer.Option(None, help="Multi-token words: one-pass, exact or confident; default: the run's."),
     predictions: Path = typer.Option(None, help="Also write per-example predictions to this .jsonl file."),
     calibrate: str = typer.Option(None, help=CALIBRATE_HELP + " Zero-shot only: a run applies its own."),
     allow_other_base: bool = typer.Option(

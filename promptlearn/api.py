@@ -133,7 +133,7 @@ def build(config: RunConfig, data: TaskData | None = None, backbone: torch.nn.Mo
         backbone = load_backbone(config.model, mlm_head=mode.uses_verbalizer)
     pvp.max_positions = usable_positions(backbone, pvp.tokenizer)
     model = PromptModel(backbone, mode, pvp.label_word_tokens, len(pvp.labels), pvp.tokenizer)
-    model.decoding = config.decoding
+    model.decoding, model.word_score, model.word_masks = config.decoding, config.word_score, config.word_masks
     return Prompted(
         config=config.replace(labels=pvp.labels),
         pvp=pvp,

@@ -24,7 +24,11 @@ SEARCH_OPTIONS = ("top_k", "words_per_label")
 DEV_SPLITS = ("sampled", "given")
 DEFAULT_DEV_SPLIT = "sampled"
 #: how multi-token label words are scored at evaluation (see promptlearn.label_words)
-DECODINGS = ("one-pass", "exact")
+DECODINGS = ("one-pass", "exact", "confident")
+#: a multi-token word's score: mean or sum of its tokens' log-probabilities
+WORD_SCORES = ("mean", "sum")
+#: at evaluation, a multi-token word is read at the longest word's masks or at its own count (PET's)
+WORD_MASKS = ("longest", "own")
 
 
 def _option(default, help: str):
@@ -50,7 +54,8 @@ class RunConfig:
     Exactly one of ``max_steps`` / ``epochs`` bounds training (250 steps if neither).
     ``group_by_length``: training batches of similar lengths (:mod:`promptlearn.batching`), each
     padded to its own longest; False draws uniformly shuffled batches.
-    ``decoding``: how multi-token label words are scored at evaluation, 'one-pass' or 'exact'.
+    ``decoding``, ``word_score``, ``word_masks``: how multi-token label words are scored
+    (:mod:`promptlearn.label_words`; PET's own choice is confident, sum, own).
     ``aux_mlm_weight`` w > 0 adds PET's auxiliary masked-LM loss, ``(1 - w) * task + w * MLM``, on
     ``unlabeled`` (a data file) or, when that is None, the train split's texts outside the run's train and dev.
     ``soft_labels`` (a file, see :mod:`promptlearn.soft_labels`) makes training learn one distribution per
@@ -94,7 +99,14 @@ class RunConfig:
     max_grad_norm: float = 1.0
     precision: str = _option("auto", "auto (bf16 on GPU, fp32 on CPU), fp32, bf16 or fp16.")
     compile: bool = _option(False, "torch.compile the encoder.")
-    decoding: str = _option("one-pass", "Multi-token label words at evaluation: 'one-pass' or 'exact' (left to right).")
+    decoding: str = _option(
+        "one-pass",
+        "Multi-token label words at evaluation: 'one-pass', 'exact' (left to right) or 'confident' (PET's).",
+    )
+    word_score: str = _option("mean", "A multi-token word's score: 'mean' or 'sum' (PET's) of its log-probabilities.")
+    word_masks: str = _option(
+        "longest", "At evaluation, read each label word at the longest word's masks or at its 'own' count (PET's)."
+    )
     aux_mlm_weight: float = _option(
         0.0, "w > 0: loss = (1 - w) task + w MLM on unlabelled text (PET's auxiliary loss; cloze modes)."
     )
@@ -148,6 +160,10 @@ class RunConfig:
             raise PromptlearnError(f"--dev-split must be one of {', '.join(DEV_SPLITS)}, got {self.dev_split!r}")
         if self.decoding not in DECODINGS:
             raise PromptlearnError(f"--decoding must be one of {', '.join(DECODINGS)}, got {self.decoding!r}")
+        if self.word_score not in WORD_SCORES:
+            raise PromptlearnError(f"--word-score must be one of {', '.join(WORD_SCORES)}, got {self.word_score!r}")
+        if self.word_masks not in WORD_MASKS:
+            raise PromptlearnError(f"--word-masks must be one of {', '.join(WORD_MASKS)}, got {self.word_masks!r}")
         if not 0 <= self.aux_mlm_weight < 1:
             raise PromptlearnError(f"--aux-mlm-weight must be in [0, 1), got {self.aux_mlm_weight}")
         if self.temperature <= 0:

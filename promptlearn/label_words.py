@@ -7,12 +7,14 @@ consecutive masks (:class:`~promptlearn.pvp.PVP`); token m of a word is read at 
   A logit and the log-probability differ by the mask's log-normaliser, the same for every word,
   so class probabilities, losses and predictions are those of log-probabilities: only the
   label-word rows of the decoder are computed (:class:`~promptlearn.cloze.ClozeScorer`).
-- Some word several tokens (M > 1): a word's score is the **mean of its tokens' log-probabilities**
-  at their masks (PET's one-pass estimate: all masks predicted in one forward pass). Here the
-  normalisers differ between masks, so they are computed over the whole vocabulary, at the M masks only.
-- :meth:`LabelWords.exact` is the exact alternative for evaluation (PET's left-to-right filling):
-  token m is scored with tokens 0..m-1 written into their masks, one extra forward pass per token
-  after the first, each over the whole batch.
+- Some word several tokens (M > 1): a word's score is the **mean** (``word_score='mean'``, the
+  default) or the **sum** (``'sum'``, PET's) of its tokens' log-probabilities at their masks. Here
+  the normalisers differ between masks, so they are computed over the whole vocabulary, at the M
+  masks only. Training always predicts every mask in one forward pass.
+- At evaluation, :meth:`LabelWords.decode` offers PET's other decoders: tokens filled in left to
+  right (``'exact'``) or the most confident open mask first (``'confident'``, PET's default), one
+  extra forward pass per token after the first; and (``own_masks``) each word read in an input
+  with as many masks as it has tokens, as PET does, instead of the longest word's M.
 
 A label's score is the mean of its words' scores. Everything is vectorised over the batch and the
 words (a (W, M) token table with a validity mask); there is no loop over examples.
@@ -26,6 +28,11 @@ import torch
 from torch import nn
 
 from promptlearn.cloze import ClozeScorer
+
+#: how a multi-token word's token log-probabilities become its score
+WORD_SCORES = ("mean", "sum")
+#: the order in which :meth:`LabelWords.decode` fills a word's masks (one-pass: none filled)
+ORDERS = ("one-pass", "exact", "confident")
 
 
 class LabelWords(nn.Module):
@@ -59,7 +66,9 @@ class LabelWords(nn.Module):
         summed.index_add_(1, self.word_label, word_scores)
         return summed / self.words_per_label.to(summed.dtype)
 
-    def scores(self, scorer: ClozeScorer, hidden: torch.Tensor, first_mask: torch.Tensor) -> torch.Tensor:
+    def scores(
+        self, scorer: ClozeScorer, hidden: torch.Tensor, first_mask: torch.Tensor, word_score: str = "mean"
+    ) -> torch.Tensor:
         """Hidden states (B, T, H), first mask position (B,) -> class scores (B, C), one forward pass."""
         rows = torch.arange(hidden.size(0), device=hidden.device)
         if self.mask_count == 1:
@@ -68,36 +77,98 @@ class LabelWords(nn.Module):
         log_probs = self._log_probs(scorer, hidden[rows[:, None], positions])  # (B, M, V)
         steps = torch.arange(self.mask_count, device=hidden.device).expand_as(self.table)  # (W, M)
         token_scores = log_probs[:, steps, self.table]  # (B, W, M): token m of word w at mask m
-        words = token_scores.masked_fill(~self.valid, 0.0).sum(dim=-1) / self.word_length.to(token_scores.dtype)
+        words = token_scores.masked_fill(~self.valid, 0.0).sum(dim=-1)  # (B, W)
+        if word_score == "mean":
+            words = words / self.word_length.to(token_scores.dtype)
         return self.per_label(words)  # (B, C)
 
-    def exact(
+    def decode(
         self,
         scorer: ClozeScorer,
         hidden: torch.Tensor,
         batch: dict[str, torch.Tensor],
         rerun: Callable[[dict[str, torch.Tensor]], torch.Tensor],
+        order: str = "exact",
+        word_score: str = "mean",
+        own_masks: bool = False,
     ) -> torch.Tensor:
-        """Class scores (B, C) by left-to-right filling: word score = mean over m of log p(token m | tokens < m).
+        """Class scores (B, C) at evaluation, a word's score from its tokens' log-probabilities
+        (``word_score``), each token's given the tokens filled in before it (``order``).
 
-        ``hidden`` (B, T, H) is the forward pass with every mask open; ``rerun(batch)`` gives the
-        hidden states of a batch whose ``input_ids`` have some masks filled in.
+        ``hidden`` (B, T, H) is the forward pass of ``batch`` with every mask open; ``rerun(batch)``
+        gives the hidden states of a batch whose ``input_ids`` have some masks filled in. With
+        ``own_masks`` a word of n < M tokens is read in ``batch`` cut to n masks (one extra pass per
+        such n). The words are a loop (W is small); the batch is never one.
         """
-        first = batch["mask_positions"]
-        rows = torch.arange(hidden.size(0), device=hidden.device)
-        opening = self._log_probs(scorer, hidden[rows, first])  # (B, V): token 0 of every word
+        opened = {self.mask_count: (batch, hidden)}
         words = []
         for word, length in zip(self.table, self.word_length.tolist(), strict=True):
-            total = opening[:, word[0]]
-            input_ids = batch["input_ids"].clone()
-            for m in range(1, length):
-                input_ids[rows, first + m - 1] = word[m - 1]
-                states = rerun({**batch, "input_ids": input_ids})  # (B, T, H)
-                total = total + self._log_probs(scorer, states[rows, first + m])[:, word[m]]
-            words.append(total / length)
+            count = length if own_masks else self.mask_count
+            if count not in opened:
+                cut = with_masks(batch, self.mask_count, count)
+                opened[count] = (cut, rerun(cut))
+            pieces = self._fill(scorer, word[:length], *opened[count], rerun, order)  # (B, n)
+            total = pieces.sum(dim=1)
+            words.append(total / length if word_score == "mean" else total)
         return self.per_label(torch.stack(words, dim=1))  # (B, C)
+
+    def _fill(
+        self,
+        scorer: ClozeScorer,
+        word: torch.Tensor,
+        batch: dict[str, torch.Tensor],
+        hidden: torch.Tensor,
+        rerun: Callable[[dict[str, torch.Tensor]], torch.Tensor],
+        order: str,
+    ) -> torch.Tensor:
+        """Log-probability (B, n) of each of the n tokens of ``word`` at its mask, the masks filled in ``order``:
+        'one-pass' none, 'exact' left to right, 'confident' the open mask whose token is likeliest first
+        (per example; PET's default decoding)."""
+        rows = torch.arange(hidden.size(0), device=hidden.device)
+        steps = torch.arange(len(word), device=hidden.device)
+        positions = batch["mask_positions"][:, None] + steps  # (B, n)
+        pieces = torch.zeros(len(rows), len(word), device=hidden.device)
+        open_masks = torch.ones(len(rows), len(word), dtype=torch.bool, device=hidden.device)
+        input_ids = batch["input_ids"].clone()
+        for step in range(len(word)):
+            if step:
+                hidden = rerun({**batch, "input_ids": input_ids})  # (B, T, H)
+            at_masks = self._log_probs(scorer, hidden[rows[:, None], positions])[:, steps, word]  # (B, n)
+            if order == "one-pass":
+                return at_masks
+            if order == "exact":
+                chosen = torch.full_like(rows, step)
+            else:
+                chosen = at_masks.masked_fill(~open_masks, -torch.inf).argmax(dim=1)  # (B,) first of ties, as PET
+            pieces[rows, chosen] = at_masks[rows, chosen]
+            open_masks[rows, chosen] = False
+            input_ids[rows, positions[rows, chosen]] = word[chosen]
+        return pieces
 
     @staticmethod
     def _log_probs(scorer: ClozeScorer, states: torch.Tensor) -> torch.Tensor:
         """Log-probabilities over the vocabulary (..., V) at hidden states (..., H)."""
         return torch.log_softmax(scorer.vocabulary_logits(states).float(), dim=-1)
+
+
+def with_masks(batch: dict[str, torch.Tensor], count: int, keep: int) -> dict[str, torch.Tensor]:
+    """``batch`` (whose rows hold ``count`` consecutive masks) with only the first ``keep`` of them:
+    the tokens after the masks move left and every row ends in ``count - keep`` more padding
+    (attention 0; its ids are left as they fall, which attention then ignores). Soft-token positions
+    after the masks move with them."""
+    drop = count - keep
+    first = batch["mask_positions"]
+    width = batch["input_ids"].size(1)
+    columns = torch.arange(width, device=first.device)
+    source = columns + drop * (columns >= (first + keep)[:, None])  # (B, T): where each column's token was
+    inside = source < width
+    source = source.clamp(max=width - 1)
+    cut = dict(batch)
+    for key in ("input_ids", "attention_mask", "token_type_ids"):
+        if key in batch:
+            cut[key] = batch[key].gather(1, source)
+    cut["attention_mask"] = cut["attention_mask"].masked_fill(~inside, 0)
+    if "soft_positions" in batch:
+        soft = batch["soft_positions"]  # (B, S)
+        cut["soft_positions"] = soft - drop * (soft >= (first + count)[:, None])
+    return cut

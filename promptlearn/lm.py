@@ -17,8 +17,10 @@ class MaskedLM(nn.Module):
     """A masked LM with its tokenizer and (for cloze readouts) the verbalizer's :class:`LabelWords`.
 
     ``label_words``: for each class, its words, each an id or a list of token ids (multi-token
-    words); empty for a classification head. ``decoding``: 'one-pass' or 'exact' (multi-token
-    words at evaluation, see :mod:`promptlearn.label_words`). The scorer is made by :meth:`score_with`.
+    words); empty for a classification head. For multi-token words (:mod:`promptlearn.label_words`):
+    ``decoding`` at evaluation, 'one-pass', 'exact' (left to right) or 'confident'; ``word_score``,
+    'mean' or 'sum' of a word's token log-probabilities; ``word_masks`` at evaluation, 'longest' (every
+    word at the longest word's masks) or 'own'. The scorer is made by :meth:`score_with`.
     """
 
     def __init__(self, backbone: nn.Module, label_words: list[list], num_labels: int, tokenizer=None):
@@ -27,6 +29,8 @@ class MaskedLM(nn.Module):
         self.tokenizer = tokenizer
         self.num_labels = num_labels
         self.decoding = "one-pass"
+        self.word_score = "mean"
+        self.word_masks = "longest"
         words = [[[w] if isinstance(w, int) else list(w) for w in ws] for ws in label_words]
         self.label_words = LabelWords(words, num_labels) if any(words) else None
         self._cloze: ClozeScorer | None = None
@@ -84,10 +88,12 @@ class MaskedLM(nn.Module):
     def cloze_scores(self, hidden: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Hidden states (B, T, H) -> class scores (B, C) from the label words at the masks.
 
-        Multi-token words are scored in one pass, or (``decoding='exact'``, outside training) by
-        left-to-right filling, with one more encoder pass per extra token.
+        Multi-token words are scored in one pass, or outside training (``decoding`` 'exact' or
+        'confident', ``word_masks='own'``) by filling masks, with one more encoder pass per extra token.
         """
         words = self.label_words
-        if self.decoding == "exact" and not self.training and words.mask_count > 1:
-            return words.exact(self._cloze, hidden, batch, self.hidden_states)
-        return words.scores(self._cloze, hidden, batch["mask_positions"])
+        decoded = self.decoding != "one-pass" or self.word_masks == "own"
+        if decoded and not self.training and words.mask_count > 1:
+            own = self.word_masks == "own"
+            return words.decode(self._cloze, hidden, batch, self.hidden_states, self.decoding, self.word_score, own)
+        return words.scores(self._cloze, hidden, batch["mask_positions"], self.word_score)

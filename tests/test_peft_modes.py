@@ -17,7 +17,8 @@ from promptlearn import api
 from promptlearn.data import load_task_data
 from promptlearn.errors import PromptlearnError
 from promptlearn.mode_options import parse_mode_options
-from promptlearn.modes import MODES
+from promptlearn.model import PromptModel
+from promptlearn.modes import MODES, get_mode
 from promptlearn.modes.bottleneck import Adapter
 
 LABELS = ["positive", "negative"]
@@ -110,7 +111,10 @@ def test_lora_unknown_target_names_the_layers_there_are(tiny_bert_dir, tiny_task
         api.build(tiny_config(tiny_bert_dir, tiny_task_dir, "lora", mode_options={"target": "q_proj"}))
 
 
-MODES_PER_ARCH = [("lora", {}), ("adapter", {}), ("adapter", {"placement": "pfeiffer"}), ("qlora", {})]
+#: pfeiffer's ReLU bottleneck of H / 16 = 2 units can start dead on every row a 3-example step shows
+#: (its up-projection starts at zero, so nothing revives them): 8 units here
+PFEIFFER = {"placement": "pfeiffer", "reduction_factor": 4}
+MODES_PER_ARCH = [("lora", {}), ("adapter", {}), ("adapter", PFEIFFER), ("qlora", {})]
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -276,3 +280,82 @@ def test_pet_run_exports_as_it_is(tiny_bert_dir, tiny_task_dir, tmp_path):
     test = load_task_data(str(tiny_task_dir)).split("test")
     exported = api.build(config.replace(model=str(tmp_path / "out")))
     assert exported.predict(test) == api.load_run(tmp_path / "run").predict(test)
+
+
+def test_lora_adapter_config_lists_its_targets_sorted(tiny_bert_dir, tiny_task_dir, tmp_path):
+    """peft holds ``target_modules`` as a set, whose order changes with PYTHONHASHSEED: two identical
+    runs must still write identical bytes, so the saved list is sorted."""
+    run = api.build(tiny_config(tiny_bert_dir, tiny_task_dir, "lora", mode_options={"target": "all-linear"}))
+    run.model.mode.save_files(run.model, tmp_path)
+    saved = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())["target_modules"]
+    assert len(saved) > 3
+    assert saved == sorted(saved)
+    assert isinstance(run.model.mode.peft_model.peft_config["default"].target_modules, set)  # peft's own, untouched
+
+
+def _tiny_deberta(version: str):
+    """A random DeBERTa (v1 or v2) masked LM with relative positions; v2 with its LayerNorm on them."""
+    from transformers import DebertaConfig, DebertaForMaskedLM, DebertaV2Config, DebertaV2ForMaskedLM
+
+    config_class, model_class = {
+        "v1": (DebertaConfig, DebertaForMaskedLM),
+        "v2": (DebertaV2Config, DebertaV2ForMaskedLM),
+    }[version]
+    extra = {"norm_rel_ebd": "layer_norm"} if version == "v2" else {}
+    torch.manual_seed(0)
+    config = config_class(
+        vocab_size=40, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+        max_position_embeddings=64, relative_attention=True, pos_att_type=["p2c", "c2p"], **extra,
+    )  # fmt: skip
+    return model_class(config)
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_layer_lr_decay_puts_debertas_relative_positions_at_the_lowest_layer_that_reads_them(version):
+    """Every layer reads the relative-position embeddings, so changing them changes layer 0: they
+    train at layer 0's rate, and with ``top:N`` (N < L) not at all; never at the embeddings' rate."""
+    backbone = _tiny_deberta(version)
+    relative = [
+        name for name, _ in backbone.named_parameters() if name.startswith("deberta.encoder.") and ".layer." not in name
+    ]
+    assert "deberta.encoder.rel_embeddings.weight" in relative
+    model = PromptModel(backbone, get_mode("pet").from_options({"layer_lr_decay": 0.5}), [[5], [6]], num_labels=2)
+    names = {id(p): name for name, p in model.named_parameters()}
+    rates = {names[id(p)]: group["lr"] for group in model.mode.param_groups(model, 1.0) for p in group["params"]}
+    assert rates["backbone.deberta.embeddings.word_embeddings.weight"] == 0.25
+    assert rates["backbone.deberta.encoder.layer.0.output.dense.weight"] == 0.5
+    assert rates["backbone.deberta.encoder.layer.1.output.dense.weight"] == 1.0
+    assert {rates[f"backbone.{name}"] for name in relative} == {0.5}
+    top = PromptModel(
+        _tiny_deberta(version), get_mode("pet").from_options({"train_layers": "top:1"}), [[5], [6]], num_labels=2
+    )
+    assert not any("encoder.rel_embeddings" in name for name in declared_names(top))
+    assert any(".layer.1." in name for name in declared_names(top))
+
+
+def test_pfeiffer_adapter_is_adapterhubs_layout_after_the_feed_forward_layernorm(tiny_bert_dir, tiny_task_dir):
+    """AdapterHub's SeqBnConfig on one feed-forward output block, against torch ops written out:
+    s = x + dense(h); y = LayerNorm(s); out = LayerNorm(s + up(relu(down(y)))), the layer's own
+    LayerNorm both times, bottleneck H / 16, ReLU; the attention output is left alone."""
+    run = api.build(tiny_config(tiny_bert_dir, tiny_task_dir, "adapter", mode_options={"placement": "pfeiffer"}))
+    run.model.eval()
+    assert run.model.mode.options.non_linearity == "relu"
+    layer = run.model.encoder.encoder.layer[0]
+    adapter = run.model.mode.adapters[0]
+    assert adapter.down.out_features == 32 // 16
+    assert not layer.attention.output.dense._forward_hooks and not layer.output.dense._forward_hooks
+    torch.manual_seed(3)
+    for linear in (adapter.down, adapter.up):
+        torch.nn.init.normal_(linear.weight)
+        torch.nn.init.normal_(linear.bias)
+    intermediate, residual = torch.randn(2, 5, 64), torch.randn(2, 5, 32)
+    norm, dense = layer.output.LayerNorm, layer.output.dense
+    with torch.no_grad():
+        out = layer.output(intermediate, residual)
+        s = residual + intermediate @ dense.weight.T + dense.bias
+        y = torch.nn.functional.layer_norm(s, (32,), norm.weight, norm.bias, norm.eps)
+        delta = torch.relu(y @ adapter.down.weight.T + adapter.down.bias) @ adapter.up.weight.T + adapter.up.bias
+        expected = torch.nn.functional.layer_norm(s + delta, (32,), norm.weight, norm.bias, norm.eps)
+    torch.testing.assert_close(out, expected)
+    houlsby = api.build(tiny_config(tiny_bert_dir, tiny_task_dir, "adapter"))
+    assert houlsby.model.mode.options.non_linearity == "swish"

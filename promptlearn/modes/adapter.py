@@ -2,9 +2,10 @@
 
 The maintained ``adapters`` library (1.3.0) requires transformers ~= 4.57, not the 5.x we run, so
 the adapters are ours (:mod:`promptlearn.modes.bottleneck`): ``placement=houlsby`` after the
-attention and the feed-forward block, ``pfeiffer`` after the feed-forward block only; bottleneck
-width H / ``reduction_factor``; near-identity start. Only the adapters (and, with ``readout=cls``,
-a [CLS] head) train; the default readout is label words at [MASK].
+attention and the feed-forward block (swish), ``pfeiffer`` AdapterHub's Pfeiffer layout, one per
+layer after the feed-forward block's LayerNorm (ReLU); bottleneck width H / ``reduction_factor``
+(16); near-identity start. Only the adapters (and, with ``readout=cls``, a [CLS] head) train; the
+default readout is label words at [MASK].
 """
 
 from __future__ import annotations
@@ -17,25 +18,31 @@ from transformers.activations import ACT2FN
 from promptlearn.errors import PromptlearnError
 from promptlearn.heads import check_readout
 from promptlearn.modes.base import ModeOptions, register
-from promptlearn.modes.bottleneck import PLACEMENTS, Adapter, hook, sublayer_outputs
+from promptlearn.modes.bottleneck import PLACEMENTS, Adapter, adapter_sites, hook
 from promptlearn.modes.readout import ReadoutChoice
+
+#: the adapters library's activation for each placement (DoubleSeqBnConfig, SeqBnConfig)
+ACTIVATIONS = {"houlsby": "swish", "pfeiffer": "relu"}
 
 
 @dataclass
 class AdapterOptions(ModeOptions):
-    """``placement``: 'houlsby' (after attention and feed-forward) or 'pfeiffer' (after feed-forward).
-    ``reduction_factor``: bottleneck width = hidden size / this. ``non_linearity``: an activation
-    name of transformers: swish (the default, as in the adapters library's Houlsby setup), relu,
-    gelu, tanh, ... ``readout``: 'cloze' or 'cls'."""
+    """``placement``: 'houlsby' (after attention and feed-forward) or 'pfeiffer' (AdapterHub's
+    Pfeiffer layout, after the feed-forward block's LayerNorm). ``reduction_factor``: bottleneck
+    width = hidden size / this. ``non_linearity``: an activation name of transformers; by default
+    the adapters library's for the placement: swish for houlsby, relu for pfeiffer.
+    ``readout``: 'cloze' or 'cls'."""
 
     placement: str = "houlsby"
     reduction_factor: int = 16
-    non_linearity: str = "swish"
+    non_linearity: str | None = None
     readout: str = "cloze"
 
     def __post_init__(self):
         if self.placement not in PLACEMENTS:
             raise PromptlearnError(f"adapter: placement must be one of {', '.join(PLACEMENTS)}, got {self.placement!r}")
+        if self.non_linearity is None:
+            self.non_linearity = ACTIVATIONS[self.placement]
         factor = self.reduction_factor
         if isinstance(factor, bool) or not isinstance(factor, int) or factor <= 0:
             raise PromptlearnError(f"adapter: reduction_factor must be a positive integer, got {factor!r}")
@@ -55,12 +62,12 @@ class AdapterMode(ReadoutChoice):
 
     def attach(self, model) -> None:
         options = self.options
-        outputs = sublayer_outputs(model.encoder, options.placement)
+        sites = adapter_sites(model.encoder, options.placement)
         self.adapters = nn.ModuleList(
-            Adapter(model.hidden_size, options.reduction_factor, options.non_linearity) for _ in outputs
+            Adapter(model.hidden_size, options.reduction_factor, options.non_linearity) for _ in sites
         )
-        for linear, adapter in zip(outputs, self.adapters, strict=True):
-            hook(linear, adapter)
+        for site, adapter in zip(sites, self.adapters, strict=True):
+            hook(site, adapter, options.placement)
         self.attach_head(model)
 
     def trained_parameters(self, model) -> dict[str, list[nn.Parameter]]:

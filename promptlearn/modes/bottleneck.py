@@ -1,13 +1,17 @@
-"""Bottleneck adapters (Houlsby et al., ICML 2019) hooked into the sublayers of BERT-family encoders.
+"""Bottleneck adapters hooked into the sublayers of BERT-family encoders.
 
-Not a mode: :mod:`promptlearn.modes.adapter` builds on it. An adapter maps a sublayer's output h
-(B, T, H) to ``h + up(f(down(h)))`` with ``down``: H -> H/reduction and ``up`` zero-initialised, so
-a fresh adapter is the identity. It runs on the output projection of a sublayer, before that
-sublayer's residual connection and LayerNorm, through a forward hook: the backbone's modules and
-parameter names stay as they are.
+Not a mode: :mod:`promptlearn.modes.adapter` builds on it. An adapter maps h (B, T, H) to
+``h + up(f(down(h)))`` with ``down``: H -> H/reduction and ``up`` zero-initialised, so a fresh
+adapter is the identity. It runs through forward hooks: the backbone's modules and parameter
+names stay as they are. A sublayer computes ``LayerNorm(s)`` with ``s = x + dropout(dense(...))``,
+x its input.
 
-``houlsby`` adapts the attention output and the feed-forward output of every layer, ``pfeiffer``
-(Pfeiffer et al., EACL 2021) the feed-forward output only.
+- ``houlsby`` (Houlsby et al., ICML 2019): on the output projection of the attention and of the
+  feed-forward block of every layer, before that sublayer's residual connection and LayerNorm.
+- ``pfeiffer`` (Pfeiffer et al., EACL 2021; AdapterHub's ``SeqBnConfig``): one adapter per layer,
+  after the feed-forward block, reading its LayerNorm's output: ``LayerNorm(s + up(f(down(LayerNorm(s)))))``
+  with the layer's own LayerNorm both times (AdapterHub's ``original_ln_before``,
+  ``residual_before_ln`` and ``original_ln_after``), hooked on that LayerNorm.
 """
 
 from __future__ import annotations
@@ -20,11 +24,12 @@ from promptlearn.errors import PromptlearnError
 
 PLACEMENTS = ("houlsby", "pfeiffer")
 
-#: (attention output projection, feed-forward output projection), relative to one transformer layer
-SUBLAYER_OUTPUTS = (
-    ("attention.output.dense", "output.dense"),  # BERT, RoBERTa, ELECTRA, XLM-R, ...
-    ("attention.out_lin", "ffn.lin2"),  # DistilBERT
-    ("attention.dense", "ffn_output"),  # ALBERT (one layer shared by all depths)
+#: per layer: (attention output projection, feed-forward output projection, the feed-forward
+#: block's closing LayerNorm), relative to one transformer layer
+SUBLAYERS = (
+    ("attention.output.dense", "output.dense", "output.LayerNorm"),  # BERT, RoBERTa, ELECTRA, XLM-R, ...
+    ("attention.out_lin", "ffn.lin2", "output_layer_norm"),  # DistilBERT
+    ("attention.dense", "ffn_output", "full_layer_layer_norm"),  # ALBERT (one layer shared by all depths)
 )
 
 
@@ -42,16 +47,21 @@ class Adapter(nn.Module):
         nn.init.zeros_(self.up.weight)
         nn.init.zeros_(self.up.bias)
 
+    def delta(self, hidden: torch.Tensor) -> torch.Tensor:
+        """What the adapter adds: up(f(down(h))) (..., H)."""
+        return self.up(self.act(self.down(hidden)))
+
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return hidden + self.up(self.act(self.down(hidden)))
+        return hidden + self.delta(hidden)
 
 
-def sublayer_outputs(encoder: nn.Module, placement: str) -> list[nn.Linear]:
-    """The output projections to adapt, bottom layer first (attention before feed-forward in a layer)."""
-    for attention, feed_forward in SUBLAYER_OUTPUTS:
+def adapter_sites(encoder: nn.Module, placement: str) -> list[nn.Module]:
+    """The modules to hook, bottom layer first: for ``houlsby`` the output projections (attention
+    before feed-forward in a layer), for ``pfeiffer`` the LayerNorm closing each feed-forward block."""
+    for attention, feed_forward, norm in SUBLAYERS:
         layers = [m for m in encoder.modules() if _is_linear(m, attention) and _is_linear(m, feed_forward)]
         if layers:
-            paths = (attention, feed_forward) if placement == "houlsby" else (feed_forward,)
+            paths = (attention, feed_forward) if placement == "houlsby" else (norm,)
             return [layer.get_submodule(path) for layer in layers for path in paths]
     raise PromptlearnError(
         f"adapter: unknown layer layout in {type(encoder).__name__}; adapters know BERT, RoBERTa, "
@@ -66,6 +76,11 @@ def _is_linear(module: nn.Module, path: str) -> bool:
         return False
 
 
-def hook(linear: nn.Linear, adapter: Adapter) -> None:
-    """Make ``linear`` return ``adapter(its output)``."""
-    linear.register_forward_hook(lambda _module, _inputs, output: adapter(output))
+def hook(site: nn.Module, adapter: Adapter, placement: str) -> None:
+    """``houlsby``: make the projection ``site`` return ``adapter(its output)``. ``pfeiffer``: make
+    the LayerNorm ``site``, given s, return ``LayerNorm(s + adapter.delta(LayerNorm(s)))``
+    (``site.forward`` runs it again without re-entering this hook)."""
+    if placement == "houlsby":
+        site.register_forward_hook(lambda _module, _inputs, output: adapter(output))
+    else:
+        site.register_forward_hook(lambda norm, inputs, output: norm.forward(inputs[0] + adapter.delta(output)))

@@ -43,7 +43,7 @@ class FinetuneMode(HeadMode):
 
     def trained_parameters(self, model) -> dict[str, list[nn.Parameter]]:
         if self.options.layerwise:
-            encoder = depth_groups(model.encoder.named_parameters(), self.layers, self.options)
+            encoder = depth_groups(model.encoder.named_parameters(), model, self.options)
         else:
             encoder = {"model": list(model.encoder.parameters())}
         return {**encoder, **super().trained_parameters(model)}

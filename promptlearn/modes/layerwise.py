@@ -2,10 +2,14 @@
 
 Not a mode: options and parameter grouping shared by ``pet`` and ``finetune``. Every parameter has
 a depth: 0 for the embeddings (and an MLM decoder tied to them), i + 1 for transformer layer i,
-L + 1 for whatever sits above the L layers (pooler, MLM head transform and bias). ``top:N`` trains
-depths L - N + 1 and up; with decay d the parameters at depth k train at lr * d ** (L - min(k, L)):
-the top layer and what is above it at lr, the embeddings lowest, at lr * d ** L (Clark et al.,
-ELECTRA, ICLR 2020; Sun et al., "How to Fine-Tune BERT for Text Classification?", 2019).
+L + 1 for whatever sits above the L layers (pooler, MLM head transform and bias). A parameter
+outside the layers that layer 0 already reads (DeBERTa's relative-position embeddings, which
+every layer reads) is as deep as layer 0, the lowest layer it changes: it trains with the whole
+stack only, at layer 0's rate. Where each family keeps these is :mod:`promptlearn.architectures`.
+``top:N`` trains depths L - N + 1 and up; with decay d the parameters at depth k train at
+lr * d ** (L - min(k, L)): the top layer and what is above it at lr, the embeddings lowest, at
+lr * d ** L (Clark et al., ELECTRA, ICLR 2020; Sun et al., "How to Fine-Tune BERT for Text
+Classification?", 2019). ALBERT runs one shared layer at every depth, so it is refused.
 """
 
 from __future__ import annotations
@@ -16,10 +20,10 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from promptlearn.architectures import Architecture, architecture
 from promptlearn.errors import PromptlearnError
 
 ALL_LAYERS = "all"
-_LAYER = re.compile(r"(?:^|\.)layer\.(\d+)\.")
 _TOP = re.compile(r"top:(\d+)")
 
 
@@ -54,13 +58,15 @@ def num_layers(model) -> int:
 
 
 def depth_groups(
-    named: Iterable[tuple[str, nn.Parameter]], layers: int, options: LayerwiseOptions, main: str = "model"
+    named: Iterable[tuple[str, nn.Parameter]], model, options: LayerwiseOptions, main: str = "model"
 ) -> dict[str, list[nn.Parameter]]:
-    """The trained parameters by group: ``main`` for the top layer and above (and, without decay, for
-    every trained layer), ``layer_i`` below it and ``embeddings`` when decaying."""
+    """The trained parameters of ``model`` by group: ``main`` for the top layer and above (and,
+    without decay, for every trained layer), ``layer_i`` below it and ``embeddings`` when decaying."""
     named = list(named)
-    found = {int(m.group(1)) for name, _ in named if (m := _LAYER.search(name))}
-    if found != set(range(layers)):
+    layers = num_layers(model)
+    facts = architecture(model.backbone.config.model_type)
+    found = {int(m.group(1)) for name, _ in named if (m := facts.layer.search(name))}
+    if facts.shared_layers or found != set(range(layers)):
         owner = named[0][0].split(".")[0] if named else "model"
         raise PromptlearnError(
             f"train_layers / layer_lr_decay: cannot tell the {layers} layers of {owner!r} apart "
@@ -71,7 +77,7 @@ def depth_groups(
     lowest = 0 if options.top_layers is None else max(0, layers - options.top_layers + 1)
     groups: dict[str, list[nn.Parameter]] = {main: []}
     for name, param in named:
-        depth = _depth(name, layers)
+        depth = _depth(name, layers, facts)
         if depth < lowest:
             continue
         key = main if options.layer_lr_decay == 1.0 or depth >= layers else _group(depth)
@@ -87,11 +93,13 @@ def depth_rates(learning_rate: float, layers: int, decay: float, main: str = "mo
     return rates
 
 
-def _depth(name: str, layers: int) -> int:
-    match = _LAYER.search(name)
+def _depth(name: str, layers: int, facts: Architecture) -> int:
+    match = facts.layer.search(name)
     if match:
         return int(match.group(1)) + 1
-    return 0 if "embeddings" in name else layers + 1
+    if any(fragment in name for fragment in facts.first_layer):
+        return 1
+    return 0 if facts.embeddings in name else layers + 1
 
 
 def _group(depth: int) -> str:

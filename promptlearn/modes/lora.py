@@ -148,8 +148,20 @@ class LoraMode(ReadoutChoice):
         return {"lora": learning_rate or self.default_learning_rate, "head": self.head_learning_rate}
 
     def save_files(self, model, folder: Path) -> None:
-        """PEFT's own format in ``folder/adapter`` (adapter_config.json + adapter_model.safetensors)."""
-        self.peft_model.save_pretrained(folder / ADAPTER_FOLDER)
+        """PEFT's own format in ``folder/adapter`` (adapter_config.json + adapter_model.safetensors).
+
+        peft keeps ``target_modules`` as a set and writes it in the set's order, which changes with
+        PYTHONHASHSEED; sorted lists for the save make two identical runs write identical bytes.
+        """
+        config = self.peft_model.peft_config["default"]
+        sets = {key: value for key, value in vars(config).items() if isinstance(value, set)}
+        try:
+            for key, value in sets.items():
+                setattr(config, key, sorted(value))
+            self.peft_model.save_pretrained(folder / ADAPTER_FOLDER)
+        finally:
+            for key, value in sets.items():
+                setattr(config, key, value)
 
     def merged_backbone(self, model) -> nn.Module:
         if self.head is not None:

@@ -38,7 +38,7 @@ class PetMode(Mode):
     def trained_parameters(self, model) -> dict[str, list[nn.Parameter]]:
         if not self.options.layerwise:
             return {"model": list(model.backbone.parameters())}
-        return depth_groups(model.backbone.named_parameters(), self.layers, self.options)
+        return depth_groups(model.backbone.named_parameters(), model, self.options)
 
     def group_learning_rates(self, learning_rate: float | None = None) -> dict[str, float]:
         rate = learning_rate or self.default_learning_rate
