@@ -33,7 +33,8 @@ CALIBRATE_HELP = "Divide out the prompt's label bias: none, content-free (N/A, e
 
 
 def handle_errors(command):
-    """Turn a PromptlearnError into a one-paragraph message on stderr and exit status 2."""
+    """Turn a PromptlearnError (or an OSError: a file that cannot be read or written) into a one-paragraph
+    message on stderr and exit status 2."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -41,6 +42,9 @@ def handle_errors(command):
             return command(*args, **kwargs)
         except PromptlearnError as err:
             typer.echo(f"Error: {err}", err=True)
+            raise typer.Exit(2) from None
+        except OSError as err:  # a file the command reads or writes outside the checked paths: one line too
+            typer.echo(f"Error: {err}. Check the path, its permissions and the free space, then run again.", err=True)
             raise typer.Exit(2) from None
 
     return wrapper

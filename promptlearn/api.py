@@ -287,32 +287,26 @@ def train(
     metrics["training"]["wall_seconds"] = round(time.perf_counter() - started, 2)
     # Under `accelerate launch` every process trains the same weights; only the main one writes.
     if output is not None and run.trainer.accelerator.is_main_process:
-        try:
-            with staged_folder(output, overwrite, RUN, input_paths(config)) as folder:
-                write_json_atomic(folder / "config.json", run.config.to_dict())
-                write_safetensors_atomic(
-                    folder / WEIGHTS,
-                    {k: v.contiguous().cpu() for k, v in artifact.items()},
-                    metadata={
-                        "base_model": config.model,
-                        "mode": config.mode,
-                        LABELS_KEY: json.dumps(run.pvp.labels),
-                        **base_signature(run.model),
-                    },
-                )
-                run.model.mode.save_files(run.model, folder)
-                if predictions is not None:
-                    write_predictions(folder / "predictions.jsonl", predictions)
-                if run.calibration is not None:
-                    calibration.save(folder, config.calibrate, run.pvp.labels, run.calibration)
-                if run.pvp.demonstrations is not None:
-                    write_examples(folder / DEMONSTRATIONS, run.pvp.demonstrations.pool)
-                write_json_atomic(folder / "metrics.json", metrics)
-        except OSError as err:  # disk full, permissions: the staged folder is gone, the output untouched
-            raise PromptlearnError(
-                f"Could not write the run folder {output}: {err}. Nothing was written; free space or choose "
-                "another --output, and train again."
-            ) from None
+        with staged_folder(output, overwrite, RUN, input_paths(config)) as folder:
+            write_json_atomic(folder / "config.json", run.config.to_dict())
+            write_safetensors_atomic(
+                folder / WEIGHTS,
+                {k: v.contiguous().cpu() for k, v in artifact.items()},
+                metadata={
+                    "base_model": config.model,
+                    "mode": config.mode,
+                    LABELS_KEY: json.dumps(run.pvp.labels),
+                    **base_signature(run.model),
+                },
+            )
+            run.model.mode.save_files(run.model, folder)
+            if predictions is not None:
+                write_predictions(folder / "predictions.jsonl", predictions)
+            if run.calibration is not None:
+                calibration.save(folder, config.calibrate, run.pvp.labels, run.calibration)
+            if run.pvp.demonstrations is not None:
+                write_examples(folder / DEMONSTRATIONS, run.pvp.demonstrations.pool)
+            write_json_atomic(folder / "metrics.json", metrics)
     return metrics
 
 

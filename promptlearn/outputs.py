@@ -240,7 +240,8 @@ def staged_folder(
     """Yield a temporary sibling folder to write into; on success it replaces ``output`` whole.
 
     ``output`` must pass :func:`check_output_free` (before and after the work). On any error the
-    temporary folder is removed and ``output`` is left as it was. Staging folders that killed
+    temporary folder is removed and ``output`` is left as it was; a write error (``OSError``: disk
+    full, permissions) becomes one :class:`PromptlearnError` line. Staging folders that killed
     processes left beside it are removed first (:func:`clean_stale`).
     """
     output = Path(output)
@@ -255,6 +256,11 @@ def staged_folder(
         check_output_free(output, overwrite, kind, inputs)
         with _moved_aside(output):
             os.replace(staging, output)
+    except OSError as err:  # disk full, permissions: the staged folder goes, the output stays as it was
+        raise PromptlearnError(
+            f"Could not write {output}: {err}. Nothing was written; free space or choose another output folder, "
+            "and run the command again."
+        ) from None
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)

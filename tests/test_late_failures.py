@@ -58,7 +58,7 @@ def test_a_full_disk_at_the_final_writes_is_one_line_and_leaves_no_folder(
     monkeypatch.setattr(api, "write_safetensors_atomic", full)
     result = train(*tiny_train_args(tiny_bert_dir, tiny_task_dir, tmp_path / "run"))
     assert result.exit_code == 2, result.output
-    assert f"Could not write the run folder {tmp_path / 'run'}: [Errno 28] No space left on device" in result.output
+    assert f"Could not write {tmp_path / 'run'}: [Errno 28] No space left on device" in result.output
     assert [p.name for p in tmp_path.iterdir() if p != tiny_task_dir] == []  # no run, no staged folder
 
 
@@ -68,3 +68,30 @@ def test_an_input_longer_than_the_models_positions_is_refused_before_training(ti
     result = train(*tiny_train_args(tiny_bert_dir, task, tmp_path / "run"), "--max-length", 100)
     assert result.exit_code == 2, result.output
     assert "more than the model's 64 positions" in result.output and "--max-length 64" in result.output
+
+
+def test_a_write_error_in_any_staged_folder_is_one_line_and_leaves_nothing(tmp_path):
+    """export, PET's data folders and fewshot's run folders write through staged_folder too, not only train."""
+    from promptlearn.outputs import EXPORT, staged_folder
+
+    refused = pytest.raises(PromptlearnError, match=r"Could not write .*merged: \[Errno 13\] Permission denied")
+    with refused, staged_folder(tmp_path / "merged", kind=EXPORT):
+        raise PermissionError(errno.EACCES, "Permission denied", "model.safetensors")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_os_error_anywhere_in_a_command_is_one_line_with_exit_status_2(tiny_bert_dir, tiny_task_dir, monkeypatch):
+    """A file read or written outside the checked paths (here: the data, as it is read) is no traceback."""
+
+    def unreadable(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(tiny_task_dir))
+
+    import promptlearn.data
+
+    monkeypatch.setattr(promptlearn.data, "load_task_data", unreadable)
+    args = ["evaluate", "--model", tiny_bert_dir, "--data", tiny_task_dir, "--pattern", "It was [MASK].",
+            "--verbalizer", "positive=great,negative=terrible"]  # fmt: skip
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == 2, result.output
+    assert "Error: [Errno 13] Permission denied" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and isinstance(result.exception, SystemExit)
