@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,7 +220,7 @@ class RunConfig:
         try:
             return cls(**values)
         except PromptlearnError as err:
-            raise PromptlearnError(f"{origin}: {err}") from None
+            raise PromptlearnError(f"{origin}: {as_keys(str(err))}") from None
 
     @classmethod
     def load(cls, path: str | Path) -> RunConfig:
@@ -261,8 +262,15 @@ _FLAGS = {"learning_rate": "--lr"}
 
 
 def flag(name: str) -> str:
-    """How a field is named in messages: its command-line flag (``fewshot`` turns it back into the YAML key)."""
+    """How a field is named in messages: its command-line flag (:func:`as_keys` turns it back into the key)."""
     return _FLAGS.get(name, f"--{name.replace('_', '-')}")
+
+
+def as_keys(message: str) -> str:
+    """``message`` with every flag (``--max-steps``, ``--lr``) named as its key in a config file
+    (``max_steps``, ``learning_rate``): a value read from a file is reported in that file's words."""
+    keys = {option.removeprefix("--"): name for name, option in _FLAGS.items()}
+    return re.sub(r"--([a-z][a-z-]*)", lambda m: keys.get(m[1], m[1].replace("-", "_")), message)
 
 
 def _positive(**values) -> None:

@@ -64,8 +64,11 @@ def test_non_finite_numbers_are_refused_naming_the_flag(name):
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"seed": -1}, "--seed must be between 0 and 4294967295, got -1"),
-        ({"seed": 2**32}, "--seed must be between 0 and 4294967295"),
+        ({"seed": -1}, "seed must be between 0 and 4294967295, got -1"),
+        ({"seed": 2**32}, "seed must be between 0 and 4294967295"),
+        ({"batch_size": 0}, "batch_size must be positive, got 0"),
+        ({"learning_rate": -1.0}, "learning_rate must be positive"),
+        ({"max_steps": 5, "epochs": 2.0}, "Give max_steps or epochs, not both"),
         ({"labels": [1, 2]}, r"labels must be a list of distinct label names \(strings\), got \[1, 2\]"),
         ({"labels": ["a", "a"]}, "labels must be a list of distinct label names"),
         ({"verbalizer": {"positive": [1]}}, "verbalizer: label 'positive' needs one or more non-empty words, got"),

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from promptlearn.config import DEFAULT_DEV_SPLIT, DEV_SPLITS, RunConfig
+from promptlearn.config import DEFAULT_DEV_SPLIT, DEV_SPLITS, RunConfig, as_keys
 from promptlearn.errors import PromptlearnError
 from promptlearn.pattern import Pattern
 from promptlearn.pet.config import PET_MODES
@@ -34,8 +34,6 @@ TRAIN_FIELDS = {f.name for f in dataclasses.fields(RunConfig)} - GRID_FIELDS - C
 SEARCHABLE = ("learning_rate", "batch_size", "max_steps", "weight_decay", "warmup_ratio")
 #: training length: a more specific level (mode_settings, search) setting one of these replaces both
 LENGTH_FIELDS = ("max_steps", "epochs")
-#: CLI flags whose YAML key is not the flag's name with ``_`` for ``-`` (RunConfig's messages name flags)
-FLAG_KEYS = {"lr": "learning_rate"}
 
 EXPERIMENT_KEYS = {
     "model", "tasks", "data_root", "output", "report", "modes", "shots", "seeds", "dev_split",
@@ -309,8 +307,7 @@ def _in_keys(where: str, build):
     try:
         return build()
     except PromptlearnError as err:
-        message = re.sub(r"--([a-z][a-z-]*)", lambda m: FLAG_KEYS.get(m[1], m[1].replace("-", "_")), str(err))
-        raise PromptlearnError(f"{where}: {message}") from err
+        raise PromptlearnError(f"{where}: {as_keys(str(err))}") from err
 
 
 def _check_keys(values: dict, known: set[str], origin: str) -> None:
