@@ -296,6 +296,7 @@ def train(
                     "base_model": config.model,
                     "mode": config.mode,
                     LABELS_KEY: json.dumps(run.pvp.labels),
+                    **run.model.mode.artifact_metadata(),
                     **base_signature(run.model),
                 },
             )
@@ -342,6 +343,7 @@ def load_run(run_dir: str | Path, allow_other_base: bool = False) -> Prompted:
         ) from err
     run = build(config)
     check_label_order(metadata, run.pvp.labels, weights_path, run_dir / "config.json")
+    run.model.mode.check_artifact(metadata, str(weights_path))
     load_artifact(run.model, state, str(weights_path), metadata, allow_other_base)
     run.model.eval()
     if config.demonstrations:

@@ -359,3 +359,28 @@ def test_pfeiffer_adapter_is_adapterhubs_layout_after_the_feed_forward_layernorm
     torch.testing.assert_close(out, expected)
     houlsby = api.build(tiny_config(tiny_bert_dir, tiny_task_dir, "adapter"))
     assert houlsby.model.mode.options.non_linearity == "swish"
+
+
+@pytest.mark.slow
+def test_pfeiffer_adapters_stored_before_adapterhubs_layout_are_refused_on_load(tiny_bert_dir, tiny_task_dir, tmp_path):
+    """Issue 20, item 13: the same tensors were Houlsby's output adapter with swish before; loading them into
+    AdapterHub's layout would give other numbers without a word. Runs now name their layout; houlsby's is as it was."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    for placement in ("pfeiffer", "houlsby"):
+        run_dir = tmp_path / placement
+        options = {"placement": placement, "reduction_factor": 4}
+        api.train(tiny_config(tiny_bert_dir, tiny_task_dir, "adapter", max_steps=1, mode_options=options), run_dir)
+        api.load_run(run_dir)  # a run of this version loads
+        weights = run_dir / api.WEIGHTS
+        with safe_open(weights, "pt") as handle:
+            metadata = handle.metadata()
+        assert metadata["adapter_layout"] == placement
+        del metadata["adapter_layout"]  # as a run of the previous version wrote it
+        save_file(load_file(weights), weights, metadata=metadata)
+        if placement == "houlsby":
+            api.load_run(run_dir)
+        else:
+            with pytest.raises(PromptlearnError, match="trained before pfeiffer became AdapterHub's layout"):
+                api.load_run(run_dir)

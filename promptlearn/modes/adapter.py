@@ -21,6 +21,8 @@ from promptlearn.modes.base import ModeOptions, register
 from promptlearn.modes.bottleneck import PLACEMENTS, Adapter, adapter_sites, hook
 from promptlearn.modes.readout import ReadoutChoice
 
+#: weights metadata naming the layout the adapters were trained in (see check_artifact)
+LAYOUT_KEY = "adapter_layout"
 #: the adapters library's activation for each placement (DoubleSeqBnConfig, SeqBnConfig)
 ACTIVATIONS = {"houlsby": "swish", "pfeiffer": "relu"}
 
@@ -72,6 +74,19 @@ class AdapterMode(ReadoutChoice):
 
     def trained_parameters(self, model) -> dict[str, list[nn.Parameter]]:
         return {"adapters": list(self.adapters.parameters()), "head": self.head_parameters()}
+
+    def artifact_metadata(self) -> dict[str, str]:
+        return {LAYOUT_KEY: self.options.placement}
+
+    def check_artifact(self, metadata: dict[str, str], origin: str) -> None:
+        # pfeiffer adapters stored without the key were Houlsby's output adapter alone (swish): this
+        # version's AdapterHub layout would read the same tensors in another place, silently
+        if self.options.placement == "pfeiffer" and metadata.get(LAYOUT_KEY) != "pfeiffer":
+            raise PromptlearnError(
+                f"{origin} holds placement=pfeiffer adapters trained before pfeiffer became AdapterHub's layout "
+                "(they were Houlsby's output adapter alone, with swish): this version would compute other "
+                "numbers with them. Train the run again, or use the promptlearn version that trained it."
+            )
 
     def group_learning_rates(self, learning_rate: float | None = None) -> dict[str, float]:
         return {"adapters": learning_rate or self.default_learning_rate, "head": self.head_learning_rate}

@@ -169,6 +169,15 @@ class Mode(nn.Module):
     def save_files(self, model: MaskedLM, folder: Path) -> None:
         """Write extra files into a run folder beside ``weights.safetensors`` (none by default)."""
 
+    def artifact_metadata(self) -> dict[str, str]:
+        """Facts about how the stored tensors are used, written into their metadata (none by default);
+        :meth:`check_artifact` reads them back, so a layout that changed between versions is refused."""
+        return {}
+
+    def check_artifact(self, metadata: dict[str, str], origin: str) -> None:
+        """Refuse stored tensors (``metadata`` as :meth:`artifact_metadata` wrote it) that this version
+        would compute with differently from the version that trained them (nothing to check by default)."""
+
     def merged_backbone(self, model: MaskedLM) -> nn.Module:
         """The trained model as one plain masked LM (``promptlearn export --merge``).
 
