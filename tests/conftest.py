@@ -1,126 +1,35 @@
 """Shared fixtures: tiny random masked LMs with a fixture vocabulary, tiny tasks, the real bert-tiny.
 
-Nothing here downloads: models are built from small configs and saved to a temporary folder, so
-code under test loads them through the same ``from_pretrained(folder)`` path users take.
+The builders live in tests/fixtures.py (plain functions that scripts/golden_runs.py also uses); the
+names test modules import from here are re-exported from there.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import pytest
 import torch
 
+from tests.fixtures import (  # noqa: F401  (re-exported: test modules import them from conftest)
+    TINY_MODELS,
+    TINY_TASK,
+    VOCAB,
+    save_tiny_model,
+    tiny_albert,
+    tiny_bert,
+    tiny_distilbert,
+    tiny_electra,
+    tiny_roberta,
+    tiny_tokenizer,
+    write_task,
+)
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 BERT_TINY = SHARED / "models" / "bert-tiny"
 SHARED_DATA = SHARED / "data"
-
-VOCAB = [
-    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
-    "great", "terrible", "good", "bad", "yes", "no", "maybe",
-    "it", "was", "the", "a", "movie", "film", "plot", "acting", "story", "is", "?", ",", ".", "!",
-    "wonderful", "awful", "boring", "fun", "loved", "hated", "really", "very", "not",
-    "un", "##believ", "##able", "sports", "news", "world", "business",
-]  # fmt: skip
-
-TINY_TASK = {
-    "train": [
-        {"text": "the movie was wonderful", "label": "positive"},
-        {"text": "the film was awful", "label": "negative"},
-        {"text": "the plot is fun", "label": "positive"},
-    ],
-    "dev": [
-        {"text": "the story was wonderful", "label": "positive"},
-        {"text": "the acting was awful", "label": "negative"},
-    ],
-    "test": [
-        {"text": "loved the movie", "label": "positive"},
-        {"text": "hated the film", "label": "negative"},
-        {"text": "it was fun", "label": "positive"},
-        {"text": "it was boring", "label": "negative"},
-    ],
-}
-
-
-def tiny_tokenizer():
-    """A lower-casing WordPiece tokenizer of :data:`VOCAB`, read from a ``vocab.txt`` as a saved one is.
-
-    The one way that builds it on every transformers version the floor test (.ci/run) tries: 5.x
-    ignores ``vocab_file=``, 4.x has no ``vocab=``, and 5.0 does not lower-case unless told.
-    """
-    import tempfile
-
-    from transformers import BertTokenizer
-
-    with tempfile.TemporaryDirectory() as folder:
-        (Path(folder) / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
-        return BertTokenizer.from_pretrained(folder, do_lower_case=True)
-
-
-def tiny_bert(seed: int = 0, initializer_range: float = 0.02):
-    """A random BertForMaskedLM. At BERT's initializer_range 0.02 its [MASK] state barely depends on
-    the input, so modes that train only prompts cannot fit anything through it; 0.2 lets them."""
-    from transformers import BertConfig, BertForMaskedLM
-
-    torch.manual_seed(seed)
-    config = BertConfig(
-        vocab_size=len(VOCAB), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=64, initializer_range=initializer_range,
-    )  # fmt: skip
-    return BertForMaskedLM(config)
-
-
-def tiny_distilbert(seed: int = 0):
-    from transformers import DistilBertConfig, DistilBertForMaskedLM
-
-    torch.manual_seed(seed)
-    config = DistilBertConfig(
-        vocab_size=len(VOCAB), dim=32, n_layers=2, n_heads=2, hidden_dim=64, max_position_embeddings=64,
-    )  # fmt: skip
-    return DistilBertForMaskedLM(config)
-
-
-def tiny_roberta(seed: int = 0):
-    from transformers import RobertaConfig, RobertaForMaskedLM
-
-    torch.manual_seed(seed)
-    config = RobertaConfig(
-        vocab_size=len(VOCAB), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-        max_position_embeddings=70, pad_token_id=0, bos_token_id=2, eos_token_id=3,
-    )  # fmt: skip
-    return RobertaForMaskedLM(config)
-
-
-def tiny_albert(seed: int = 0):
-    from transformers import AlbertConfig, AlbertForMaskedLM
-
-    torch.manual_seed(seed)
-    config = AlbertConfig(
-        vocab_size=len(VOCAB), embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=64, pad_token_id=0, bos_token_id=2, eos_token_id=3,
-    )  # fmt: skip
-    return AlbertForMaskedLM(config)
-
-
-def tiny_electra(seed: int = 0):
-    from transformers import ElectraConfig, ElectraForMaskedLM
-
-    torch.manual_seed(seed)
-    config = ElectraConfig(
-        vocab_size=len(VOCAB), embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=64,
-    )  # fmt: skip
-    return ElectraForMaskedLM(config)
-
-
-#: builders of a random masked LM per architecture, all with the fixture vocabulary
-TINY_MODELS = {
-    "bert": tiny_bert, "roberta": tiny_roberta, "distilbert": tiny_distilbert,
-    "albert": tiny_albert, "electra": tiny_electra,
-}  # fmt: skip
 
 
 def record_optimizers(monkeypatch) -> list[torch.optim.Optimizer]:
@@ -136,31 +45,16 @@ def record_optimizers(monkeypatch) -> list[torch.optim.Optimizer]:
     return optimizers
 
 
-def write_task(folder: Path, splits: dict[str, list[dict]]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for split, rows in splits.items():
-        (folder / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return folder
-
-
-def save_tiny_model(tmp_path_factory, arch: str) -> Path:
-    """A new temporary folder holding the random masked LM ``TINY_MODELS[arch]`` and the fixture tokenizer."""
-    folder = tmp_path_factory.mktemp(f"tiny-{arch}")
-    TINY_MODELS[arch]().save_pretrained(folder)
-    tiny_tokenizer().save_pretrained(folder)
-    return folder
-
-
 @pytest.fixture(scope="session")
 def tiny_bert_dir(tmp_path_factory) -> Path:
     """A saved random BertForMaskedLM (hidden 32, 2 layers) with the fixture vocabulary."""
-    return save_tiny_model(tmp_path_factory, "bert")
+    return save_tiny_model(tmp_path_factory.mktemp("tiny-bert"), "bert")
 
 
 @pytest.fixture(scope="session")
 def tiny_distilbert_dir(tmp_path_factory) -> Path:
     """A saved random DistilBertForMaskedLM with the fixture vocabulary (a second architecture)."""
-    return save_tiny_model(tmp_path_factory, "distilbert")
+    return save_tiny_model(tmp_path_factory.mktemp("tiny-distilbert"), "distilbert")
 
 
 @pytest.fixture(scope="session")
@@ -173,7 +67,7 @@ def tiny_model_dir(tmp_path_factory):
 
     def build(arch: str) -> Path:
         if arch not in folders:
-            folders[arch] = save_tiny_model(tmp_path_factory, arch)
+            folders[arch] = save_tiny_model(tmp_path_factory.mktemp(f"tiny-{arch}"), arch)
         return folders[arch]
 
     return build

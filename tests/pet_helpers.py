@@ -6,22 +6,13 @@ import pytest
 
 from promptlearn.config import RunConfig
 from promptlearn.pet.config import PetConfig
-from tests.conftest import write_task
-
-POSITIVE = ["wonderful", "great", "good", "fun", "loved"]
-NEGATIVE = ["awful", "terrible", "bad", "boring", "hated"]
-
-
-def _rows(words: list[str], label: str, subjects=("movie", "film")) -> list[dict]:
-    return [{"text": f"the {s} was {w}", "label": label} for w in words for s in subjects]
+from tests.fixtures import POOL_TASK, write_task
 
 
 @pytest.fixture()
 def pet_task(tmp_path):
-    """10 train examples per label (2 shots + 2 dev per label leave a pool of 12), 4 test."""
-    train = _rows(POSITIVE, "positive") + _rows(NEGATIVE, "negative")
-    test = _rows(["fun"], "positive", ("story",)) + _rows(["boring"], "negative", ("story",))
-    return write_task(tmp_path / "task", {"train": train, "test": test})
+    """10 train examples per label (2 shots + 2 dev per label leave a pool of 12), 2 test."""
+    return write_task(tmp_path / "task", POOL_TASK)
 
 
 def pet_config(model, data, base_changes: dict | None = None, **changes) -> PetConfig:

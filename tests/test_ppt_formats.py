@@ -12,25 +12,7 @@ from promptlearn.errors import PromptlearnError
 from promptlearn.ppt.corpus import read_documents, split_sentences
 from promptlearn.ppt.formats import FORMATS, direction, get_format
 from promptlearn.ppt.stream import heldout_examples, training_examples
-
-WORDS = ["the", "movie", "film", "plot", "story", "acting", "was", "is", "very", "really", "fun", "boring"]
-
-
-def write_corpus(path, documents: int = 40, seed: int = 0):
-    """Documents of 3-6 sentences; sentence ``k`` of document ``d`` starts with the tag ``dDsK``."""
-    rng = random.Random(seed)
-    lines = []
-    for d in range(documents):
-        sentences = []
-        for k in range(rng.randint(3, 6)):
-            cue = rng.choice(["profits rose", "sales fell", "output gained", "exports declined", ""])
-            body = " ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 8)))
-            sentences.append(f"D{d}S{k} {body} {cue}.".replace(" .", "."))
-        lines.append(" ".join(sentences))
-        if d % 7 == 0:
-            lines.append("")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+from tests.fixtures import write_corpus
 
 
 @pytest.fixture()
