@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from promptlearn.data import Columns, Example, TaskData, few_shot, load_examples, unused_sample
+from promptlearn import api
+from promptlearn.data import Example, TaskData, few_shot
 from promptlearn.outputs import DATA, staged_folder, to_json, write_text_atomic
 from promptlearn.pet.config import PetConfig
 
@@ -29,16 +30,11 @@ def sampled_split(config: PetConfig, data: TaskData) -> tuple[list[Example], lis
 
 
 def unlabeled_pool(config: PetConfig, data: TaskData, used: list[Example]) -> list[Example]:
-    """The pool: ``config.unlabeled``'s examples, else the train split without the texts of ``used`` (the K
-    shots and dev), compared by content (:func:`~promptlearn.data.unused_sample`).
-
-    Cut to ``config.max_unlabeled`` by a seeded sample, in the original order; labels are kept
-    (as hidden gold, see the module docstring).
-    """
-    if config.unlabeled is not None:
-        columns = Columns(config.base.text_column, config.base.text_b_column, config.base.label_column)
-        return unused_sample(load_examples(config.unlabeled, columns), [], config.max_unlabeled, config.base.seed)
-    return unused_sample(data.split("train"), used, config.max_unlabeled, config.base.seed)
+    """The pool: the run's unlabeled examples (:func:`promptlearn.api.unlabeled_pool`: ``config.unlabeled``'s,
+    else the train split without the texts of ``used``, the K shots and dev, compared by content), cut to
+    ``config.max_unlabeled`` by a seeded sample, in the original order; labels are kept (as hidden gold,
+    see the module docstring)."""
+    return api.unlabeled_pool(config.base.replace(unlabeled=config.unlabeled), data, used, config.max_unlabeled)
 
 
 def rows_text(examples: list[Example], label_key: str = "label") -> str:
