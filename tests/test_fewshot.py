@@ -21,7 +21,7 @@ from promptlearn.experiment import Experiment, run_experiment, write_report
 from promptlearn.experiment.aggregate import ensemble_records, mean_std, summarize, summary_csv
 from promptlearn.experiment.config import with_candidate
 from promptlearn.experiment.report import summary_markdown
-from promptlearn.experiment.runner import _subset, load_predictions
+from promptlearn.experiment.runner import load_predictions, subset_rows
 
 POSITIVE = ["wonderful", "fun", "great", "good", "loved", "very fun", "really good", "great fun"]
 NEGATIVE = ["awful", "boring", "terrible", "bad", "hated", "very bad", "really awful", "not fun"]
@@ -131,10 +131,10 @@ def test_sampling_is_deterministic_per_seed_and_balanced(task_dir):
 
 def test_test_subset_is_fixed_and_keeps_order(task_dir):
     examples = load_task_data(str(task_dir)).split("train")
-    subset = _subset(examples, 5)
-    assert subset == _subset(examples, 5) and len(subset) == 5
-    assert [examples.index(ex) for ex in subset] == sorted(examples.index(ex) for ex in subset)
-    assert _subset(examples, None) is examples
+    rows = subset_rows(len(examples), 5)
+    assert rows == subset_rows(len(examples), 5) and len(rows) == 5
+    assert rows == sorted(rows)
+    assert subset_rows(len(examples), None) is None  # None: the whole split
 
 
 # --- aggregation arithmetic -------------------------------------------------------------------

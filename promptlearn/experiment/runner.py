@@ -112,12 +112,6 @@ def subset_rows(count: int, limit: int | None) -> list[int] | None:
     return sorted(random.Random(TEST_SUBSET_SEED).sample(range(count), limit))
 
 
-def _subset(examples: list[Example], limit: int | None) -> list[Example]:
-    """A fixed random subset of ``limit`` test examples (in their original order), or all of them."""
-    rows = subset_rows(len(examples), limit)
-    return examples if rows is None else [examples[i] for i in rows]
-
-
 def run_experiment(experiment: Experiment, retry_failed: bool = True, workers: int = 1) -> list[dict] | None:
     """Run every unfinished run of ``experiment``; the main process returns every finished record, in grid order.
 
