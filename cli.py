@@ -89,8 +89,8 @@ def _mode_options(mode: str, pairs: list[str] | None, **values) -> dict:
     flags = {key: value for key, value in values.items() if value is not None}
     if not pairs:
         return flags
-    from promptlearn.mode_options import parse_mode_options
     from promptlearn.modes import get_mode
+    from promptlearn.modes.options import parse_mode_options
 
     extra = parse_mode_options(get_mode(mode), pairs)
     both = sorted(set(flags) & set(extra))
@@ -101,7 +101,7 @@ def _mode_options(mode: str, pairs: list[str] | None, **values) -> dict:
 
 def _check_sources(model: str | None, data: str | None, output: Path | None = None, overwrite: bool = False) -> None:
     """The checks that need no model or data library (so they fail at once): paths and the output folder."""
-    from promptlearn.datafiles import find_splits
+    from promptlearn.data.files import find_splits
     from promptlearn.hub import check_local_model
     from promptlearn.outputs import check_output_free, check_writable
 
@@ -115,7 +115,7 @@ def _check_sources(model: str | None, data: str | None, output: Path | None = No
 
 
 def _columns(base, text: str | None, text_b: str | None, label: str | None):
-    """``base`` (a :class:`promptlearn.data.Columns`) with the columns given on the command line."""
+    """``base`` (a :class:`promptlearn.data.examples.Columns`) with the columns given on the command line."""
     import dataclasses
 
     given = {"text": text, "text_b": text_b, "label": label}
@@ -195,7 +195,7 @@ def train(
     --pattern "It was [MASK]." --verbalizer "positive=great,negative=terrible" --shots 16 --output runs/sst2
     """
     from promptlearn.config import RunConfig
-    from promptlearn.presets import resolve_prompt
+    from promptlearn.prompt.presets import resolve_prompt
 
     if config is not None:
         run_config = RunConfig.load(config)
@@ -255,11 +255,11 @@ def search_verbalizer(
     import yaml
 
     from promptlearn import api
+    from promptlearn.backbone.loading import load_backbone
     from promptlearn.config import RunConfig
-    from promptlearn.data import load_task_data
-    from promptlearn.model import load_backbone
+    from promptlearn.data.examples import load_task_data
     from promptlearn.outputs import write_text_atomic
-    from promptlearn.presets import resolve_prompt
+    from promptlearn.prompt.presets import resolve_prompt
 
     if output.exists() and not overwrite:
         raise PromptlearnError(f"{output} exists; pass --overwrite to replace it")
@@ -369,7 +369,7 @@ def evaluate(
     --pattern "It was [MASK]." --verbalizer "positive=good,negative=bad"
     """
     from promptlearn.config import RunConfig
-    from promptlearn.presets import resolve_prompt
+    from promptlearn.prompt.presets import resolve_prompt
 
     if run is not None:
         given = {"--model": model, "--task": task, "--pattern": pattern, "--pattern-id": pattern_id,
@@ -399,7 +399,7 @@ def evaluate(
         )  # fmt: skip
         _check_sources(model, data)
         from promptlearn import api
-    from promptlearn.data import load_task_data
+    from promptlearn.data.examples import load_task_data
 
     columns = _columns(api.columns_of(config), text_column, text_b_column, label_column)
     task_data = load_task_data(data or config.data, columns)
@@ -439,7 +439,7 @@ def predict(
     if input is not None and not input.is_file():
         raise PromptlearnError(f"Input file {input} does not exist")
     from promptlearn import api
-    from promptlearn.data import load_examples, parse_examples
+    from promptlearn.data.examples import load_examples, parse_examples
 
     prompted = api.load_run(run, allow_other_base)
     columns = _columns(api.columns_of(prompted.config), text_column, text_b_column, label_column)
@@ -626,8 +626,8 @@ def modes(
     model: str = typer.Option(None, "--model", "-m", help=MODEL_HELP + " Adds trainable / total parameter counts."),
 ) -> None:
     """List the training modes: what each trains and its default learning rate per parameter group."""
+    from promptlearn.model.modes_table import count_parameters, default_learning_rates, describe_mode
     from promptlearn.modes import MODES
-    from promptlearn.modes_table import count_parameters, default_learning_rates, describe_mode
 
     if name is not None:
         typer.echo(describe_mode(name))
@@ -687,12 +687,12 @@ def show_pattern(
     With --data, the example is one of the dataset's (--split, --index), and the label words are checked
     against the dataset's labels.
     """
-    from promptlearn.data import Example, load_task_data
-    from promptlearn.model import load_tokenizer
-    from promptlearn.pattern import Pattern
-    from promptlearn.presets import available_tasks, resolve_prompt
-    from promptlearn.pvp import PVP
-    from promptlearn.verbalizer import Verbalizer
+    from promptlearn.backbone.loading import load_tokenizer
+    from promptlearn.data.examples import Example, load_task_data
+    from promptlearn.prompt.pattern import Pattern
+    from promptlearn.prompt.presets import available_tasks, resolve_prompt
+    from promptlearn.prompt.pvp import PVP
+    from promptlearn.prompt.verbalizer import Verbalizer
 
     if pattern is None and task is None:
         raise PromptlearnError(
@@ -715,7 +715,7 @@ def show_pattern(
     if task_data is not None:
         pvp.check_data(task_data)
     if demonstrations:
-        from promptlearn.demonstrations import Demonstrations
+        from promptlearn.prompt.demonstrations import Demonstrations
 
         if task_data is None:
             raise PromptlearnError("--demonstrations draws them from the training examples: give --data")
@@ -784,7 +784,7 @@ def bench(
     from promptlearn.bench import BenchConfig, run_benchmark, to_markdown
     from promptlearn.bench.config import PHASES, REFERENCES
     from promptlearn.outputs import write_json_atomic, write_text_atomic
-    from promptlearn.presets import resolve_prompt
+    from promptlearn.prompt.presets import resolve_prompt
 
     pattern_text, words = resolve_prompt(task, pattern, None, verbalizer)
     config = BenchConfig(

@@ -20,11 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from promptlearn import api, calibration
+from promptlearn import api
 from promptlearn.config import RunConfig
-from promptlearn.data import few_shot, load_task_data
-from promptlearn.presets import task_pattern, task_verbalizer
-from promptlearn.trainer import classification_metrics
+from promptlearn.data.examples import load_task_data
+from promptlearn.data.sampling import few_shot
+from promptlearn.prompt.presets import task_pattern, task_verbalizer
+from promptlearn.run import calibration
+from promptlearn.training.metrics import classification_metrics
 
 TASKS = ("sst2", "sst5", "agnews", "mr", "cr", "subj", "rte")
 SEEDS = (13, 21, 42, 87, 100)

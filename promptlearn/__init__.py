@@ -13,13 +13,13 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Pattern": "promptlearn.pattern",
-    "Verbalizer": "promptlearn.verbalizer",
-    "PVP": "promptlearn.pvp",
-    "Example": "promptlearn.data",
-    "PromptModel": "promptlearn.model",
-    "Trainer": "promptlearn.trainer",
-    "Objective": "promptlearn.objective",
+    "Pattern": "promptlearn.prompt.pattern",
+    "Verbalizer": "promptlearn.prompt.verbalizer",
+    "PVP": "promptlearn.prompt.pvp",
+    "Example": "promptlearn.data.examples",
+    "PromptModel": "promptlearn.model.prompt_model",
+    "Trainer": "promptlearn.training.trainer",
+    "Objective": "promptlearn.training.objective",
     "RunConfig": "promptlearn.config",
     "PromptlearnError": "promptlearn.errors",
     "MODES": "promptlearn.modes",

@@ -20,17 +20,14 @@ from accelerate.utils import set_seed
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
-from promptlearn import calibration
-from promptlearn.aux_mlm import MlmBatches
+from promptlearn.backbone.fingerprint import check_same_base, size_mismatches
+from promptlearn.backbone.loading import load_backbone, load_tokenizer
 from promptlearn.config import RunConfig
-from promptlearn.data import Columns, Example, TaskData, few_shot, load_examples, load_task_data, unused_sample
-from promptlearn.demonstrations import Demonstrations, mean_pooled
+from promptlearn.data.examples import Columns, Example, TaskData, load_examples, load_task_data
+from promptlearn.data.sampling import few_shot, unused_sample
 from promptlearn.errors import PromptlearnError
-from promptlearn.fingerprint import check_same_base, size_mismatches
-from promptlearn.label_search import SearchResult, search_verbalizer
-from promptlearn.model import PromptModel, load_backbone, load_tokenizer
+from promptlearn.model.prompt_model import PromptModel
 from promptlearn.modes import Mode, get_mode
-from promptlearn.objective import Objective
 from promptlearn.outputs import (
     EXPORT,
     RUN,
@@ -42,11 +39,17 @@ from promptlearn.outputs import (
     write_safetensors_atomic,
     write_text_atomic,
 )
-from promptlearn.pattern import Pattern
-from promptlearn.pvp import PVP, Encoded
-from promptlearn.soft_labels import read_soft_labels
-from promptlearn.trainer import Trainer, classification_metrics, restore_trained
-from promptlearn.verbalizer import Verbalizer
+from promptlearn.prompt.demonstrations import Demonstrations, mean_pooled
+from promptlearn.prompt.pattern import Pattern
+from promptlearn.prompt.pvp import PVP, Encoded
+from promptlearn.prompt.verbalizer import Verbalizer
+from promptlearn.run import calibration
+from promptlearn.run.label_search import SearchResult, search_verbalizer
+from promptlearn.run.soft_labels import read_soft_labels
+from promptlearn.training.aux_mlm import MlmBatches
+from promptlearn.training.metrics import classification_metrics
+from promptlearn.training.objective import Objective
+from promptlearn.training.trainer import Trainer, restore_trained
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +66,7 @@ class Prompted:
     """A built model with the PVP that feeds it and the trainer that runs it.
 
     ``calibration``: the bias vector (C,) that :meth:`predict_proba` divides out (see
-    :mod:`promptlearn.calibration`), None when the run is not calibrated.
+    :mod:`promptlearn.run.calibration`), None when the run is not calibrated.
     """
 
     config: RunConfig
@@ -226,7 +229,7 @@ def check_positions(run: Prompted, data: TaskData) -> None:
 
 def unlabeled_pool(config: RunConfig, data: TaskData, used: list[Example], limit: int) -> list[Example]:
     """Unlabeled examples: ``config.unlabeled``'s, else the train split's whose texts none of ``used`` (the
-    run's train and dev) has; at most ``limit``, sampled by the seed (:func:`~promptlearn.data.unused_sample`).
+    run's train and dev) has; at most ``limit``, sampled by the seed (:func:`~promptlearn.data.sampling.unused_sample`).
     Their labels are never read."""
     if config.unlabeled is not None:
         return unused_sample(load_examples(config.unlabeled, columns_of(config)), [], limit, config.seed)
@@ -387,7 +390,7 @@ def few_shot_split(config: RunConfig, data: TaskData) -> tuple[list[Example], li
 def search_label_words(
     config: RunConfig, data: TaskData, train: list[Example], dev: list[Example], backbone: torch.nn.Module
 ) -> SearchResult:
-    """Search label words for ``config``'s pattern on ``train``/``dev`` (:mod:`promptlearn.label_search`).
+    """Search label words for ``config``'s pattern on ``train``/``dev`` (:mod:`promptlearn.run.label_search`).
 
     Label order: ``config.verbalizer``'s when it has one (a preset), else the data's.
     """
@@ -430,7 +433,7 @@ def calibrate(run: Prompted, unlabeled: list[Example]) -> None:
 
 
 def base_signature(model: PromptModel) -> dict[str, str]:
-    """What an artifact must match in its base model: sizes and hashes (see :mod:`promptlearn.fingerprint`).
+    """What an artifact must match in its base model: sizes and hashes (see :mod:`promptlearn.backbone.fingerprint`).
 
     Taken when the model was built, before training changed it.
     """

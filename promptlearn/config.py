@@ -10,6 +10,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from promptlearn.data.sampling import DEFAULT_DEV_SPLIT, DEV_SPLITS
 from promptlearn.errors import PromptlearnError
 from promptlearn.hub import is_local_path
 
@@ -17,14 +18,11 @@ DEFAULT_MAX_STEPS = 250
 #: numpy seeds its generators with unsigned 32-bit integers
 MAX_SEED = 2**32 - 1
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-#: how class probabilities are calibrated (:mod:`promptlearn.calibration`)
+#: how class probabilities are calibrated (:mod:`promptlearn.run.calibration`)
 CALIBRATIONS = ("none", "content-free", "unlabeled")
-#: keys of ``verbalizer_search`` (arguments of :func:`promptlearn.label_search.search_verbalizer`)
+#: keys of ``verbalizer_search`` (arguments of :func:`promptlearn.run.label_search.search_verbalizer`)
 SEARCH_OPTIONS = ("top_k", "words_per_label")
-#: where dev comes from: "sampled" = K per label from the rest of train (LM-BFF), "given" = the data's dev split
-DEV_SPLITS = ("sampled", "given")
-DEFAULT_DEV_SPLIT = "sampled"
-#: how multi-token label words are scored at evaluation (see promptlearn.label_words)
+#: how multi-token label words are scored at evaluation (see promptlearn.readout.label_words)
 DECODINGS = ("one-pass", "exact", "confident")
 #: a multi-token word's score: mean or sum of its tokens' log-probabilities
 WORD_SCORES = ("mean", "sum")
@@ -45,21 +43,21 @@ class RunConfig:
     task preset (``task`` / ``pattern_id`` record where from); ``labels`` is the class order,
     filled in when the data is read. ``learning_rate=None`` uses the
     mode's default. ``dev_split`` says what dev (the checkpoint-selection set) is, see
-    :func:`promptlearn.data.few_shot`: with ``shots``, "sampled" (the default) takes K per label from
+    :func:`promptlearn.data.sampling.few_shot`: with ``shots``, "sampled" (the default) takes K per label from
     the rest of train and "given" the data's dev split; without ``shots`` (the full train split) dev
     is the given split, or a 10 % slice of train when the data has none.
-    ``calibrate`` (:mod:`promptlearn.calibration`), ``demonstrations`` and its options
-    (:mod:`promptlearn.demonstrations`) and ``verbalizer_search`` (options of
-    :func:`promptlearn.label_search.search_verbalizer`; the search replaces ``verbalizer`` inside the
+    ``calibrate`` (:mod:`promptlearn.run.calibration`), ``demonstrations`` and its options
+    (:mod:`promptlearn.prompt.demonstrations`) and ``verbalizer_search`` (options of
+    :func:`promptlearn.run.label_search.search_verbalizer`; the search replaces ``verbalizer`` inside the
     run's own train/dev split) improve the prompt without a human in the loop.
     Exactly one of ``max_steps`` / ``epochs`` bounds training (250 steps if neither).
-    ``group_by_length``: training batches of similar lengths (:mod:`promptlearn.batching`), each
+    ``group_by_length``: training batches of similar lengths (:mod:`promptlearn.training.batching`), each
     padded to its own longest; False draws uniformly shuffled batches.
     ``decoding``, ``word_score``, ``word_masks``: how multi-token label words are scored
-    (:mod:`promptlearn.label_words`; PET's own choice is confident, sum, own).
+    (:mod:`promptlearn.readout.label_words`; PET's own choice is confident, sum, own).
     ``aux_mlm_weight`` w > 0 adds PET's auxiliary masked-LM loss, ``(1 - w) * task + w * MLM``, on
     ``unlabeled`` (a data file) or, when that is None, the train split's texts outside the run's train and dev.
-    ``soft_labels`` (a file, see :mod:`promptlearn.soft_labels`) makes training learn one distribution per
+    ``soft_labels`` (a file, see :mod:`promptlearn.run.soft_labels`) makes training learn one distribution per
     train example by KL at ``temperature`` instead of the labels (distillation, e.g. PET's final model).
     Fields with a ``help`` in their metadata are ``promptlearn train``'s options (declared here only).
     ``working_dir`` is the folder relative paths were given in; :meth:`anchored` fills it and makes
@@ -188,7 +186,7 @@ class RunConfig:
         ):
             raise PromptlearnError(f"labels must be a list of distinct label names (strings), got {self.labels!r}")
         if self.verbalizer:
-            from promptlearn.verbalizer import Verbalizer
+            from promptlearn.prompt.verbalizer import Verbalizer
 
             Verbalizer.from_dict(self.verbalizer)  # the words' checks, made where the file's values arrive
         if self.verbalizer_search is not None:

@@ -16,7 +16,8 @@ from safetensors.torch import save_file
 
 from promptlearn import api
 from promptlearn.config import RunConfig
-from promptlearn.data import few_shot, load_task_data
+from promptlearn.data.examples import load_task_data
+from promptlearn.data.sampling import few_shot
 
 
 def main(model: str, data: str, output: str) -> None:

@@ -82,8 +82,8 @@ def contract_options(mode: str, model_dir, folder) -> dict:
         return {}
     except PromptlearnError:
         pass
-    from promptlearn.model import load_backbone
-    from promptlearn.ppt.artifact import PromptArtifact, artifact_metadata
+    from promptlearn.backbone.loading import load_backbone
+    from promptlearn.backbone.prompt_artifact import PromptArtifact, artifact_metadata
 
     backbone = load_backbone(str(model_dir))
     prompt = backbone.get_input_embeddings().weight.detach()[5:9].clone()  # (4, H)

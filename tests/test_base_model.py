@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from cli import app
 from promptlearn import api
-from promptlearn.data import load_task_data
+from promptlearn.data.examples import load_task_data
 from promptlearn.errors import PromptlearnError
 from tests.conftest import tiny_bert, tiny_tokenizer
 

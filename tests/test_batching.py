@@ -6,7 +6,7 @@ import random
 
 import torch
 
-from promptlearn.batching import LengthGroupedBatches
+from promptlearn.training.batching import LengthGroupedBatches
 
 
 def padded_tokens(batches: list[list[int]], lengths: list[int]) -> int:

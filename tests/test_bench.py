@@ -17,7 +17,7 @@ from promptlearn import api
 from promptlearn.bench import BenchConfig, Case, naive, plain, plan, run_benchmark, runner, to_markdown
 from promptlearn.bench.cases import build_backbone, run_case, synthetic_examples
 from promptlearn.config import RunConfig
-from promptlearn.data import Example
+from promptlearn.data.examples import Example
 from promptlearn.errors import PromptlearnError
 from tests.conftest import write_task
 

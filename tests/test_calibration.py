@@ -8,10 +8,11 @@ import torch
 from typer.testing import CliRunner
 
 from cli import app
-from promptlearn import api, calibration
+from promptlearn import api
 from promptlearn.config import RunConfig
-from promptlearn.data import Example, load_task_data
+from promptlearn.data.examples import Example, load_task_data
 from promptlearn.errors import PromptlearnError
+from promptlearn.run import calibration
 
 runner = CliRunner()
 PATTERN = "It was [MASK]."

@@ -2,11 +2,11 @@ import pytest
 import torch
 from torch import nn
 
-from promptlearn import cloze
 from promptlearn.errors import PromptlearnError
-from promptlearn.model import PromptModel
+from promptlearn.model.prompt_model import PromptModel
 from promptlearn.modes import get_mode
 from promptlearn.modes.base import Mode
+from promptlearn.readout import cloze
 from tests.conftest import VOCAB, tiny_bert, tiny_distilbert
 
 LABEL_WORDS = [[5, 7], [6, 8, 26]]  # great|good, terrible|bad|wonderful

@@ -43,7 +43,7 @@ def test_unknown_and_missing_keys_are_errors():
 def test_public_api_is_importable_from_the_package():
     import promptlearn
     from promptlearn import PVP, Pattern, PromptModel, RunConfig, Trainer, Verbalizer, api
-    from promptlearn.pattern import Pattern as ParserPattern
+    from promptlearn.prompt.pattern import Pattern as ParserPattern
 
     assert Pattern is ParserPattern
     assert all(getattr(promptlearn, name) is not None for name in promptlearn.__all__)

@@ -3,7 +3,8 @@ import time
 import pytest
 
 from promptlearn.config import RunConfig
-from promptlearn.data import Columns, Example, TaskData, few_shot, load_examples, load_task_data
+from promptlearn.data.examples import Columns, Example, TaskData, load_examples, load_task_data
+from promptlearn.data.sampling import few_shot
 from promptlearn.errors import PromptlearnError
 from tests.conftest import write_task
 

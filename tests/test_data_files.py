@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from promptlearn.data import Example, load_examples, load_task_data
+from promptlearn.data.examples import Example, load_examples, load_task_data
 from promptlearn.errors import PromptlearnError
 from tests.conftest import write_task
 

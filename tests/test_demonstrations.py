@@ -9,12 +9,12 @@ from typer.testing import CliRunner
 
 from cli import app
 from promptlearn import api
-from promptlearn.data import Example
-from promptlearn.demonstrations import Demonstrations
+from promptlearn.data.examples import Example
 from promptlearn.errors import PromptlearnError
-from promptlearn.pattern import Pattern
-from promptlearn.pvp import PVP
-from promptlearn.verbalizer import Verbalizer
+from promptlearn.prompt.demonstrations import Demonstrations
+from promptlearn.prompt.pattern import Pattern
+from promptlearn.prompt.pvp import PVP
+from promptlearn.prompt.verbalizer import Verbalizer
 
 runner = CliRunner()
 WORDS = Verbalizer.from_dict({"positive": ["great"], "negative": ["terrible"]})

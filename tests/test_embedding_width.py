@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from promptlearn.data import Example
-from promptlearn.model import PromptModel
+from promptlearn.backbone.prompt_artifact import PromptArtifact, artifact_metadata
+from promptlearn.data.examples import Example
+from promptlearn.model.prompt_model import PromptModel
 from promptlearn.modes import get_mode
-from promptlearn.pattern import Pattern
-from promptlearn.ppt.artifact import PromptArtifact, artifact_metadata
-from promptlearn.pvp import PVP
-from promptlearn.verbalizer import Verbalizer
+from promptlearn.prompt.pattern import Pattern
+from promptlearn.prompt.pvp import PVP
+from promptlearn.prompt.verbalizer import Verbalizer
 from tests.conftest import TINY_TASK, tiny_tokenizer
 from tests.test_cloze import tiny_other
 

@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 from cli import app
 from promptlearn import api
 from promptlearn.config import DEFAULT_MAX_STEPS
-from promptlearn.data import few_shot, load_task_data
+from promptlearn.data.examples import load_task_data
+from promptlearn.data.sampling import few_shot
 from promptlearn.errors import PromptlearnError
 from promptlearn.experiment import Experiment, run_experiment, write_report
 from promptlearn.experiment.aggregate import ensemble_records, mean_std, summarize, summary_csv

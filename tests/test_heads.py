@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from promptlearn.errors import PromptlearnError
-from promptlearn.heads import ClassificationHead, pool
+from promptlearn.readout.heads import ClassificationHead, pool
 
 
 def test_cls_pooling_takes_the_first_position():

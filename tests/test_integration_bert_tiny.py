@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 from cli import app
 from promptlearn import api
 from promptlearn.config import RunConfig
-from promptlearn.data import load_task_data
+from promptlearn.data.examples import load_task_data
 
 runner = CliRunner()
 

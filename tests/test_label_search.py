@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from cli import app
 from promptlearn.experiment import Experiment, run_experiment
-from promptlearn.label_search import candidate_ids, choose, label_sums, likelihood_ratio, lm_bff_candidates
+from promptlearn.run.label_search import candidate_ids, choose, label_sums, likelihood_ratio, lm_bff_candidates
 
 runner = CliRunner()
 

@@ -5,9 +5,9 @@ import torch
 from mode_helpers import contract_options, declared_names, one_thread, tiny_config  # noqa: F401  (one_thread: autouse fixture)
 
 from promptlearn import api
-from promptlearn.data import load_task_data
+from promptlearn.data.examples import load_task_data
 from promptlearn.errors import PromptlearnError
-from promptlearn.model import PromptModel
+from promptlearn.model.prompt_model import PromptModel
 from promptlearn.modes import MODES, get_mode
 from tests.conftest import tiny_bert
 from tests.test_cloze import tiny_other
@@ -157,7 +157,7 @@ def test_decoders_match_a_hand_run_of_pets_decoding(order, word_score, own):
 
 
 def test_own_mask_count_moves_soft_tokens_and_segments_with_the_text():
-    from promptlearn.label_words import with_masks
+    from promptlearn.readout.label_words import with_masks
 
     batch = {
         "input_ids": torch.tensor([[1, MASK, MASK, MASK, 9, 8, 2], [1, 7, MASK, MASK, MASK, 2, 0]]),

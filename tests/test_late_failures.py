@@ -9,7 +9,7 @@ from cli import app
 from promptlearn import api
 from promptlearn.errors import PromptlearnError
 from promptlearn.outputs import check_writable
-from promptlearn.trainer import Trainer
+from promptlearn.training.trainer import Trainer
 from tests.conftest import TINY_TASK, write_task
 from tests.test_cli import tiny_train_args
 
@@ -86,9 +86,9 @@ def test_an_os_error_anywhere_in_a_command_is_one_line_with_exit_status_2(tiny_b
     def unreadable(*args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied", str(tiny_task_dir))
 
-    import promptlearn.data
+    import promptlearn.data.examples
 
-    monkeypatch.setattr(promptlearn.data, "load_task_data", unreadable)
+    monkeypatch.setattr(promptlearn.data.examples, "load_task_data", unreadable)
     args = ["evaluate", "--model", tiny_bert_dir, "--data", tiny_task_dir, "--pattern", "It was [MASK].",
             "--verbalizer", "positive=great,negative=terrible"]  # fmt: skip
     result = runner.invoke(app, [str(a) for a in args])

@@ -7,7 +7,7 @@ import torch
 
 from promptlearn import api
 from promptlearn.config import RunConfig
-from promptlearn.data import Example
+from promptlearn.data.examples import Example
 
 PATTERN = "{text} it was [MASK] ."
 WORDS = {"positive": ["great", "good"], "negative": ["terrible"]}
@@ -96,8 +96,8 @@ def test_a_bert_whose_layer_layout_is_not_recognised_says_so(caplog, monkeypatch
 
     from conftest import tiny_bert
 
-    from promptlearn import mask_only
-    from promptlearn.model import PromptModel
+    from promptlearn.backbone import mask_only
+    from promptlearn.model.prompt_model import PromptModel
     from promptlearn.modes import get_mode
 
     monkeypatch.setattr(mask_only, "last_layer", lambda encoder: None)  # a layout it does not know

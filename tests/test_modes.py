@@ -12,12 +12,13 @@ from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
 from cli import app
-from promptlearn import api, prompts
-from promptlearn.data import load_task_data
+from promptlearn import api
+from promptlearn.backbone import soft_prompts as prompts
+from promptlearn.data.examples import load_task_data
 from promptlearn.errors import PromptlearnError
-from promptlearn.model import PromptModel
+from promptlearn.model.prompt_model import PromptModel
 from promptlearn.modes import MODES, get_mode
-from promptlearn.pattern import Pattern
+from promptlearn.prompt.pattern import Pattern
 
 WORDS = [[VOCAB.index("great")], [VOCAB.index("terrible")]]
 

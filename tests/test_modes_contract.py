@@ -18,7 +18,7 @@ from mode_helpers import (  # noqa: F401  (one_thread: autouse fixture)
 from safetensors.torch import load_file
 
 from promptlearn import api
-from promptlearn.data import load_task_data
+from promptlearn.data.examples import load_task_data
 from promptlearn.modes import MODES
 
 ALL_MODES = sorted(MODES)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from promptlearn.model.modes_table import default_learning_rates
 from promptlearn.modes import MODES
-from promptlearn.modes_table import default_learning_rates
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "modes.md"
 

@@ -24,7 +24,7 @@ from mode_helpers import contract_options, one_thread  # noqa: F401  (one_thread
 
 from promptlearn import api
 from promptlearn.config import RunConfig
-from promptlearn.data import load_task_data
+from promptlearn.data.examples import load_task_data
 from promptlearn.modes import MODES
 
 

@@ -1,7 +1,7 @@
 import pytest
 
 from promptlearn.errors import PromptlearnError
-from promptlearn.pattern import Literal, Mask, Pattern, Sep, Slot, Soft
+from promptlearn.prompt.pattern import Literal, Mask, Pattern, Sep, Slot, Soft
 
 
 def test_parses_slots_mask_soft_and_literals():

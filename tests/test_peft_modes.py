@@ -14,12 +14,12 @@ from safetensors.torch import load_file
 from transformers import AutoModelForMaskedLM
 
 from promptlearn import api
-from promptlearn.data import load_task_data
+from promptlearn.backbone.bottleneck import Adapter
+from promptlearn.data.examples import load_task_data
 from promptlearn.errors import PromptlearnError
-from promptlearn.mode_options import parse_mode_options
-from promptlearn.model import PromptModel
+from promptlearn.model.prompt_model import PromptModel
 from promptlearn.modes import MODES, get_mode
-from promptlearn.modes.bottleneck import Adapter
+from promptlearn.modes.options import parse_mode_options
 
 LABELS = ["positive", "negative"]
 ARCHS = ["bert", "roberta", "distilbert", "albert", "electra"]

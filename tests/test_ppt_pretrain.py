@@ -11,10 +11,10 @@ from typer.testing import CliRunner
 
 import cli
 from promptlearn import api
+from promptlearn.backbone.prompt_artifact import PromptArtifact
 from promptlearn.config import RunConfig
 from promptlearn.errors import PromptlearnError
 from promptlearn.ppt import pretrain as pretrain_module
-from promptlearn.ppt.artifact import PromptArtifact
 from promptlearn.ppt.pretrain import CHECKPOINT, PretrainConfig, pretrain
 from tests.conftest import tiny_bert, tiny_tokenizer
 from tests.test_ppt_formats import write_corpus
@@ -204,7 +204,7 @@ def test_soft_prompt_file_init_accepts_a_pretrain_prompt_folder(tiny_bert_dir, t
     """``--mode soft_prompt --init file:DIR`` takes the same folder as ``--mode ppt --prompt DIR``."""
     from mode_helpers import contract_options
 
-    from promptlearn.prompts import load_prompt
+    from promptlearn.backbone.soft_prompts import load_prompt
 
     artifact = Path(contract_options("ppt", tiny_bert_dir, tmp_path)["prompt"])
     assert artifact.parent == tmp_path

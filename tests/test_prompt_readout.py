@@ -7,10 +7,10 @@ import torch
 from mode_helpers import contract_options, declared_names, one_thread, tiny_config  # noqa: F401  (autouse)
 
 from promptlearn import api
-from promptlearn.data import load_task_data
-from promptlearn.heads import ClassificationHead, pool
+from promptlearn.data.examples import load_task_data
 from promptlearn.modes import get_mode
-from promptlearn.pattern import Pattern
+from promptlearn.prompt.pattern import Pattern
+from promptlearn.readout.heads import ClassificationHead, pool
 
 PROMPT_MODES = ["soft_prompt", "ptuning", "ppt"]
 

@@ -10,10 +10,11 @@ import torch
 from conftest import tiny_bert, tiny_distilbert, tiny_tokenizer
 
 from promptlearn import api
+from promptlearn.backbone.loading import load_tokenizer
 from promptlearn.config import RunConfig
-from promptlearn.data import load_task_data
+from promptlearn.data.examples import load_task_data
 from promptlearn.errors import PromptlearnError
-from promptlearn.model import PromptModel, load_tokenizer
+from promptlearn.model.prompt_model import PromptModel
 from promptlearn.modes import get_mode
 
 LABEL_WORDS = [[5], [6]]  # "great", "terrible" in the fixture vocabulary

@@ -1,11 +1,11 @@
 import pytest
 import torch
 
-from promptlearn.data import Example, TaskData
+from promptlearn.data.examples import Example, TaskData
 from promptlearn.errors import PromptlearnError
-from promptlearn.pattern import Pattern
-from promptlearn.pvp import PVP
-from promptlearn.verbalizer import Verbalizer
+from promptlearn.prompt.pattern import Pattern
+from promptlearn.prompt.pvp import PVP
+from promptlearn.prompt.verbalizer import Verbalizer
 from tests.conftest import tiny_tokenizer
 
 SENTIMENT = Verbalizer.parse("positive=great|good,negative=terrible")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from promptlearn.heads import ClassificationHead
-from promptlearn.model import PromptModel
+from promptlearn.model.prompt_model import PromptModel
 from promptlearn.modes import MODES, get_mode
 from promptlearn.modes.base import Mode
-from promptlearn.objective import class_scores
+from promptlearn.readout.heads import ClassificationHead
+from promptlearn.readout.scores import class_scores
 from tests.conftest import tiny_bert
 
 

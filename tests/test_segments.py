@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from promptlearn.data import Example
-from promptlearn.model import PromptModel
+from promptlearn.data.examples import Example
+from promptlearn.model.prompt_model import PromptModel
 from promptlearn.modes import get_mode
-from promptlearn.pattern import Pattern
-from promptlearn.pvp import PVP
-from promptlearn.verbalizer import Verbalizer
+from promptlearn.prompt.pattern import Pattern
+from promptlearn.prompt.pvp import PVP
+from promptlearn.prompt.verbalizer import Verbalizer
 from tests.conftest import VOCAB, tiny_bert, tiny_distilbert, tiny_tokenizer
 from tests.test_cloze import tiny_other
 
@@ -25,7 +25,7 @@ def pair_pvp(pattern: str, tokenizer=None) -> PVP:
 @pytest.mark.parametrize("real", [False, True], ids=["tiny", "bert-tiny"])
 def test_segments_equal_the_tokenizers_own_pair_encoding(real, request):
     if real:
-        from promptlearn.model import load_tokenizer
+        from promptlearn.backbone.loading import load_tokenizer
 
         tokenizer = load_tokenizer(str(request.getfixturevalue("bert_tiny_dir")))
     else:

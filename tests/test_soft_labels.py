@@ -8,10 +8,10 @@ import pytest
 
 from promptlearn import api
 from promptlearn.config import RunConfig
-from promptlearn.data import load_task_data
+from promptlearn.data.examples import load_task_data
 from promptlearn.errors import PromptlearnError
-from promptlearn.objective import Objective
-from promptlearn.soft_labels import read_soft_labels
+from promptlearn.run.soft_labels import read_soft_labels
+from promptlearn.training.objective import Objective
 
 
 def test_reads_one_distribution_per_line(tmp_path):

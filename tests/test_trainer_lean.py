@@ -9,15 +9,16 @@ import pytest
 import torch
 from conftest import record_optimizers
 
+from promptlearn.backbone.loading import load_backbone, load_tokenizer
 from promptlearn.config import RunConfig
-from promptlearn.data import Example
-from promptlearn.model import PromptModel, load_backbone, load_tokenizer
+from promptlearn.data.examples import Example
+from promptlearn.model.prompt_model import PromptModel
 from promptlearn.modes import get_mode
 from promptlearn.modes.base import Mode
-from promptlearn.pattern import Pattern
-from promptlearn.pvp import PVP
-from promptlearn.trainer import Trainer, store_frozen_linears_in
-from promptlearn.verbalizer import Verbalizer
+from promptlearn.prompt.pattern import Pattern
+from promptlearn.prompt.pvp import PVP
+from promptlearn.prompt.verbalizer import Verbalizer
+from promptlearn.training.trainer import Trainer, store_frozen_linears_in
 
 PATTERN = "{text} it was [MASK] ."
 WORDS = {"positive": ["great"], "negative": ["terrible"]}

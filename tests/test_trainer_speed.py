@@ -8,9 +8,10 @@ import itertools
 import pytest
 import torch
 
-from promptlearn import api, trainer
+from promptlearn import api
 from promptlearn.config import RunConfig
-from promptlearn.data import Example
+from promptlearn.data.examples import Example
+from promptlearn.training import trainer
 
 PATTERN = "{text} it was [MASK] ."
 WORDS = {"positive": ["great"], "negative": ["terrible"]}

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 import cli
 from promptlearn import api
-from promptlearn.data import load_task_data
+from promptlearn.data.examples import load_task_data
 from promptlearn.errors import PromptlearnError
 
 
@@ -84,7 +84,7 @@ def test_a_weights_file_missing_a_trained_tensor_is_refused(tiny_bert_dir, tiny_
 
 
 def test_restoring_the_best_weights_checks_every_trained_tensor(tiny_bert_dir, tiny_task_dir):
-    from promptlearn.trainer import restore_trained
+    from promptlearn.training.trainer import restore_trained
 
     run = api.build(tiny_config(tiny_bert_dir, tiny_task_dir, "soft_prompt"))
     with pytest.raises(PromptlearnError, match=r"best weights lacks 1 of the 1 tensors .*mode\.prompt"):
@@ -141,7 +141,7 @@ def test_a_diverging_run_stops_with_advice_and_writes_nothing(tiny_bert_dir, tin
 def test_on_a_gpu_divergence_is_found_at_the_next_evaluation_and_named_alike(
     tiny_bert_dir, tiny_task_dir, tmp_path, monkeypatch
 ):
-    from promptlearn import trainer
+    from promptlearn.training import trainer
 
     config = tiny_config(tiny_bert_dir, tiny_task_dir, "pet", learning_rate=1e6, max_steps=20, eval_every=5)
     messages = []
@@ -208,7 +208,7 @@ def test_a_terminal_gets_a_bar_with_step_loss_dev_accuracy_and_eta(
 def test_elsewhere_each_evaluation_is_one_log_line(tiny_bert_dir, tiny_task_dir, caplog, info_logging):
     with caplog.at_level(logging.INFO, logger="promptlearn"):
         fit(tiny_config(tiny_bert_dir, tiny_task_dir, "soft_prompt", max_steps=4, eval_every=2))
-    lines = [r.getMessage() for r in caplog.records if r.name == "promptlearn.progress"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "promptlearn.training.progress"]
     assert len(lines) == 2
     assert lines[0].startswith("train soft_prompt step 2/4: loss ")
     assert "dev accuracy" in lines[1] and "left" in lines[1]
@@ -224,7 +224,7 @@ def test_quiet_silences_training_output(tiny_bert_dir, tiny_task_dir, tmp_path, 
         extra = ["--quiet", "--overwrite"] if quiet else []
         result = CliRunner().invoke(cli.app, [str(a) for a in args + extra])
         assert result.exit_code == 0, result.output
-        shown = [r for r in caplog.records if r.name == "promptlearn.progress"]
+        shown = [r for r in caplog.records if r.name == "promptlearn.training.progress"]
         assert len(shown) == (0 if quiet else 2)
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from promptlearn import api
 from promptlearn.config import RunConfig
-from promptlearn.data import load_task_data
+from promptlearn.data.examples import load_task_data
 
 VERBALIZER = {"positive": ["great"], "negative": ["terrible"]}
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from promptlearn import api
 from promptlearn.config import RunConfig
-from promptlearn.data import few_shot, load_task_data
+from promptlearn.data.examples import load_task_data
+from promptlearn.data.sampling import few_shot
 from promptlearn.pet.config import PetConfig
 from promptlearn.pet.pool import unlabeled_pool
 from tests.conftest import write_task

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from promptlearn.errors import PromptlearnError
-from promptlearn.verbalizer import Verbalizer
+from promptlearn.prompt.verbalizer import Verbalizer
 
 
 def test_inline_spec_with_several_words_keeps_label_order():
@@ -66,6 +66,6 @@ def test_a_word_shared_by_two_labels_is_refused(spec):
 
 
 def test_every_preset_verbalizer_gives_each_label_its_own_words():
-    from promptlearn.presets import available_tasks, task_verbalizer
+    from promptlearn.prompt.presets import available_tasks, task_verbalizer
 
     assert all(task_verbalizer(task).labels for task in available_tasks())

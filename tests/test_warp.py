@@ -7,12 +7,12 @@ import torch
 from mode_helpers import contract_options, one_thread, tiny_config  # noqa: F401  (one_thread: autouse fixture)
 
 from promptlearn import api
-from promptlearn.data import load_task_data
+from promptlearn.data.examples import load_task_data
 from promptlearn.errors import PromptlearnError
-from promptlearn.model import PromptModel
+from promptlearn.model.prompt_model import PromptModel
 from promptlearn.modes import get_mode
 from promptlearn.modes.base import Mode
-from promptlearn.warp import WarpHead
+from promptlearn.readout.warp import WarpHead
 from tests.conftest import TINY_MODELS, tiny_bert
 
 #: two words for one label, one for the other: a label's cloze score is the mean of its words' logits
@@ -117,7 +117,7 @@ def test_warp_in_bitfit_trains_encoder_biases_and_the_class_embeddings_not_the_m
 
 @pytest.mark.parametrize("mode", ["bitfit", "lora", "adapter"])
 def test_warp_keeps_the_pattern_where_cls_reads_the_bare_text(mode):
-    from promptlearn.pattern import Pattern
+    from promptlearn.prompt.pattern import Pattern
 
     pattern = Pattern.parse("{text} it was [MASK] .")
     assert get_mode(mode).from_options({"readout": "warp"}).adapt_pattern(pattern) == pattern

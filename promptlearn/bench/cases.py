@@ -1,7 +1,7 @@
 """One measured configuration, run inside its own fresh process (see :mod:`promptlearn.bench.runner`).
 
 promptlearn rows go through the real code path: :func:`promptlearn.api.build` and the
-:class:`~promptlearn.trainer.Trainer` (``fit`` for training, ``predict_proba`` for evaluation),
+:class:`~promptlearn.training.trainer.Trainer` (``fit`` for training, ``predict_proba`` for evaluation),
 so whatever the trainer does (fused AdamW, lean frozen weights, compile) is what gets measured.
 The reference rows run :mod:`promptlearn.bench.naive` and :mod:`promptlearn.bench.plain` on the
 same backbone, inputs and precision.
@@ -16,18 +16,19 @@ import torch
 from torch import nn
 
 from promptlearn import api
+from promptlearn.backbone.loading import load_backbone, load_tokenizer
 from promptlearn.bench import naive, plain
 from promptlearn.bench.config import DATA_PHASES, EVAL_DATA, TRAIN_DATA, BenchConfig, Case
 from promptlearn.bench.measure import PeakMemory, mfu, non_embedding_parameters, peak_tflops, synchronize
 from promptlearn.config import RunConfig
-from promptlearn.data import Example, few_shot, load_examples, load_task_data
+from promptlearn.data.examples import Example, load_examples, load_task_data
+from promptlearn.data.sampling import few_shot
 from promptlearn.errors import PromptlearnError
-from promptlearn.model import load_backbone, load_tokenizer
 from promptlearn.modes import get_mode
-from promptlearn.pattern import Pattern
-from promptlearn.pvp import PVP, Encoded
-from promptlearn.trainer import autocast_dtype, mixed_precision
-from promptlearn.verbalizer import Verbalizer
+from promptlearn.prompt.pattern import Pattern
+from promptlearn.prompt.pvp import PVP, Encoded
+from promptlearn.prompt.verbalizer import Verbalizer
+from promptlearn.training.trainer import autocast_dtype, mixed_precision
 
 #: phases that time optimizer steps
 TRAINING_PHASES = ("train", TRAIN_DATA)

@@ -3,7 +3,7 @@
 The whole ``*ForMaskedLM`` runs, so the MLM head produces logits over the whole vocabulary at
 every position (B, T, V); every batch is padded to a fixed length; the label words are gathered
 at [MASK] afterwards. Eager PyTorch, plain AdamW, the whole model trains. It is deliberately
-independent of :mod:`promptlearn.model` and :mod:`promptlearn.cloze`, so that the two agreeing
+independent of :mod:`promptlearn.model.prompt_model` and :mod:`promptlearn.readout.cloze`, so that the two agreeing
 (tests/test_bench.py) checks both.
 """
 
@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from promptlearn.pvp import PVP, Encoded
+from promptlearn.prompt.pvp import PVP, Encoded
 
 
 class NaiveCloze(nn.Module):

@@ -8,7 +8,7 @@ no hooks, no scheduler, no evaluation during training, no progress bar. The whol
 trains, as in ``pet``: same backbone, inputs, precision and batch.
 
 Unlike :mod:`promptlearn.bench.naive` it shares the head lookup with promptlearn
-(:func:`promptlearn.cloze.find_transform`): that is how to score label words only, not a framework.
+(:func:`promptlearn.readout.cloze.find_transform`): that is how to score label words only, not a framework.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from promptlearn.bench.naive import autocast, reference_step
-from promptlearn.cloze import find_transform
 from promptlearn.errors import PromptlearnError
+from promptlearn.readout.cloze import find_transform
 
 #: devices whose AdamW has a fused kernel
 FUSED_ADAMW_DEVICES = ("cpu", "cuda")
@@ -46,7 +46,7 @@ class PlainCloze(nn.Module):
         self.segments = getattr(backbone.config, "type_vocab_size", 0) > 1
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Class logits (B, C) of a padded batch (see :meth:`promptlearn.pvp.PVP.collate`)."""
+        """Class logits (B, C) of a padded batch (see :meth:`promptlearn.prompt.pvp.PVP.collate`)."""
         extra = {"token_type_ids": batch["token_type_ids"]} if self.segments else {}
         hidden = self.backbone.base_model(
             input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], **extra
@@ -76,7 +76,7 @@ def train(
     """``steps`` AdamW steps of cross-entropy on the label-word scores.
 
     ``inputs``: every example already padded to one length, (N, T) / (N,) tensors as from
-    :meth:`promptlearn.pvp.PVP.collate`; each epoch walks a fresh permutation of them.
+    :meth:`promptlearn.prompt.pvp.PVP.collate`; each epoch walks a fresh permutation of them.
     """
     device = next(model.parameters()).device
     params = [p for p in model.parameters() if p.requires_grad]

@@ -10,10 +10,10 @@ import json
 from collections.abc import Callable
 
 from promptlearn import api
-from promptlearn.data import TaskData
+from promptlearn.backbone.loading import load_tokenizer
+from promptlearn.data.examples import TaskData
 from promptlearn.errors import PromptlearnError
 from promptlearn.experiment.config import RunSpec
-from promptlearn.model import load_tokenizer
 
 
 def check_prompts(specs: list[RunSpec], data_of: Callable[[RunSpec], TaskData]) -> None:

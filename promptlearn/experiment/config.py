@@ -16,12 +16,13 @@ from pathlib import Path
 
 import yaml
 
-from promptlearn.config import DEFAULT_DEV_SPLIT, DEV_SPLITS, RunConfig, as_keys
+from promptlearn.config import RunConfig, as_keys
+from promptlearn.data.sampling import DEFAULT_DEV_SPLIT, DEV_SPLITS
 from promptlearn.errors import PromptlearnError
-from promptlearn.pattern import Pattern
 from promptlearn.pet.config import PET_MODES
-from promptlearn.presets import available_tasks, task_patterns, task_verbalizer
-from promptlearn.verbalizer import Verbalizer
+from promptlearn.prompt.pattern import Pattern
+from promptlearn.prompt.presets import available_tasks, task_patterns, task_verbalizer
+from promptlearn.prompt.verbalizer import Verbalizer
 
 ZERO_SHOT = "zero-shot"
 #: ``shots: all`` trains on the whole train split and selects on its dev split (FewGLUE's 32 + 32 for CB/BoolQ)
@@ -472,7 +473,7 @@ def _no_preset(name: str, data: str, origin: str, no_patterns: bool, no_words: b
 def _pattern(value, index: int, task: str, origin: str) -> tuple[int, str]:
     """A preset id (int) resolves through the task's template file; a string is the pattern itself."""
     if _integer(value):
-        from promptlearn.presets import task_pattern
+        from promptlearn.prompt.presets import task_pattern
 
         return value, task_pattern(task, value).pattern
     if not isinstance(value, str):

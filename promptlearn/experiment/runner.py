@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from promptlearn import api
 from promptlearn.config import RunConfig
-from promptlearn.data import Example, TaskData, load_task_data
+from promptlearn.data.examples import Example, TaskData, load_task_data
 from promptlearn.errors import PromptlearnError
 from promptlearn.experiment.check import check_prompts
 from promptlearn.experiment.config import Experiment, RunSpec, with_candidate
@@ -41,8 +41,8 @@ from promptlearn.outputs import (
 )
 from promptlearn.pet.config import PET_MODES
 from promptlearn.pet.fewshot import cell_folder, run_cell
-from promptlearn.pvp import PVP, Encoded
-from promptlearn.trainer import classification_metrics
+from promptlearn.prompt.pvp import PVP, Encoded
+from promptlearn.training.metrics import classification_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ def _work(
     todo = [s for s in specs if _pending(s, read_record(output, s), seen[s.run_id], retry_failed)]
     bar = tqdm(total=len(todo), desc="experiment", unit="run", disable=None if progress else True)
     # A log gets one line per finished run, not one per evaluation of every run (a terminal keeps the run's bar).
-    training_progress = logging.getLogger("promptlearn.progress")
+    training_progress = logging.getLogger("promptlearn.training.progress")
     level = training_progress.level
     if not sys.stderr.isatty():
         training_progress.setLevel(logging.WARNING)

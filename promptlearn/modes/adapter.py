@@ -1,7 +1,7 @@
 """``adapter``: bottleneck adapters in every layer of the frozen encoder (Houlsby et al., ICML 2019).
 
 The maintained ``adapters`` library (1.3.0) requires transformers ~= 4.57, not the 5.x we run, so
-the adapters are ours (:mod:`promptlearn.modes.bottleneck`): ``placement=houlsby`` after the
+the adapters are ours (:mod:`promptlearn.backbone.bottleneck`): ``placement=houlsby`` after the
 attention and the feed-forward block (swish), ``pfeiffer`` AdapterHub's Pfeiffer layout, one per
 layer after the feed-forward block's LayerNorm (ReLU); bottleneck width H / ``reduction_factor``
 (16); near-identity start. Only the adapters (and, with ``readout=cls``, a [CLS] head) train; the
@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from torch import nn
 from transformers.activations import ACT2FN
 
+from promptlearn.backbone.bottleneck import PLACEMENTS, Adapter, adapter_sites, hook
 from promptlearn.errors import PromptlearnError
-from promptlearn.heads import check_readout
 from promptlearn.modes.base import ModeOptions, register
-from promptlearn.modes.bottleneck import PLACEMENTS, Adapter, adapter_sites, hook
 from promptlearn.modes.readout import ReadoutChoice
+from promptlearn.readout.heads import check_readout
 
 #: weights metadata naming the layout the adapters were trained in (see check_artifact)
 LAYOUT_KEY = "adapter_layout"

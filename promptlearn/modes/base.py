@@ -1,7 +1,7 @@
 """The Mode interface: one answer to "what do we train?", and the registry of modes by name.
 
-A mode is an ``nn.Module`` owned by the :class:`~promptlearn.model.PromptModel`; its hooks receive
-that model as a :class:`~promptlearn.lm.MaskedLM` (so no mode imports the model). The modules
+A mode is an ``nn.Module`` owned by the :class:`~promptlearn.model.prompt_model.PromptModel`; its hooks receive
+that model as a :class:`~promptlearn.readout.masked_lm.MaskedLM` (so no mode imports the model). The modules
 it adds (soft prompts, encoders, heads) move, save and train with the model. It decides:
 
 - which new modules exist (:meth:`attach`, run once the backbone has been frozen), which
@@ -10,9 +10,9 @@ it adds (soft prompts, encoders, heads) move, save and train with the model. It 
 - how inputs are embedded (:meth:`embed`, e.g. writing soft tokens into their slots);
 - any keyword arguments for the encoder (:meth:`encoder_kwargs`, e.g. deep prompts);
 - which readout it needs, by owning a ``head`` or not: a mode sets ``self.head`` to a
-  :class:`~promptlearn.heads.ClassificationHead` (its parameters train and are saved as the mode's)
+  :class:`~promptlearn.readout.heads.ClassificationHead` (its parameters train and are saved as the mode's)
   and ``uses_verbalizer = False``; without one, scores are label words at the masks. The scoring
-  itself, like the loss, is the objective's (:func:`promptlearn.objective.class_scores`), not the mode's;
+  itself, like the loss, is the objective's (:func:`promptlearn.readout.scores.class_scores`), not the mode's;
 - what a run folder stores (:meth:`artifact_state`: the trained tensors by default; :meth:`save_files`
   may add files of its own) and what ``export --merge`` writes (:meth:`merged_backbone`).
 
@@ -31,8 +31,8 @@ from torch import nn
 from promptlearn.errors import PromptlearnError
 
 if TYPE_CHECKING:
-    from promptlearn.lm import MaskedLM
-    from promptlearn.pattern import Pattern
+    from promptlearn.prompt.pattern import Pattern
+    from promptlearn.readout.masked_lm import MaskedLM
 
 MODES: dict[str, type[Mode]] = {}
 
@@ -102,7 +102,7 @@ class Mode(nn.Module):
     def attach(self, model: MaskedLM) -> None:
         """Create this mode's modules (the backbone arrives frozen).
 
-        Afterwards :class:`~promptlearn.model.PromptModel` makes exactly :meth:`trained_parameters`
+        Afterwards :class:`~promptlearn.model.prompt_model.PromptModel` makes exactly :meth:`trained_parameters`
         trainable; a mode that unfreezes backbone parts here instead is still honoured by the default.
         """
 
@@ -150,7 +150,7 @@ class Mode(nn.Module):
 
         True when label words score (:attr:`uses_verbalizer`), :attr:`mask_only_layer` allows it and the
         mode keeps the default :meth:`encoder_kwargs`; then the model computes its last layer at [MASK]
-        only (:mod:`promptlearn.mask_only`).
+        only (:mod:`promptlearn.backbone.mask_only`).
         """
         return self.uses_verbalizer and self.mask_only_layer and type(self).encoder_kwargs is Mode.encoder_kwargs
 

@@ -4,7 +4,7 @@ The baseline prompt learning is measured against: the bare text in, the encoder 
 linear head on [CLS] (or mean) train; the MLM head is not used, so it stays as it was and is
 not stored. It is the ``head`` mode with the encoder unfrozen; the head gets a higher learning
 rate than the pretrained encoder it sits on. ``train_layers=top:N`` and ``layer_lr_decay`` act
-on the encoder as in ``pet`` (:mod:`promptlearn.modes.layerwise`); the head keeps its own rate.
+on the encoder as in ``pet`` (:mod:`promptlearn.backbone.layerwise`); the head keeps its own rate.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from promptlearn.backbone.layerwise import LayerwiseOptions, depth_groups, depth_rates, num_layers
 from promptlearn.modes.base import register
 from promptlearn.modes.head import HeadMode, HeadOptions
-from promptlearn.modes.layerwise import LayerwiseOptions, depth_groups, depth_rates, num_layers
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """``head``: a linear classifier on the frozen encoder (a linear probe; no prompt, no verbalizer).
 
-The input is the bare text (:meth:`~promptlearn.pattern.Pattern.inputs_only`), as classic
+The input is the bare text (:meth:`~promptlearn.prompt.pattern.Pattern.inputs_only`), as classic
 classifiers read it; the pattern's prompt words are not used.
 """
 
@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from promptlearn.heads import ClassificationHead, check_pooling
 from promptlearn.modes.base import Mode, ModeOptions, register
+from promptlearn.readout.heads import ClassificationHead, check_pooling
 
 
 @dataclass

@@ -12,7 +12,7 @@ without promptlearn; ``promptlearn export --merge`` writes the merged plain mode
 
 ``qlora`` (or ``lora`` with ``quantize=nf4``) is QLoRA (Dettmers et al., NeurIPS 2023): the
 encoder's linear layers are stored in 4-bit NormalFloat (``bitsandbytes``) and frozen; the LoRA
-weights and their optimizer state stay in full precision (:mod:`promptlearn.modes.quantize`).
+weights and their optimizer state stay in full precision (:mod:`promptlearn.backbone.quantize`).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from pathlib import Path
 from torch import nn
 
 from promptlearn.errors import PromptlearnError
-from promptlearn.heads import check_readout
 from promptlearn.modes.base import ModeOptions, register
 from promptlearn.modes.readout import ReadoutChoice
+from promptlearn.readout.heads import check_readout
 
 #: what ``target=query-value`` means per architecture (``model_type``), where peft's own table lacks it
 QUERY_VALUE = {"distilbert": ["q_lin", "v_lin"], "albert": ["query", "value"]}
@@ -123,7 +123,7 @@ class LoraMode(ReadoutChoice):
         options = self.options
         targets = target_modules(model, options.target) + (head_linears(model) if options.mlm_head else [])
         if options.quantize == "nf4":
-            from promptlearn.modes.quantize import quantize_nf4
+            from promptlearn.backbone.quantize import quantize_nf4
 
             quantize_nf4(model.backbone, target_modules(model, "all-linear"))
         config = LoraConfig(

@@ -3,16 +3,16 @@
 The encoder keeps its representations; what changes is how the [MASK] state maps to label words.
 The decoder weight stays frozen because it is tied to the input word embeddings: training it would
 change every input too (and store a V x H matrix). The head is found per architecture by
-:func:`promptlearn.cloze.find_transform` (BERT, RoBERTa, DistilBERT, ALBERT, ELECTRA).
+:func:`promptlearn.readout.cloze.find_transform` (BERT, RoBERTa, DistilBERT, ALBERT, ELECTRA).
 """
 
 from __future__ import annotations
 
 from torch import nn
 
-from promptlearn.cloze import find_transform
 from promptlearn.errors import PromptlearnError
 from promptlearn.modes.base import Mode, register
+from promptlearn.readout.cloze import find_transform
 
 
 @register

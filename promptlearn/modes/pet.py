@@ -2,7 +2,7 @@
 
 ``train_layers=top:N`` trains only the top N layers and the MLM head's transform and bias (the
 embeddings, and the decoder tied to them, stay frozen); ``layer_lr_decay`` gives lower layers
-smaller learning rates (:mod:`promptlearn.modes.layerwise`).
+smaller learning rates (:mod:`promptlearn.backbone.layerwise`).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from promptlearn.backbone.layerwise import LayerwiseOptions, depth_groups, depth_rates, num_layers
 from promptlearn.modes.base import Mode, ModeOptions, register
-from promptlearn.modes.layerwise import LayerwiseOptions, depth_groups, depth_rates, num_layers
 
 
 @dataclass

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from promptlearn.backbone.prompt_artifact import PromptArtifact, artifact_file
 from promptlearn.errors import PromptlearnError
-from promptlearn.heads import check_readout
 from promptlearn.modes.base import ModeOptions, register
 from promptlearn.modes.readout import PromptReadout
 from promptlearn.modes.soft_prompt import SoftPromptMode, SoftPromptOptions
-from promptlearn.ppt.artifact import PromptArtifact, artifact_file
+from promptlearn.readout.heads import check_readout
 
 
 @dataclass

@@ -4,7 +4,7 @@ Each self-attention attends to ``prompt_length`` trained key/value pairs of its 
 the real tokens (deep prompts); the backbone is frozen. ``prefix_projection`` produces the prefixes
 with an MLP from P input vectors instead (prefix tuning's reparameterization, Li & Liang, ACL 2021).
 The paper reads out with a linear head on [CLS]; by default we read label words at [MASK], so deep
-prompts combine with the verbalizer. The prefixes enter inside attention (:mod:`promptlearn.prefix`),
+prompts combine with the verbalizer. The prefixes enter inside attention (:mod:`promptlearn.backbone.prefix`),
 so the real tokens keep their position ids.
 """
 
@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from promptlearn import prompts
+from promptlearn.backbone import soft_prompts as prompts
+from promptlearn.backbone.prefix import PREFIX_KWARG, PrefixEncoder, install, real_key_values
 from promptlearn.errors import PromptlearnError
-from promptlearn.heads import check_readout
 from promptlearn.modes.base import ModeOptions, register
 from promptlearn.modes.readout import ReadoutChoice
-from promptlearn.prefix import PREFIX_KWARG, PrefixEncoder, install, real_key_values
+from promptlearn.readout.heads import check_readout
 
 INITS = ("vocab", "random")
 

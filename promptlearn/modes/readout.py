@@ -1,15 +1,15 @@
 """The ``readout`` choice shared by every mode that can read out other than label words.
 
 - ``readout=cloze`` (the default): label words at [MASK], scored through the MLM head.
-- ``readout=cls``: a new :class:`~promptlearn.heads.ClassificationHead` (random init). ``bitfit``,
+- ``readout=cls``: a new :class:`~promptlearn.readout.heads.ClassificationHead` (random init). ``bitfit``,
   ``lora`` and ``adapter`` feed it the bare text and read [CLS], like a classic classifier;
   ``ptuning_v2`` keeps the pattern and reads [CLS]; the prompt modes (:class:`PromptReadout`) keep
   the pattern and read [MASK].
-- ``readout=warp``: a :class:`~promptlearn.warp.WarpHead` at [MASK], whose class embeddings start
+- ``readout=warp``: a :class:`~promptlearn.readout.warp.WarpHead` at [MASK], whose class embeddings start
   as the label words' output rows, so training starts exactly at the cloze scores.
 
 A mode offering the choice derives from :class:`ReadoutChoice` and adds only what it trains
-itself. Its options carry ``readout: str = "cloze"`` checked by :func:`~promptlearn.heads.check_readout`;
+itself. Its options carry ``readout: str = "cloze"`` checked by :func:`~promptlearn.readout.heads.check_readout`;
 each declares the field in its own place, because the field order is the order ``--mode-opt``
 errors and ``promptlearn modes`` list the options in (:class:`ReadoutOptions`, readout alone, is
 the default: bitfit's).
@@ -22,9 +22,9 @@ from typing import ClassVar
 
 from torch import nn
 
-from promptlearn.heads import ClassificationHead, check_readout
 from promptlearn.modes.base import Mode, ModeOptions
-from promptlearn.warp import WarpHead
+from promptlearn.readout.heads import ClassificationHead, check_readout
+from promptlearn.readout.warp import WarpHead
 
 
 @dataclass
@@ -49,10 +49,10 @@ class ReadoutChoice(Mode):
     options_class: ClassVar[type[ModeOptions]] = ReadoutOptions
     #: learning rate of the ``head`` group (ptuning_v2 gives the head its main rate instead)
     head_learning_rate: ClassVar[float] = 1e-3
-    #: whether readout=cls encodes the bare text (:meth:`~promptlearn.pattern.Pattern.inputs_only`)
+    #: whether readout=cls encodes the bare text (:meth:`~promptlearn.prompt.pattern.Pattern.inputs_only`)
     #: rather than the pattern
     cls_reads_bare_text: ClassVar[bool] = True
-    #: the state the readout=cls head reads ('cls' or 'mask', see :func:`~promptlearn.heads.pool`)
+    #: the state the readout=cls head reads ('cls' or 'mask', see :func:`~promptlearn.readout.heads.pool`)
     cls_pooling: ClassVar[str] = "cls"
     #: these modes have always run the full last layer (the mask-only one is not checked against their layers)
     mask_only_layer: ClassVar[bool] = False
@@ -93,7 +93,7 @@ class PromptReadout(ReadoutChoice):
     encoder, whatever the prompt's rate (``--lr``): at ptuning's 1e-3 a fresh head was still
     improving at step 100 of every agnews run, its training loss no lower than the cloze readout's
     (docs/modes.md, "Choosing a readout").
-    Cloze and warp keep the mask-only last layer (:mod:`promptlearn.mask_only`); cls runs the full one.
+    Cloze and warp keep the mask-only last layer (:mod:`promptlearn.backbone.mask_only`); cls runs the full one.
     """
 
     head_learning_rate: ClassVar[float] = 1e-2

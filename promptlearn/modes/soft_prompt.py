@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from promptlearn import prompts
+from promptlearn.backbone import soft_prompts as prompts
 from promptlearn.errors import PromptlearnError
-from promptlearn.heads import check_readout
 from promptlearn.modes.base import ModeOptions, register
 from promptlearn.modes.readout import PromptReadout
+from promptlearn.readout.heads import check_readout
 
 
 @dataclass

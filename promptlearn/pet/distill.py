@@ -5,14 +5,14 @@ The soft labels are softmax(merged logits / T) (T = 2 in PET). The pool goes to
 order and in the order of ``labels``, to ``soft_labels.jsonl``, beside the labelled dev and the test
 split; the final classifier
 (``final_mode``, PET's sequence classifier = ``finetune``) is trained on them through the cloze
-objective's soft-target loss (KL at temperature T, :mod:`promptlearn.objective`) into ``final/``.
+objective's soft-target loss (KL at temperature T, :mod:`promptlearn.training.objective`) into ``final/``.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from promptlearn.data import Example
+from promptlearn.data.examples import Example
 from promptlearn.errors import PromptlearnError
 from promptlearn.modes import get_mode
 from promptlearn.outputs import DATA, staged_folder, to_json

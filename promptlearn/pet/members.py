@@ -21,7 +21,7 @@ import numpy as np
 
 from promptlearn import api
 from promptlearn.config import RunConfig
-from promptlearn.data import Example
+from promptlearn.data.examples import Example
 from promptlearn.outputs import to_json, write_bytes_atomic
 from promptlearn.pet.ensemble import log_probs
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from promptlearn.config import RunConfig
 from promptlearn.errors import PromptlearnError
 from promptlearn.pet.config import PetConfig
-from promptlearn.presets import resolve_prompt, task_patterns
+from promptlearn.prompt.presets import resolve_prompt, task_patterns
 
 
 def resolve_patterns(

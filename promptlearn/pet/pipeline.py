@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from promptlearn import api
-from promptlearn.data import Example, load_task_data
+from promptlearn.data.examples import Example, load_task_data
 from promptlearn.errors import PromptlearnError
 from promptlearn.outputs import PET, check_output_free, mark_output, set_aside, write_json_atomic
 from promptlearn.pet import distill
@@ -43,7 +43,7 @@ from promptlearn.pet.pool import (
 )
 from promptlearn.pet.selection import added_count, select
 from promptlearn.pet.summary import write_summary
-from promptlearn.verbalizer import Verbalizer
+from promptlearn.prompt.verbalizer import Verbalizer
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,8 @@ import json
 from pathlib import Path
 
 from promptlearn import api
-from promptlearn.data import Example, TaskData, few_shot
+from promptlearn.data.examples import Example, TaskData
+from promptlearn.data.sampling import few_shot
 from promptlearn.outputs import DATA, staged_folder, to_json, write_text_atomic
 from promptlearn.pet.config import PetConfig
 

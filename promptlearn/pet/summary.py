@@ -10,7 +10,7 @@ import numpy as np
 from promptlearn.outputs import write_json_atomic, write_text_atomic
 from promptlearn.pet.distill import FINAL
 from promptlearn.pet.pool import POOL, read_hidden_labels
-from promptlearn.trainer import classification_metrics
+from promptlearn.training.metrics import classification_metrics
 
 if TYPE_CHECKING:
     from promptlearn.pet.pipeline import Pipeline

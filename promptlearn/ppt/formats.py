@@ -1,7 +1,7 @@
 """The three self-supervised cloze formats of PPT (Gu et al., ACL 2022), built from unlabeled documents.
 
 Each format turns a stream of :class:`~promptlearn.ppt.corpus.Document` into labelled
-:class:`~promptlearn.data.Example` objects, with the pattern and label words it is read with.
+:class:`~promptlearn.data.examples.Example` objects, with the pattern and label words it is read with.
 Everything is deterministic given the ``random.Random`` passed in; classes are balanced by
 construction (round-robin over the labels), so chance accuracy is 1 / number of labels.
 
@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from promptlearn.data import Example
+from promptlearn.data.examples import Example
 from promptlearn.errors import PromptlearnError
 from promptlearn.ppt.corpus import Document
 

@@ -2,13 +2,13 @@
 
 The model, PVP and evaluation are the ones ``promptlearn train`` uses (:func:`promptlearn.api.build`
 with the soft-prompt mode, a format's pattern and label words); only the loop is dedicated. The
-:class:`~promptlearn.trainer.Trainer` loop draws shuffled epochs from a list and keeps the
+:class:`~promptlearn.training.trainer.Trainer` loop draws shuffled epochs from a list and keeps the
 best-on-dev weights; pretraining instead reads an endless stream from a corpus that need not fit
 in memory, keeps the *last* prompt, and must resume mid-stream after an interruption with the
 exact optimizer, schedule, RNG and stream position. That is ~60 lines here rather than new
 branches in the shared trainer.
 
-Output folder: ``prompt.safetensors`` (the artifact, see :mod:`promptlearn.ppt.artifact`) and
+Output folder: ``prompt.safetensors`` (the artifact, see :mod:`promptlearn.backbone.prompt_artifact`) and
 ``pretrain.json`` (config, held-out curve), both written atomically at the end; while training,
 ``checkpoint.pt`` (removed at the end). Rerunning the same command after an interruption
 continues from the last checkpoint and gives the same prompt as an uninterrupted run.
@@ -32,13 +32,13 @@ from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from promptlearn import api
+from promptlearn.backbone.prompt_artifact import PROMPT_FILE, PromptArtifact, artifact_metadata
 from promptlearn.config import RunConfig
 from promptlearn.errors import PromptlearnError
 from promptlearn.outputs import PRETRAIN, check_output_free, mark_output, write_bytes_atomic, write_json_atomic
-from promptlearn.ppt.artifact import PROMPT_FILE, PromptArtifact, artifact_metadata
 from promptlearn.ppt.formats import get_format
 from promptlearn.ppt.stream import batched, heldout_examples, training_examples
-from promptlearn.trainer import diverged, restore_trained
+from promptlearn.training.trainer import diverged, restore_trained
 
 logger = logging.getLogger(__name__)
 

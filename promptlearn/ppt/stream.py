@@ -12,7 +12,7 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
-from promptlearn.data import Example
+from promptlearn.data.examples import Example
 from promptlearn.errors import PromptlearnError
 from promptlearn.ppt.corpus import is_heldout, read_documents, shuffled
 from promptlearn.ppt.formats import get_format

@@ -22,8 +22,9 @@ def count_parameters(model_name: str) -> dict[str, tuple[int, int] | tuple[str, 
 
     Modes that cannot be built with default options (they need a file, say) get ``("-", "-")``.
     """
-    from promptlearn.model import PromptModel, load_backbone, load_tokenizer
-    from promptlearn.pattern import Pattern
+    from promptlearn.backbone.loading import load_backbone, load_tokenizer
+    from promptlearn.model.prompt_model import PromptModel
+    from promptlearn.prompt.pattern import Pattern
 
     tokenizer = load_tokenizer(model_name)
     backbone = load_backbone(model_name)
@@ -44,7 +45,7 @@ def count_parameters(model_name: str) -> dict[str, tuple[int, int] | tuple[str, 
 
 def describe_mode(name: str) -> str:
     """A mode's description, default learning rates and options (name, type, default) with their meaning."""
-    from promptlearn.mode_options import option_fields
+    from promptlearn.modes.options import option_fields
 
     mode_class = get_mode(name)
     lines = [f"{name}: {mode_class.description}", f"default learning rates: {default_learning_rates(mode_class)}"]

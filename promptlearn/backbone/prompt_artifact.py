@@ -2,7 +2,7 @@
 
 An artifact is a single safetensors file (``prompt.safetensors``, tensor ``prompt``) whose
 metadata records the format version, the base model (name as given, and its fingerprint:
-sizes, a hash of its config and a hash of its word embeddings, see :mod:`promptlearn.fingerprint`),
+sizes, a hash of its config and a hash of its word embeddings, see :mod:`promptlearn.backbone.fingerprint`),
 prompt length, pretraining format, label words, steps and held-out accuracy. A soft prompt only
 means something to the embeddings it was trained against: it has the same shape (n, E), E the word
 embeddings' width, on every model with that width, so a shape check is not enough. Loading
@@ -18,10 +18,10 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError, safe_open
 
+from promptlearn.backbone.fingerprint import base_fingerprint, check_same_base
+from promptlearn.backbone.soft_prompts import PROMPT_FILE
 from promptlearn.errors import PromptlearnError
-from promptlearn.fingerprint import base_fingerprint, check_same_base
 from promptlearn.outputs import write_safetensors_atomic
-from promptlearn.prompts import PROMPT_FILE
 
 ARTIFACT_VERSION = 1
 _TENSOR = "prompt"

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from promptlearn.cloze import find_transform
 from promptlearn.errors import PromptlearnError
+from promptlearn.readout.cloze import find_transform
 
 if TYPE_CHECKING:
-    from promptlearn.lm import MaskedLM
+    from promptlearn.readout.masked_lm import MaskedLM
 
 
 class WarpHead(nn.Module):

@@ -3,7 +3,7 @@
 The file (``RunConfig.soft_labels``) holds one JSON list per line, in the order of the train split's
 examples and of ``RunConfig.labels``, e.g. ``[0.82, 0.18]``; PET's pipeline writes it
 (``data/final/soft_labels.jsonl``). A run with soft labels learns them through the objective's KL
-loss at ``RunConfig.temperature`` (:class:`promptlearn.objective.Objective`).
+loss at ``RunConfig.temperature`` (:class:`promptlearn.training.objective.Objective`).
 """
 
 from __future__ import annotations

@@ -26,12 +26,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from promptlearn.cloze import ClozeScorer
-from promptlearn.data import Example
+from promptlearn.data.examples import Example
 from promptlearn.errors import PromptlearnError
-from promptlearn.pvp import PVP
-from promptlearn.trainer import classification_metrics
-from promptlearn.verbalizer import Verbalizer
+from promptlearn.prompt.pvp import PVP
+from promptlearn.prompt.verbalizer import Verbalizer
+from promptlearn.readout.cloze import ClozeScorer
+from promptlearn.training.metrics import classification_metrics
 
 TOP_K = 100
 ROUNDS = 3

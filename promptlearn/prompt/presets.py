@@ -7,7 +7,7 @@ A template file lists patterns with ids and their source in the literature::
         pattern: "{text} It was [MASK] ."
         source: LM-BFF (Gao et al., 2021), Table 1
 
-A verbalizer file maps each label name to its words (see :mod:`promptlearn.verbalizer`).
+A verbalizer file maps each label name to its words (see :mod:`promptlearn.prompt.verbalizer`).
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from pathlib import Path
 import yaml
 
 from promptlearn.errors import PromptlearnError
-from promptlearn.pattern import Pattern
-from promptlearn.verbalizer import Verbalizer
+from promptlearn.prompt.pattern import Pattern
+from promptlearn.prompt.verbalizer import Verbalizer
 
 
 def preset_root() -> Path:
     """Folder holding ``templates/`` and ``verbalizers/``: inside the installed package or the checkout."""
-    installed = Path(__file__).parent / "_presets"
-    return installed if installed.is_dir() else Path(__file__).resolve().parent.parent
+    installed = Path(__file__).parents[1] / "_presets"
+    return installed if installed.is_dir() else Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)

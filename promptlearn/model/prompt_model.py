@@ -2,88 +2,34 @@
 
 The backbone is any ``AutoModelForMaskedLM``. The mode (see :mod:`promptlearn.modes.base`) decides
 what is embedded and what trains, and declares its readout; the scores come from
-:func:`promptlearn.objective.class_scores`: the mode's classification head, or (without one) only
-the verbalizer's words, only at the masks (:mod:`promptlearn.label_words`).
+:func:`promptlearn.readout.scores.class_scores`: the mode's classification head, or (without one) only
+the verbalizer's words, only at the masks (:mod:`promptlearn.readout.label_words`).
 """
 
 from __future__ import annotations
 
 import inspect
 from contextlib import nullcontext
-from pathlib import Path
 
 import torch
 from torch import nn
 
-from promptlearn import mask_only
-from promptlearn.cloze import ClozeScorer
-from promptlearn.errors import PromptlearnError
-from promptlearn.fingerprint import base_fingerprint
-from promptlearn.hub import check_local_model, require_hub
-from promptlearn.lm import MaskedLM
+from promptlearn.backbone import mask_only
+from promptlearn.backbone.fingerprint import base_fingerprint
 from promptlearn.modes.base import Mode
-from promptlearn.objective import class_scores
-
-
-def load_tokenizer(name: str):
-    """Tokenizer of a local folder or Hub id (fails fast, with a clear message, when offline)."""
-    from transformers import AutoTokenizer
-
-    return _from_pretrained(AutoTokenizer, name)
-
-
-def load_backbone(name: str, mlm_head: bool = True) -> nn.Module:
-    """``AutoModelForMaskedLM`` from a local folder or Hub id.
-
-    With ``mlm_head`` (readouts that score label words), a checkpoint without the MLM head's
-    weights (e.g. a saved plain ``BertModel``) is refused: transformers would fill the head at random.
-    """
-    from transformers import AutoModelForMaskedLM
-
-    backbone, info = _from_pretrained(AutoModelForMaskedLM, name, output_loading_info=True)
-    missing = missing_head_weights(backbone, info["missing_keys"]) if mlm_head else []
-    if missing:
-        raise PromptlearnError(
-            f"{name} has no trained masked-LM head ({len(missing)} head weights are not in the checkpoint, e.g. "
-            f"{missing[0]}), so label-word scores would come from a random head. Use a checkpoint saved with its "
-            "MLM head (a *ForMaskedLM model), or a mode with a classification head (--mode head or finetune)."
-        )
-    return backbone
-
-
-def missing_head_weights(backbone: nn.Module, missing_keys) -> list[str]:
-    """The ``missing_keys`` of a load that belong to the MLM head (outside the encoder), tied weights excepted."""
-    tied = backbone.get_input_embeddings().weight
-    params = dict(backbone.named_parameters(remove_duplicate=False))
-    encoder = backbone.base_model_prefix + "."
-    return sorted(key for key in missing_keys if not key.startswith(encoder) and params.get(key) is not tied)
-
-
-def _from_pretrained(auto_class, name: str, **kwargs):
-    if Path(name).is_dir():
-        try:
-            return auto_class.from_pretrained(name, **kwargs)
-        except (OSError, ValueError) as err:
-            raise PromptlearnError(f"Could not load {auto_class.__name__[4:]} from folder {name}: {err}") from err
-    check_local_model(name)
-    try:
-        return auto_class.from_pretrained(name, local_files_only=True, **kwargs)
-    except OSError:
-        require_hub("model", name)
-    try:
-        return auto_class.from_pretrained(name, **kwargs)
-    except OSError as err:
-        raise PromptlearnError(f"Could not load model {name!r} from the Hugging Face Hub: {err}") from err
+from promptlearn.readout.cloze import ClozeScorer
+from promptlearn.readout.masked_lm import MaskedLM
+from promptlearn.readout.scores import class_scores
 
 
 class PromptModel(MaskedLM):
-    """A masked LM, a mode and the verbalizer's label words (:class:`~promptlearn.lm.MaskedLM`).
+    """A masked LM, a mode and the verbalizer's label words (:class:`~promptlearn.readout.masked_lm.MaskedLM`).
 
     ``label_words``: for each class, its words (token ids, or lists of ids for multi-token words);
     a class's score is the mean of its words' scores. Empty for modes with a classification head.
     ``tokenizer`` is the backbone's, for modes that initialise from words (e.g. soft prompts).
     After the mode attaches, exactly the parameters it declares (``mode.trained_parameters``) train.
-    ``base_fingerprint`` identifies the backbone as loaded (:mod:`promptlearn.fingerprint`), for artifacts.
+    ``base_fingerprint`` identifies the backbone as loaded (:mod:`promptlearn.backbone.fingerprint`), for artifacts.
     """
 
     def __init__(
@@ -120,7 +66,7 @@ class PromptModel(MaskedLM):
             param.requires_grad_(True)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Class scores (B, C) for a collated batch (see :meth:`promptlearn.pvp.PVP.collate`)."""
+        """Class scores (B, C) for a collated batch (see :meth:`promptlearn.prompt.pvp.PVP.collate`)."""
         return class_scores(self, self.mode.head, self.hidden_states(batch), batch)
 
     def hidden_states(self, batch: dict[str, torch.Tensor], every_row: bool = False) -> torch.Tensor:

@@ -5,7 +5,7 @@ leading space where the pattern has one: BPE tokenizers (RoBERTa) need it, WordP
 Label words are tokenized the way they would appear at ``[MASK]``: with a leading space when the
 pattern puts a space before the mask (RoBERTa's ``Ġgreat``). A word may be several tokens: the
 pattern's ``[MASK]`` then becomes as many consecutive masks as the longest label word needs
-(scored by :class:`promptlearn.label_words.LabelWords`).
+(scored by :class:`promptlearn.readout.label_words.LabelWords`).
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from itertools import chain
 import numpy as np
 import torch
 
-from promptlearn.data import Example, TaskData
+from promptlearn.data.examples import Example, TaskData
 from promptlearn.errors import PromptlearnError
-from promptlearn.pattern import Literal, Mask, Pattern, Sep, Slot, Soft
-from promptlearn.verbalizer import Verbalizer
+from promptlearn.prompt.pattern import Literal, Mask, Pattern, Sep, Slot, Soft
+from promptlearn.prompt.verbalizer import Verbalizer
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class PVP:
                 f"The pattern {pattern.source!r} alone takes {fixed} tokens with special tokens, which leaves "
                 f"no room for the input within --max-length {max_length}. Raise --max-length or shorten it."
             )
-        #: appends demonstrations to every encoded input when set (:mod:`promptlearn.demonstrations`)
+        #: appends demonstrations to every encoded input when set (:mod:`promptlearn.prompt.demonstrations`)
         self.demonstrations = None
         #: the model's position count, set with the model: a longer input is refused before it reaches it
         self.max_positions: int | None = None
@@ -121,7 +121,7 @@ class PVP:
         """Tokenize and truncate ``examples`` (inputs only, longest slot first).
 
         ``soft_targets`` (N, C), e.g. an ensemble's probabilities, are what the objective then learns
-        (KL at its temperature, see :class:`~promptlearn.objective.Objective`) instead of the labels.
+        (KL at its temperature, see :class:`~promptlearn.training.objective.Objective`) instead of the labels.
         With demonstrations, ``draw`` picks which (seeded) draw of them each input gets.
         """
         if soft_targets is not None:

@@ -5,7 +5,7 @@ a depth: 0 for the embeddings (and an MLM decoder tied to them), i + 1 for trans
 L + 1 for whatever sits above the L layers (pooler, MLM head transform and bias). A parameter
 outside the layers that layer 0 already reads (DeBERTa's relative-position embeddings, which
 every layer reads) is as deep as layer 0, the lowest layer it changes: it trains with the whole
-stack only, at layer 0's rate. Where each family keeps these is :mod:`promptlearn.architectures`.
+stack only, at layer 0's rate. Where each family keeps these is :mod:`promptlearn.backbone.architectures`.
 ``top:N`` trains depths L - N + 1 and up; with decay d the parameters at depth k train at
 lr * d ** (L - min(k, L)): the top layer and what is above it at lr, the embeddings lowest, at
 lr * d ** L (Clark et al., ELECTRA, ICLR 2020; Sun et al., "How to Fine-Tune BERT for Text
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from promptlearn.architectures import Architecture, architecture
+from promptlearn.backbone.architectures import Architecture, architecture
 from promptlearn.errors import PromptlearnError
 
 ALL_LAYERS = "all"

@@ -1,11 +1,11 @@
 """Objective: how hidden states become class scores, what training minimises, and probabilities.
 
-Scoring (:func:`class_scores`, which :class:`~promptlearn.model.PromptModel` calls on the encoder's
+Scoring (:func:`class_scores`, which :class:`~promptlearn.model.prompt_model.PromptModel` calls on the encoder's
 hidden states) is the readout a mode declares but does not implement: the cloze scoring, label
-words at the mask(s) (:func:`cloze_scores`, through :class:`~promptlearn.label_words.LabelWords`),
+words at the mask(s) (:func:`cloze_scores`, through :class:`~promptlearn.readout.label_words.LabelWords`),
 or the classification-head scoring, the mode's ``head`` on the pooled state (:func:`head_scores`).
 
-The :class:`~promptlearn.trainer.Trainer` knows nothing of cloze questions: it asks the objective
+The :class:`~promptlearn.training.trainer.Trainer` knows nothing of cloze questions: it asks the objective
 for the loss of a batch (:meth:`Objective.training_loss`) and for class probabilities
 (:meth:`Objective.probabilities`), from class scores (B, C) of either scoring alike.
 
@@ -14,7 +14,7 @@ for the loss of a batch (:meth:`Objective.training_loss`) and for class probabil
   divergence from them to the scores softened by ``temperature``, times T² so that gradients keep
   their scale whatever T (Hinton et al. 2015; PET's distillation uses T = 2).
 - Auxiliary masked-LM loss (PET): ``loss = (1 - w) * task + w * MLM`` on a batch of unlabelled
-  text per step (:class:`~promptlearn.aux_mlm.MlmBatches`), ``w = aux_mlm_weight``.
+  text per step (:class:`~promptlearn.training.aux_mlm.MlmBatches`), ``w = aux_mlm_weight``.
 
 :meth:`Objective.probabilities` turns scores into uncalibrated probabilities; calibration and the
 averaging over demonstration draws belong to the run's prediction path,
@@ -23,33 +23,11 @@ averaging over demonstration draws belong to the run's prediction path,
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 from torch import nn
 
-from promptlearn.aux_mlm import MlmBatches
 from promptlearn.errors import PromptlearnError
-
-if TYPE_CHECKING:
-    from promptlearn.lm import MaskedLM
-
-
-def cloze_scores(model: MaskedLM, hidden: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Hidden states (B, T, H) -> class scores (B, C): the label words at the mask(s)."""
-    return model.cloze_scores(hidden, batch)
-
-
-def head_scores(head: nn.Module, hidden: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Hidden states (B, T, H) -> class scores (B, C): ``head`` (a ClassificationHead, or a WarpHead at [MASK])."""
-    return head(hidden, batch["attention_mask"], batch.get("mask_positions"))
-
-
-def class_scores(model: MaskedLM, head: nn.Module | None, hidden: torch.Tensor, batch: dict[str, torch.Tensor]):
-    """The readout a mode declares: its ``head``'s scores when it owns one, else the label words' (B, C)."""
-    if head is None:
-        return cloze_scores(model, hidden, batch)
-    return head_scores(head, hidden, batch)
+from promptlearn.training.aux_mlm import MlmBatches
 
 
 class Objective:

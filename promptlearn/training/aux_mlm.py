@@ -4,7 +4,7 @@ BERT's recipe: 15 % of the non-special tokens of each text are chosen; of those,
 mask token, 10 % a random token and 10 % stay; the loss reads the chosen positions only (label
 -100 elsewhere). Batches are drawn in a seeded, endless shuffle, so a run is reproducible.
 
-The batch goes through the run's mode like a training batch (:meth:`~promptlearn.lm.MaskedLM.mlm_loss`),
+The batch goes through the run's mode like a training batch (:meth:`~promptlearn.readout.masked_lm.MaskedLM.mlm_loss`),
 so a mode that trains a soft prompt or deep prefixes gets the MLM gradient too: ``prompt_length``
 slots for the prompt follow [CLS], where a prompt mode puts its prompt in a pattern without
 [SOFT] (``soft_positions``, never masked nor read). Pairs carry their segment ids, as in training.

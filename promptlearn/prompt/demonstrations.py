@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from promptlearn.data import Example
+from promptlearn.data.examples import Example
 from promptlearn.errors import PromptlearnError
-from promptlearn.pvp import PVP, Encoded
+from promptlearn.prompt.pvp import PVP, Encoded
 
 
 @dataclass

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from promptlearn.config import CALIBRATIONS
-from promptlearn.data import Example
+from promptlearn.data.examples import Example
 from promptlearn.errors import PromptlearnError
 from promptlearn.outputs import write_json_atomic
 

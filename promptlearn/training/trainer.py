@@ -7,12 +7,12 @@ left), each example weighted alike: the step a single batch of the whole window 
 precision (bf16 autocast on GPU, fp32 on CPU) and multi-process (``accelerate launch``) come
 from ``accelerate``; each run gets an accelerator of its own, and counts its steps on its own
 share of the data. Training batches group examples of similar lengths (``group_by_length``,
-:mod:`promptlearn.batching`) and evaluation sorts inputs by length; each batch is padded to its
+:mod:`promptlearn.training.batching`) and evaluation sorts inputs by length; each batch is padded to its
 own longest.
 
 A non-finite loss stops training with an error (checked every step on CPU; on a GPU at each
 evaluation and at the end, so the host does not wait for the device every step): the weights
-kept are never NaN. While it trains, :class:`~promptlearn.progress.Progress` shows how far it is.
+kept are never NaN. While it trains, :class:`~promptlearn.training.progress.Progress` shows how far it is.
 
 Lean by construction: frozen weights get no gradients and no optimizer state (the optimizer sees
 only the mode's groups); under mixed precision the frozen ``nn.Linear`` weights are stored in the
@@ -38,28 +38,19 @@ import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState, GradientState
 from accelerate.utils import set_seed
-from sklearn.metrics import accuracy_score, f1_score
 from torch.utils.data import DataLoader
 from transformers import get_linear_schedule_with_warmup
 
-from promptlearn.batching import LengthGroupedBatches
 from promptlearn.config import RunConfig
 from promptlearn.errors import PromptlearnError
-from promptlearn.model import PromptModel
-from promptlearn.objective import Objective
-from promptlearn.progress import Progress
-from promptlearn.pvp import Encoded
+from promptlearn.model.prompt_model import PromptModel
+from promptlearn.prompt.pvp import Encoded
+from promptlearn.training.batching import LengthGroupedBatches
+from promptlearn.training.metrics import classification_metrics
+from promptlearn.training.objective import Objective
+from promptlearn.training.progress import Progress
 
 logger = logging.getLogger(__name__)
-
-
-def classification_metrics(gold: list[int] | np.ndarray, predicted: list[int] | np.ndarray, num_labels: int) -> dict:
-    """Accuracy and macro-F1 (over all ``num_labels`` classes, absent ones included)."""
-    labels = list(range(num_labels))
-    return {
-        "accuracy": float(accuracy_score(gold, predicted)),
-        "macro_f1": float(f1_score(gold, predicted, labels=labels, average="macro", zero_division=0)),
-    }
 
 
 def mixed_precision(precision: str) -> str:

@@ -1,9 +1,9 @@
 """Per-architecture facts, keyed by ``config.model_type``: where each encoder family keeps its
 embeddings, its layers and the parameters shared across them, for depth-aware code (layer-wise
-training and learning-rate decay, :mod:`promptlearn.modes.layerwise`).
+training and learning-rate decay, :mod:`promptlearn.backbone.layerwise`).
 
 Parameter names are matched by fragments, so one entry serves a family's every head. A family
-not listed here is read with the BERT layout; :func:`promptlearn.modes.layerwise.depth_groups`
+not listed here is read with the BERT layout; :func:`promptlearn.backbone.layerwise.depth_groups`
 still refuses a model whose layers it cannot find.
 """
 

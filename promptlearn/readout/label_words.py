@@ -1,12 +1,12 @@
 """LabelWords: the verbalizer's token table, and class scores from the hidden states at the masks.
 
 W label words, each of up to M tokens, each owned by one of C labels. A pattern's ``[MASK]`` is M
-consecutive masks (:class:`~promptlearn.pvp.PVP`); token m of a word is read at mask m.
+consecutive masks (:class:`~promptlearn.prompt.pvp.PVP`); token m of a word is read at mask m.
 
 - Every word one token (M = 1): a word's score is its **logit** at the mask, as it always was.
   A logit and the log-probability differ by the mask's log-normaliser, the same for every word,
   so class probabilities, losses and predictions are those of log-probabilities: only the
-  label-word rows of the decoder are computed (:class:`~promptlearn.cloze.ClozeScorer`).
+  label-word rows of the decoder are computed (:class:`~promptlearn.readout.cloze.ClozeScorer`).
 - Some word several tokens (M > 1): a word's score is the **mean** (``word_score='mean'``, the
   default) or the **sum** (``'sum'``, PET's) of its tokens' log-probabilities at their masks. Here
   the normalisers differ between masks, so they are computed over the whole vocabulary, at the M
@@ -27,7 +27,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from promptlearn.cloze import ClozeScorer
+from promptlearn.readout.cloze import ClozeScorer
 
 #: how a multi-token word's token log-probabilities become its score
 WORD_SCORES = ("mean", "sum")

@@ -17,14 +17,14 @@ import torch
 from torch import nn
 
 from promptlearn.errors import PromptlearnError
-from promptlearn.pattern import Pattern
+from promptlearn.prompt.pattern import Pattern
 
 #: name of the (n, E) prompt tensor in a run folder's weights (``mode.prompt`` of the PromptModel)
 PROMPT_KEY = "mode.prompt"
 DEFAULT_PROMPT_LENGTH = 20
 INITS = ("random", "vocab", "text:WORDS", "file:PATH")
 _WEIGHTS = "weights.safetensors"
-#: the prompt file inside a ``promptlearn pretrain-prompt`` folder (promptlearn.ppt.artifact imports it)
+#: the prompt file inside a ``promptlearn pretrain-prompt`` folder (promptlearn.backbone.prompt_artifact imports it)
 PROMPT_FILE = "prompt.safetensors"
 _BRACKETED = re.compile(r"\[[^\]]*\]|<[^>]*>")
 

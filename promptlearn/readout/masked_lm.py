@@ -1,6 +1,6 @@
 """MaskedLM: what a mode works on — the backbone, its tokenizer, embeddings, encoder and label-word scores.
 
-Modes receive a :class:`MaskedLM` (the :class:`~promptlearn.model.PromptModel` is one), so the
+Modes receive a :class:`MaskedLM` (the :class:`~promptlearn.model.prompt_model.PromptModel` is one), so the
 imports run one way: ``model`` -> ``modes`` -> ``lm``, and no mode imports the model.
 """
 
@@ -9,15 +9,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from promptlearn.cloze import ClozeScorer
-from promptlearn.label_words import LabelWords
+from promptlearn.readout.cloze import ClozeScorer
+from promptlearn.readout.label_words import LabelWords
 
 
 class MaskedLM(nn.Module):
     """A masked LM with its tokenizer and (for cloze readouts) the verbalizer's :class:`LabelWords`.
 
     ``label_words``: for each class, its words, each an id or a list of token ids (multi-token
-    words); empty for a classification head. For multi-token words (:mod:`promptlearn.label_words`):
+    words); empty for a classification head. For multi-token words (:mod:`promptlearn.readout.label_words`):
     ``decoding`` at evaluation, 'one-pass', 'exact' (left to right) or 'confident'; ``word_score``,
     'mean' or 'sum' of a word's token log-probabilities; ``word_masks`` at evaluation, 'longest' (every
     word at the longest word's masks) or 'own'. The scorer is made by :meth:`score_with`.
@@ -73,7 +73,7 @@ class MaskedLM(nn.Module):
         raise NotImplementedError
 
     def mlm_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """The masked-LM loss of a batch of masked texts (:class:`~promptlearn.aux_mlm.MlmBatches`).
+        """The masked-LM loss of a batch of masked texts (:class:`~promptlearn.training.aux_mlm.MlmBatches`).
 
         The batch is embedded and encoded through the mode, like a training batch, so the MLM
         gradient reaches what the mode trains (a soft prompt, deep prefixes), not only the backbone.

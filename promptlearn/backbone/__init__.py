@@ -1,0 +1,1 @@
+"""The encoder: loading, fingerprints, the per-architecture table, mask-only layer, prefixes, adapters, quantization."""

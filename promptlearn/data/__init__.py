@@ -1,0 +1,1 @@
+"""Data: examples and their files, and few-shot sampling."""

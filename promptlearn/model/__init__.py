@@ -1,0 +1,1 @@
+"""PromptModel: a backbone, a mode and a readout, as one module."""

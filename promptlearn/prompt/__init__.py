@@ -1,0 +1,1 @@
+"""Prompts as text: pattern, verbalizer, PVP, presets, demonstrations (text -> ids, never models)."""

@@ -1,0 +1,1 @@
+"""Readouts: hidden states -> class scores (label words at the mask, heads, warp)."""

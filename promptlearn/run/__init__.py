@@ -1,0 +1,2 @@
+"""A run: its features (calibration, demonstrations, soft labels, auxiliary MLM, label search,
+unlabelled pool) and its folder."""

@@ -1,0 +1,1 @@
+"""Training: the trainer loop, the objective, batching, progress and metrics."""
