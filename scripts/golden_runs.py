@@ -2,7 +2,7 @@
 
 Issue 21 moves every module of the library without changing behaviour. This script pins what
 "without changing behaviour" means for outputs: it runs a fixed set of commands on the tiny offline
-fixture model and tasks (tests/fixtures.py) through the CLI, so flags are covered too, and digests
+fixture model and tasks (tests/helpers/fixtures.py) through the CLI, so flags are covered too, and digests
 every file each run writes. ``record`` writes the reference (tests/golden/run_digests.json, committed);
 ``check`` re-runs everything and names, per run folder, the files that differ (for JSON files and
 safetensors headers, the keys and values; for tensors, their names), exiting 1 on any difference.
@@ -143,7 +143,7 @@ def prepare_inputs(work: Path) -> None:
     """The model, task, corpus, soft labels and experiment YAML every run reads, all inside ``work``."""
     import yaml
 
-    from tests.fixtures import POOL_TASK, save_tiny_model, write_corpus, write_task
+    from tests.helpers.fixtures import POOL_TASK, save_tiny_model, write_corpus, write_task
 
     save_tiny_model(work / "model", "bert")
     write_task(work / "pool", POOL_TASK | {"dev": POOL_TASK["test"]})

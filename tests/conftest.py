@@ -1,48 +1,23 @@
 """Shared fixtures: tiny random masked LMs with a fixture vocabulary, tiny tasks, the real bert-tiny.
 
-The builders live in tests/fixtures.py (plain functions that scripts/golden_runs.py also uses); the
-names test modules import from here are re-exported from there.
+The builders live in tests/helpers/fixtures.py (plain functions that scripts/golden_runs.py also uses);
+test modules import them from there, never from here.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-import torch
 
-from tests.fixtures import (  # noqa: F401  (re-exported: test modules import them from conftest)
-    TINY_MODELS,
+from tests.helpers.fixtures import (
+    BERT_TINY,
+    SHARED_DATA,
     TINY_TASK,
-    VOCAB,
+    require_shared,
     save_tiny_model,
-    tiny_albert,
-    tiny_bert,
-    tiny_distilbert,
-    tiny_electra,
-    tiny_roberta,
-    tiny_tokenizer,
     write_task,
 )
-
-REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
-BERT_TINY = SHARED / "models" / "bert-tiny"
-SHARED_DATA = SHARED / "data"
-
-
-def record_optimizers(monkeypatch) -> list[torch.optim.Optimizer]:
-    """Patch ``torch.optim.AdamW`` for this test; the list fills with every AdamW built, in order."""
-    optimizers = []
-
-    class RecordingAdamW(torch.optim.AdamW):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            optimizers.append(self)
-
-    monkeypatch.setattr(torch.optim, "AdamW", RecordingAdamW)
-    return optimizers
 
 
 @pytest.fixture(scope="session")
@@ -77,17 +52,6 @@ def tiny_model_dir(tmp_path_factory):
 def tiny_task_dir(tmp_path) -> Path:
     """A separable 2-label task: 3 train, 2 dev, 4 test examples."""
     return write_task(tmp_path / "tiny-task", TINY_TASK)
-
-
-def require_shared(marker: Path, what: str) -> None:
-    """Skip a test whose ../shared file ``marker`` is absent; under CI (``CI`` set) fail instead:
-    CI has ../shared beside the repo, so a missing file there means the real-model tests would silently not run."""
-    if marker.is_file():
-        return
-    message = f"{what} not found at {marker.parent} (needs the shared/ folder beside the repo)"
-    if os.environ.get("CI", "").lower() not in {"", "0", "false", "no"}:
-        pytest.fail(f"{message}; CI is set, so the tests that need it fail instead of skipping")
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")

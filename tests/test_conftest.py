@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import require_shared
+from tests.helpers.fixtures import require_shared
 
 
 def test_missing_shared_files_fail_under_ci_and_skip_elsewhere(tmp_path, monkeypatch):

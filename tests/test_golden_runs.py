@@ -15,7 +15,7 @@ import sys
 import pytest
 
 from promptlearn.modes import MODES
-from tests.conftest import REPO
+from tests.helpers.fixtures import REPO
 
 SCRIPT = REPO / "scripts" / "golden_runs.py"
 

@@ -4,7 +4,7 @@ import contextlib
 import io
 import re
 
-from tests.conftest import REPO
+from tests.helpers.fixtures import REPO
 
 
 def python_blocks(markdown: str) -> list[str]:

@@ -4,7 +4,7 @@ The whole ``*ForMaskedLM`` runs, so the MLM head produces logits over the whole 
 every position (B, T, V); every batch is padded to a fixed length; the label words are gathered
 at [MASK] afterwards. Eager PyTorch, plain AdamW, the whole model trains. It is deliberately
 independent of :mod:`promptlearn.model.prompt_model` and :mod:`promptlearn.readout.cloze`, so that the two agreeing
-(tests/test_bench.py) checks both.
+(tests/bench/test_bench.py) checks both.
 """
 
 from __future__ import annotations

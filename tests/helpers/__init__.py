@@ -1,0 +1,1 @@
+"""What tests share: fixture builders and helpers. Test modules import from here, never from each other."""
