@@ -125,15 +125,15 @@ def _columns(base, text: str | None, text_b: str | None, label: str | None):
 def with_config_options(command):
     """Give ``command`` (which takes ``**settings``) one option per RunConfig field that has a ``help``.
 
-    Each option is declared once, in :class:`promptlearn.config.RunConfig`: its flag is
-    :func:`promptlearn.config.flag` of the field, its help the field's, its default the field's
+    Each option is declared once, in :class:`promptlearn.run.config.RunConfig`: its flag is
+    :func:`promptlearn.run.config.flag` of the field, its help the field's, its default the field's
     (shown in the help, passed on as None so that RunConfig's own default applies).
     """
     import dataclasses
     import inspect
     import typing
 
-    from promptlearn.config import RunConfig, flag
+    from promptlearn.run.config import RunConfig, flag
 
     hints = typing.get_type_hints(RunConfig)
     own = [p for p in inspect.signature(command).parameters.values() if p.kind is not p.VAR_KEYWORD]
@@ -194,8 +194,8 @@ def train(
     Example: promptlearn train --model ../shared/models/bert-tiny --data ../shared/data/sst2
     --pattern "It was [MASK]." --verbalizer "positive=great,negative=terrible" --shots 16 --output runs/sst2
     """
-    from promptlearn.config import RunConfig
     from promptlearn.prompt.presets import resolve_prompt
+    from promptlearn.run.config import RunConfig
 
     if config is not None:
         run_config = RunConfig.load(config)
@@ -256,10 +256,10 @@ def search_verbalizer(
 
     from promptlearn import api
     from promptlearn.backbone.loading import load_backbone
-    from promptlearn.config import RunConfig
     from promptlearn.data.examples import load_task_data
     from promptlearn.outputs import write_text_atomic
     from promptlearn.prompt.presets import resolve_prompt
+    from promptlearn.run.config import RunConfig
 
     if output.exists() and not overwrite:
         raise PromptlearnError(f"{output} exists; pass --overwrite to replace it")
@@ -368,8 +368,8 @@ def evaluate(
     Zero-shot example: promptlearn evaluate --model ../shared/models/bert-tiny --data ../shared/data/sst2
     --pattern "It was [MASK]." --verbalizer "positive=good,negative=bad"
     """
-    from promptlearn.config import RunConfig
     from promptlearn.prompt.presets import resolve_prompt
+    from promptlearn.run.config import RunConfig
 
     if run is not None:
         given = {"--model": model, "--task": task, "--pattern": pattern, "--pattern-id": pattern_id,

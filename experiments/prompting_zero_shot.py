@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from promptlearn import api
-from promptlearn.config import RunConfig
 from promptlearn.data.examples import load_task_data
 from promptlearn.data.sampling import few_shot
 from promptlearn.prompt.presets import task_pattern, task_verbalizer
 from promptlearn.run import calibration
+from promptlearn.run.config import RunConfig
 from promptlearn.training.metrics import classification_metrics
 
 TASKS = ("sst2", "sst5", "agnews", "mr", "cr", "subj", "rte")

@@ -32,11 +32,11 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from promptlearn import api
-from promptlearn.config import RunConfig
 from promptlearn.data.examples import load_task_data
 from promptlearn.data.sampling import few_shot
 from promptlearn.prompt.presets import task_pattern, task_verbalizer
 from promptlearn.readout.cloze import find_transform
+from promptlearn.run.config import RunConfig
 
 TASKS = ("agnews", "sst5", "sst2")
 SEEDS = (13, 21, 42, 87, 100)

@@ -20,7 +20,7 @@ _EXPORTS = {
     "PromptModel": "promptlearn.model.prompt_model",
     "Trainer": "promptlearn.training.trainer",
     "Objective": "promptlearn.training.objective",
-    "RunConfig": "promptlearn.config",
+    "RunConfig": "promptlearn.run.config",
     "PromptlearnError": "promptlearn.errors",
     "MODES": "promptlearn.modes",
     "get_mode": "promptlearn.modes",

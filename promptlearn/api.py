@@ -22,7 +22,6 @@ from safetensors.torch import load_file
 
 from promptlearn.backbone.fingerprint import check_same_base, size_mismatches
 from promptlearn.backbone.loading import load_backbone, load_tokenizer
-from promptlearn.config import RunConfig
 from promptlearn.data.examples import Columns, Example, TaskData, load_examples, load_task_data
 from promptlearn.data.sampling import few_shot, unused_sample
 from promptlearn.errors import PromptlearnError
@@ -44,6 +43,7 @@ from promptlearn.prompt.pattern import Pattern
 from promptlearn.prompt.pvp import PVP, Encoded
 from promptlearn.prompt.verbalizer import Verbalizer
 from promptlearn.run import calibration
+from promptlearn.run.config import RunConfig
 from promptlearn.run.label_search import SearchResult, search_verbalizer
 from promptlearn.run.soft_labels import read_soft_labels
 from promptlearn.training.aux_mlm import MlmBatches

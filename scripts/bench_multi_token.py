@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from promptlearn import api
 from promptlearn.backbone.loading import load_backbone
-from promptlearn.config import RunConfig
 from promptlearn.data.examples import Example
+from promptlearn.run.config import RunConfig
 
 ONE_TOKEN = {"positive": ["great", "good"], "negative": ["terrible", "bad"]}
 MULTI_TOKEN = {"positive": ["great", "marvellous"], "negative": ["terrible", "mediocre"]}

@@ -28,10 +28,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from promptlearn import api  # noqa: E402
-from promptlearn.config import RunConfig  # noqa: E402
 from promptlearn.outputs import write_json_atomic, write_text_atomic  # noqa: E402
 from promptlearn.ppt.pretrain import PretrainConfig, pretrain  # noqa: E402
 from promptlearn.prompt.presets import resolve_prompt  # noqa: E402
+from promptlearn.run.config import RunConfig  # noqa: E402
 
 SHARED = REPO.parent / "shared"
 MODEL = str(SHARED / "models" / "bert-tiny")

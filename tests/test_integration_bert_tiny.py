@@ -6,8 +6,8 @@ from typer.testing import CliRunner
 
 from cli import app
 from promptlearn import api
-from promptlearn.config import RunConfig
 from promptlearn.data.examples import load_task_data
+from promptlearn.run.config import RunConfig
 
 runner = CliRunner()
 

@@ -20,7 +20,6 @@ from promptlearn.backbone.loading import load_backbone, load_tokenizer
 from promptlearn.bench import naive, plain
 from promptlearn.bench.config import DATA_PHASES, EVAL_DATA, TRAIN_DATA, BenchConfig, Case
 from promptlearn.bench.measure import PeakMemory, mfu, non_embedding_parameters, peak_tflops, synchronize
-from promptlearn.config import RunConfig
 from promptlearn.data.examples import Example, load_examples, load_task_data
 from promptlearn.data.sampling import few_shot
 from promptlearn.errors import PromptlearnError
@@ -28,6 +27,7 @@ from promptlearn.modes import get_mode
 from promptlearn.prompt.pattern import Pattern
 from promptlearn.prompt.pvp import PVP, Encoded
 from promptlearn.prompt.verbalizer import Verbalizer
+from promptlearn.run.config import RunConfig
 from promptlearn.training.trainer import autocast_dtype, mixed_precision
 
 #: phases that time optimizer steps

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from promptlearn.config import PRECISIONS
 from promptlearn.errors import PromptlearnError
+from promptlearn.run.config import PRECISIONS
 
 COMPILE_CHOICES = ("off", "on", "both")
 PHASES = ("train", "eval")

@@ -16,9 +16,9 @@ import torch
 
 from promptlearn.bench.config import EVAL_DATA, PHASES, REFERENCES, TRAIN_DATA, BenchConfig, Case
 from promptlearn.bench.measure import environment
-from promptlearn.config import RunConfig
 from promptlearn.errors import PromptlearnError
 from promptlearn.modes import MODES
+from promptlearn.run.config import RunConfig
 
 logger = logging.getLogger(__name__)
 

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import yaml
 
-from promptlearn.config import RunConfig, as_keys
 from promptlearn.data.sampling import DEFAULT_DEV_SPLIT, DEV_SPLITS
 from promptlearn.errors import PromptlearnError
 from promptlearn.pet.config import PET_MODES
 from promptlearn.prompt.pattern import Pattern
 from promptlearn.prompt.presets import available_tasks, task_patterns, task_verbalizer
 from promptlearn.prompt.verbalizer import Verbalizer
+from promptlearn.run.config import RunConfig, as_keys
 
 ZERO_SHOT = "zero-shot"
 #: ``shots: all`` trains on the whole train split and selects on its dev split (FewGLUE's 32 + 32 for CB/BoolQ)

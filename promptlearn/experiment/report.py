@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from promptlearn.config import DEFAULT_MAX_STEPS
 from promptlearn.experiment.aggregate import (
     COLLAPSE_SHARE,
     ENSEMBLE,
@@ -20,6 +19,7 @@ from promptlearn.experiment.config import ALL_SHOTS, LENGTH_FIELDS, ZERO_SHOT, E
 from promptlearn.experiment.plots import plot_task
 from promptlearn.experiment.runner import dev_score, load_predictions
 from promptlearn.outputs import write_text_atomic
+from promptlearn.run.config import DEFAULT_MAX_STEPS
 
 logger = logging.getLogger(__name__)
 

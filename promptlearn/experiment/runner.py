@@ -23,7 +23,6 @@ import torch
 from tqdm.auto import tqdm
 
 from promptlearn import api
-from promptlearn.config import RunConfig
 from promptlearn.data.examples import Example, TaskData, load_task_data
 from promptlearn.errors import PromptlearnError
 from promptlearn.experiment.check import check_prompts
@@ -42,6 +41,7 @@ from promptlearn.outputs import (
 from promptlearn.pet.config import PET_MODES
 from promptlearn.pet.fewshot import cell_folder, run_cell
 from promptlearn.prompt.pvp import PVP, Encoded
+from promptlearn.run.config import RunConfig
 from promptlearn.training.metrics import classification_metrics
 
 logger = logging.getLogger(__name__)

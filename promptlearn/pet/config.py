@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from promptlearn.config import RunConfig
 from promptlearn.errors import PromptlearnError
 from promptlearn.pet.ensemble import REDUCTIONS
+from promptlearn.run.config import RunConfig
 
 #: what wmean weighs each model by: its accuracy on its training set before training (PET), or on dev after
 WEIGHTS_FROM = ("train", "dev")

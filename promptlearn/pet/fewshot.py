@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from promptlearn import api
-from promptlearn.config import RunConfig
 from promptlearn.errors import PromptlearnError
 from promptlearn.pet.config import PET_MODES, PetConfig
 from promptlearn.pet.distill import FINAL
 from promptlearn.pet.ensemble import soften
 from promptlearn.pet.pipeline import Pipeline
+from promptlearn.run.config import RunConfig
 
 
 def cell_folder(output: str | Path, task: str, mode: str, shots, seed: int) -> Path:

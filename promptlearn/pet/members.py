@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from promptlearn import api
-from promptlearn.config import RunConfig
 from promptlearn.data.examples import Example
 from promptlearn.outputs import to_json, write_bytes_atomic
 from promptlearn.pet.ensemble import log_probs
+from promptlearn.run.config import RunConfig
 
 logger = logging.getLogger(__name__)
 

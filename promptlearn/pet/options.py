@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from promptlearn.config import RunConfig
 from promptlearn.errors import PromptlearnError
 from promptlearn.pet.config import PetConfig
 from promptlearn.prompt.presets import resolve_prompt, task_patterns
+from promptlearn.run.config import RunConfig
 
 
 def resolve_patterns(

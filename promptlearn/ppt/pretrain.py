@@ -33,11 +33,11 @@ from transformers import get_linear_schedule_with_warmup
 
 from promptlearn import api
 from promptlearn.backbone.prompt_artifact import PROMPT_FILE, PromptArtifact, artifact_metadata
-from promptlearn.config import RunConfig
 from promptlearn.errors import PromptlearnError
 from promptlearn.outputs import PRETRAIN, check_output_free, mark_output, write_bytes_atomic, write_json_atomic
 from promptlearn.ppt.formats import get_format
 from promptlearn.ppt.stream import batched, heldout_examples, training_examples
+from promptlearn.run.config import RunConfig
 from promptlearn.training.trainer import diverged, restore_trained
 
 logger = logging.getLogger(__name__)

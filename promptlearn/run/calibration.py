@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from promptlearn.config import CALIBRATIONS
 from promptlearn.data.examples import Example
 from promptlearn.errors import PromptlearnError
 from promptlearn.outputs import write_json_atomic
+from promptlearn.run.config import CALIBRATIONS
 
 FILE = "calibration.json"
 #: the unlabeled estimate reads at most this many texts (a seeded sample when there are more)

@@ -16,7 +16,7 @@ kept are never NaN. While it trains, :class:`~promptlearn.training.progress.Prog
 
 Lean by construction: frozen weights get no gradients and no optimizer state (the optimizer sees
 only the mode's groups); under mixed precision the frozen ``nn.Linear`` weights are stored in the
-autocast dtype (see :func:`store_frozen_linears_in`); ``RunConfig.compile`` compiles the forward pass.
+autocast dtype (see :func:`store_frozen_linears_in`); ``settings.compile`` compiles the forward pass.
 
 Fast on CPU too: AdamW's fused kernel and foreach gradient clipping on CPU and CUDA (the default
 per-tensor loops cost a third of a bert-tiny ``pet`` step on CPU); the best-on-dev weights are
@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from itertools import islice
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -41,7 +42,6 @@ from accelerate.utils import set_seed
 from torch.utils.data import DataLoader
 from transformers import get_linear_schedule_with_warmup
 
-from promptlearn.config import RunConfig
 from promptlearn.errors import PromptlearnError
 from promptlearn.model.prompt_model import PromptModel
 from promptlearn.prompt.pvp import Encoded
@@ -51,6 +51,28 @@ from promptlearn.training.objective import Objective
 from promptlearn.training.progress import Progress
 
 logger = logging.getLogger(__name__)
+
+
+class TrainingSettings(Protocol):
+    """What the trainer reads of a run's configuration (a :class:`~promptlearn.run.config.RunConfig` has it all).
+
+    A protocol, so that training depends on these names only, not on the run stage that declares them."""
+
+    seed: int
+    batch_size: int
+    eval_batch_size: int
+    learning_rate: float | None
+    weight_decay: float
+    warmup_ratio: float
+    max_steps: int | None
+    epochs: float | None
+    grad_accum: int
+    group_by_length: bool
+    eval_every: int
+    patience: int | None
+    max_grad_norm: float
+    precision: str
+    compile: bool
 
 
 def mixed_precision(precision: str) -> str:
@@ -181,7 +203,7 @@ class Trainer:
         self,
         model: PromptModel,
         collate: Callable[[list[Encoded]], dict],
-        config: RunConfig,
+        config: TrainingSettings,
         objective: Objective | None = None,
     ):
         self.model = model

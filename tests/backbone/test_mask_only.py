@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from promptlearn import api
-from promptlearn.config import RunConfig
 from promptlearn.data.examples import Example
+from promptlearn.run.config import RunConfig
 
 PATTERN = "{text} it was [MASK] ."
 WORDS = {"positive": ["great", "good"], "negative": ["terrible"]}

@@ -16,9 +16,9 @@ from cli import app
 from promptlearn import api
 from promptlearn.bench import BenchConfig, Case, naive, plain, plan, run_benchmark, runner, to_markdown
 from promptlearn.bench.cases import build_backbone, run_case, synthetic_examples
-from promptlearn.config import RunConfig
 from promptlearn.data.examples import Example
 from promptlearn.errors import PromptlearnError
+from promptlearn.run.config import RunConfig
 from tests.helpers.fixtures import write_task
 
 PATTERN = "{text} it was [MASK] ."

@@ -161,7 +161,7 @@ def test_train_declares_each_option_once_from_the_run_config():
 
     import typer
 
-    from promptlearn.config import RunConfig, flag
+    from promptlearn.run.config import RunConfig, flag
 
     command = typer.main.get_command(app).commands["train"]
     flags = [opt for param in command.params for opt in param.opts + param.secondary_opts]
@@ -175,7 +175,7 @@ def test_train_declares_each_option_once_from_the_run_config():
 
 
 def test_options_left_out_take_the_run_config_defaults(tiny_bert_dir, tiny_task_dir, tmp_path):
-    from promptlearn.config import RunConfig
+    from promptlearn.run.config import RunConfig
 
     result = invoke(*tiny_train_args(tiny_bert_dir, tiny_task_dir, tmp_path / "run"), "--no-compile", "--seed", 21)
     assert result.exit_code == 0, result.output

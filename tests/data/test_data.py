@@ -2,10 +2,10 @@ import time
 
 import pytest
 
-from promptlearn.config import RunConfig
 from promptlearn.data.examples import Columns, Example, TaskData, load_examples, load_task_data
 from promptlearn.data.sampling import few_shot
 from promptlearn.errors import PromptlearnError
+from promptlearn.run.config import RunConfig
 from tests.helpers.fixtures import write_task
 
 

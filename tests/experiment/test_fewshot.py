@@ -13,7 +13,6 @@ from typer.testing import CliRunner
 
 from cli import app
 from promptlearn import api
-from promptlearn.config import DEFAULT_MAX_STEPS
 from promptlearn.data.examples import load_task_data
 from promptlearn.data.sampling import few_shot
 from promptlearn.errors import PromptlearnError
@@ -22,6 +21,7 @@ from promptlearn.experiment.aggregate import ensemble_records, mean_std, summari
 from promptlearn.experiment.config import with_candidate
 from promptlearn.experiment.report import summary_markdown
 from promptlearn.experiment.runner import load_predictions, subset_rows
+from promptlearn.run.config import DEFAULT_MAX_STEPS
 from tests.helpers.fewshot import comparable, experiment_values
 
 # --- schema and grid ---------------------------------------------------------------------------

@@ -15,9 +15,9 @@ from pathlib import Path
 from safetensors.torch import save_file
 
 from promptlearn import api
-from promptlearn.config import RunConfig
 from promptlearn.data.examples import load_task_data
 from promptlearn.data.sampling import few_shot
+from promptlearn.run.config import RunConfig
 
 
 def main(model: str, data: str, output: str) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from promptlearn.config import RunConfig
 from promptlearn.modes import MODES
+from promptlearn.run.config import RunConfig
 
 
 @pytest.fixture(autouse=True, scope="module")

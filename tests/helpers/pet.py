@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from promptlearn.config import RunConfig
 from promptlearn.pet.config import PetConfig
+from promptlearn.run.config import RunConfig
 from tests.helpers.fixtures import POOL_TASK, write_task
 
 

@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 
 from promptlearn import api
-from promptlearn.config import RunConfig
 from promptlearn.data.examples import load_task_data
 from promptlearn.modes import MODES
+from promptlearn.run.config import RunConfig
 from tests.helpers.fixtures import write_task
 from tests.helpers.modes import contract_options, one_thread  # noqa: F401  (one_thread: autouse fixture)
 

@@ -10,11 +10,11 @@ import torch
 
 from promptlearn import api
 from promptlearn.backbone.loading import load_tokenizer
-from promptlearn.config import RunConfig
 from promptlearn.data.examples import load_task_data
 from promptlearn.errors import PromptlearnError
 from promptlearn.model.prompt_model import PromptModel
 from promptlearn.modes import get_mode
+from promptlearn.run.config import RunConfig
 from tests.helpers.fixtures import tiny_bert, tiny_distilbert, tiny_tokenizer
 
 LABEL_WORDS = [[5], [6]]  # "great", "terrible" in the fixture vocabulary

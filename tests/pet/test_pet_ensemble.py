@@ -7,11 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from promptlearn.config import RunConfig
 from promptlearn.errors import PromptlearnError
 from promptlearn.pet.config import PetConfig
 from promptlearn.pet.ensemble import log_probs, merge, soften
 from promptlearn.pet.selection import added_count, label_quota, select
+from promptlearn.run.config import RunConfig
 
 A = np.array([[2.0, 0.0], [0.0, 1.0]])
 B = np.array([[0.0, 4.0], [1.0, 1.0]])

@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 import cli
 from promptlearn import api
 from promptlearn.backbone.prompt_artifact import PromptArtifact
-from promptlearn.config import RunConfig
 from promptlearn.errors import PromptlearnError
 from promptlearn.ppt import pretrain as pretrain_module
 from promptlearn.ppt.pretrain import CHECKPOINT, PretrainConfig, pretrain
+from promptlearn.run.config import RunConfig
 from tests.helpers.fixtures import tiny_bert, tiny_tokenizer, write_corpus
 
 LENGTH = 4

@@ -9,10 +9,10 @@ from typer.testing import CliRunner
 
 from cli import app
 from promptlearn import api
-from promptlearn.config import RunConfig
 from promptlearn.data.examples import Example, load_task_data
 from promptlearn.errors import PromptlearnError
 from promptlearn.run import calibration
+from promptlearn.run.config import RunConfig
 
 runner = CliRunner()
 PATTERN = "It was [MASK]."

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from promptlearn.config import DEFAULT_MAX_STEPS, RunConfig
 from promptlearn.errors import PromptlearnError
+from promptlearn.run.config import DEFAULT_MAX_STEPS, RunConfig
 
 BASE = {"model": "m", "data": "d", "pattern": "It was [MASK]."}
 

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from promptlearn import api
-from promptlearn.config import RunConfig
 from promptlearn.data.examples import load_task_data
 from promptlearn.errors import PromptlearnError
+from promptlearn.run.config import RunConfig
 from promptlearn.run.soft_labels import read_soft_labels
 from promptlearn.training.objective import Objective
 

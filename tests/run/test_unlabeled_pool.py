@@ -4,11 +4,11 @@ train and dev texts by content: a duplicated text must not come back as an 'unla
 from __future__ import annotations
 
 from promptlearn import api
-from promptlearn.config import RunConfig
 from promptlearn.data.examples import load_task_data
 from promptlearn.data.sampling import few_shot
 from promptlearn.pet.config import PetConfig
 from promptlearn.pet.pool import unlabeled_pool
+from promptlearn.run.config import RunConfig
 from tests.helpers.fixtures import write_task
 
 WORDS = {"positive": ["great", "good", "fun", "loved"], "negative": ["awful", "bad", "boring", "hated"]}

@@ -5,10 +5,10 @@ import math
 import pytest
 import torch
 
-from promptlearn.config import RunConfig
 from promptlearn.errors import PromptlearnError
 from promptlearn.model.prompt_model import PromptModel
 from promptlearn.modes import get_mode
+from promptlearn.run.config import RunConfig
 from promptlearn.training.aux_mlm import MlmBatches
 from promptlearn.training.objective import Objective
 from tests.helpers.fixtures import tiny_bert, tiny_tokenizer

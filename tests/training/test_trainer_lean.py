@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from promptlearn.backbone.loading import load_backbone, load_tokenizer
-from promptlearn.config import RunConfig
 from promptlearn.data.examples import Example
 from promptlearn.model.prompt_model import PromptModel
 from promptlearn.modes import get_mode
@@ -17,6 +16,7 @@ from promptlearn.modes.base import Mode
 from promptlearn.prompt.pattern import Pattern
 from promptlearn.prompt.pvp import PVP
 from promptlearn.prompt.verbalizer import Verbalizer
+from promptlearn.run.config import RunConfig
 from promptlearn.training.trainer import Trainer, store_frozen_linears_in
 from tests.helpers.fixtures import record_optimizers
 

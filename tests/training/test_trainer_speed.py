@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from promptlearn import api
-from promptlearn.config import RunConfig
 from promptlearn.data.examples import Example
+from promptlearn.run.config import RunConfig
 from promptlearn.training import trainer
 
 PATTERN = "{text} it was [MASK] ."

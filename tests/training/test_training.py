@@ -3,8 +3,8 @@ import json
 import pytest
 
 from promptlearn import api
-from promptlearn.config import RunConfig
 from promptlearn.data.examples import load_task_data
+from promptlearn.run.config import RunConfig
 
 VERBALIZER = {"positive": ["great"], "negative": ["terrible"]}
 
