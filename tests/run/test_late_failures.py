@@ -6,9 +6,9 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from promptlearn.run import folder
 from promptlearn.errors import PromptlearnError
 from promptlearn.outputs import check_writable
+from promptlearn.run import folder
 from promptlearn.training.trainer import Trainer
 from tests.helpers.cli import tiny_train_args
 from tests.helpers.fixtures import TINY_TASK, write_task
