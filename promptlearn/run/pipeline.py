@@ -20,7 +20,8 @@ from promptlearn.run.prompted import Prompted, build_model
 from promptlearn.training.objective import Objective
 from promptlearn.training.trainer import Trainer
 
-logger = logging.getLogger(__name__)
+#: the API's logger, as users see and filter its warnings (docs/errors.md quotes it)
+logger = logging.getLogger("promptlearn.api")
 
 
 def fit(config: RunConfig, data: TaskData) -> tuple[Prompted, dict]:
