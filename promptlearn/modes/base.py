@@ -45,9 +45,18 @@ def register(cls: type[Mode]) -> type[Mode]:
     return cls
 
 
+#: field metadata key of a mode option that names a local file or folder: its value is the prefix a value
+#: starts with when it does ("" for any value, "file:" for soft_prompt's ``init=file:PATH``)
+PATH = "path"
+
+
 @dataclasses.dataclass
 class ModeOptions:
-    """Options of a mode (``--prompt-length``, ``--init``, ...); subclasses add fields and checks."""
+    """Options of a mode (``--prompt-length``, ``--init``, ...); subclasses add fields and checks.
+
+    A field that names a local path says so in its metadata (:data:`PATH`), so a run folder can make it
+    absolute and work from any directory (:meth:`Mode.option_paths`).
+    """
 
 
 class Mode(nn.Module):
@@ -83,6 +92,24 @@ class Mode(nn.Module):
             accepted = ", ".join("--" + k.replace("_", "-") for k in sorted(known)) or "none"
             raise PromptlearnError(f"Mode {cls.name!r} does not take {flags} (it takes: {accepted}).")
         return cls(cls.options_class(**options))
+
+    @classmethod
+    def option_paths(cls, options: dict) -> dict[str, str]:
+        """The local paths among ``options`` (this mode's, as a dict) by option name: the part after the
+        :data:`PATH` prefix of each option that declares one and whose value carries it."""
+        paths = {}
+        for item in dataclasses.fields(cls.options_class):
+            value = options.get(item.name)
+            prefix = item.metadata.get(PATH)
+            if prefix is not None and isinstance(value, str) and value.startswith(prefix):
+                paths[item.name] = value[len(prefix) :]
+        return paths
+
+    @classmethod
+    def with_option_paths(cls, options: dict, paths: dict[str, str]) -> dict:
+        """``options`` with the path part of each option in ``paths`` replaced (see :meth:`option_paths`)."""
+        prefixes = {item.name: item.metadata.get(PATH) for item in dataclasses.fields(cls.options_class)}
+        return options | {name: prefixes[name] + path for name, path in paths.items()}
 
     def options_dict(self) -> dict:
         return dataclasses.asdict(self.options)

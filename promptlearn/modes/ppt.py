@@ -11,14 +11,14 @@ prompt (:class:`~promptlearn.modes.readout.PromptReadout`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from promptlearn.backbone.prompt_artifact import PromptArtifact, artifact_file
 from promptlearn.errors import PromptlearnError
-from promptlearn.modes.base import ModeOptions, register
+from promptlearn.modes.base import PATH, ModeOptions, register
 from promptlearn.modes.readout import PromptReadout
 from promptlearn.modes.soft_prompt import SoftPromptMode, SoftPromptOptions
 from promptlearn.readout.heads import check_readout
@@ -29,7 +29,7 @@ class PptOptions(ModeOptions):
     """``prompt``: a prompt artifact file, or the ``pretrain-prompt`` output folder holding one.
     ``readout``: 'cloze', 'cls' (linear head on [MASK]) or 'warp'."""
 
-    prompt: str | None = None
+    prompt: str | None = field(default=None, metadata={PATH: ""})
     readout: str = "cloze"
 
     def __post_init__(self):

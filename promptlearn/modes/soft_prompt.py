@@ -9,14 +9,14 @@ copying the *first* rows ([PAD], [unused...]) is what hurts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from promptlearn.backbone import soft_prompts as prompts
 from promptlearn.errors import PromptlearnError
-from promptlearn.modes.base import ModeOptions, register
+from promptlearn.modes.base import PATH, ModeOptions, register
 from promptlearn.modes.readout import PromptReadout
 from promptlearn.readout.heads import check_readout
 
@@ -27,7 +27,7 @@ class SoftPromptOptions(ModeOptions):
     ``readout``: 'cloze', 'cls' (linear head on [MASK]) or 'warp'."""
 
     prompt_length: int | None = None
-    init: str = "vocab"
+    init: str = field(default="vocab", metadata={PATH: "file:"})
     readout: str = "cloze"
 
     def __post_init__(self):

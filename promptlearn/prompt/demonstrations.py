@@ -8,8 +8,9 @@ examples), never equal to the query itself; a label whose only example is the qu
 - Truncation: the query keeps its own budget (``max_length``) and its mask, exactly as without
   demonstrations; each demonstration is truncated to its own budget (``length`` tokens, its
   trailing separator included), cutting only its text slots, never its label word.
-- ``similar``: draw among the half of the label's pool closest to the query (cosine of the mean-pooled
-  encoder states of the model itself; LM-BFF used SBERT, which is not available offline).
+- ``similar``: draw among the half of the label's pool closest to the query (cosine of ``embed``'s
+  vectors; a run embeds with its own model, :func:`promptlearn.run.demonstrations.mean_pooled`, as LM-BFF's
+  SBERT is not available offline).
 - ``sets``: prediction averages the class probabilities over this many independent draws
   (LM-BFF: 16). Training and checkpoint selection use one draw per example (``draw=0``).
 - Demonstration tokens take the segment (``token_type_ids``) of the query's last token.
@@ -23,7 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from promptlearn.data.examples import Example
 from promptlearn.errors import PromptlearnError
@@ -122,27 +122,3 @@ def _same(a: Example, b: Example) -> bool:
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
-
-
-@torch.no_grad()
-def mean_pooled(backbone: torch.nn.Module, tokenizer, examples: list[Example], batch_size: int = 64) -> np.ndarray:
-    """Mean over tokens of the encoder's last hidden states (N, H), the input's own text only."""
-    was_training = backbone.training
-    backbone.eval()
-    device = next(backbone.parameters()).device
-    parts = []
-    try:
-        for start in range(0, len(examples), batch_size):
-            chunk = examples[start : start + batch_size]
-            pair = [ex.text_b for ex in chunk] if any(ex.text_b is not None for ex in chunk) else None
-            if pair is not None:
-                pair = [text or "" for text in pair]
-            inputs = tokenizer(
-                [ex.text_a for ex in chunk], pair, truncation=True, max_length=128, padding=True, return_tensors="pt"
-            ).to(device)
-            hidden = backbone.base_model(**inputs).last_hidden_state  # (B, T, H)
-            mask = inputs["attention_mask"][..., None].to(hidden.dtype)  # (B, T, 1)
-            parts.append(((hidden * mask).sum(1) / mask.sum(1)).float().cpu())
-    finally:
-        backbone.train(was_training)
-    return torch.cat(parts).numpy()

@@ -11,7 +11,8 @@ looks like the average one gets the uniform distribution.
   labels dropped).
 
 The vector is estimated on the finished model (after training) and stored in the run folder as
-``calibration.json``, keyed by label name, so label order cannot drift.
+``calibration.json``, keyed by label name, so label order cannot drift. The run-level feature
+(:class:`Calibration`) estimates it after training, saves it and loads it back.
 """
 
 from __future__ import annotations
@@ -26,11 +27,20 @@ import numpy as np
 from promptlearn.data.examples import Example
 from promptlearn.errors import PromptlearnError
 from promptlearn.outputs import write_json_atomic
-from promptlearn.run.config import CALIBRATIONS
+from promptlearn.run.feature import Feature, Fitting, Run, RunSettings, option
+from promptlearn.run.unlabeled import unlabeled_pool
 
+#: how class probabilities are calibrated
+CALIBRATIONS = ("none", "content-free", "unlabeled")
+CALIBRATE = option("none", "Divide out the prompt's label bias: none, content-free or unlabeled.")
 FILE = "calibration.json"
 #: the unlabeled estimate reads at most this many texts (a seeded sample when there are more)
 UNLABELED_SAMPLE = 512
+
+
+def check_method(method: str) -> None:
+    if method not in CALIBRATIONS:
+        raise PromptlearnError(f"--calibrate must be one of {', '.join(CALIBRATIONS)}, got {method!r}")
 
 
 def content_free_inputs(mask_token: str, pair: bool) -> list[Example]:
@@ -57,8 +67,7 @@ def estimate(
     ``predict_proba`` maps examples to uncalibrated class probabilities (N, C); ``unlabeled`` is
     read only by the ``unlabeled`` method.
     """
-    if method not in CALIBRATIONS:
-        raise PromptlearnError(f"--calibrate must be one of {', '.join(CALIBRATIONS)}, got {method!r}")
+    check_method(method)
     if method == "none":
         return None
     inputs = content_free_inputs(mask_token, pair) if method == "content-free" else unlabeled_inputs(unlabeled)
@@ -94,3 +103,43 @@ def load(folder: Path, method: str, labels: list[str]) -> np.ndarray | None:
     if stored.get("method") != method or set(bias) != set(labels):
         raise PromptlearnError(f"{path} does not match the run's config (--calibrate {method}, labels {labels})")
     return np.array([bias[label] for label in labels], dtype=np.float64)
+
+
+def calibrate(run: Run, unlabeled: list[Example]) -> None:
+    """Estimate ``run.config.calibrate``'s bias vector on the model as it is now and set it on ``run``.
+
+    ``unlabeled``: texts for the ``unlabeled`` method (their labels are not read).
+    """
+    run.calibration = None
+    run.calibration = estimate(
+        run.config.calibrate,
+        run.predict_proba,
+        unlabeled,
+        run.pvp.tokenizer.mask_token,
+        "text_b" in run.pvp.pattern.fields,
+    )
+
+
+class Calibration(Feature):
+    """``--calibrate``: estimated on the trained model, stored as :data:`FILE`, applied by every prediction."""
+
+    def check(self, config: RunSettings) -> None:
+        check_method(config.calibrate)
+
+    def after_fit(self, run: Run, fitting: Fitting) -> None:
+        # unlabeled calibration reads texts the model did not train on (its training texts when there are none)
+        unlabeled = []
+        if run.config.calibrate == "unlabeled":
+            used = fitting.train + fitting.dev
+            unlabeled = unlabeled_pool(run.config, fitting.data, used, UNLABELED_SAMPLE)
+        calibrate(run, unlabeled or fitting.train)
+
+    def save(self, run: Run, folder: Path) -> None:
+        if run.calibration is not None:
+            save(folder, run.config.calibrate, run.pvp.labels, run.calibration)
+
+    def load(self, run: Run, folder: Path) -> None:
+        run.calibration = load(folder, run.config.calibrate, run.pvp.labels)
+
+
+FEATURE = Calibration()

@@ -10,29 +10,33 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from promptlearn.data.examples import Columns
 from promptlearn.data.sampling import DEFAULT_DEV_SPLIT, DEV_SPLITS
 from promptlearn.errors import PromptlearnError
 from promptlearn.hub import is_local_path
+from promptlearn.run import features
+from promptlearn.run.aux_mlm import AUX_MLM_WEIGHT
+from promptlearn.run.calibration import CALIBRATE
+from promptlearn.run.demonstrations import (
+    DEMONSTRATION_LENGTH,
+    DEMONSTRATION_SETS,
+    DEMONSTRATIONS,
+    SIMILAR_DEMONSTRATIONS,
+)
+from promptlearn.run.feature import PATH, option
+from promptlearn.run.soft_labels import SOFT_LABELS, TEMPERATURE
+from promptlearn.run.unlabeled import UNLABELED
 
 DEFAULT_MAX_STEPS = 250
 #: numpy seeds its generators with unsigned 32-bit integers
 MAX_SEED = 2**32 - 1
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-#: how class probabilities are calibrated (:mod:`promptlearn.run.calibration`)
-CALIBRATIONS = ("none", "content-free", "unlabeled")
-#: keys of ``verbalizer_search`` (arguments of :func:`promptlearn.run.label_search.search_verbalizer`)
-SEARCH_OPTIONS = ("top_k", "words_per_label")
 #: how multi-token label words are scored at evaluation (see promptlearn.readout.label_words)
 DECODINGS = ("one-pass", "exact", "confident")
 #: a multi-token word's score: mean or sum of its tokens' log-probabilities
 WORD_SCORES = ("mean", "sum")
 #: at evaluation, a multi-token word is read at the longest word's masks or at its own count (PET's)
 WORD_MASKS = ("longest", "own")
-
-
-def _option(default, help: str):
-    """A field that is also a ``promptlearn train`` option: its flag is :func:`flag` of its name."""
-    return field(default=default, metadata={"help": help})
 
 
 @dataclass
@@ -47,9 +51,10 @@ class RunConfig:
     the rest of train and "given" the data's dev split; without ``shots`` (the full train split) dev
     is the given split, or a 10 % slice of train when the data has none.
     ``calibrate`` (:mod:`promptlearn.run.calibration`), ``demonstrations`` and its options
-    (:mod:`promptlearn.prompt.demonstrations`) and ``verbalizer_search`` (options of
-    :func:`promptlearn.run.label_search.search_verbalizer`; the search replaces ``verbalizer`` inside the
-    run's own train/dev split) improve the prompt without a human in the loop.
+    (:mod:`promptlearn.run.demonstrations`) and ``verbalizer_search`` (:mod:`promptlearn.run.label_search`;
+    the search replaces ``verbalizer`` inside the run's own train/dev split) improve the prompt without a
+    human in the loop. Each run-level feature declares its options in its own module and checks them there
+    (:mod:`promptlearn.run.feature`).
     Exactly one of ``max_steps`` / ``epochs`` bounds training (250 steps if neither).
     ``group_by_length``: training batches of similar lengths (:mod:`promptlearn.training.batching`), each
     padded to its own longest; False draws uniformly shuffled batches.
@@ -59,7 +64,8 @@ class RunConfig:
     ``unlabeled`` (a data file) or, when that is None, the train split's texts outside the run's train and dev.
     ``soft_labels`` (a file, see :mod:`promptlearn.run.soft_labels`) makes training learn one distribution per
     train example by KL at ``temperature`` instead of the labels (distillation, e.g. PET's final model).
-    Fields with a ``help`` in their metadata are ``promptlearn train``'s options (declared here only).
+    Fields with a ``help`` in their metadata are ``promptlearn train``'s options (declared here or in their
+    feature's module only); fields marked ``path`` name local files.
     ``working_dir`` is the folder relative paths were given in; :meth:`anchored` fills it and makes
     local paths absolute, keeping what was typed in ``as_given``, so a run folder works from anywhere.
     """
@@ -71,56 +77,50 @@ class RunConfig:
     labels: list[str] | None = None
     task: str | None = None
     pattern_id: int | None = None
-    mode: str = _option("pet", "What to train; `promptlearn modes` lists them.")
+    mode: str = option("pet", "What to train; `promptlearn modes` lists them.")
     mode_options: dict = field(default_factory=dict)
-    shots: int | None = _option(None, "K examples per label for train (and for dev, if sampled from train).")
-    seed: int = _option(13, "Seed for sampling, initialisation and shuffling.")
-    dev_split: str = _option(
+    shots: int | None = option(None, "K examples per label for train (and for dev, if sampled from train).")
+    seed: int = option(13, "Seed for sampling, initialisation and shuffling.")
+    dev_split: str = option(
         DEFAULT_DEV_SPLIT, "With --shots, select on 'sampled' (K per label from the rest of train) or 'given' (dev)."
     )
-    text_column: str = _option("text", "Column holding the (first) text.")
-    text_b_column: str = _option("text_b", "Column holding the second text of pair tasks.")
-    label_column: str = _option("label", "Column holding the label.")
-    max_length: int = _option(128, "Token budget per example; only input slots are truncated.")
-    batch_size: int = _option(8, "Training batch size (per process).")
-    eval_batch_size: int = _option(64, "Evaluation batch size.")
-    learning_rate: float | None = _option(None, "Learning rate of the mode's main parameters (default: the mode's).")
-    weight_decay: float = _option(0.01, "AdamW weight decay.")
-    warmup_ratio: float = _option(0.06, "Fraction of steps with linear warm-up.")
-    max_steps: int | None = _option(None, f"Optimizer steps ({DEFAULT_MAX_STEPS} unless --epochs is given).")
-    epochs: float | None = _option(None, "Train for this many passes over train instead of --max-steps.")
-    grad_accum: int = _option(1, "Batches per optimizer step.")
-    group_by_length: bool = _option(
+    text_column: str = option("text", "Column holding the (first) text.")
+    text_b_column: str = option("text_b", "Column holding the second text of pair tasks.")
+    label_column: str = option("label", "Column holding the label.")
+    max_length: int = option(128, "Token budget per example; only input slots are truncated.")
+    batch_size: int = option(8, "Training batch size (per process).")
+    eval_batch_size: int = option(64, "Evaluation batch size.")
+    learning_rate: float | None = option(None, "Learning rate of the mode's main parameters (default: the mode's).")
+    weight_decay: float = option(0.01, "AdamW weight decay.")
+    warmup_ratio: float = option(0.06, "Fraction of steps with linear warm-up.")
+    max_steps: int | None = option(None, f"Optimizer steps ({DEFAULT_MAX_STEPS} unless --epochs is given).")
+    epochs: float | None = option(None, "Train for this many passes over train instead of --max-steps.")
+    grad_accum: int = option(1, "Batches per optimizer step.")
+    group_by_length: bool = option(
         True, "Training batches of similar lengths, each padded to its longest (off: shuffled batches)."
     )
-    eval_every: int = _option(25, "Evaluate on dev every N steps; the best-on-dev weights are kept.")
-    patience: int | None = _option(None, "Stop after N evaluations without dev improvement.")
+    eval_every: int = option(25, "Evaluate on dev every N steps; the best-on-dev weights are kept.")
+    patience: int | None = option(None, "Stop after N evaluations without dev improvement.")
     max_grad_norm: float = 1.0
-    precision: str = _option("auto", "auto (bf16 on GPU, fp32 on CPU), fp32, bf16 or fp16.")
-    compile: bool = _option(False, "torch.compile the encoder.")
-    decoding: str = _option(
+    precision: str = option("auto", "auto (bf16 on GPU, fp32 on CPU), fp32, bf16 or fp16.")
+    compile: bool = option(False, "torch.compile the encoder.")
+    decoding: str = option(
         "one-pass",
         "Multi-token label words at evaluation: 'one-pass', 'exact' (left to right) or 'confident' (PET's).",
     )
-    word_score: str = _option("mean", "A multi-token word's score: 'mean' or 'sum' (PET's) of its log-probabilities.")
-    word_masks: str = _option(
+    word_score: str = option("mean", "A multi-token word's score: 'mean' or 'sum' (PET's) of its log-probabilities.")
+    word_masks: str = option(
         "longest", "At evaluation, read each label word at the longest word's masks or at its 'own' count (PET's)."
     )
-    aux_mlm_weight: float = _option(
-        0.0, "w > 0: loss = (1 - w) task + w MLM on unlabelled text (PET's auxiliary loss; cloze modes)."
-    )
-    unlabeled: str | None = _option(
-        None, "Data file of unlabelled texts for --aux-mlm-weight (default: train texts outside the run's split)."
-    )
-    soft_labels: str | None = _option(
-        None, "Distillation: label distributions, one JSON list per train example, learned by KL (no --shots)."
-    )
-    temperature: float = _option(1.0, "With --soft-labels: the temperature of the KL (PET distils at 2).")
-    calibrate: str = _option("none", "Divide out the prompt's label bias: none, content-free or unlabeled.")
-    demonstrations: bool = _option(False, "Append one filled-in training example per label to every input (LM-BFF).")
-    demonstration_sets: int = _option(16, "[--demonstrations] Draws averaged at prediction.")
-    demonstration_length: int = _option(64, "[--demonstrations] Token budget of each demonstration.")
-    similar_demonstrations: bool = _option(False, "[--demonstrations] Draw from the closer half of each label's.")
+    aux_mlm_weight: float = AUX_MLM_WEIGHT
+    unlabeled: str | None = UNLABELED
+    soft_labels: str | None = SOFT_LABELS
+    temperature: float = TEMPERATURE
+    calibrate: str = CALIBRATE
+    demonstrations: bool = DEMONSTRATIONS
+    demonstration_sets: int = DEMONSTRATION_SETS
+    demonstration_length: int = DEMONSTRATION_LENGTH
+    similar_demonstrations: bool = SIMILAR_DEMONSTRATIONS
     verbalizer_search: dict | None = None
     working_dir: str | None = None
     as_given: dict = field(default_factory=dict)
@@ -163,22 +163,8 @@ class RunConfig:
             raise PromptlearnError(f"--word-score must be one of {', '.join(WORD_SCORES)}, got {self.word_score!r}")
         if self.word_masks not in WORD_MASKS:
             raise PromptlearnError(f"--word-masks must be one of {', '.join(WORD_MASKS)}, got {self.word_masks!r}")
-        if not 0 <= self.aux_mlm_weight < 1:
-            raise PromptlearnError(f"--aux-mlm-weight must be in [0, 1), got {self.aux_mlm_weight}")
-        if self.temperature <= 0:
-            raise PromptlearnError(f"--temperature must be positive, got {self.temperature}")
-        if self.temperature != 1 and self.soft_labels is None:
-            raise PromptlearnError("--temperature softens soft labels: give --soft-labels FILE too")
-        if self.soft_labels is not None and self.shots is not None:
-            raise PromptlearnError(
-                "--soft-labels has one line per example of the whole train split; sampling K with --shots would "
-                "misalign them: leave --shots out"
-            )
         if self.precision not in PRECISIONS:
             raise PromptlearnError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        if self.calibrate not in CALIBRATIONS:
-            raise PromptlearnError(f"--calibrate must be one of {', '.join(CALIBRATIONS)}, got {self.calibrate!r}")
-        _positive(demonstration_sets=self.demonstration_sets, demonstration_length=self.demonstration_length)
         if not 0 <= self.seed <= MAX_SEED:
             raise PromptlearnError(f"--seed must be between 0 and {MAX_SEED}, got {self.seed}")
         if self.labels is not None and (
@@ -189,13 +175,8 @@ class RunConfig:
             from promptlearn.prompt.verbalizer import Verbalizer
 
             Verbalizer.from_dict(self.verbalizer)  # the words' checks, made where the file's values arrive
-        if self.verbalizer_search is not None:
-            unknown = sorted(set(self.verbalizer_search) - set(SEARCH_OPTIONS))
-            if unknown:
-                raise PromptlearnError(f"verbalizer_search: unknown keys {unknown}; known: {', '.join(SEARCH_OPTIONS)}")
-            for key, value in self.verbalizer_search.items():
-                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                    raise PromptlearnError(f"verbalizer_search: {key} must be a positive integer, got {value!r}")
+        for feature in features.FEATURES:
+            feature.check(self)
 
     @classmethod
     def from_dict(cls, values: dict, origin: str = "config") -> RunConfig:
@@ -229,24 +210,47 @@ class RunConfig:
             raise PromptlearnError(f"Cannot read run config {path}: {err}") from err
 
     def anchored(self) -> RunConfig:
-        """Local paths (``model``, ``data``, ``unlabeled``, ``soft_labels``, ``mode_options["prompt"]``) made absolute
-        against ``working_dir``, which defaults to the current folder; Hub names are left as they are.
+        """Local paths made absolute against ``working_dir``, which defaults to the current folder: ``model`` and
+        ``data`` when they name local folders (Hub names are left as they are), every field marked ``path``
+        (``unlabeled``, ``soft_labels``) and every mode option the mode declares a path (ppt's ``prompt``,
+        soft_prompt's ``init=file:PATH``: :meth:`~promptlearn.modes.base.Mode.option_paths`).
         """
         base = Path(self.working_dir or Path.cwd()).resolve()
-        paths = {"model": self.model, "data": self.data}
-        files = {key: getattr(self, key) for key in ("unlabeled", "soft_labels") if getattr(self, key) is not None}
-        paths |= files
-        if isinstance(self.mode_options.get("prompt"), str):
-            paths["prompt"] = self.mode_options["prompt"]
-        always = {"prompt", *files}
-        resolved = {key: _anchor(value, base, always=key in always) for key, value in paths.items()}
-        changed = {key: paths[key] for key in paths if resolved[key] != paths[key]}
-        options = self.mode_options | ({"prompt": resolved["prompt"]} if "prompt" in resolved else {})
-        return self.replace(
-            model=resolved["model"], data=resolved["data"], unlabeled=resolved.get("unlabeled"),
-            soft_labels=resolved.get("soft_labels"), mode_options=options, working_dir=str(base),
-            as_given=changed | self.as_given,
-        )  # fmt: skip
+        fields = {name: _anchor(value, base) for name, value in {"model": self.model, "data": self.data}.items()}
+        fields |= {name: _anchor(value, base, always=True) for name, value in self._file_fields().items()}
+        mode, paths = self._mode_paths()
+        options = {name: _anchor(value, base, always=True) for name, value in paths.items()}
+        options = mode.with_option_paths(self.mode_options, options) if options else self.mode_options
+        typed = {name: getattr(self, name) for name in fields} | {name: self.mode_options[name] for name in paths}
+        now = fields | {name: options[name] for name in paths}
+        changed = {name: value for name, value in typed.items() if now[name] != value}
+        return self.replace(**fields, mode_options=options, working_dir=str(base), as_given=changed | self.as_given)
+
+    def input_paths(self) -> dict[str, str | None]:
+        """The paths a run reads, by flag: its output folder must not overlap any (see
+        :func:`~promptlearn.outputs.check_output_free`)."""
+        paths = {"--model": self.model, "--data": self.data}
+        paths |= {flag(name): getattr(self, name) for name in self._file_fields(unset=True)}
+        return paths | {flag(name): path for name, path in self._mode_paths()[1].items()}
+
+    def columns(self) -> Columns:
+        """Which columns of the data files hold the texts and the label."""
+        return Columns(text=self.text_column, text_b=self.text_b_column, label=self.label_column)
+
+    def _file_fields(self, unset: bool = False) -> dict[str, str | None]:
+        """The fields marked ``path`` (in field order), by name; only those set unless ``unset``."""
+        found = {item.name: getattr(self, item.name) for item in dataclasses.fields(self) if PATH in item.metadata}
+        return {name: value for name, value in found.items() if unset or value is not None}
+
+    def _mode_paths(self) -> tuple[type | None, dict[str, str]]:
+        """The mode's class and the local paths among its options, by option name (modes load torch: only
+        a run with mode options asks)."""
+        if not self.mode_options:
+            return None, {}
+        from promptlearn.modes import get_mode
+
+        mode = get_mode(self.mode)
+        return mode, mode.option_paths(self.mode_options)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -11,8 +11,21 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from promptlearn.errors import PromptlearnError
+from promptlearn.run.feature import Feature, Fitting, RunSettings, option
+
+if TYPE_CHECKING:
+    from promptlearn.model.prompt_model import PromptModel
+    from promptlearn.prompt.pvp import PVP
+
+SOFT_LABELS = option(
+    None,
+    "Distillation: label distributions, one JSON list per train example, learned by KL (no --shots).",
+    path=True,
+)
+TEMPERATURE = option(1.0, "With --soft-labels: the temperature of the KL (PET distils at 2).")
 
 #: how far a row's sum may be from 1 (the file stores rounded probabilities)
 TOLERANCE = 1e-4
@@ -45,3 +58,29 @@ def read_soft_labels(path: str | Path, count: int, num_labels: int) -> list[list
             )
         rows.append([float(p) for p in row])
     return rows
+
+
+class SoftLabels(Feature):
+    """``--soft-labels FILE``: training learns the file's distributions, by KL at ``--temperature``."""
+
+    def check(self, config: RunSettings) -> None:
+        if config.temperature <= 0:
+            raise PromptlearnError(f"--temperature must be positive, got {config.temperature}")
+        if config.temperature != 1 and config.soft_labels is None:
+            raise PromptlearnError("--temperature softens soft labels: give --soft-labels FILE too")
+        if config.soft_labels is not None and config.shots is not None:
+            raise PromptlearnError(
+                "--soft-labels has one line per example of the whole train split; sampling K with --shots would "
+                "misalign them: leave --shots out"
+            )
+
+    def soft_targets(self, fitting: Fitting, pvp: PVP) -> list[list[float]] | None:
+        if fitting.config.soft_labels is None:
+            return None
+        return read_soft_labels(fitting.config.soft_labels, len(fitting.train), len(pvp.labels))
+
+    def objective(self, fitting: Fitting, pvp: PVP, model: PromptModel) -> dict:
+        return {} if fitting.config.soft_labels is None else {"temperature": fitting.config.temperature}
+
+
+FEATURE = SoftLabels()

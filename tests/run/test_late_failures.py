@@ -6,9 +6,9 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from promptlearn import api
 from promptlearn.errors import PromptlearnError
 from promptlearn.outputs import check_writable
+from promptlearn.run import folder
 from promptlearn.training.trainer import Trainer
 from tests.helpers.cli import tiny_train_args
 from tests.helpers.fixtures import TINY_TASK, write_task
@@ -55,7 +55,7 @@ def test_a_full_disk_at_the_final_writes_is_one_line_and_leaves_no_folder(
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", "weights.safetensors")
 
-    monkeypatch.setattr(api, "write_safetensors_atomic", full)
+    monkeypatch.setattr(folder, "write_safetensors_atomic", full)
     result = train(*tiny_train_args(tiny_bert_dir, tiny_task_dir, tmp_path / "run"))
     assert result.exit_code == 2, result.output
     assert f"Could not write {tmp_path / 'run'}: [Errno 28] No space left on device" in result.output

@@ -1,0 +1,109 @@
+"""The run-level feature interface: a feature is one module that declares its options and its hooks.
+
+A run-level feature (the label-word search, demonstrations, soft labels, the auxiliary MLM loss,
+calibration) changes how a run is fitted, saved or loaded without the pipeline naming it. Its module:
+
+- declares its options with :func:`option` (default, help, whether it names a path), which
+  :class:`~promptlearn.run.config.RunConfig` lists among its fields, so ``promptlearn train`` gets their flags;
+- subclasses :class:`Feature`, overriding only the hooks it needs, and puts one instance in
+  :data:`promptlearn.run.features.FEATURES` (the registration line), whose order is the order hooks run in.
+
+RunConfig imports the features (their options are its fields), so a feature cannot import RunConfig or the
+run that holds one back: hooks receive them as :data:`RunSettings` and :class:`Run`. Features import what is
+heavy (torch, transformers) inside their hooks: RunConfig, and with it every feature module, loads before
+the command line has checked its input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from promptlearn.data.examples import Example, TaskData
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+    from promptlearn.model.prompt_model import PromptModel
+    from promptlearn.prompt.pvp import PVP
+
+#: a :class:`~promptlearn.run.config.RunConfig`, named in words only (see the module docstring)
+RunSettings = Any
+
+#: field metadata key of an option that names a local file or folder (made absolute, never overwritten by a
+#: run); its value is the prefix a value starts with when it names one, "" here (as for mode options, see
+#: :meth:`promptlearn.modes.base.Mode.option_paths`)
+PATH = "path"
+
+
+def option(default, help: str, path: bool = False):
+    """A RunConfig field that is also a ``promptlearn train`` option: its flag is
+    :func:`~promptlearn.run.config.flag` of its name. ``path``: its value names a local file or folder."""
+    return field(default=default, metadata={"help": help} | ({PATH: ""} if path else {}))
+
+
+class Run(Protocol):
+    """What hooks use of a built run (a :class:`~promptlearn.run.prompted.Prompted`)."""
+
+    config: RunSettings
+    pvp: PVP
+    model: PromptModel
+    #: the bias vector (C,) divided out of every prediction, None when the run is not calibrated
+    calibration: np.ndarray | None
+
+    def predict_proba(self, examples: list[Example], encoded: list | None = None) -> np.ndarray: ...
+
+
+@dataclass
+class Fitting:
+    """One fit in progress as features see it: what it reads, and what features leave for the rest of it.
+
+    ``config`` may be replaced by :meth:`Feature.prepare` (the search fills in the verbalizer); ``train``
+    and ``dev`` are the run's few-shot sample of ``data``.
+    """
+
+    config: RunSettings
+    data: TaskData
+    train: list[Example]
+    dev: list[Example]
+    #: a backbone a feature already loaded (the search's), built on instead of loading another
+    backbone: torch.nn.Module | None = None
+    #: ``metrics.json`` entries by name, written after ``dev`` (e.g. the search's report)
+    reports: dict[str, dict] = field(default_factory=dict)
+
+
+class Feature:
+    """A run-level feature's hooks, in the order a run calls them; each does nothing unless overridden.
+
+    ``fit`` calls :meth:`prepare`, builds the model, asks :meth:`soft_targets` and :meth:`objective`,
+    builds the trainer, calls :meth:`setup`, trains, then calls :meth:`after_fit`; ``train`` then calls
+    :meth:`save` on the run folder, and ``load_run`` calls :meth:`load` on the rebuilt run.
+    """
+
+    def check(self, config: RunSettings) -> None:
+        """Refuse bad values of the feature's options (called by ``RunConfig.__post_init__``)."""
+
+    def prepare(self, fitting: Fitting) -> None:
+        """Before the model is built: may replace ``fitting.config``, set ``fitting.backbone`` or add a report."""
+
+    def soft_targets(self, fitting: Fitting, pvp: PVP) -> list[list[float]] | None:
+        """Label distributions (N, C) that training learns instead of ``fitting.train``'s labels, or None."""
+        return None
+
+    def objective(self, fitting: Fitting, pvp: PVP, model: PromptModel) -> dict:
+        """Keyword arguments of the run's :class:`~promptlearn.training.objective.Objective` this feature sets."""
+        return {}
+
+    def setup(self, run: Run, fitting: Fitting) -> None:
+        """After the run is built, before training."""
+
+    def after_fit(self, run: Run, fitting: Fitting) -> None:
+        """On the trained model, before it is evaluated on dev."""
+
+    def save(self, run: Run, folder: Path) -> None:
+        """Write the feature's files into the run folder being staged."""
+
+    def load(self, run: Run, folder: Path) -> None:
+        """Restore the feature's state on a run rebuilt from ``folder``."""
