@@ -27,7 +27,7 @@ from promptlearn.backbone.architectures import architecture
 from promptlearn.errors import PromptlearnError
 from promptlearn.modes.base import ModeOptions, register
 from promptlearn.modes.readout import ReadoutChoice
-from promptlearn.readout.heads import check_readout
+from promptlearn.readout.registry import check_readout
 
 QUANTIZE = ("none", "nf4")
 ADAPTER_FOLDER = "adapter"

@@ -26,6 +26,7 @@ from transformers.activations import ACT2FN
 
 from promptlearn.backbone.architectures import ACTIVATION, mlm_heads
 from promptlearn.errors import PromptlearnError
+from promptlearn.readout.registry import Readout, register_readout
 
 logger = logging.getLogger(__name__)
 
@@ -139,3 +140,11 @@ class ClozeScorer:
                 "Use a supported architecture (BERT, RoBERTa, DistilBERT, ALBERT, ELECTRA, ModernBERT) or a mode "
                 "with a classification head (--mode head or finetune)."
             )
+
+
+def no_head(model, pooling: str) -> None:
+    """The ``cloze`` readout owns no head: the label words score at the mask(s)."""
+    return None
+
+
+register_readout(Readout("cloze", no_head, reads_label_words=True, summary="label words at [MASK]"))
