@@ -102,6 +102,7 @@ class Architecture:
 
 BERT_HEAD = MlmHead(("cls.predictions.transform",))
 ROBERTA_HEAD = MlmHead(("lm_head.dense", ACTIVATION + "gelu", "lm_head.layer_norm"))
+QUERY_VALUE = ("query", "value")
 BERT_SUBLAYERS = Sublayers("attention.output.dense", "output.dense", "output.LayerNorm")
 #: the whole layout of BERT and the families that copied it
 BERT_FACTS = dict(
@@ -113,11 +114,12 @@ BERT_FACTS = dict(
 ARCHITECTURES: dict[str, Architecture] = {
     entry.name: entry
     for entry in (
-        Architecture("bert", mlm_head=BERT_HEAD, **BERT_FACTS),
-        Architecture("roberta", mlm_head=ROBERTA_HEAD, **BERT_FACTS),
-        Architecture("xlm-roberta", mlm_head=ROBERTA_HEAD, **BERT_FACTS),
+        Architecture("bert", mlm_head=BERT_HEAD, query_value=QUERY_VALUE, **BERT_FACTS),
+        Architecture("roberta", mlm_head=ROBERTA_HEAD, query_value=QUERY_VALUE, **BERT_FACTS),
+        Architecture("xlm-roberta", mlm_head=ROBERTA_HEAD, query_value=QUERY_VALUE, **BERT_FACTS),
+        # no query_value: LoRA asks peft, which has no default for CamemBERT and ERNIE (give target=)
         Architecture("camembert", mlm_head=ROBERTA_HEAD, **BERT_FACTS),
-        Architecture("electra", mlm_head=MlmHead(("generator_predictions",)), **BERT_FACTS),
+        Architecture("electra", mlm_head=MlmHead(("generator_predictions",)), query_value=QUERY_VALUE, **BERT_FACTS),
         Architecture("ernie", mlm_head=BERT_HEAD, **BERT_FACTS),
         Architecture(
             "distilbert",  # layers at transformer.layer.N
@@ -129,14 +131,21 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture(
             "albert",
             shared_layers=True,
-            query_value=("query", "value"),
+            query_value=QUERY_VALUE,
             mlm_head=MlmHead(("predictions.dense", "predictions.activation", "predictions.LayerNorm")),
             sublayers=Sublayers("attention.dense", "ffn_output", "full_layer_layer_norm"),  # one layer for all depths
         ),
-        Architecture("deberta", first_layer=("encoder.rel_embeddings.",), mlm_head=BERT_HEAD, sublayers=BERT_SUBLAYERS),
+        Architecture(
+            "deberta",
+            first_layer=("encoder.rel_embeddings.",),
+            query_value=("in_proj",),
+            mlm_head=BERT_HEAD,
+            sublayers=BERT_SUBLAYERS,
+        ),
         Architecture(
             "deberta-v2",
             first_layer=("encoder.rel_embeddings.", "encoder.LayerNorm.", "encoder.conv."),
+            query_value=("query_proj", "value_proj"),
             mlm_head=BERT_HEAD,
             sublayers=BERT_SUBLAYERS,
         ),
