@@ -20,17 +20,10 @@ import torch
 from torch import nn
 from transformers.activations import ACT2FN
 
+from promptlearn.backbone.architectures import sublayer_layouts
 from promptlearn.errors import PromptlearnError
 
 PLACEMENTS = ("houlsby", "pfeiffer")
-
-#: per layer: (attention output projection, feed-forward output projection, the feed-forward
-#: block's closing LayerNorm), relative to one transformer layer
-SUBLAYERS = (
-    ("attention.output.dense", "output.dense", "output.LayerNorm"),  # BERT, RoBERTa, ELECTRA, XLM-R, ...
-    ("attention.out_lin", "ffn.lin2", "output_layer_norm"),  # DistilBERT
-    ("attention.dense", "ffn_output", "full_layer_layer_norm"),  # ALBERT (one layer shared by all depths)
-)
 
 
 class Adapter(nn.Module):
@@ -57,11 +50,15 @@ class Adapter(nn.Module):
 
 def adapter_sites(encoder: nn.Module, placement: str) -> list[nn.Module]:
     """The modules to hook, bottom layer first: for ``houlsby`` the output projections (attention
-    before feed-forward in a layer), for ``pfeiffer`` the LayerNorm closing each feed-forward block."""
-    for attention, feed_forward, norm in SUBLAYERS:
+    before feed-forward in a layer), for ``pfeiffer`` the LayerNorm closing each feed-forward block.
+
+    The layers are the modules laid out as the family's table entry says (or, for a family without
+    one, as any entry of :mod:`promptlearn.backbone.architectures` says)."""
+    for sublayers in sublayer_layouts(encoder):
+        attention, feed_forward = sublayers.attention, sublayers.feed_forward
         layers = [m for m in encoder.modules() if _is_linear(m, attention) and _is_linear(m, feed_forward)]
         if layers:
-            paths = (attention, feed_forward) if placement == "houlsby" else (norm,)
+            paths = (attention, feed_forward) if placement == "houlsby" else (sublayers.norm,)
             return [layer.get_submodule(path) for layer in layers for path in paths]
     raise PromptlearnError(
         f"adapter: unknown layer layout in {type(encoder).__name__}; adapters know BERT, RoBERTa, "

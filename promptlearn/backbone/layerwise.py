@@ -64,7 +64,7 @@ def depth_groups(
     without decay, for every trained layer), ``layer_i`` below it and ``embeddings`` when decaying."""
     named = list(named)
     layers = num_layers(model)
-    facts = architecture(model.backbone.config.model_type)
+    facts = architecture(model.backbone)
     found = {int(m.group(1)) for name, _ in named if (m := facts.layer.search(name))}
     if facts.shared_layers or found != set(range(layers)):
         owner = named[0][0].split(".")[0] if named else "model"

@@ -13,9 +13,10 @@ the encoder's work, with 12 about 7 %.
 
 The mask positions reach the layer through :func:`at_mask` around the encoder call; outside
 it (or for a layer of another shape, an attention mask that is not a tensor, cross-attention or
-a cache) the layer runs whole. Architectures of :data:`BERT_LAYOUT` whose layer does not have
-that shape (a transformers version that lays it out otherwise: 4.x did) get a warning, never a
-silent switch to the whole layer; others (DistilBERT, ALBERT, ...) run it whole by design.
+a cache) the layer runs whole. Families whose entry in :mod:`promptlearn.backbone.architectures` says
+``mask_only_layer`` but whose layer does not have that shape (a transformers version that lays it
+out otherwise: 4.x did) get a warning, never a silent switch to the whole layer; others
+(DistilBERT, ALBERT, ...) run it whole by design.
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ import torch
 import transformers
 from torch import nn
 
+from promptlearn.backbone.architectures import architecture
+
 logger = logging.getLogger(__name__)
 
 _POSITIONS = "_promptlearn_mask_positions"
-#: model types whose layers have the BERT layout :func:`last_layer` reads (on the transformers we require)
-BERT_LAYOUT = ("bert", "camembert", "electra", "ernie", "roberta", "xlm-roberta")
 #: layer arguments that make it more than self-attention over its input
 _CROSS = ("encoder_hidden_states", "encoder_attention_mask", "past_key_values")
 
@@ -59,17 +60,17 @@ def last_layer(encoder: nn.Module) -> nn.Module | None:
 def install(encoder: nn.Module) -> bool:
     """Let the encoder's last layer run at the mask rows inside :func:`at_mask`; False if it has no known layout.
 
-    False for an architecture of :data:`BERT_LAYOUT` is logged as a warning: it should have applied.
+    False for a family whose table entry says ``mask_only_layer`` is logged as a warning: it should have applied.
     """
     layer = last_layer(encoder)
     if layer is None:
-        model_type = getattr(encoder.config, "model_type", None)
-        if model_type in BERT_LAYOUT:
+        facts = architecture(encoder)
+        if facts.mask_only_layer:
             logger.warning(
                 "The mask-only last layer does not apply to this %r model: its last layer is not laid out as "
                 "promptlearn expects under transformers %s, so the whole last layer runs (same scores, slower). "
                 "Use the transformers version promptlearn requires (see pyproject.toml).",
-                model_type,
+                facts.name,
                 transformers.__version__,
             )
         return False

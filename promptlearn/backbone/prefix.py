@@ -26,22 +26,13 @@ from torch import nn
 from transformers import AttentionInterface
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
+from promptlearn.backbone.architectures import architecture, deep_prompt_families
 from promptlearn.errors import PromptlearnError
 
 PREFIX_ATTENTION = "promptlearn_prefix"
 PREFIX_KWARG = "prefix_key_values"
 #: attention implementations whose masks we know how to widen: boolean (SDPA) or additive (eager)
 INNER_ATTENTIONS = ("sdpa", "eager")
-#: model_type -> (module list of layers in the encoder, self-attention inside one layer)
-SELF_ATTENTION_PATHS = {
-    "bert": ("encoder.layer", "attention.self"),
-    "roberta": ("encoder.layer", "attention.self"),
-    "xlm-roberta": ("encoder.layer", "attention.self"),
-    "camembert": ("encoder.layer", "attention.self"),
-    "electra": ("encoder.layer", "attention.self"),
-    "ernie": ("encoder.layer", "attention.self"),
-    "distilbert": ("transformer.layer", "attention"),
-}
 
 
 class _PrefixedConfig:
@@ -107,15 +98,15 @@ AttentionInterface.register(PREFIX_ATTENTION, prefix_attention)
 
 
 def self_attentions(backbone: nn.Module) -> list[nn.Module]:
-    """The self-attention module of each layer of a supported masked LM, in layer order."""
-    config = backbone.config
-    paths = SELF_ATTENTION_PATHS.get(config.model_type)
-    if paths is None or getattr(config, "is_decoder", False):
+    """The self-attention module of each layer of a supported masked LM, in layer order
+    (where each family keeps it: :mod:`promptlearn.backbone.architectures`)."""
+    facts = architecture(backbone)
+    if facts.self_attention is None or getattr(backbone.config, "is_decoder", False):
         raise PromptlearnError(
-            f"Deep prompts (ptuning_v2) do not support {config.model_type!r} models; supported: "
-            f"{', '.join(sorted(SELF_ATTENTION_PATHS))} (encoders with one self-attention per layer)"
+            f"Deep prompts (ptuning_v2) do not support {facts.name!r} models; supported: "
+            f"{', '.join(deep_prompt_families())} (encoders with one self-attention per layer)"
         )
-    layers_path, attention_path = paths
+    layers_path, attention_path = facts.self_attention
     layers = backbone.base_model.get_submodule(layers_path)
     return [layer.get_submodule(attention_path) for layer in layers]
 

@@ -8,13 +8,13 @@ the verbalizer's words, only at the masks (:mod:`promptlearn.readout.label_words
 
 from __future__ import annotations
 
-import inspect
 from contextlib import nullcontext
 
 import torch
 from torch import nn
 
 from promptlearn.backbone import mask_only
+from promptlearn.backbone.architectures import takes_segments
 from promptlearn.backbone.fingerprint import base_fingerprint
 from promptlearn.modes.base import Mode
 from promptlearn.readout.cloze import ClozeScorer
@@ -44,8 +44,7 @@ class PromptModel(MaskedLM):
         self.backbone.requires_grad_(False)
         # taken before any mode touches the backbone, and before training changes it
         self.base_fingerprint = base_fingerprint(backbone)
-        config = backbone.config
-        self.uses_segments = getattr(config, "type_vocab_size", 0) > 1 and "token_type_ids" in _arguments(self.encoder)
+        self.uses_segments = takes_segments(self.encoder)
         self.mode = mode
         mode.attach(self)
         # label words are read by the cloze readout, or by a head made from them (readout=warp)
@@ -96,7 +95,3 @@ class PromptModel(MaskedLM):
 
     def total_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
-
-
-def _arguments(module: nn.Module) -> set[str]:
-    return set(inspect.signature(module.forward).parameters)

@@ -19,7 +19,7 @@ from promptlearn.backbone.bottleneck import PLACEMENTS, Adapter, adapter_sites, 
 from promptlearn.errors import PromptlearnError
 from promptlearn.modes.base import ModeOptions, register
 from promptlearn.modes.readout import ReadoutChoice
-from promptlearn.readout.heads import check_readout
+from promptlearn.readout.registry import check_readout
 
 #: weights metadata naming the layout the adapters were trained in (see check_artifact)
 LAYOUT_KEY = "adapter_layout"

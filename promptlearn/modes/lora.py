@@ -23,13 +23,12 @@ from pathlib import Path
 
 from torch import nn
 
+from promptlearn.backbone.architectures import architecture
 from promptlearn.errors import PromptlearnError
 from promptlearn.modes.base import ModeOptions, register
 from promptlearn.modes.readout import ReadoutChoice
-from promptlearn.readout.heads import check_readout
+from promptlearn.readout.registry import check_readout
 
-#: what ``target=query-value`` means per architecture (``model_type``), where peft's own table lacks it
-QUERY_VALUE = {"distilbert": ["q_lin", "v_lin"], "albert": ["query", "value"]}
 QUANTIZE = ("none", "nf4")
 ADAPTER_FOLDER = "adapter"
 
@@ -78,9 +77,6 @@ def head_linears(model) -> list[str]:
 
 def target_modules(model, target: str) -> list[str]:
     """Full names (in the backbone) of the encoder's linear layers that ``target`` selects."""
-    from peft.utils import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as PEFT_TARGETS
-
-    model_type = model.backbone.config.model_type
     linears = {
         name: module
         for name, module in model.backbone.named_modules()
@@ -90,10 +86,11 @@ def target_modules(model, target: str) -> list[str]:
         chosen = list(linears)
     else:
         if target == "query-value":
-            leaves = QUERY_VALUE.get(model_type) or PEFT_TARGETS.get(model_type)
+            facts = architecture(model.backbone)
+            leaves = facts.query_value_targets()
             if leaves is None:
                 raise PromptlearnError(
-                    f"lora: no default targets for model type {model_type!r}; "
+                    f"lora: no default targets for model type {facts.name!r}; "
                     "give --mode-opt target=all-linear or the module names"
                 )
         else:

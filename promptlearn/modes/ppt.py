@@ -21,7 +21,7 @@ from promptlearn.errors import PromptlearnError
 from promptlearn.modes.base import PATH, ModeOptions, register
 from promptlearn.modes.readout import PromptReadout
 from promptlearn.modes.soft_prompt import SoftPromptMode, SoftPromptOptions
-from promptlearn.readout.heads import check_readout
+from promptlearn.readout.registry import check_readout
 
 
 @dataclass

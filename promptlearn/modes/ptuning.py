@@ -19,7 +19,7 @@ from promptlearn.backbone import soft_prompts as prompts
 from promptlearn.errors import PromptlearnError
 from promptlearn.modes.base import ModeOptions, register
 from promptlearn.modes.readout import PromptReadout
-from promptlearn.readout.heads import check_readout
+from promptlearn.readout.registry import check_readout
 
 
 @dataclass

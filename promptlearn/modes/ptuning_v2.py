@@ -19,7 +19,7 @@ from promptlearn.backbone.prefix import PREFIX_KWARG, PrefixEncoder, install, re
 from promptlearn.errors import PromptlearnError
 from promptlearn.modes.base import ModeOptions, register
 from promptlearn.modes.readout import ReadoutChoice
-from promptlearn.readout.heads import check_readout
+from promptlearn.readout.registry import check_readout
 
 INITS = ("vocab", "random")
 

@@ -1,5 +1,7 @@
 """The ``readout`` choice shared by every mode that can read out other than label words.
 
+The readouts are registered in :mod:`promptlearn.readout.registry`, one module each:
+
 - ``readout=cloze`` (the default): label words at [MASK], scored through the MLM head.
 - ``readout=cls``: a new :class:`~promptlearn.readout.heads.ClassificationHead` (random init). ``bitfit``,
   ``lora`` and ``adapter`` feed it the bare text and read [CLS], like a classic classifier;
@@ -9,7 +11,7 @@
   as the label words' output rows, so training starts exactly at the cloze scores.
 
 A mode offering the choice derives from :class:`ReadoutChoice` and adds only what it trains
-itself. Its options carry ``readout: str = "cloze"`` checked by :func:`~promptlearn.readout.heads.check_readout`;
+itself. Its options carry ``readout: str = "cloze"`` checked by :func:`~promptlearn.readout.registry.check_readout`;
 each declares the field in its own place, because the field order is the order ``--mode-opt``
 errors and ``promptlearn modes`` list the options in (:class:`ReadoutOptions`, readout alone, is
 the default: bitfit's).
@@ -23,8 +25,7 @@ from typing import ClassVar
 from torch import nn
 
 from promptlearn.modes.base import Mode, ModeOptions
-from promptlearn.readout.heads import ClassificationHead, check_readout
-from promptlearn.readout.warp import WarpHead
+from promptlearn.readout.registry import check_readout, get_readout
 
 
 @dataclass
@@ -43,34 +44,33 @@ class ReadoutChoice(Mode):
 
     Subclasses call :meth:`attach_head` at the end of :meth:`attach` and put :meth:`head_parameters`
     in a ``head`` group of :meth:`trained_parameters`; ``self.head`` is ``None`` for the cloze readout.
-    ``uses_verbalizer`` is False for ``cls`` only: ``warp`` is made from the label words.
+    ``uses_verbalizer`` is the readout's ``reads_label_words``: False for ``cls``, True for ``warp``,
+    which is made from the label words.
     """
 
     options_class: ClassVar[type[ModeOptions]] = ReadoutOptions
     #: learning rate of the ``head`` group (ptuning_v2 gives the head its main rate instead)
     head_learning_rate: ClassVar[float] = 1e-3
-    #: whether readout=cls encodes the bare text (:meth:`~promptlearn.prompt.pattern.Pattern.inputs_only`)
-    #: rather than the pattern
+    #: whether a readout that pools (readout=cls) encodes the bare text
+    #: (:meth:`~promptlearn.prompt.pattern.Pattern.inputs_only`) rather than the pattern
     cls_reads_bare_text: ClassVar[bool] = True
-    #: the state the readout=cls head reads ('cls' or 'mask', see :func:`~promptlearn.readout.heads.pool`)
+    #: the state a pooling head (readout=cls) reads ('cls' or 'mask', see :func:`~promptlearn.readout.heads.pool`)
     cls_pooling: ClassVar[str] = "cls"
     #: these modes have always run the full last layer (the mask-only one is not checked against their layers)
     mask_only_layer: ClassVar[bool] = False
 
     def __init__(self, options: ModeOptions | None = None):
         super().__init__(options)
-        self.uses_verbalizer = self.options.readout != "cls"
+        self.readout = get_readout(self.options.readout)
+        self.uses_verbalizer = self.readout.reads_label_words
 
     def adapt_pattern(self, pattern):
         pattern = super().adapt_pattern(pattern)
-        return pattern.inputs_only() if self.cls_reads_bare_text and self.options.readout == "cls" else pattern
+        return pattern.inputs_only() if self.cls_reads_bare_text and self.readout.pools else pattern
 
     def attach_head(self, model) -> None:
         """Create the readout's head (after the mode's own modules, so seeded inits stay put); none for cloze."""
-        if self.options.readout == "cls":
-            self.head = ClassificationHead(model.hidden_size, model.num_labels, self.cls_pooling)
-        elif self.options.readout == "warp":
-            self.head = WarpHead(model)
+        self.head = self.readout.build(model, self.cls_pooling)
 
     def head_parameters(self) -> list[nn.Parameter]:
         """The head's parameters; none for the cloze readout."""

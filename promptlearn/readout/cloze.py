@@ -4,11 +4,13 @@ A masked LM's head is ``decoder(transform(hidden))`` with a (V, H) decoder. Scor
 verbalizer's W words at the B mask positions costs B x H x W instead of B x T x H x V: we run the
 transform on the gathered mask states and multiply by the W decoder rows we need.
 
-Architectures are recognised by the head modules they have. For an unknown one, the top-level
-module that holds the decoder runs on the B mask states (full vocabulary, but only at the masks).
-That is right only when the head lives in one module, so :meth:`ClozeScorer.verify` compares the
-scores with the model's own full-vocabulary logits on a probe input and refuses a mismatch (e.g. a
-head whose transform sits beside the decoder, as ModernBERT's would without its entry here).
+Where each family keeps its head is :mod:`promptlearn.backbone.architectures`; a model is read with
+its family's head, else with the first head of the table whose modules it has. For a model with
+none of them, the top-level module that holds the decoder runs on the B mask states (full
+vocabulary, but only at the masks). That is right only when the head lives in one module, so
+:meth:`ClozeScorer.verify` compares the scores with the model's own full-vocabulary logits on a
+probe input and refuses a mismatch (e.g. a head whose transform sits beside the decoder, as
+ModernBERT's would without its table entry).
 
 Modules are looked up at every call, not once: a mode that wraps a head module after the model
 is built (e.g. LoRA on ``lm_head.dense``) is scored through its wrapper.
@@ -22,7 +24,9 @@ import torch
 from torch import nn
 from transformers.activations import ACT2FN
 
+from promptlearn.backbone.architectures import ACTIVATION, mlm_heads
 from promptlearn.errors import PromptlearnError
+from promptlearn.readout.registry import Readout, register_readout
 
 logger = logging.getLogger(__name__)
 
@@ -41,27 +45,27 @@ class _Sequential(nn.Module):
 
 
 def find_transform(backbone: nn.Module) -> _Sequential | None:
-    """The part of the MLM head before the vocabulary projection, for architectures we know (else None).
+    """The part of the MLM head before the vocabulary projection, for heads the architecture table knows (else None).
 
     Its ``steps`` are the backbone's own modules, so their parameters are the head's transform.
     """
-    cls = getattr(backbone, "cls", None)
-    if cls is not None and hasattr(getattr(cls, "predictions", None), "transform"):  # BERT family
-        return _Sequential(cls.predictions.transform)
-    head = getattr(backbone, "lm_head", None)
-    if head is not None and hasattr(head, "dense") and hasattr(head, "layer_norm"):  # RoBERTa family
-        return _Sequential(head.dense, ACT2FN["gelu"], head.layer_norm)
-    if hasattr(backbone, "vocab_transform"):  # DistilBERT
-        return _Sequential(backbone.vocab_transform, backbone.activation, backbone.vocab_layer_norm)
-    predictions = getattr(backbone, "predictions", None)
-    if predictions is not None and hasattr(predictions, "LayerNorm") and hasattr(predictions, "dense"):  # ALBERT
-        return _Sequential(predictions.dense, predictions.activation, predictions.LayerNorm)
-    if hasattr(backbone, "generator_predictions"):  # ELECTRA generator
-        return _Sequential(backbone.generator_predictions)
-    head = getattr(backbone, "head", None)
-    if head is not None and all(hasattr(head, name) for name in ("dense", "act", "norm")):  # ModernBERT
-        return _Sequential(head)
+    for head in mlm_heads(backbone):
+        if all(_attribute(backbone, path) is not None for path in head.paths):
+            return _Sequential(*(_step(backbone, step) for step in head.transform))
     return None
+
+
+def _attribute(module: nn.Module, path: str):
+    """``module.a.b`` for ``path`` 'a.b'; None where an attribute is missing."""
+    for name in path.split("."):
+        module = getattr(module, name, None)
+    return module
+
+
+def _step(backbone: nn.Module, step: str):
+    if step.startswith(ACTIVATION):
+        return ACT2FN[step.removeprefix(ACTIVATION)]
+    return _attribute(backbone, step)
 
 
 def _find_head_module(backbone: nn.Module) -> nn.Module:
@@ -136,3 +140,11 @@ class ClozeScorer:
                 "Use a supported architecture (BERT, RoBERTa, DistilBERT, ALBERT, ELECTRA, ModernBERT) or a mode "
                 "with a classification head (--mode head or finetune)."
             )
+
+
+def no_head(model, pooling: str) -> None:
+    """The ``cloze`` readout owns no head: the label words score at the mask(s)."""
+    return None
+
+
+register_readout(Readout("cloze", no_head, reads_label_words=True, summary="label words at [MASK]"))

@@ -2,14 +2,21 @@
 
 Modes that classify without a verbalizer (``head``, ``finetune``, ``bitfit --readout cls``, ...)
 own one :class:`ClassificationHead`; it knows nothing of modes, only hidden states and the mask.
+As ``--readout cls`` it reads the state the mode's pooling names ([CLS], or [MASK] in prompt modes).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from promptlearn.errors import PromptlearnError
+from promptlearn.readout.registry import Readout, register_readout
+
+if TYPE_CHECKING:
+    from promptlearn.readout.masked_lm import MaskedLM
 
 POOLINGS = ("cls", "mean")
 #: what a head may pool: the user's choices (``--pooling``) and the [MASK] state, which prompt modes' heads read
@@ -66,14 +73,17 @@ class ClassificationHead(nn.Module):
         return self.linear(self.dropout(pooled))  # (B, C)
 
 
-READOUTS = ("cloze", "cls", "warp")
+def classification_head(model: MaskedLM, pooling: str) -> ClassificationHead:
+    """The ``cls`` readout's head: a new linear layer on the state ``pooling`` names."""
+    return ClassificationHead(model.hidden_size, model.num_labels, pooling)
 
 
-def check_readout(readout: str) -> None:
-    """Raise a user-facing error unless ``readout`` is one of :data:`READOUTS`."""
-    if readout not in READOUTS:
-        raise PromptlearnError(
-            f"--readout must be one of {', '.join(READOUTS)} ('cloze': label words at [MASK]; 'cls': a new "
-            "linear head, on [CLS] or, in prompt modes, on [MASK]; 'warp': trainable class embeddings at [MASK] "
-            f"that start as the label words' output rows), got {readout!r}"
-        )
+register_readout(
+    Readout(
+        "cls",
+        classification_head,
+        reads_label_words=False,
+        summary="a new linear head, on [CLS] or, in prompt modes, on [MASK]",
+        pools=True,
+    )
+)

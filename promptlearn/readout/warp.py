@@ -21,6 +21,7 @@ from torch import nn
 
 from promptlearn.errors import PromptlearnError
 from promptlearn.readout.cloze import find_transform
+from promptlearn.readout.registry import Readout, register_readout
 
 if TYPE_CHECKING:
     from promptlearn.readout.masked_lm import MaskedLM
@@ -74,3 +75,18 @@ def _long_words(model: MaskedLM) -> str:
     if model.tokenizer is not None:
         long = [model.tokenizer.convert_ids_to_tokens(tokens) for tokens in long]
     return ", ".join(str(tokens) for tokens in long)
+
+
+def warp_head(model: MaskedLM, pooling: str) -> WarpHead:
+    """The ``warp`` readout's head; it reads [MASK] whatever the mode's pooling."""
+    return WarpHead(model)
+
+
+register_readout(
+    Readout(
+        "warp",
+        warp_head,
+        reads_label_words=True,
+        summary="trainable class embeddings at [MASK] that start as the label words' output rows",
+    )
+)
