@@ -11,7 +11,7 @@ prompt (:class:`~promptlearn.modes.readout.PromptReadout`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -26,11 +26,19 @@ from promptlearn.readout.heads import check_readout
 
 @dataclass
 class PptOptions(ModeOptions):
-    """``prompt``: a prompt artifact file, or the ``pretrain-prompt`` output folder holding one.
-    ``readout``: 'cloze', 'cls' (linear head on [MASK]) or 'warp'."""
+    """The pretrained prompt to start from, and the readout."""
 
-    prompt: str | None = None
-    readout: str = "cloze"
+    prompt: str | None = field(
+        default=None,
+        metadata={
+            "help": "A pretrained prompt: an artifact file or a `promptlearn pretrain-prompt` output folder.",
+            "flag": True,
+        },
+    )
+    readout: str = field(
+        default="cloze",
+        metadata={"help": "'cloze' (label words at [MASK]), 'cls' (linear head on [MASK]) or 'warp'.", "flag": True},
+    )
 
     def __post_init__(self):
         if not self.prompt:

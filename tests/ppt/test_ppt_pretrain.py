@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-import cli
+import promptlearn.cli as cli
 from promptlearn import api
 from promptlearn.backbone.prompt_artifact import PromptArtifact
 from promptlearn.errors import PromptlearnError

@@ -5,8 +5,8 @@ import errno
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
 from promptlearn import api
+from promptlearn.cli import app
 from promptlearn.errors import PromptlearnError
 from promptlearn.outputs import check_writable
 from promptlearn.training.trainer import Trainer

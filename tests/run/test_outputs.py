@@ -62,7 +62,7 @@ TRAIN = ["--pattern", "It was [MASK].", "--verbalizer", "positive=great,negative
 def invoke(*args):
     from typer.testing import CliRunner
 
-    import cli
+    import promptlearn.cli as cli
 
     return CliRunner().invoke(cli.app, [str(a) for a in args])
 

@@ -15,7 +15,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
-import cli
+import promptlearn.cli as cli
 from promptlearn import api
 from promptlearn.data.examples import load_task_data
 from promptlearn.errors import PromptlearnError
