@@ -44,14 +44,13 @@ def run_cell(
         base=config, patterns=[text for _, text in patterns], pattern_ids=[pid for pid, _ in patterns],
         generations=generations,
     )  # fmt: skip
-    pipeline = Pipeline(pet, folder)
-    pipeline.run(distill_final=evaluated == "final")
-    rows = list(range(len(pipeline.cache.splits["test"]))) if test_rows is None else test_rows
-    test = [pipeline.cache.splits["test"][i] for i in rows]
-    gold = np.array([pipeline.labels.index(ex.label) for ex in test], dtype=np.int64)
+    state, _ = Pipeline(pet, folder).run(distill_final=evaluated == "final")
+    rows = list(range(len(state.test))) if test_rows is None else test_rows
+    test = [state.test[i] for i in rows]
+    gold = np.array([state.labels.index(ex.label) for ex in test], dtype=np.int64)
     if evaluated == "ensemble":
-        return soften(pipeline.ensemble(pipeline.generations[0], "test"))[rows], gold, pipeline.labels
+        return soften(state.ensemble(state.generations[0], "test"))[rows], gold, state.labels
     if not (folder / FINAL / "metrics.json").is_file():
         raise PromptlearnError(f"{mode}: the distilled classifier was not trained (see {folder})")
     run = api.load_run(folder / FINAL)
-    return run.predict_proba(test), gold, pipeline.labels
+    return run.predict_proba(test), gold, state.labels

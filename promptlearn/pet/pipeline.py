@@ -23,18 +23,17 @@ import logging
 import time
 from pathlib import Path
 
-import numpy as np
-
 from promptlearn import api
 from promptlearn.data.examples import Example, load_task_data
 from promptlearn.errors import PromptlearnError
 from promptlearn.outputs import PET, check_output_free, mark_output, set_aside, write_json_atomic
 from promptlearn.pet import distill
 from promptlearn.pet.config import PetConfig
-from promptlearn.pet.ensemble import merge, soften
-from promptlearn.pet.members import EncodingCache, Labels, Member, label_with, train_member, untrained_run
+from promptlearn.pet.ensemble import soften
+from promptlearn.pet.members import EncodingCache, Member, label_with, train_member, untrained_run
 from promptlearn.pet.pool import (
     POOL,
+    read_hidden_labels,
     read_split,
     sampled_split,
     unlabeled_pool,
@@ -42,6 +41,7 @@ from promptlearn.pet.pool import (
     write_pool,
 )
 from promptlearn.pet.selection import added_count, select
+from promptlearn.pet.state import PetState
 from promptlearn.pet.summary import write_summary
 from promptlearn.prompt.verbalizer import Verbalizer
 
@@ -52,7 +52,7 @@ PIPELINE = "pipeline.json"
 
 def run_pipeline(config: PetConfig, output: str | Path, overwrite: bool = False) -> dict:
     """Run (or finish) the pipeline of ``config`` in ``output``; returns the summary."""
-    return Pipeline(config, Path(output)).run(overwrite)
+    return Pipeline(config, Path(output)).run(overwrite)[1]
 
 
 class Pipeline:
@@ -65,30 +65,30 @@ class Pipeline:
         self.base = base.replace(labels=self.labels)
         self.root = root
 
-    def run(self, overwrite: bool = False, distill_final: bool = True) -> dict:
-        """Run the pipeline; ``overwrite`` starts over, and the folder's old content goes only once the new
-        pipeline is complete (until then it is set aside, and put back if this run fails).
+    def run(self, overwrite: bool = False, distill_final: bool = True) -> tuple[PetState, dict]:
+        """Run the pipeline; returns its finished state (every generation trained) and the summary.
+        ``overwrite`` starts over, and the folder's old content goes only once the new pipeline is
+        complete (until then it is set aside, and put back if this run fails).
 
         ``distill_final=False`` stops at the last generation's ensemble (``fewshot``'s ``pet-ensemble``
         needs no distilled classifier, and one may not be possible)."""
         started = time.perf_counter()
         if distill_final:
-            distill.check_final(self)
+            distill.check_final(self.config, self.base, self.root)
         inputs = api.input_paths(self.base) | {"--unlabeled": self.config.unlabeled}
         check_output_free(self.root, overwrite, PET, inputs, resume=True)
         restart = overwrite and self.root.is_dir() and any(self.root.iterdir())
         with set_aside(self.root) if restart else contextlib.nullcontext():
             self._claim()
-            self.train, self.dev, test, self.pool = self._data()
-            self.cache = EncodingCache({"pool": self.pool, "dev": self.dev, "test": test})
-            self.generations = [self._first_generation()]
+            state = self._data()
+            cache = EncodingCache({"pool": list(state.pool), "dev": list(state.dev), "test": list(state.test)})
+            state = state.with_generation(self._first_generation(state, cache))
             for generation in range(1, self.config.generations + 1):
-                previous = self.generations[-1]
-                members = [self._ipet_member(Member(generation, p, r), previous) for p, r in self._grid()]
-                self.generations.append(members)
+                members = [self._ipet_member(Member(generation, p, r), state, cache) for p, r in self._grid()]
+                state = state.with_generation(members)
             if distill_final:
-                distill.train_final(self, self.generations[-1])
-            return write_summary(self, time.perf_counter() - started)
+                distill.train_final(state)
+            return state, write_summary(state, time.perf_counter() - started)
 
     def _grid(self) -> list[tuple[int, int]]:
         return [(p, r) for p in range(len(self.config.patterns)) for r in range(self.config.repetitions)]
@@ -112,8 +112,9 @@ class Pipeline:
         mark_output(self.root, PET)
         write_json_atomic(stored, wanted)
 
-    def _data(self) -> tuple[list[Example], list[Example], list[Example], list[Example]]:
-        """Train, dev, test and pool: sampled once from the task and kept in ``data/`` (read back on restarts)."""
+    def _data(self) -> PetState:
+        """The state before any generation: train, dev, test and the pool, sampled once from the task and
+        kept in ``data/`` (read back on restarts)."""
         folder, pool_path = self.root / "data" / "base", self.root / "data" / f"{POOL}.jsonl"
         if not folder.is_dir() or not pool_path.is_file():
             data = load_task_data(self.base.data, api.columns_of(self.base))
@@ -123,7 +124,9 @@ class Pipeline:
         pool = read_split(pool_path.parent, POOL)
         if not pool:
             raise PromptlearnError("The unlabelled pool is empty: give --unlabeled FILE with unlabelled texts")
-        return (*(read_split(folder, name) for name in ("train", "dev", "test")), pool)
+        train, dev, test = (tuple(read_split(folder, name)) for name in ("train", "dev", "test"))
+        gold = tuple(read_hidden_labels(pool_path))
+        return PetState(self.config, self.base, self.root, train, dev, test, tuple(pool), gold)
 
     def member_config(self, member: Member, data_dir: Path):
         """The run config of ``member``: its pattern, repetition seed and data folder."""
@@ -133,26 +136,26 @@ class Pipeline:
             pattern_id=self.config.pattern_ids[p], seed=self.base.seed + (member.repetition or 0),
         )  # fmt: skip
 
-    def _first_generation(self) -> list[Member]:
+    def _first_generation(self, state: PetState, cache: EncodingCache) -> list[Member]:
         if self.config.zero_shot:
             members = [Member(0, p, None) for p in range(len(self.config.patterns))]
             for member in members:
-                self._label_untrained(member)
+                self._label_untrained(member, state, cache)
             return members
         members = [Member(0, p, r) for p, r in self._grid()]
         folder = self.root / "data" / "base"
         for member in members:
-            self._train_and_label(member, folder)
+            self._train_and_label(member, folder, state, cache)
         return members
 
-    def _label_untrained(self, member: Member) -> None:
+    def _label_untrained(self, member: Member, state: PetState, cache: EncodingCache) -> None:
         path = member.labels_file(self.root)
         if path.is_file():
             return
-        run = untrained_run(self.member_config(member, self.root / "data" / "base"), [], self.pool)
-        label_with(run, self.cache, []).save(path)
+        run = untrained_run(self.member_config(member, self.root / "data" / "base"), [], list(state.pool))
+        label_with(run, cache, []).save(path)
 
-    def _train_and_label(self, member: Member, data_dir: Path) -> None:
+    def _train_and_label(self, member: Member, data_dir: Path, state: PetState, cache: EncodingCache) -> None:
         """Train ``member`` on ``data_dir`` and store its labels; PET weighs every generation's models by
         their untrained accuracy on the original labelled examples (not on iPET's added ones, which
         would measure agreement with the previous ensemble)."""
@@ -163,43 +166,27 @@ class Pipeline:
         train_member(config, member.run_dir(self.root))
         run = api.load_run(member.run_dir(self.root))
         weighed = self.config.reduction == "wmean" and self.config.weights_from == "train"
-        label_with(run, self.cache, self.train if weighed else []).save(path)
+        label_with(run, cache, list(state.train) if weighed else []).save(path)
 
-    def _ipet_member(self, member: Member, previous: list[Member]) -> Member:
-        """Train ``member`` on the original examples plus pool examples labelled by the other previous models."""
+    def _ipet_member(self, member: Member, state: PetState, cache: EncodingCache) -> Member:
+        """Train ``member`` on the original examples plus pool examples labelled by the other models of
+        the state's last generation."""
         data_dir = member.data_dir(self.root)
         if not member.labels_file(self.root).is_file() and not data_dir.is_dir():
-            others = [m for m in previous if m.is_other_than(member)]
-            probabilities = soften(self.ensemble(others, "pool"))
+            others = [m for m in state.generations[-1] if m.is_other_than(member)]
+            probabilities = soften(state.ensemble(others, "pool"))
             config = self.config
-            total = added_count(member.generation, len(self.train), config.scale_factor, config.zero_shot_start)
+            total = added_count(member.generation, len(state.train), config.scale_factor, config.zero_shot_start)
             seed = self.base.seed * 1000 + member.generation * 100 + member.pattern * 10 + (member.repetition or 0)
             first_zero_shot = config.zero_shot and member.generation == 1
-            picks = select(probabilities, total, self.label_shares(), seed, most_likely=first_zero_shot)
-            added = [Example(self.pool[row].text_a, self.pool[row].text_b, self.labels[label]) for row, label in picks]
-            train = self.train + added
+            picks = select(probabilities, total, state.label_shares(), seed, most_likely=first_zero_shot)
+            pool = state.pool
+            added = [Example(pool[row].text_a, pool[row].text_b, self.labels[label]) for row, label in picks]
             # zero-shot iPET has no labelled dev: checkpoints are chosen on the training labels themselves
-            write_data_folder(data_dir, {"train": train, "dev": self.dev or added, "test": self.cache.splits["test"]})
-        self._train_and_label(member, data_dir)
+            splits = {"train": [*state.train, *added], "dev": list(state.dev) or added, "test": list(state.test)}
+            write_data_folder(data_dir, splits)
+        self._train_and_label(member, data_dir, state, cache)
         return member
-
-    def label_shares(self) -> np.ndarray:
-        """The label distribution iPET keeps: the original examples', uniform without any."""
-        counts = np.array([sum(ex.label == label for ex in self.train) for label in self.labels], dtype=np.float64)
-        return counts if counts.sum() else np.ones(len(self.labels))
-
-    def ensemble(self, members: list[Member], split: str) -> np.ndarray:
-        """The merged (N, C) logits of ``members`` on ``split`` (pool, dev or test), by the configured reduction."""
-        stored = [Labels.load(m.labels_file(self.root)) for m in members]
-        weights = None
-        if self.config.reduction == "wmean":
-            weights = [self.weight(m, labels) for m, labels in zip(members, stored, strict=True)]
-        return merge([labels.logits[split] for labels in stored], weights)
-
-    def weight(self, member: Member, labels: Labels) -> float:
-        if self.config.weights_from == "train":
-            return labels.prior_accuracy
-        return _read_json(member.run_dir(self.root) / "metrics.json")["dev"]["accuracy"]
 
 
 def _read_json(path: Path) -> dict:

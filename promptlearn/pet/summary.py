@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from promptlearn.outputs import write_json_atomic, write_text_atomic
 from promptlearn.pet.distill import FINAL
-from promptlearn.pet.pool import POOL, read_hidden_labels
+from promptlearn.pet.state import PetState
 from promptlearn.training.metrics import classification_metrics
-
-if TYPE_CHECKING:
-    from promptlearn.pet.pipeline import Pipeline
 
 
 def _metrics(logits: np.ndarray, gold: list, labels: list[str]) -> dict | None:
@@ -37,33 +33,33 @@ def _run_metrics(run_dir) -> dict | None:
     }
 
 
-def summarize(pipeline: Pipeline, wall_seconds: float) -> dict:
+def summarize(state: PetState, wall_seconds: float) -> dict:
     """Rows for members (trained ones), one ensemble row per generation, and the final model."""
-    root, labels = pipeline.root, pipeline.labels
+    root, labels = state.root, state.labels
     gold = {
-        "dev": [ex.label for ex in pipeline.dev],
-        "test": [ex.label for ex in pipeline.cache.splits["test"]],
-        "pool": read_hidden_labels(root / "data" / f"{POOL}.jsonl"),
+        "dev": [ex.label for ex in state.dev],
+        "test": [ex.label for ex in state.test],
+        "pool": list(state.pool_gold),
     }
     rows = []
-    for generation, members in enumerate(pipeline.generations):
+    for generation, members in enumerate(state.generations):
         for member in members:
             if member.repetition is not None:
                 rows.append({"component": f"g{generation}/{member.name}", **(_run_metrics(member.run_dir(root)) or {})})
-        ensemble = {split: _metrics(pipeline.ensemble(members, split), gold[split], labels) for split in gold}
-        rows.append({"component": f"g{generation}/ensemble ({pipeline.config.reduction})", **ensemble})
+        ensemble = {split: _metrics(state.ensemble(members, split), gold[split], labels) for split in gold}
+        rows.append({"component": f"g{generation}/ensemble ({state.config.reduction})", **ensemble})
     final = _run_metrics(root / FINAL)
     rows.append({"component": FINAL, **(final or {"note": "not trained (see the log)"})})
-    return {"rows": rows, "wall_seconds": round(wall_seconds, 2), "config": pipeline.config.to_dict()}
+    return {"rows": rows, "wall_seconds": round(wall_seconds, 2), "config": state.config.to_dict()}
 
 
 def _cell(metrics: dict | None) -> str:
     return "–" if not metrics else f"{100 * metrics['accuracy']:.1f} / {100 * metrics['macro_f1']:.1f}"
 
 
-def write_summary(pipeline: Pipeline, wall_seconds: float) -> dict:
+def write_summary(state: PetState, wall_seconds: float) -> dict:
     """``summary.json`` and ``summary.md`` in the pipeline's folder; returns the summary."""
-    summary = summarize(pipeline, wall_seconds)
+    summary = summarize(state, wall_seconds)
     lines = [
         "# PET pipeline",
         "",
@@ -79,6 +75,6 @@ def write_summary(pipeline: Pipeline, wall_seconds: float) -> dict:
         name = row["component"] + (f" ({row['note']})" if "note" in row else "")
         lines.append(f"| {name} | " + " | ".join(cells + extra) + " |")
     lines += ["", f"Wall time of this invocation: {summary['wall_seconds']} s."]
-    write_json_atomic(pipeline.root / "summary.json", summary)
-    write_text_atomic(pipeline.root / "summary.md", "\n".join(lines) + "\n")
+    write_json_atomic(state.root / "summary.json", summary)
+    write_text_atomic(state.root / "summary.md", "\n".join(lines) + "\n")
     return summary

@@ -138,8 +138,7 @@ def test_ipet_weighs_every_generation_by_untrained_accuracy_on_the_original_exam
     tiny_tokenizer().save_pretrained(model)
     out = tmp_path / "pet"
     config = pet_config(model, pet_task, base_changes={"shots": 3}, generations=1)
-    pipeline = Pipeline(config, out)
-    pipeline.run()
+    state, _ = Pipeline(config, out).run()
     original = read_split(out / "data" / "base", "train")
     assert len(read_split(out / "data" / "g1-p0-r0", "train")) > len(original)
     masked_lm = BertForMaskedLM.from_pretrained(model).eval()
@@ -157,11 +156,11 @@ def test_ipet_weighs_every_generation_by_untrained_accuracy_on_the_original_exam
         hand.append(right / len(original))
     assert hand[0] != hand[1]  # the weights tell the patterns apart
     for generation in (0, 1):
-        members = pipeline.generations[generation]
+        members = state.generations[generation]
         stored = [Labels.load(m.labels_file(out)) for m in members]
         assert [labels.prior_accuracy for labels in stored] == pytest.approx(hand)
         np.testing.assert_allclose(
-            pipeline.ensemble(members, "test"), merge([labels.logits["test"] for labels in stored], hand)
+            state.ensemble(members, "test"), merge([labels.logits["test"] for labels in stored], hand)
         )
 
 
