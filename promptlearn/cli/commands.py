@@ -16,6 +16,7 @@ from promptlearn.cli.options import MODE_FLAGS, ModeFlagsCommand, options_from
 from promptlearn.errors import PromptlearnError
 from promptlearn.outputs import to_json
 from promptlearn.pet.config import RUN_OPTIONS, PetConfig
+from promptlearn.ppt.config import PretrainConfig
 from promptlearn.run.config import RunConfig
 
 app = typer.Typer(
@@ -254,34 +255,15 @@ PRETRAIN_HELP = (
 
 @app.command("pretrain-prompt", help=PRETRAIN_HELP.format(formats=_formats_help()))
 @handle_errors
+@options_from(PretrainConfig, into="settings", helps={"model": MODEL_HELP}, kinds={"corpus": Path})
 def pretrain_prompt(
-    model: str = typer.Option(..., "--model", "-m", help=MODEL_HELP),
-    corpus: Path = typer.Option(..., help="Unlabeled text, one document per line."),
-    format: str = typer.Option(..., "--format", "-f", help="sentence-pair, multiple-choice or single-sentence."),
-    prompt_length: int = typer.Option(16, help="Number of soft tokens."),
+    settings: dict,
     output: Path = typer.Option(..., "--output", "-o", help="Folder for the artifact, report and checkpoint."),
-    init: str = typer.Option("vocab", help="Starting prompt: random, vocab or text:WORDS."),
-    steps: int = typer.Option(1000, help="Optimizer steps."),
-    batch_size: int = typer.Option(16, help="Examples per step."),
-    lr: float = typer.Option(None, help="Learning rate (default: the soft-prompt mode's)."),
-    warmup_ratio: float = typer.Option(0.06, help="Fraction of steps with linear warm-up."),
-    max_length: int = typer.Option(128, help="Token budget per example; only the sentences are truncated."),
-    seed: int = typer.Option(13, help="Seed for example building, shuffling and initialisation."),
-    eval_every: int = typer.Option(100, help="Evaluate on the held-out examples every N steps."),
-    checkpoint_every: int = typer.Option(50, help="Write a resumable checkpoint every N steps."),
-    heldout_every: int = typer.Option(20, help="Hold out every N-th document of the corpus."),
-    heldout_size: int = typer.Option(500, help="Held-out examples to evaluate on (a uniform sample)."),
-    precision: str = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU), fp32, bf16 or fp16."),
     overwrite: bool = typer.Option(False, help="Start over, discarding a checkpoint or finished prompt in --output."),
 ) -> None:
-    from promptlearn.ppt.pretrain import PretrainConfig, pretrain
+    from promptlearn.ppt.pretrain import pretrain
 
-    config = PretrainConfig(
-        model=model, corpus=str(corpus), format=format, prompt_length=prompt_length, init=init, steps=steps,
-        batch_size=batch_size, learning_rate=lr, warmup_ratio=warmup_ratio, max_length=max_length, seed=seed,
-        eval_every=eval_every, checkpoint_every=checkpoint_every, heldout_every=heldout_every,
-        heldout_size=heldout_size, precision=precision,
-    )  # fmt: skip
+    config = PretrainConfig(**settings)
     try:
         report = pretrain(config, output, overwrite=overwrite)
     except KeyboardInterrupt:

@@ -37,10 +37,14 @@ def field_default(item: dataclasses.Field):
     return None if item.default is dataclasses.MISSING else item.default
 
 
-def options_from(config_class, into: str, names=None, helps=None, given_only: bool = False):
+def options_from(config_class, into: str, names=None, helps=None, given_only: bool = False, kinds=None):
     """Give ``command`` one option per option field of ``config_class`` and pass their values as one dict ``into``.
 
-    ``helps`` replaces a field's help where the command means something more specific by it.
+    ``helps`` replaces a field's help where the command means something more specific by it;
+    ``kinds`` the type an option parses (e.g. ``Path`` for a str field that names a file; the value
+    is passed on as the field's type). The options go where ``into`` stands among the command's
+    parameters. A field without a default is a required option; a list field is a repeatable option
+    (its ``show_default`` metadata False hides the default where the help states it).
     ``given_only``: the options default to None and only the given ones are passed on (the help
     shows the field's default), so that the config's own defaults apply; otherwise each option's
     default is the field's and every value is passed on.
@@ -48,38 +52,53 @@ def options_from(config_class, into: str, names=None, helps=None, given_only: bo
     from promptlearn.run.config import flag
 
     hints = typing.get_type_hints(config_class)
-    helps = helps or {}
+    helps, kinds = helps or {}, kinds or {}
 
     def decorate(command):
-        own = [p for p in inspect.signature(command).parameters.values() if p.name != into]
-        annotations = {p.name: p.annotation for p in own}
-        added = []
-        for item in config_fields(config_class, names):
+        parameters = list(inspect.signature(command).parameters.values())
+        at = [p.name for p in parameters].index(into)
+        before, after = parameters[:at], parameters[at + 1 :]
+        annotations = {p.name: p.annotation for p in (*before, *after)}
+        added, passed_as, fields = [], {}, config_fields(config_class, names)
+        for item in fields:
             kind = _kind(hints[item.name])
             name = item.metadata.get("flag", flag(item.name))
             decls = (f"{name}/--no-{name[2:]}",) if kind is bool else (name,)
+            decls += tuple(item.metadata.get("short", ()))
             text = helps.get(item.name, item.metadata["help"])
             default = field_default(item)
             if given_only:
                 shown = "" if default is None else f" (default: {default})"
                 option = typer.Option(None, *decls, help=text + shown, show_default=False)
+            elif item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING:
+                option = typer.Option(..., *decls, help=text)
             else:
-                option = typer.Option(default, *decls, *item.metadata.get("short", ()), help=text)
+                option = typer.Option(default, *decls, help=text, show_default=item.metadata.get("show_default", True))
             if typing.get_origin(hints[item.name]) is list or isinstance(default, list):
                 kind = list[_kind(typing.get_args(_kind(hints[item.name]))[0])]
+            if item.name in kinds:
+                passed_as[item.name] = kind
+                kind = kinds[item.name]
             added.append(inspect.Parameter(item.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind))
             annotations[item.name] = kind
-        names_added = [p.name for p in added]
+        defaults = {p.name: field_default(item) for p, item in zip(added, fields, strict=True)}
+
+        def value_of(name: str, value):
+            if isinstance(value, (list, tuple)) and not value:  # a repeatable option not given
+                return defaults[name]
+            if name in passed_as and value is not None:
+                return passed_as[name](value)
+            return value
 
         @functools.wraps(command)
         def wrapper(*args, **kwargs):
-            values = {name: kwargs.pop(name) for name in names_added}
+            values = {name: value_of(name, kwargs.pop(name)) for name in defaults}
             if given_only:
                 values = {name: value for name, value in values.items() if value is not None}
             return command(*args, **kwargs, **{into: values})
 
-        keyword = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
-        wrapper.__signature__ = inspect.Signature(keyword + added)
+        keyword = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in (*before, *added, *after)]
+        wrapper.__signature__ = inspect.Signature(keyword)
         wrapper.__annotations__ = annotations
         return wrapper
 

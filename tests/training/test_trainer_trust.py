@@ -111,7 +111,8 @@ def test_a_bf16_model_runs_inside_and_outside_autocast(mode, tiny_bert_dir, tiny
 
 
 def test_pretrain_prompt_runs_in_bf16(tiny_bert_dir, tmp_path):
-    from promptlearn.ppt.pretrain import PretrainConfig, pretrain
+    from promptlearn.ppt.config import PretrainConfig
+    from promptlearn.ppt.pretrain import pretrain
     from tests.helpers.fixtures import write_corpus
 
     config = PretrainConfig(
