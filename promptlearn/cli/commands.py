@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 
+from promptlearn.bench.config import BenchConfig
 from promptlearn.cli.options import MODE_FLAGS, ModeFlagsCommand, options_from
 from promptlearn.errors import PromptlearnError
 from promptlearn.outputs import to_json
@@ -650,30 +651,12 @@ def show_pattern(
 
 @app.command()
 @handle_errors
+@options_from(BenchConfig, into="settings", helps={"model": MODEL_HELP}, kinds={"eval_data": Path, "train_data": Path})
 def bench(
-    model: str = typer.Option(..., "--model", "-m", help=MODEL_HELP),
-    random_weights: bool = typer.Option(False, help="Read only the model's config; random weights (speed only)."),
-    mode: list[str] = typer.Option(None, "--mode", help="Mode to measure (repeatable; default: every mode)."),
-    reference: list[str] = typer.Option(None, "--reference", help="naive or plain (repeatable; default: both)."),
-    batch_size: list[int] = typer.Option([32], "--batch-size", "-b", help="Batch size (repeatable)."),
-    seq_len: int = typer.Option(128, help="Tokens per synthetic example (all padded to this)."),
-    steps: int = typer.Option(10, help="Timed training steps, and timed evaluation batches."),
-    phase: list[str] = typer.Option(None, "--phase", help="train or eval (repeatable; default: both)."),
-    repeat: int = typer.Option(1, help="Run everything N times, round-robin; keep each row's fastest."),
-    warmup_steps: int = typer.Option(3, help="Untimed steps (and batches) first."),
-    precision: str = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU), fp32, bf16 or fp16; naive too."),
-    compile: str = typer.Option("off", help="torch.compile the promptlearn rows: off, on, or both (two rows)."),
+    settings: dict,
     task: str = typer.Option("sst2", help="Preset pattern and verbalizer (see templates/)."),
     pattern: str = typer.Option(None, "--pattern", "-p", help=PATTERN_HELP),
     verbalizer: str = typer.Option(None, "--verbalizer", "-v", help=VERBALIZER_HELP),
-    eval_data: Path = typer.Option(None, help="Labelled .jsonl/.csv/.tsv file: time evaluating it, naive vs sorted."),
-    eval_batch_size: int = typer.Option(64, help="Batch size of the --eval-data comparison."),
-    eval_max_length: int = typer.Option(128, help="Token budget of the real-data rows (the references pad to it)."),
-    train_data: Path = typer.Option(None, help="Dataset with a train split: time training on its few-shot sample."),
-    shots: int = typer.Option(16, help="Examples per label of the --train-data sample (seeded by --seed)."),
-    peak_tflops: float = typer.Option(None, help="Accelerator peak TFLOP/s for MFU (default: known GPUs' bf16 peak)."),
-    seed: int = typer.Option(13, help="Seed of the random weights and the data order."),
-    threads: int = typer.Option(None, help="CPU threads per process (default: torch's; 1 on a busy shared machine)."),
     json_out: Path = typer.Option(None, "--json", help="Write the full report (every figure, machine, versions) here."),
     markdown_out: Path = typer.Option(None, "--markdown", help="Write the markdown tables here."),
 ) -> None:
@@ -682,23 +665,12 @@ def bench(
     Each configuration runs in a fresh process. Example (CPU, a few minutes):
     promptlearn bench --model ../shared/models/bert-tiny --eval-data ../shared/data/sst2/test.jsonl
     """
-    import shlex
-
-    from promptlearn.bench import BenchConfig, run_benchmark, to_markdown
-    from promptlearn.bench.config import PHASES, REFERENCES
+    from promptlearn.bench import run_benchmark, to_markdown
     from promptlearn.outputs import write_json_atomic, write_text_atomic
     from promptlearn.prompt.presets import resolve_prompt
 
     pattern_text, words = resolve_prompt(task, pattern, None, verbalizer)
-    config = BenchConfig(
-        model=model, random_weights=random_weights, modes=mode or None, references=reference or list(REFERENCES),
-        batch_sizes=batch_size, seq_len=seq_len,
-        steps=steps, phases=phase or list(PHASES), repeat=repeat, warmup_steps=warmup_steps, precision=precision,
-        compile=compile, pattern=pattern_text,
-        verbalizer=words, eval_data=str(eval_data) if eval_data else None, eval_batch_size=eval_batch_size,
-        eval_max_length=eval_max_length, train_data=str(train_data) if train_data else None, shots=shots,
-        peak_tflops=peak_tflops, seed=seed, threads=threads,
-    )  # fmt: skip
+    config = BenchConfig(**settings, pattern=pattern_text, verbalizer=words)
     report = run_benchmark(config, command=shlex.join(["promptlearn", *sys.argv[1:]]))
     table = to_markdown(report)
     if json_out is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import types
 import typing
 
 import typer
@@ -22,7 +23,10 @@ MODE_FLAGS = "mode_flags"
 
 
 def _kind(hint) -> type:
-    return next(t for t in (*typing.get_args(hint), hint) if t is not type(None))
+    """``hint`` without its ``| None``."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return next(t for t in typing.get_args(hint) if t is not type(None))
+    return hint
 
 
 def config_fields(config_class, names=None) -> list[dataclasses.Field]:
