@@ -19,6 +19,7 @@ from promptlearn.outputs import to_json
 from promptlearn.pet.config import RUN_OPTIONS, PetConfig
 from promptlearn.ppt.config import PretrainConfig
 from promptlearn.run.config import RunConfig
+from promptlearn.run.search_options import SEARCH_RUN_OPTIONS, SEARCH_SHOTS, SearchOptions
 
 app = typer.Typer(
     help="Prompt learning for masked language models: PET, soft prompts, P-Tuning v1/v2, PPT and baselines.",
@@ -182,6 +183,8 @@ def train(
 
 @app.command("search-verbalizer")
 @handle_errors
+@options_from(SearchOptions, into="search")
+@options_from(RunConfig, into="run", names=SEARCH_RUN_OPTIONS, helps={"seed": "Seed of the few-shot sample."})
 def search_verbalizer(
     model: str = typer.Option(..., "--model", "-m", help=MODEL_HELP),
     data: str = typer.Option(..., "--data", "-d", help=DATA_HELP),
@@ -189,14 +192,11 @@ def search_verbalizer(
     task: str = typer.Option(None, help="Use this task's preset pattern (and its label order)."),
     pattern: str = typer.Option(None, "--pattern", "-p", help=PATTERN_HELP),
     pattern_id: int = typer.Option(None, help="Which preset pattern of --task (default: its first)."),
-    shots: int = typer.Option(16, help="K examples per label for train (candidates) and for dev (the choice)."),
-    seed: int = typer.Option(13, help="Seed of the few-shot sample."),
-    top_k: int = typer.Option(100, help="Candidate words per label (LM-BFF's k)."),
-    words_per_label: int = typer.Option(1, help="Words chosen per label."),
-    max_length: int = typer.Option(128, help="Token budget per example; only input slots are truncated."),
-    text_column: str = typer.Option("text", help="Column holding the (first) text."),
-    text_b_column: str = typer.Option("text_b", help="Column holding the second text of pair tasks."),
-    label_column: str = typer.Option("label", help="Column holding the label."),
+    shots: int = typer.Option(
+        SEARCH_SHOTS, help="K examples per label for train (candidates) and for dev (the choice)."
+    ),
+    run: dict | None = None,
+    search: dict | None = None,
     overwrite: bool = typer.Option(False, help="Replace an existing --output file."),
 ) -> None:
     """Search label words on a few-shot split (LM-BFF candidates, PETAL ranking, chosen by zero-shot dev accuracy).
@@ -219,14 +219,13 @@ def search_verbalizer(
     pattern_text, words = resolve_prompt(task, pattern, pattern_id, None)
     config = RunConfig(
         model=model, data=data, pattern=pattern_text, verbalizer=words, task=task, pattern_id=pattern_id, shots=shots,
-        seed=seed, max_length=max_length, text_column=text_column, text_b_column=text_b_column,
-        label_column=label_column, verbalizer_search={"top_k": top_k, "words_per_label": words_per_label},
+        **run, verbalizer_search=search,
     )  # fmt: skip
     task_data = load_task_data(data, api.columns_of(config))
     train_examples, dev_examples = api.few_shot_split(config, task_data)
     result = api.search_label_words(config, task_data, train_examples, dev_examples, load_backbone(model))
     header = (
-        f"# Label words searched by promptlearn search-verbalizer on {data} (K={shots}, seed {seed},\n"
+        f"# Label words searched by promptlearn search-verbalizer on {data} (K={shots}, seed {config.seed},\n"
         f"# {len(train_examples)} train / {len(dev_examples)} dev examples), pattern {pattern_text!r}.\n"
         f"# Zero-shot dev accuracy {result.dev_accuracy:.4f}, train accuracy {result.train_accuracy:.4f}.\n"
     )

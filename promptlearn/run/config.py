@@ -13,6 +13,7 @@ from pathlib import Path
 from promptlearn.data.sampling import DEFAULT_DEV_SPLIT, DEV_SPLITS
 from promptlearn.errors import PromptlearnError
 from promptlearn.hub import is_local_path
+from promptlearn.run.search_options import SearchOptions
 
 DEFAULT_MAX_STEPS = 250
 #: numpy seeds its generators with unsigned 32-bit integers
@@ -20,8 +21,6 @@ MAX_SEED = 2**32 - 1
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 #: how class probabilities are calibrated (:mod:`promptlearn.run.calibration`)
 CALIBRATIONS = ("none", "content-free", "unlabeled")
-#: keys of ``verbalizer_search`` (arguments of :func:`promptlearn.run.label_search.search_verbalizer`)
-SEARCH_OPTIONS = ("top_k", "words_per_label")
 #: how multi-token label words are scored at evaluation (see promptlearn.readout.label_words)
 DECODINGS = ("one-pass", "exact", "confident")
 #: a multi-token word's score: mean or sum of its tokens' log-probabilities
@@ -47,8 +46,8 @@ class RunConfig:
     the rest of train and "given" the data's dev split; without ``shots`` (the full train split) dev
     is the given split, or a 10 % slice of train when the data has none.
     ``calibrate`` (:mod:`promptlearn.run.calibration`), ``demonstrations`` and its options
-    (:mod:`promptlearn.prompt.demonstrations`) and ``verbalizer_search`` (options of
-    :func:`promptlearn.run.label_search.search_verbalizer`; the search replaces ``verbalizer`` inside the
+    (:mod:`promptlearn.prompt.demonstrations`) and ``verbalizer_search`` (a dict of
+    :class:`promptlearn.run.search_options.SearchOptions`; the search replaces ``verbalizer`` inside the
     run's own train/dev split) improve the prompt without a human in the loop.
     Exactly one of ``max_steps`` / ``epochs`` bounds training (250 steps if neither).
     ``group_by_length``: training batches of similar lengths (:mod:`promptlearn.training.batching`), each
@@ -190,12 +189,7 @@ class RunConfig:
 
             Verbalizer.from_dict(self.verbalizer)  # the words' checks, made where the file's values arrive
         if self.verbalizer_search is not None:
-            unknown = sorted(set(self.verbalizer_search) - set(SEARCH_OPTIONS))
-            if unknown:
-                raise PromptlearnError(f"verbalizer_search: unknown keys {unknown}; known: {', '.join(SEARCH_OPTIONS)}")
-            for key, value in self.verbalizer_search.items():
-                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                    raise PromptlearnError(f"verbalizer_search: {key} must be a positive integer, got {value!r}")
+            SearchOptions.check(self.verbalizer_search)
 
     @classmethod
     def from_dict(cls, values: dict, origin: str = "config") -> RunConfig:
