@@ -38,6 +38,15 @@ VERBALIZER_HELP = "Label words, inline 'positive=great|good,negative=terrible' o
 CALIBRATE_HELP = "Divide out the prompt's label bias: none, content-free (N/A, empty, [MASK]) or unlabeled."
 
 
+#: the RunConfig options ``show-pattern`` takes, with what each means there
+SHOW_OPTIONS = {
+    "max_length": "Token budget; shows the truncation.",
+    "demonstrations": "Append one demonstration per label, drawn from --data's train.",
+    "demonstration_length": "[--demonstrations] Token budget of each demonstration.",
+    "seed": "[--demonstrations] Seed of the draw.",
+}
+
+
 def handle_errors(command):
     """Turn a PromptlearnError (or an OSError: a file that cannot be read or written) into a one-paragraph
     message on stderr and exit status 2."""
@@ -275,6 +284,7 @@ def pretrain_prompt(
 
 @app.command()
 @handle_errors
+@options_from(RunConfig, into="run_options", names=("eval_batch_size",))
 def evaluate(
     run: Path = typer.Option(None, help="A trained run folder (instead of --model/--pattern/--verbalizer)."),
     model: str = typer.Option(None, "--model", "-m", help=MODEL_HELP + " Zero-shot when no --run."),
@@ -285,7 +295,7 @@ def evaluate(
     pattern_id: int = typer.Option(None, help="Which preset pattern of --task."),
     verbalizer: str = typer.Option(None, "--verbalizer", "-v", help=VERBALIZER_HELP),
     max_length: int = typer.Option(None, help="Token budget per example (zero-shot; default 128)."),
-    eval_batch_size: int = typer.Option(64, help="Evaluation batch size."),
+    run_options: dict | None = None,
     decoding: str = typer.Option(None, help="Multi-token words: one-pass, exact or confident; default: the run's."),
     predictions: Path = typer.Option(None, help="Also write per-example predictions to this .jsonl file."),
     calibrate: str = typer.Option(None, help=CALIBRATE_HELP + " Zero-shot only: a run applies its own."),
@@ -327,7 +337,7 @@ def evaluate(
             raise PromptlearnError("Zero-shot evaluation needs label words: give --verbalizer or --task")
         config = RunConfig(
             model=model, data=data, pattern=pattern_text, verbalizer=words, task=task, pattern_id=pattern_id,
-            eval_batch_size=eval_batch_size, calibrate=calibrate or "none",
+            **run_options, calibrate=calibrate or "none",
             **({} if max_length is None else {"max_length": max_length}),
         )  # fmt: skip
         _check_sources(model, data)
@@ -569,6 +579,7 @@ def export(
 
 @app.command("show-pattern")
 @handle_errors
+@options_from(RunConfig, into="run", names=SHOW_OPTIONS, helps=SHOW_OPTIONS)
 def show_pattern(
     model: str = typer.Option(..., "--model", "-m", help=MODEL_HELP + " Only its tokenizer is loaded."),
     text: str = typer.Option("The movie was a delight.", help="The example's text (unless --data is given)."),
@@ -580,10 +591,7 @@ def show_pattern(
     pattern: str = typer.Option(None, "--pattern", "-p", help=PATTERN_HELP),
     pattern_id: int = typer.Option(None, help="Which preset pattern of --task."),
     verbalizer: str = typer.Option(None, "--verbalizer", "-v", help=VERBALIZER_HELP),
-    max_length: int = typer.Option(128, help="Token budget; shows the truncation."),
-    demonstrations: bool = typer.Option(False, help="Append one demonstration per label, drawn from --data's train."),
-    demonstration_length: int = typer.Option(64, help="[--demonstrations] Token budget of each demonstration."),
-    seed: int = typer.Option(13, help="[--demonstrations] Seed of the draw."),
+    run: dict | None = None,
 ) -> None:
     """Show how one example is rendered and tokenized: tokens, the [MASK] position, label-word ids.
 
@@ -603,6 +611,8 @@ def show_pattern(
             f"({', '.join(available_tasks())}) to show that preset's pattern and label words"
             + ("; --data only supplies the example" if data else "")
         )
+    max_length, demonstrations = run["max_length"], run["demonstrations"]
+    demonstration_length, seed = run["demonstration_length"], run["seed"]
     pattern_text, words = resolve_prompt(task, pattern, pattern_id, verbalizer)
     parsed = Pattern.parse(pattern_text)
     verbal = Verbalizer.from_dict(words) if words else None
