@@ -173,7 +173,7 @@ def produce(work: Path) -> dict[str, dict[str, dict]]:
     import torch
     from typer.testing import CliRunner
 
-    from cli import app
+    from promptlearn.cli import app
 
     torch.set_num_threads(1)
     prepare_inputs(work)

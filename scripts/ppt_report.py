@@ -29,7 +29,8 @@ sys.path.insert(0, str(REPO))
 
 from promptlearn import api  # noqa: E402
 from promptlearn.outputs import write_json_atomic, write_text_atomic  # noqa: E402
-from promptlearn.ppt.pretrain import PretrainConfig, pretrain  # noqa: E402
+from promptlearn.ppt.config import PretrainConfig  # noqa: E402
+from promptlearn.ppt.pretrain import pretrain  # noqa: E402
 from promptlearn.prompt.presets import resolve_prompt  # noqa: E402
 from promptlearn.run.config import RunConfig  # noqa: E402
 

@@ -4,8 +4,8 @@ import json
 
 from typer.testing import CliRunner
 
-from cli import app
 from promptlearn import api
+from promptlearn.cli import app
 from promptlearn.data.examples import load_task_data
 from promptlearn.run.config import RunConfig
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from torch import nn
 
@@ -29,12 +29,17 @@ _TOP = re.compile(r"top:(\d+)")
 
 @dataclass
 class LayerwiseOptions:
-    """``train_layers``: 'all' or 'top:N' (only the top N layers and what is above them train).
-    ``layer_lr_decay``: 1.0 (off) or d in (0, 1): layer k from the top trains at lr * d ** k,
-    the embeddings lowest."""
+    """Which layers train, and at what rate by depth (see the module's docstring)."""
 
-    train_layers: str = ALL_LAYERS
-    layer_lr_decay: float = 1.0
+    train_layers: str = field(
+        default=ALL_LAYERS, metadata={"help": "'all' or 'top:N' (only the top N layers and what is above them train)."}
+    )
+    layer_lr_decay: float = field(
+        default=1.0,
+        metadata={
+            "help": "1.0 (off) or d in (0, 1): layer k from the top trains at lr * d ** k, the embeddings lowest."
+        },
+    )
 
     def check_layerwise(self) -> None:
         if self.train_layers != ALL_LAYERS and not (_TOP.fullmatch(self.train_layers) and self.top_layers > 0):

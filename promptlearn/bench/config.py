@@ -20,6 +20,12 @@ TRAIN_DATA = "train_data"
 DATA_PHASES = (EVAL_DATA, TRAIN_DATA)
 
 
+def _option(default, help: str):
+    """A field that is also a ``promptlearn bench`` option (its flag: :func:`promptlearn.run.config.flag` of its
+    name). List fields spell out their metadata: ``flag`` (the option is named in the singular), ``short``."""
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass
 class BenchConfig:
     """Settings shared by every measured configuration.
@@ -37,31 +43,43 @@ class BenchConfig:
     this many times, round-robin, and keep each row's fastest measurement.
     ``threads``: CPU threads per process (None: torch's default); 1 keeps OpenMP from spinning
     against other jobs on a shared machine.
+    Fields with a ``help`` in their metadata are ``promptlearn bench``'s options (declared here only).
     """
 
-    model: str
-    random_weights: bool = False
-    modes: list[str] | None = None
-    references: list[str] = field(default_factory=lambda: list(REFERENCES))
+    model: str = field(metadata={"help": "Hugging Face model id or local folder of a masked LM.", "short": ("-m",)})
+    random_weights: bool = _option(False, "Read only the model's config; random weights (speed only).")
+    modes: list[str] | None = field(
+        default=None, metadata={"help": "Mode to measure (repeatable; default: every mode).", "flag": "--mode"}
+    )
+    references: list[str] = field(
+        default_factory=lambda: list(REFERENCES),
+        metadata={"help": "naive or plain (repeatable; default: both).", "flag": "--reference", "show_default": False},
+    )
     mode_options: dict[str, dict] = field(default_factory=dict)
-    batch_sizes: list[int] = field(default_factory=lambda: [32])
-    seq_len: int = 128
-    steps: int = 10
-    phases: list[str] = field(default_factory=lambda: list(PHASES))
-    repeat: int = 1
-    warmup_steps: int = 3
-    precision: str = "auto"
-    compile: str = "off"
+    batch_sizes: list[int] = field(
+        default_factory=lambda: [32],
+        metadata={"help": "Batch size (repeatable).", "flag": "--batch-size", "short": ("-b",)},
+    )
+    seq_len: int = _option(128, "Tokens per synthetic example (all padded to this).")
+    steps: int = _option(10, "Timed training steps, and timed evaluation batches.")
+    phases: list[str] = field(
+        default_factory=lambda: list(PHASES),
+        metadata={"help": "train or eval (repeatable; default: both).", "flag": "--phase", "show_default": False},
+    )
+    repeat: int = _option(1, "Run everything N times, round-robin; keep each row's fastest.")
+    warmup_steps: int = _option(3, "Untimed steps (and batches) first.")
+    precision: str = _option("auto", "auto (bf16 on GPU, fp32 on CPU), fp32, bf16 or fp16; naive too.")
+    compile: str = _option("off", "torch.compile the promptlearn rows: off, on, or both (two rows).")
     pattern: str = "{text} It was [MASK] ."
     verbalizer: dict[str, list[str]] = field(default_factory=lambda: {"positive": ["great"], "negative": ["terrible"]})
-    eval_data: str | None = None
-    eval_batch_size: int = 64
-    eval_max_length: int = 128
-    train_data: str | None = None
-    shots: int = 16
-    peak_tflops: float | None = None
-    seed: int = 13
-    threads: int | None = None
+    eval_data: str | None = _option(None, "Labelled .jsonl/.csv/.tsv file: time evaluating it, naive vs sorted.")
+    eval_batch_size: int = _option(64, "Batch size of the --eval-data comparison.")
+    eval_max_length: int = _option(128, "Token budget of the real-data rows (the references pad to it).")
+    train_data: str | None = _option(None, "Dataset with a train split: time training on its few-shot sample.")
+    shots: int = _option(16, "Examples per label of the --train-data sample (seeded by --seed).")
+    peak_tflops: float | None = _option(None, "Accelerator peak TFLOP/s for MFU (default: known GPUs' bf16 peak).")
+    seed: int = _option(13, "Seed of the random weights and the data order.")
+    threads: int | None = _option(None, "CPU threads per process (default: torch's; 1 on a busy shared machine).")
     timeout_s: float = 1800.0
 
     def __post_init__(self):

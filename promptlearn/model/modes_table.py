@@ -53,6 +53,6 @@ def describe_mode(name: str) -> str:
     if not fields:
         return "\n".join([*lines, "options: none"])
     lines.append("options (--mode-opt key=value):")
-    lines += [f"  {key} ({kind}, default {default!r})" for key, kind, default in fields]
+    lines += [f"  {key} ({kind}, default {default!r}): {text}" for key, kind, default, text in fields]
     doc = " ".join((mode_class.options_class.__doc__ or "").split())
     return "\n".join([*lines, "", doc]) if doc else "\n".join(lines)

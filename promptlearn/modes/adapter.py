@@ -10,7 +10,7 @@ default readout is label words at [MASK].
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from torch import nn
 from transformers.activations import ACT2FN
@@ -29,16 +29,30 @@ ACTIVATIONS = {"houlsby": "swish", "pfeiffer": "relu"}
 
 @dataclass
 class AdapterOptions(ModeOptions):
-    """``placement``: 'houlsby' (after attention and feed-forward) or 'pfeiffer' (AdapterHub's
-    Pfeiffer layout, after the feed-forward block's LayerNorm). ``reduction_factor``: bottleneck
-    width = hidden size / this. ``non_linearity``: an activation name of transformers; by default
-    the adapters library's for the placement: swish for houlsby, relu for pfeiffer.
-    ``readout``: 'cloze' or 'cls'."""
+    """Where the bottleneck adapters sit, their width and activation, and the readout."""
 
-    placement: str = "houlsby"
-    reduction_factor: int = 16
-    non_linearity: str | None = None
-    readout: str = "cloze"
+    placement: str = field(
+        default="houlsby",
+        metadata={
+            "help": (
+                "'houlsby' (after attention and feed-forward) or 'pfeiffer' (AdapterHub's Pfeiffer layout, after the "
+                "feed-forward block's LayerNorm)."
+            )
+        },
+    )
+    reduction_factor: int = field(default=16, metadata={"help": "Bottleneck width = hidden size / this."})
+    non_linearity: str | None = field(
+        default=None,
+        metadata={
+            "help": (
+                "An activation name of transformers; default: the adapters library's for the placement (swish for "
+                "houlsby, relu for pfeiffer)."
+            )
+        },
+    )
+    readout: str = field(
+        default="cloze", metadata={"help": "'cloze' (label words at [MASK]) or 'cls' (linear head).", "flag": True}
+    )
 
     def __post_init__(self):
         if self.placement not in PLACEMENTS:

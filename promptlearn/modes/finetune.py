@@ -20,9 +20,7 @@ from promptlearn.modes.head import HeadMode, HeadOptions
 
 @dataclass
 class FinetuneOptions(HeadOptions, LayerwiseOptions):
-    """``pooling``: 'cls' or 'mean'. ``train_layers``: 'all' or 'top:N' (only the encoder's top N
-    layers, and any pooler, train). ``layer_lr_decay``: 1.0 (off) or d in (0, 1): layer k below
-    the top trains at lr * d ** k, the embeddings at lr * d ** L."""
+    """With top:N, any pooler trains too, with the head."""
 
     def __post_init__(self):
         super().__post_init__()

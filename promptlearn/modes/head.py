@@ -6,7 +6,7 @@ classifiers read it; the pattern's prompt words are not used.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from torch import nn
 
@@ -16,9 +16,12 @@ from promptlearn.readout.heads import ClassificationHead, check_pooling
 
 @dataclass
 class HeadOptions(ModeOptions):
-    """``pooling``: 'cls' (the [CLS] state) or 'mean' (average over the input's tokens)."""
+    """How the classifier reads the encoder."""
 
-    pooling: str = "cls"
+    pooling: str = field(
+        default="cls",
+        metadata={"help": "'cls' (the [CLS] state) or 'mean' (average over the input's tokens).", "flag": True},
+    )
 
     def __post_init__(self):
         check_pooling(self.pooling)

@@ -18,7 +18,7 @@ weights and their optimizer state stay in full precision (:mod:`promptlearn.back
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from torch import nn
@@ -35,21 +35,36 @@ ADAPTER_FOLDER = "adapter"
 
 @dataclass
 class LoraOptions(ModeOptions):
-    """``r``: rank of the update. ``alpha``: scaling (the update is alpha/r * B A). ``dropout``: on the
-    LoRA input while training. ``target``: 'query-value' (the attention's query and value projections,
-    as in the paper), 'all-linear' (every linear layer of the encoder) or comma-separated module names
-    (e.g. 'query,key,value,dense'), always inside the encoder. ``readout``: 'cloze' or 'cls'.
-    ``quantize``: 'none' or 'nf4' (QLoRA: the frozen encoder in 4 bits; needs bitsandbytes).
-    ``mlm_head``: also adapt the linear layer(s) of the MLM head's transform (never the decoder,
-    which is tied to the word embeddings)."""
+    """The low-rank update: its rank, scale, dropout and the layers it adapts."""
 
-    r: int = 8
-    alpha: float = 16.0
-    dropout: float = 0.05
-    target: str = "query-value"
-    readout: str = "cloze"
-    quantize: str = "none"
-    mlm_head: bool = False
+    r: int = field(default=8, metadata={"help": "Rank of the update."})
+    alpha: float = field(default=16.0, metadata={"help": "Scaling: the update is alpha/r * B A."})
+    dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA input while training."})
+    target: str = field(
+        default="query-value",
+        metadata={
+            "help": (
+                "'query-value' (the attention's query and value projections, as in the paper), 'all-linear' (every "
+                "linear layer of the encoder) or comma-separated module names (e.g. 'query,key,value,dense'), always "
+                "inside the encoder."
+            )
+        },
+    )
+    readout: str = field(
+        default="cloze", metadata={"help": "'cloze' (label words at [MASK]) or 'cls' (linear head).", "flag": True}
+    )
+    quantize: str = field(
+        default="none", metadata={"help": "'none' or 'nf4' (QLoRA: the frozen encoder in 4 bits; needs bitsandbytes)."}
+    )
+    mlm_head: bool = field(
+        default=False,
+        metadata={
+            "help": (
+                "Also adapt the linear layer(s) of the MLM head's transform (never the decoder, tied to the word "
+                "embeddings)."
+            )
+        },
+    )
 
     def __post_init__(self):
         if isinstance(self.r, bool) or not isinstance(self.r, int) or self.r <= 0:
@@ -171,9 +186,12 @@ class LoraMode(ReadoutChoice):
 
 @dataclass
 class QLoraOptions(LoraOptions):
-    """As lora's; ``quantize`` defaults to 'nf4' (the frozen encoder in 4-bit NormalFloat)."""
+    """As lora's, with the frozen encoder in 4-bit NormalFloat by default."""
 
-    quantize: str = "nf4"
+    quantize: str = field(
+        default="nf4",
+        metadata={"help": "'nf4' (the frozen encoder in 4-bit NormalFloat; needs bitsandbytes) or 'none'."},
+    )
 
 
 @register

@@ -17,9 +17,7 @@ from promptlearn.modes.base import Mode, ModeOptions, register
 
 @dataclass
 class PetOptions(ModeOptions, LayerwiseOptions):
-    """``train_layers``: 'all' or 'top:N' (the top N layers and the MLM head's transform and bias train).
-    ``layer_lr_decay``: 1.0 (off) or d in (0, 1): layer k below the top trains at lr * d ** k,
-    the embeddings (and the tied decoder) at lr * d ** L."""
+    """With top:N, the MLM head's transform and bias train too; the tied decoder trains at the embeddings' rate."""
 
     def __post_init__(self):
         self.check_layerwise()

@@ -26,11 +26,20 @@ from promptlearn.readout.registry import check_readout
 
 @dataclass
 class PptOptions(ModeOptions):
-    """``prompt``: a prompt artifact file, or the ``pretrain-prompt`` output folder holding one.
-    ``readout``: 'cloze', 'cls' (linear head on [MASK]) or 'warp'."""
+    """The pretrained prompt to start from, and the readout."""
 
-    prompt: str | None = field(default=None, metadata={PATH: ""})
-    readout: str = "cloze"
+    prompt: str | None = field(
+        default=None,
+        metadata={
+            "help": "A pretrained prompt: an artifact file or a `promptlearn pretrain-prompt` output folder.",
+            "flag": True,
+            PATH: "",
+        },
+    )
+    readout: str = field(
+        default="cloze",
+        metadata={"help": "'cloze' (label words at [MASK]), 'cls' (linear head on [MASK]) or 'warp'.", "flag": True},
+    )
 
     def __post_init__(self):
         if not self.prompt:

@@ -10,7 +10,7 @@ fills the pattern's [SOFT] slots (n leading slots when it has none). The MLM is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -24,13 +24,21 @@ from promptlearn.readout.registry import check_readout
 
 @dataclass
 class PtuningOptions(ModeOptions):
-    """``prompt_length`` (n without [SOFT] in the pattern); ``tune_model`` / ``model_lr``: also train the MLM.
-    ``readout``: 'cloze', 'cls' (linear head on [MASK]) or 'warp'."""
+    """The prompt's length, whether the MLM trains too, and the readout."""
 
-    prompt_length: int | None = None
-    tune_model: bool = False
-    model_lr: float | None = None
-    readout: str = "cloze"
+    prompt_length: int | None = field(
+        default=None, metadata={"help": "n soft tokens, when the pattern has no [SOFT].", "flag": True}
+    )
+    tune_model: bool = field(
+        default=False, metadata={"help": "Also train the MLM.", "flag": "--tune-model/--freeze-model"}
+    )
+    model_lr: float | None = field(
+        default=None, metadata={"help": "Learning rate of the MLM (with --tune-model).", "flag": True}
+    )
+    readout: str = field(
+        default="cloze",
+        metadata={"help": "'cloze' (label words at [MASK]), 'cls' (linear head on [MASK]) or 'warp'.", "flag": True},
+    )
 
     def __post_init__(self):
         if self.prompt_length is not None and self.prompt_length < 1:

@@ -10,7 +10,7 @@ so the real tokens keep their position ids.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from torch import nn
 
@@ -26,19 +26,36 @@ INITS = ("vocab", "random")
 
 @dataclass
 class PTuningV2Options(ModeOptions):
-    """``prompt_length``: prefix slots per layer. ``prefix_projection``: produce them with an MLP of
-    ``projection_hidden`` units. ``prefix_dropout``: dropout on the prefixes while training (the
-    paper's code uses the model's hidden dropout, 0.1). ``readout``: 'cloze' (label words at
-    [MASK]) or 'cls' (linear head on [CLS], as in the paper). ``init``: 'vocab' starts from the
-    keys/values of sampled real tokens (or, projected, their embeddings), 'random' from noise at the
-    word embeddings' scale (keys/values of random vectors when not projected)."""
+    """Deep prompts: prefix slots in every layer, optionally produced by an MLP."""
 
-    prompt_length: int = 16
-    prefix_projection: bool = False
-    projection_hidden: int = 512
-    prefix_dropout: float = 0.1
-    readout: str = "cloze"
-    init: str = "vocab"
+    prompt_length: int = field(default=16, metadata={"help": "Prefix slots per layer.", "flag": True})
+    prefix_projection: bool = field(
+        default=False, metadata={"help": "Produce the prefixes with an MLP of projection_hidden units.", "flag": True}
+    )
+    projection_hidden: int = field(default=512, metadata={"help": "Hidden units of the prefix MLP."})
+    prefix_dropout: float = field(
+        default=0.1,
+        metadata={
+            "help": "Dropout on the prefixes while training (the paper's code: the model's hidden dropout, 0.1)."
+        },
+    )
+    readout: str = field(
+        default="cloze",
+        metadata={
+            "help": "'cloze' (label words at [MASK]) or 'cls' (linear head on [CLS], as in the paper).",
+            "flag": True,
+        },
+    )
+    init: str = field(
+        default="vocab",
+        metadata={
+            "help": (
+                "'vocab': keys/values of sampled real tokens (projected: their embeddings); 'random': noise at the "
+                "word embeddings' scale."
+            ),
+            "flag": True,
+        },
+    )
 
     def __post_init__(self):
         for name in ("prompt_length", "projection_hidden"):

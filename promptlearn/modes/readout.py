@@ -19,7 +19,7 @@ the default: bitfit's).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from torch import nn
@@ -30,10 +30,18 @@ from promptlearn.readout.registry import check_readout, get_readout
 
 @dataclass
 class ReadoutOptions(ModeOptions):
-    """``readout``: 'cloze' (label words at [MASK], the default), 'cls' (a new linear head) or 'warp'
-    (class embeddings at [MASK] that start as the label words')."""
+    """The readout of a mode that may read label words or a head."""
 
-    readout: str = "cloze"
+    readout: str = field(
+        default="cloze",
+        metadata={
+            "help": (
+                "'cloze' (label words at [MASK]), 'cls' (a new linear head) or 'warp' (class embeddings at [MASK] "
+                "that start as the label words')."
+            ),
+            "flag": True,
+        },
+    )
 
     def __post_init__(self):
         check_readout(self.readout)

@@ -23,12 +23,19 @@ from promptlearn.readout.registry import check_readout
 
 @dataclass
 class SoftPromptOptions(ModeOptions):
-    """``prompt_length``: n when the pattern has no [SOFT]; ``init``: random, vocab, text:WORDS or file:PATH.
-    ``readout``: 'cloze', 'cls' (linear head on [MASK]) or 'warp'."""
+    """The prompt's length, its starting values and the readout."""
 
-    prompt_length: int | None = None
-    init: str = field(default="vocab", metadata={PATH: "file:"})
-    readout: str = "cloze"
+    prompt_length: int | None = field(
+        default=None, metadata={"help": "n soft tokens, when the pattern has no [SOFT].", "flag": True}
+    )
+    init: str = field(
+        default="vocab",
+        metadata={"help": "Starting prompt: random, vocab, text:WORDS or file:PATH.", "flag": True, PATH: "file:"},
+    )
+    readout: str = field(
+        default="cloze",
+        metadata={"help": "'cloze' (label words at [MASK]), 'cls' (linear head on [MASK]) or 'warp'.", "flag": True},
+    )
 
     def __post_init__(self):
         if self.prompt_length is not None and self.prompt_length < 1:

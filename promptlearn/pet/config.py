@@ -17,6 +17,25 @@ MAX_UNLABELED = 10_000
 PET_MODES = {"pet-ensemble": (0, "ensemble"), "pet-distill": (0, "final"), "ipet": (2, "final")}
 
 
+def _option(default, help: str):
+    """A field that is also a ``promptlearn pet`` option."""
+    return field(default=default, metadata={"help": help})
+
+
+#: RunConfig fields that ``promptlearn pet`` sets for every component run, with what they mean there
+RUN_OPTIONS = {
+    "shots": "K labelled examples per label (and K for dev, sampled from train).",
+    "seed": "Seed of the K-shot sample; repetition r trains with seed + r.",
+    "mode": "Mode of the pattern models.",
+    "learning_rate": "Learning rate of the pattern models (default: the mode's).",
+    "max_steps": "Optimizer steps per model (default 250).",
+    "batch_size": "Training batch size.",
+    "eval_every": "Evaluate on dev every N steps; the best-on-dev weights are kept.",
+    "max_length": "Token budget per example; only input slots are truncated.",
+    "precision": "auto (bf16 on GPU, fp32 on CPU), fp32, bf16 or fp16.",
+}
+
+
 @dataclass
 class PetConfig:
     """One PET pipeline: a model per pattern x repetition, iPET generations, a distilled final model.
@@ -33,18 +52,21 @@ class PetConfig:
     base: RunConfig
     patterns: list[str]
     pattern_ids: list[int | None] = field(default_factory=list)
-    repetitions: int = 3
-    generations: int = 0
-    reduction: str = "wmean"
-    weights_from: str = "train"
-    temperature: float = 2.0
-    scale_factor: float = 5.0
-    zero_shot: bool = False
-    zero_shot_start: int = 10
-    unlabeled: str | None = None
-    max_unlabeled: int = MAX_UNLABELED
-    final_mode: str = "finetune"
-    final_steps: int | None = None
+    repetitions: int = _option(3, "Models per pattern (PET: 3).")
+    generations: int = _option(0, "iPET generations after the first (0: PET).")
+    reduction: str = _option("wmean", "Merge the models' logits by 'mean' or 'wmean'.")
+    weights_from: str = _option(
+        "train",
+        "wmean weights: accuracy on the training set before training (train, PET) or on dev after training (dev).",
+    )
+    temperature: float = _option(2.0, "Softening of the ensemble's logits for distillation (PET: 2).")
+    scale_factor: float = _option(5.0, "iPET: each generation's training set grows by this factor.")
+    zero_shot: bool = _option(False, "Zero-shot iPET: no labelled example; needs --generations.")
+    zero_shot_start: int = _option(10, "Zero-shot iPET: examples its first generation learns from.")
+    unlabeled: str | None = _option(None, "Unlabelled examples (a data file); default: the rest of train.")
+    max_unlabeled: int = _option(MAX_UNLABELED, "At most this many unlabelled examples (a seeded sample).")
+    final_mode: str = _option("finetune", "Mode of the distilled final classifier.")
+    final_steps: int | None = _option(None, "Training steps of the final classifier (default: --max-steps).")
 
     def __post_init__(self):
         if not self.patterns:

@@ -16,14 +16,12 @@ continues from the last checkpoint and gives the same prompt as an uninterrupted
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import itertools
 import logging
 import math
 import pickle
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,9 +33,9 @@ from promptlearn import api
 from promptlearn.backbone.prompt_artifact import PROMPT_FILE, PromptArtifact, artifact_metadata
 from promptlearn.errors import PromptlearnError
 from promptlearn.outputs import PRETRAIN, check_output_free, mark_output, write_bytes_atomic, write_json_atomic
+from promptlearn.ppt.config import PretrainConfig
 from promptlearn.ppt.formats import get_format
 from promptlearn.ppt.stream import batched, heldout_examples, training_examples
-from promptlearn.run.config import RunConfig
 from promptlearn.training.trainer import diverged, restore_trained
 
 logger = logging.getLogger(__name__)
@@ -46,63 +44,6 @@ CHECKPOINT = "checkpoint.pt"
 #: what a resumable checkpoint holds (:func:`_save_checkpoint`)
 CHECKPOINT_KEYS = ("config", "step", "history", "running", "trained", "optimizer", "scheduler", "torch_rng", "cuda_rng")
 REPORT = "pretrain.json"
-PROMPT_MODE = "soft_prompt"
-
-
-@dataclass
-class PretrainConfig:
-    """One prompt-pretraining run; saved in ``pretrain.json`` and checked on resume."""
-
-    model: str
-    corpus: str
-    format: str
-    prompt_length: int = 16
-    init: str = "vocab"
-    steps: int = 1000
-    batch_size: int = 16
-    learning_rate: float | None = None
-    warmup_ratio: float = 0.06
-    max_grad_norm: float = 1.0
-    max_length: int = 128
-    seed: int = 13
-    eval_every: int = 100
-    checkpoint_every: int = 50
-    heldout_every: int = 20
-    heldout_size: int = 500
-    eval_batch_size: int = 64
-    precision: str = "auto"
-
-    def __post_init__(self):
-        get_format(self.format)
-        for name in ("prompt_length", "steps", "batch_size", "max_length", "eval_every", "checkpoint_every"):
-            if getattr(self, name) < 1:
-                raise PromptlearnError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
-        if self.heldout_every < 2 or self.heldout_size < 1:
-            raise PromptlearnError("--heldout-every must be at least 2 and --heldout-size at least 1")
-
-    def run_config(self) -> RunConfig:
-        """The :class:`RunConfig` that builds the model and PVP for this format."""
-        fmt = get_format(self.format)
-        return RunConfig(
-            model=self.model,
-            data=self.corpus,
-            pattern=fmt.pattern,
-            verbalizer=fmt.verbalizer,
-            mode=PROMPT_MODE,
-            mode_options={"prompt_length": self.prompt_length, "init": self.init},
-            seed=self.seed,
-            max_length=self.max_length,
-            batch_size=self.batch_size,
-            eval_batch_size=self.eval_batch_size,
-            learning_rate=self.learning_rate,
-            warmup_ratio=self.warmup_ratio,
-            max_steps=self.steps,
-            max_grad_norm=self.max_grad_norm,
-            precision=self.precision,
-        )
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 def pretrain(config: PretrainConfig, output: str | Path, overwrite: bool = False) -> dict:

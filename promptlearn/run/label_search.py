@@ -2,8 +2,8 @@
 on its own few-shot train and dev split before the model is built (:mod:`promptlearn.run.word_search`),
 and ``metrics.json`` reports the choice under ``label_search``.
 
-``verbalizer_search`` holds the search's options (:data:`SEARCH_OPTIONS`, arguments of
-:func:`~promptlearn.run.word_search.search_verbalizer`); None means no search.
+``verbalizer_search`` holds the search's options (:class:`~promptlearn.run.search_options.SearchOptions`,
+arguments of :func:`~promptlearn.run.word_search.search_verbalizer`); None means no search.
 """
 
 from __future__ import annotations
@@ -11,16 +11,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from promptlearn.data.examples import Example, TaskData
-from promptlearn.errors import PromptlearnError
 from promptlearn.run.feature import Feature, Fitting, RunSettings
+from promptlearn.run.search_options import SearchOptions
 
 if TYPE_CHECKING:
     import torch
 
     from promptlearn.run.word_search import SearchResult
-
-#: keys of ``verbalizer_search`` (arguments of :func:`promptlearn.run.word_search.search_verbalizer`)
-SEARCH_OPTIONS = ("top_k", "words_per_label")
 
 
 def search_label_words(
@@ -42,14 +39,8 @@ class LabelSearch(Feature):
     """``verbalizer_search``: replaces the run's verbalizer by the searched one before the model is built."""
 
     def check(self, config: RunSettings) -> None:
-        if config.verbalizer_search is None:
-            return
-        unknown = sorted(set(config.verbalizer_search) - set(SEARCH_OPTIONS))
-        if unknown:
-            raise PromptlearnError(f"verbalizer_search: unknown keys {unknown}; known: {', '.join(SEARCH_OPTIONS)}")
-        for key, value in config.verbalizer_search.items():
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise PromptlearnError(f"verbalizer_search: {key} must be a positive integer, got {value!r}")
+        if config.verbalizer_search is not None:
+            SearchOptions.check(config.verbalizer_search)
 
     def prepare(self, fitting: Fitting) -> None:
         from promptlearn.backbone.loading import load_backbone

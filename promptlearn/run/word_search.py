@@ -33,9 +33,9 @@ from promptlearn.errors import PromptlearnError
 from promptlearn.prompt.pvp import PVP
 from promptlearn.prompt.verbalizer import Verbalizer
 from promptlearn.readout.cloze import ClozeScorer
+from promptlearn.run.search_options import SearchOptions
 from promptlearn.training.metrics import classification_metrics
 
-TOP_K = 100
 ROUNDS = 3
 
 
@@ -173,8 +173,8 @@ def search_verbalizer(
     pvp: PVP,
     train: list[Example],
     dev: list[Example],
-    top_k: int = TOP_K,
-    words_per_label: int = 1,
+    top_k: int = SearchOptions.top_k,
+    words_per_label: int = SearchOptions.words_per_label,
 ) -> SearchResult:
     """Label words for ``pvp``'s labels, from ``train`` (candidates) and ``dev`` (choice); see the module doc.
 

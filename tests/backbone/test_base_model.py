@@ -8,8 +8,8 @@ import pytest
 from safetensors import safe_open
 from typer.testing import CliRunner
 
-from cli import app
 from promptlearn import api
+from promptlearn.cli import app
 from promptlearn.data.examples import load_task_data
 from promptlearn.errors import PromptlearnError
 from tests.helpers.fixtures import tiny_bert, tiny_tokenizer

@@ -12,10 +12,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from cli import app
 from promptlearn import api
 from promptlearn.bench import BenchConfig, Case, naive, plain, plan, run_benchmark, runner, to_markdown
 from promptlearn.bench.cases import build_backbone, run_case, synthetic_examples
+from promptlearn.cli import app
 from promptlearn.data.examples import Example
 from promptlearn.errors import PromptlearnError
 from promptlearn.run.config import RunConfig

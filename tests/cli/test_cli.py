@@ -3,7 +3,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
+from promptlearn.cli import app
 from tests.helpers.cli import invoke, tiny_train_args
 from tests.helpers.fixtures import TINY_TASK, write_task
 

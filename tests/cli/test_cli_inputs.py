@@ -7,7 +7,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
+from promptlearn.cli import app
 from tests.helpers.cli import tiny_train_args
 from tests.helpers.fixtures import REPO, write_task
 
@@ -17,7 +17,7 @@ HEAVY = ("torch", "transformers", "datasets")
 PROBE = """
 import json, sys
 from typer.testing import CliRunner
-from cli import app
+from promptlearn.cli import app
 result = CliRunner().invoke(app, sys.argv[1:])
 print(json.dumps([result.exit_code, result.output, [m for m in {heavy!r} if m in sys.modules]]))
 """

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from cli import app
 from promptlearn import api
+from promptlearn.cli import app
 from promptlearn.data.examples import load_task_data
 from promptlearn.data.sampling import few_shot
 from promptlearn.errors import PromptlearnError

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from cli import app
+from promptlearn.cli import app
 from promptlearn.experiment import Experiment, run_experiment
 from promptlearn.experiment import runner as runner_module
 from promptlearn.experiment.shard import CLAIMS, LOCK

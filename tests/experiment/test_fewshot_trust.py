@@ -7,8 +7,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from cli import app
 from promptlearn import api
+from promptlearn.cli import app
 from promptlearn.experiment import Experiment, run_experiment
 from promptlearn.experiment.aggregate import ensemble_records
 from promptlearn.experiment.runner import load_predictions, subset_rows

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from cli import app
+from promptlearn.cli import app
 
 runner = CliRunner()
 

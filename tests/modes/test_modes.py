@@ -9,9 +9,9 @@ import torch
 from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
-from cli import app
 from promptlearn import api
 from promptlearn.backbone import soft_prompts as prompts
+from promptlearn.cli import app
 from promptlearn.data.examples import load_task_data
 from promptlearn.errors import PromptlearnError
 from promptlearn.model.prompt_model import PromptModel

@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
+from promptlearn.cli import app
 from tests.helpers import pet as pet_helpers
 
 runner = CliRunner()

@@ -9,12 +9,13 @@ import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-import cli
+import promptlearn.cli as cli
 from promptlearn import api
 from promptlearn.backbone.prompt_artifact import PromptArtifact
 from promptlearn.errors import PromptlearnError
 from promptlearn.ppt import pretrain as pretrain_module
-from promptlearn.ppt.pretrain import CHECKPOINT, PretrainConfig, pretrain
+from promptlearn.ppt.config import PretrainConfig
+from promptlearn.ppt.pretrain import CHECKPOINT, pretrain
 from promptlearn.run.config import RunConfig
 from tests.helpers.fixtures import tiny_bert, tiny_tokenizer, write_corpus
 

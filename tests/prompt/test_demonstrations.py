@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
 from promptlearn import api
+from promptlearn.cli import app
 from promptlearn.data.examples import Example
 from promptlearn.errors import PromptlearnError
 from promptlearn.prompt.demonstrations import Demonstrations

@@ -132,7 +132,7 @@ def test_lora_refuses_to_merge_a_warp_run(tiny_bert_dir, tiny_task_dir):
 def test_the_cli_refuses_warp_with_multi_token_words_with_one_error(tiny_bert_dir, tiny_task_dir, tmp_path):
     from typer.testing import CliRunner
 
-    from cli import app
+    from promptlearn.cli import app
 
     args = ["train", "--model", str(tiny_bert_dir), "--data", str(tiny_task_dir), "--pattern", "{text} it was [MASK] ."]
     words = ["--verbalizer", "positive=unbelievable,negative=terrible", "--mode", "soft_prompt"]

@@ -13,8 +13,8 @@ import torch
 from safetensors.torch import save_file
 from typer.testing import CliRunner
 
-from cli import app
 from promptlearn import api
+from promptlearn.cli import app
 from tests.helpers.fixtures import TINY_TASK, write_task
 from tests.helpers.modes import tiny_config
 

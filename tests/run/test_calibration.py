@@ -7,8 +7,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from cli import app
 from promptlearn import api
+from promptlearn.cli import app
 from promptlearn.data.examples import Example, load_task_data
 from promptlearn.errors import PromptlearnError
 from promptlearn.run import calibration

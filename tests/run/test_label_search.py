@@ -8,7 +8,7 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
-from cli import app
+from promptlearn.cli import app
 from promptlearn.experiment import Experiment, run_experiment
 from promptlearn.run.word_search import candidate_ids, choose, label_sums, likelihood_ratio, lm_bff_candidates
 from tests.helpers.fixtures import write_task

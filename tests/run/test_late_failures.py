@@ -5,7 +5,7 @@ import errno
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
+from promptlearn.cli import app
 from promptlearn.errors import PromptlearnError
 from promptlearn.outputs import check_writable
 from promptlearn.run import folder

@@ -62,7 +62,7 @@ TRAIN = ["--pattern", "It was [MASK].", "--verbalizer", "positive=great,negative
 def invoke(*args):
     from typer.testing import CliRunner
 
-    import cli
+    import promptlearn.cli as cli
 
     return CliRunner().invoke(cli.app, [str(a) for a in args])
 
@@ -171,7 +171,8 @@ def test_fewshot_refuses_an_unrelated_folder_before_any_work(tiny_bert_dir, tiny
 
 
 def test_pretrain_prompt_refuses_a_foreign_folder(tiny_bert_dir, tmp_path, checkout):
-    from promptlearn.ppt.pretrain import PretrainConfig, pretrain
+    from promptlearn.ppt.config import PretrainConfig
+    from promptlearn.ppt.pretrain import pretrain
 
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("a sentence.\n")

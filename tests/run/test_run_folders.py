@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
+from promptlearn.cli import app
 from tests.helpers.cli import tiny_train_args
 
 runner = CliRunner()

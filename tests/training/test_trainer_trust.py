@@ -15,7 +15,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
-import cli
+import promptlearn.cli as cli
 from promptlearn import api
 from promptlearn.data.examples import load_task_data
 from promptlearn.errors import PromptlearnError
@@ -111,7 +111,8 @@ def test_a_bf16_model_runs_inside_and_outside_autocast(mode, tiny_bert_dir, tiny
 
 
 def test_pretrain_prompt_runs_in_bf16(tiny_bert_dir, tmp_path):
-    from promptlearn.ppt.pretrain import PretrainConfig, pretrain
+    from promptlearn.ppt.config import PretrainConfig
+    from promptlearn.ppt.pretrain import pretrain
     from tests.helpers.fixtures import write_corpus
 
     config = PretrainConfig(

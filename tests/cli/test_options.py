@@ -1,0 +1,105 @@
+"""Every command's options come from its config dataclass: each field with a help is an option with the
+field's default, no default literal is written twice in the CLI, and mode flags say what `modes NAME` says."""
+
+import ast
+import dataclasses
+from pathlib import Path
+
+import typer.main
+
+import promptlearn.cli.commands
+from promptlearn.bench.config import BenchConfig
+from promptlearn.cli import app
+from promptlearn.cli.commands import SHOW_OPTIONS
+from promptlearn.cli.options import ModeFlagsCommand, config_fields, field_default, mode_flag_params
+from promptlearn.model.modes_table import describe_mode
+from promptlearn.modes import MODES
+from promptlearn.pet.config import RUN_OPTIONS, PetConfig
+from promptlearn.ppt.config import PretrainConfig
+from promptlearn.run.config import RunConfig, flag
+from promptlearn.run.search_options import SEARCH_RUN_OPTIONS, SearchOptions
+
+#: (command, config dataclass, the fields it takes (None: all with a help), whether defaults are the field's)
+COMMANDS = [
+    ("train", RunConfig, None, False),
+    ("pet", PetConfig, None, True),
+    ("pet", RunConfig, RUN_OPTIONS, True),
+    ("pretrain-prompt", PretrainConfig, None, True),
+    ("bench", BenchConfig, None, True),
+    ("search-verbalizer", SearchOptions, None, True),
+    ("search-verbalizer", RunConfig, SEARCH_RUN_OPTIONS, True),
+    ("evaluate", RunConfig, ("eval_batch_size",), True),
+    ("show-pattern", RunConfig, SHOW_OPTIONS, True),
+]
+
+
+def command(name: str):
+    return typer.main.get_command(app).commands[name]
+
+
+def test_every_config_field_with_help_is_an_option_with_its_default():
+    for name, config_class, names, own_defaults in COMMANDS:
+        params = {p.name: p for p in command(name).params}
+        for item in config_fields(config_class, names):
+            assert item.name in params, f"{name} lacks {flag(item.name)}"
+            param = params[item.name]
+            if own_defaults:
+                assert param.default == field_default(item), f"{name} {flag(item.name)}"
+                assert param.required == (field_default(item) is None and item.default is dataclasses.MISSING)
+            else:  # train passes on only what was given, and shows the field's default in the help
+                assert param.default is None
+                if field_default(item) is not None:
+                    assert f"(default: {field_default(item)})" in param.help
+
+
+def _literal_defaults() -> dict[str, dict[str, object]]:
+    """Per command function of promptlearn/cli/, its parameters whose ``typer.Option`` default is a literal."""
+    found = {}
+    for path in Path(promptlearn.cli.commands.__file__).parent.glob("*.py"):
+        for function in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(function, ast.FunctionDef):
+                continue
+            args = function.args.args + function.args.kwonlyargs
+            defaults = [None] * (len(function.args.args) - len(function.args.defaults)) + function.args.defaults
+            for arg, default in zip(args, defaults + function.args.kw_defaults, strict=True):
+                if not (isinstance(default, ast.Call) and getattr(default.func, "attr", "") == "Option"):
+                    continue
+                if default.args and isinstance(default.args[0], ast.Constant) and default.args[0].value is not ...:
+                    found.setdefault(function.name, {})[arg.arg] = default.args[0].value
+    return found
+
+
+def test_no_command_restates_a_config_default():
+    """No command's option named after an option field of a config takes its default from a literal: a command
+    that means the field takes it from the field (the test above), one that means something else (evaluate's
+    --max-length: the run's) has None."""
+    fields = {f.name for _, config_class, _, _ in COMMANDS for f in config_fields(config_class)}
+    restated = {
+        (function, arg): value
+        for function, args in _literal_defaults().items()
+        for arg, value in args.items()
+        if arg in fields and value is not None
+    }
+    assert not restated, f"config defaults written by hand in the CLI: {restated}"
+
+
+def test_train_mode_flags_show_what_modes_name_shows():
+    train = command("train")
+    assert isinstance(train, ModeFlagsCommand)
+    helps = {p.name: p.help for p in mode_flag_params()}
+    for name, mode_class in MODES.items():
+        described = describe_mode(name)
+        for item in dataclasses.fields(mode_class.options_class):
+            assert item.metadata.get("help"), f"{name}: option {item.name} has no help"
+            assert f"{item.name} (" in described and item.metadata["help"] in described
+            if "flag" in item.metadata:
+                assert "[--mode " in helps[item.name] and item.metadata["help"] in helps[item.name]
+
+
+def test_train_help_lists_the_mode_flags():
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "300", "TERMINAL_WIDTH": "300"})
+    assert result.exit_code == 0
+    for param in mode_flag_params():
+        assert param.opts[0] in result.output
