@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny random masked LMs with a fixture vocabulary, tiny tasks, the real bert-tiny.
+"""Shared fixtures: tiny random masked LMs with a fixture vocabulary, tiny tasks, the real bert-tiny; one thread.
 
 The builders live in tests/helpers/fixtures.py (plain functions that scripts/golden_runs.py also uses);
 test modules import them from there, never from here.
@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.helpers.fixtures import (
     BERT_TINY,
@@ -18,6 +19,20 @@ from tests.helpers.fixtures import (
     save_tiny_model,
     write_task,
 )
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Every test runs torch on one thread.
+
+    The models here are tiny, and they train far faster on one thread than on a shared, oversubscribed CPU;
+    and since the grid and bench runners set the thread count themselves, resetting it before each test keeps
+    one test from changing the next one's numbers. Processes a test starts choose their own threads.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from promptlearn import api
 from promptlearn.data.examples import load_task_data
 from promptlearn.errors import PromptlearnError
 from tests.helpers.fixtures import tiny_bert, tiny_tokenizer
-from tests.helpers.modes import one_thread, tiny_config  # noqa: F401  (one_thread: autouse fixture)
+from tests.helpers.modes import tiny_config
 
 
 @pytest.fixture(scope="module")

@@ -1,22 +1,11 @@
-"""Helpers shared by the mode test files: one-thread torch, a tiny run config, what a mode declares."""
+"""Helpers shared by the mode test files: a tiny run config, what a mode declares, the options a mode needs."""
 
 from __future__ import annotations
 
 import pytest
-import torch
 
 from promptlearn.modes import MODES
 from promptlearn.run.config import RunConfig
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run far faster on one thread than on a shared, oversubscribed CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 #: option sets the contract also checks, beyond every mode's defaults: (mode, options)
 VARIANTS = [

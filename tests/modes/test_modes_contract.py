@@ -12,14 +12,7 @@ from safetensors.torch import load_file
 from promptlearn import api
 from promptlearn.data.examples import load_task_data
 from promptlearn.modes import MODES
-from tests.helpers.modes import (  # noqa: F401  (one_thread: autouse fixture)
-    CASE_IDS,
-    CASES,
-    contract_options,
-    declared_names,
-    one_thread,
-    tiny_config,
-)
+from tests.helpers.modes import CASE_IDS, CASES, contract_options, declared_names, tiny_config
 
 ALL_MODES = sorted(MODES)
 

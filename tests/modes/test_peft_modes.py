@@ -19,7 +19,7 @@ from promptlearn.errors import PromptlearnError
 from promptlearn.model.prompt_model import PromptModel
 from promptlearn.modes import MODES, get_mode
 from promptlearn.modes.options import parse_mode_options
-from tests.helpers.modes import declared_names, one_thread, tiny_config  # noqa: F401  (one_thread: autouse fixture)
+from tests.helpers.modes import declared_names, tiny_config
 
 LABELS = ["positive", "negative"]
 ARCHS = ["bert", "roberta", "distilbert", "albert", "electra"]

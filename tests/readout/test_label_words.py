@@ -9,7 +9,7 @@ from promptlearn.errors import PromptlearnError
 from promptlearn.model.prompt_model import PromptModel
 from promptlearn.modes import MODES, get_mode
 from tests.helpers.fixtures import tiny_bert, tiny_other
-from tests.helpers.modes import contract_options, declared_names, one_thread, tiny_config  # noqa: F401  (one_thread: autouse fixture)
+from tests.helpers.modes import contract_options, declared_names, tiny_config
 
 MASK = 4
 # label 0: "great" (1 token) and "unbeliev" (2 tokens); label 1: "unbelievable" (3 tokens)

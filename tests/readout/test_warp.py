@@ -13,7 +13,7 @@ from promptlearn.modes import get_mode
 from promptlearn.modes.base import Mode
 from promptlearn.readout.warp import WarpHead
 from tests.helpers.fixtures import TINY_MODELS, tiny_bert
-from tests.helpers.modes import contract_options, one_thread, tiny_config  # noqa: F401  (one_thread: autouse fixture)
+from tests.helpers.modes import contract_options, tiny_config
 
 #: two words for one label, one for the other: a label's cloze score is the mean of its words' logits
 TWO_WORDS = {"positive": ["great", "good"], "negative": ["terrible"]}
