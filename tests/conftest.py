@@ -21,18 +21,17 @@ from tests.helpers.fixtures import (
 )
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Every test runs torch on one thread.
+def pytest_runtest_setup(item):
+    """Every test, and every fixture it sets up, runs torch on one thread.
 
-    The models here are tiny, and they train far faster on one thread than on a shared, oversubscribed CPU;
-    and since the grid and bench runners set the thread count themselves, resetting it before each test keeps
-    one test from changing the next one's numbers. Processes a test starts choose their own threads.
+    The models here are tiny and train far faster on one thread than on a shared, oversubscribed CPU; and
+    since the grid and bench runners set the thread count themselves, setting it before each test keeps one
+    test from changing the next one's numbers. A hook rather than an autouse fixture: pytest builds module-
+    and session-scoped fixtures (a pretrained prompt, a reference run) before any function-scoped one, and
+    they must train on the thread count of the test that compares with them. Processes a test starts
+    choose their own threads.
     """
-    threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

@@ -184,6 +184,7 @@ def test_a_failing_mode_becomes_an_error_row(tiny_bert_dir, in_process):
     assert "failed" in to_markdown(report)
 
 
+@pytest.mark.slow
 def test_a_case_runs_in_a_fresh_process(tiny_bert_dir):
     result = runner.run_isolated(small_config(tiny_bert_dir), Case("eval", 2, "pet"))
     assert "error" not in result, result

@@ -108,6 +108,7 @@ def auto_experiment(model, data, output) -> dict:
     }
 
 
+@pytest.mark.slow
 def test_fewshot_auto_verbalizer_searches_inside_each_split_and_never_reads_test(tiny_bert_dir, tmp_path):
     clean = write_task(tmp_path / "clean", toy_splits())
     poisoned = write_task(tmp_path / "poisoned", toy_splits(poisoned=True))
