@@ -76,6 +76,7 @@ def test_the_fingerprint_is_of_the_base_model_before_training(tiny_bert_dir, tin
     api.load_run(tmp_path / "run")
 
 
+@pytest.mark.slow
 def test_evaluate_and_predict_refuse_another_base_unless_allowed(
     tiny_bert_dir, reseeded_bert_dir, tiny_task_dir, tmp_path
 ):

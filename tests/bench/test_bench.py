@@ -142,6 +142,7 @@ def test_report_rows_ratios_and_markdown(tiny_bert_dir, tiny_task_dir, in_proces
     assert "sorted by length, dynamic padding" in table and "torch " in table
 
 
+@pytest.mark.slow
 def test_training_on_a_real_few_shot_sample(tiny_bert_dir, tmp_path, in_process):
     rows = [{"text": "the movie was " + "very " * i + "fun", "label": label} for i in range(4) for label in WORDS]
     data = write_task(tmp_path / "task", {"train": rows})

@@ -31,8 +31,11 @@ VARIANTS = [
     ("ppt", {"readout": "cls"}),
     ("ppt", {"readout": "warp"}),
 ]
-CASES = [(mode, {}) for mode in sorted(MODES)] + VARIANTS
-CASE_IDS = [mode + "".join(f"-{k}={v}" for k, v in options.items()) for mode, options in CASES]
+#: every mode with its defaults (in the fast tier), then the variants (marked slow: the full suite runs them)
+CASES = [pytest.param(mode, {}, id=mode) for mode in sorted(MODES)] + [
+    pytest.param(mode, options, id=mode + "".join(f"-{k}={v}" for k, v in options.items()), marks=pytest.mark.slow)
+    for mode, options in VARIANTS
+]
 
 
 def tiny_config(model_dir, data_dir, mode: str, **changes) -> RunConfig:
