@@ -107,6 +107,7 @@ def test_plan_has_a_baseline_for_every_phase_and_batch_size(tiny_bert_dir):
     assert [c.system for c in only_plain] == ["plain", "pet", "plain", "pet"]
 
 
+@pytest.mark.slow
 def test_report_rows_ratios_and_markdown(tiny_bert_dir, tiny_task_dir, in_process):
     data = str(tiny_task_dir / "test.jsonl")
     config = small_config(tiny_bert_dir, eval_data=data, eval_batch_size=2, eval_max_length=32)

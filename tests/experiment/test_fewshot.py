@@ -386,6 +386,7 @@ def test_one_default_length_and_epochs_in_train(tiny_bert_dir, task_dir, tmp_pat
     assert with_candidate(pet.config, pet.candidates[0], "x").max_steps == 2
 
 
+@pytest.mark.slow
 def test_cli_max_steps_replaces_the_files_epochs(tiny_bert_dir, task_dir, tmp_path):
     values = experiment_values(tiny_bert_dir, task_dir, tmp_path / "out", modes=["pet"], seeds=[13])
     values["train"] = {"epochs": 30, "eval_every": 2, "batch_size": 2}

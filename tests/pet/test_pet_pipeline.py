@@ -77,6 +77,7 @@ def test_a_killed_pipeline_resumes_without_retraining(tiny_bert_dir, pet_task, t
     assert len(trained) == 2
 
 
+@pytest.mark.slow
 def test_a_restart_with_other_settings_is_refused(tiny_bert_dir, pet_task, tmp_path):
     out = tmp_path / "pet"
     run_pipeline(pet_config(tiny_bert_dir, pet_task, patterns=["{text} it was [MASK] ."]), out)
