@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny random masked LMs with a fixture vocabulary, tiny tasks, the real bert-tiny.
+"""Shared fixtures: tiny random masked LMs with a fixture vocabulary, tiny tasks, the real bert-tiny; one thread.
 
 The builders live in tests/helpers/fixtures.py (plain functions that scripts/golden_runs.py also uses);
 test modules import them from there, never from here.
@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.helpers.fixtures import (
     BERT_TINY,
@@ -18,6 +19,19 @@ from tests.helpers.fixtures import (
     save_tiny_model,
     write_task,
 )
+
+
+def pytest_runtest_setup(item):
+    """Every test, and every fixture it sets up, runs torch on one thread.
+
+    The models here are tiny and train far faster on one thread than on a shared, oversubscribed CPU; and
+    since the grid and bench runners set the thread count themselves, setting it before each test keeps one
+    test from changing the next one's numbers. A hook rather than an autouse fixture: pytest builds module-
+    and session-scoped fixtures (a pretrained prompt, a reference run) before any function-scoped one, and
+    they must train on the thread count of the test that compares with them. Processes a test starts
+    choose their own threads.
+    """
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

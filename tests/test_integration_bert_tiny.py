@@ -2,12 +2,15 @@
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from promptlearn import api
 from promptlearn.cli import app
 from promptlearn.data.examples import load_task_data
 from promptlearn.run.config import RunConfig
+
+pytestmark = pytest.mark.slow  # the real model on the real data: thousands of examples
 
 runner = CliRunner()
 

@@ -13,7 +13,7 @@ from promptlearn.cli import app
 from promptlearn.data.examples import load_task_data
 from promptlearn.errors import PromptlearnError
 from tests.helpers.fixtures import tiny_bert, tiny_tokenizer
-from tests.helpers.modes import one_thread, tiny_config  # noqa: F401  (one_thread: autouse fixture)
+from tests.helpers.modes import tiny_config
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +76,7 @@ def test_the_fingerprint_is_of_the_base_model_before_training(tiny_bert_dir, tin
     api.load_run(tmp_path / "run")
 
 
+@pytest.mark.slow
 def test_evaluate_and_predict_refuse_another_base_unless_allowed(
     tiny_bert_dir, reseeded_bert_dir, tiny_task_dir, tmp_path
 ):

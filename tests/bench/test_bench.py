@@ -107,6 +107,7 @@ def test_plan_has_a_baseline_for_every_phase_and_batch_size(tiny_bert_dir):
     assert [c.system for c in only_plain] == ["plain", "pet", "plain", "pet"]
 
 
+@pytest.mark.slow
 def test_report_rows_ratios_and_markdown(tiny_bert_dir, tiny_task_dir, in_process):
     data = str(tiny_task_dir / "test.jsonl")
     config = small_config(tiny_bert_dir, eval_data=data, eval_batch_size=2, eval_max_length=32)
@@ -142,6 +143,7 @@ def test_report_rows_ratios_and_markdown(tiny_bert_dir, tiny_task_dir, in_proces
     assert "sorted by length, dynamic padding" in table and "torch " in table
 
 
+@pytest.mark.slow
 def test_training_on_a_real_few_shot_sample(tiny_bert_dir, tmp_path, in_process):
     rows = [{"text": "the movie was " + "very " * i + "fun", "label": label} for i in range(4) for label in WORDS]
     data = write_task(tmp_path / "task", {"train": rows})
@@ -184,6 +186,7 @@ def test_a_failing_mode_becomes_an_error_row(tiny_bert_dir, in_process):
     assert "failed" in to_markdown(report)
 
 
+@pytest.mark.slow
 def test_a_case_runs_in_a_fresh_process(tiny_bert_dir):
     result = runner.run_isolated(small_config(tiny_bert_dir), Case("eval", 2, "pet"))
     assert "error" not in result, result

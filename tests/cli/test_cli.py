@@ -136,6 +136,7 @@ def test_a_missing_test_split_is_said_in_the_output_and_in_metrics(tiny_bert_dir
     ]
 
 
+@pytest.mark.slow
 def test_multi_token_words_exact_decoding_and_the_auxiliary_loss(tiny_bert_dir, tiny_task_dir, tmp_path):
     run = tmp_path / "run"
     args = tiny_train_args(tiny_bert_dir, tiny_task_dir, run)

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from promptlearn.cli import app
 from tests.helpers.cli import tiny_train_args
 from tests.helpers.fixtures import REPO, write_task
+from tests.helpers.marks import first_fast
 
 runner = CliRunner()
 
@@ -25,15 +26,17 @@ print(json.dumps([result.exit_code, result.output, [m for m in {heavy!r} if m in
 
 @pytest.mark.parametrize(
     ("change", "message"),
-    [
-        ({"--pattern": "bad [["}, "Bad pattern at column 7"),
-        ({"--verbalizer": "positive=great,negative=great"}, "same label word stands for several labels"),
-        ({"--lr": "-1"}, "Error: --lr must be positive, got -1.0"),
-        ({"--data": "{task}/train.jsonl"}, "--data takes a folder, and {task}/train.jsonl is a file"),
-        ({"--data": "{task}/nowhere"}, "Data folder {task}/nowhere does not exist"),
-        ({"--model": "{task}/train.jsonl"}, "--model takes a folder"),
-        ({"--output": "{task}"}, "Output folder {task} overlaps --model {task}"),
-    ],
+    first_fast(
+        [
+            ({"--pattern": "bad [["}, "Bad pattern at column 7"),
+            ({"--verbalizer": "positive=great,negative=great"}, "same label word stands for several labels"),
+            ({"--lr": "-1"}, "Error: --lr must be positive, got -1.0"),
+            ({"--data": "{task}/train.jsonl"}, "--data takes a folder, and {task}/train.jsonl is a file"),
+            ({"--data": "{task}/nowhere"}, "Data folder {task}/nowhere does not exist"),
+            ({"--model": "{task}/train.jsonl"}, "--model takes a folder"),
+            ({"--output": "{task}"}, "Output folder {task} overlaps --model {task}"),
+        ]
+    ),  # each starts a Python process
 )
 def test_bad_input_is_refused_before_torch_transformers_or_datasets_load(tiny_task_dir, tmp_path, change, message):
     model = tiny_task_dir  # any folder passes the early --model check
@@ -54,6 +57,7 @@ def test_evaluate_refuses_model_pattern_or_verbalizer_beside_run(tmp_path):
     assert "--model, --verbalizer cannot be combined with --run" in result.output
 
 
+@pytest.mark.slow
 def test_predict_and_evaluate_take_the_column_options_their_messages_suggest(tiny_bert_dir, tiny_task_dir, tmp_path):
     run = tmp_path / "run"
     assert runner.invoke(app, [str(a) for a in tiny_train_args(tiny_bert_dir, tiny_task_dir, run)]).exit_code == 0

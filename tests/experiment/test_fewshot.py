@@ -198,6 +198,7 @@ def test_named_ensemble_aligns_runs_that_order_the_labels_differently():
         ensemble_records([cloze, head | {"labels": ["neg", "pos"]}], stored.get, {"both": ["pet", "head"]})
 
 
+@pytest.mark.slow
 def test_search_combine_mean_reports_the_mean_of_every_candidates_probabilities(tiny_bert_dir, task_dir, tmp_path):
     out = tmp_path / "out"
     values = experiment_values(tiny_bert_dir, task_dir, out, modes=["pet"], seeds=[13], search_combine="mean")
@@ -240,6 +241,7 @@ def test_trained_runs_store_dev_predictions_that_match_their_dev_metrics(tiny_be
 # --- running, resuming, failures --------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_interrupted_experiment_resumes_to_the_same_results(tiny_bert_dir, task_dir, tmp_path, monkeypatch):
     reference = run_experiment(Experiment.from_dict(experiment_values(tiny_bert_dir, task_dir, tmp_path / "ref")))
     assert len(reference) == 6 and all(r["status"] == "ok" for r in reference)
@@ -268,6 +270,7 @@ def test_interrupted_experiment_resumes_to_the_same_results(tiny_bert_dir, task_
     assert not [p for p in (tmp_path / "out").rglob("*") if p.name.endswith((".partial", ".tmp"))]
 
 
+@pytest.mark.slow
 def test_failing_run_is_recorded_and_does_not_stop_the_grid(tiny_bert_dir, task_dir, tmp_path, monkeypatch):
     experiment = Experiment.from_dict(experiment_values(tiny_bert_dir, task_dir, tmp_path / "out"))
     real_fit = api.fit
@@ -297,6 +300,7 @@ def test_failing_run_is_recorded_and_does_not_stop_the_grid(tiny_bert_dir, task_
     assert all(r["status"] == "ok" for r in retried)
 
 
+@pytest.mark.slow
 def test_changed_settings_rerun_a_finished_run(tiny_bert_dir, task_dir, tmp_path):
     values = experiment_values(tiny_bert_dir, task_dir, tmp_path / "out", modes=["pet"], seeds=[13], shots=[2])
     first = run_experiment(Experiment.from_dict(values))
@@ -305,6 +309,7 @@ def test_changed_settings_rerun_a_finished_run(tiny_bert_dir, task_dir, tmp_path
     assert [r["config"]["max_steps"] for r in first] == [3, 3] and [r["config"]["max_steps"] for r in second] == [2, 2]
 
 
+@pytest.mark.slow
 def test_cli_runs_a_yaml_experiment_and_writes_the_report(tiny_bert_dir, task_dir, tmp_path):
     config = tmp_path / "exp.yaml"
     values = experiment_values(tiny_bert_dir, task_dir, tmp_path / "out", seeds=[13], report=str(tmp_path / "report"))
@@ -381,6 +386,7 @@ def test_one_default_length_and_epochs_in_train(tiny_bert_dir, task_dir, tmp_pat
     assert with_candidate(pet.config, pet.candidates[0], "x").max_steps == 2
 
 
+@pytest.mark.slow
 def test_cli_max_steps_replaces_the_files_epochs(tiny_bert_dir, task_dir, tmp_path):
     values = experiment_values(tiny_bert_dir, task_dir, tmp_path / "out", modes=["pet"], seeds=[13])
     values["train"] = {"epochs": 30, "eval_every": 2, "batch_size": 2}
@@ -401,6 +407,7 @@ def test_modes_flag_runs_only_the_named_modes_of_a_file_with_other_modes_setting
         Experiment.from_dict(values)
 
 
+@pytest.mark.slow
 def test_report_only_rewrites_results_from_every_run_on_disk(tiny_bert_dir, task_dir, tmp_path):
     values = experiment_values(tiny_bert_dir, task_dir, tmp_path / "out", modes=["pet"], train_patterns="first")
     config = write_config(tmp_path, values)

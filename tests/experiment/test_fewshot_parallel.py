@@ -22,6 +22,8 @@ from promptlearn.outputs import FEWSHOT, mark_output
 from tests.helpers.fewshot import comparable, experiment_values
 from tests.helpers.fixtures import REPO, free_port
 
+pytestmark = pytest.mark.slow  # each test starts processes that import torch, or waits for one to die
+
 
 def results(output) -> list[dict]:
     return [json.loads(line) for line in (output / "results.jsonl").read_text().splitlines()]

@@ -1,22 +1,11 @@
-"""Helpers shared by the mode test files: one-thread torch, a tiny run config, what a mode declares."""
+"""Helpers shared by the mode test files: a tiny run config, what a mode declares, the options a mode needs."""
 
 from __future__ import annotations
 
 import pytest
-import torch
 
 from promptlearn.modes import MODES
 from promptlearn.run.config import RunConfig
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run far faster on one thread than on a shared, oversubscribed CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 #: option sets the contract also checks, beyond every mode's defaults: (mode, options)
 VARIANTS = [
@@ -42,8 +31,11 @@ VARIANTS = [
     ("ppt", {"readout": "cls"}),
     ("ppt", {"readout": "warp"}),
 ]
-CASES = [(mode, {}) for mode in sorted(MODES)] + VARIANTS
-CASE_IDS = [mode + "".join(f"-{k}={v}" for k, v in options.items()) for mode, options in CASES]
+#: every mode with its defaults (in the fast tier), then the variants (marked slow: the full suite runs them)
+CASES = [pytest.param(mode, {}, id=mode) for mode in sorted(MODES)] + [
+    pytest.param(mode, options, id=mode + "".join(f"-{k}={v}" for k, v in options.items()), marks=pytest.mark.slow)
+    for mode, options in VARIANTS
+]
 
 
 def tiny_config(model_dir, data_dir, mode: str, **changes) -> RunConfig:

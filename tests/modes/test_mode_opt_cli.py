@@ -2,9 +2,12 @@
 
 import json
 
+import pytest
+
 from tests.helpers.cli import invoke, tiny_train_args
 
 
+@pytest.mark.slow
 def test_train_takes_typed_mode_options(tiny_bert_dir, tiny_task_dir, tmp_path):
     run = tmp_path / "run"
     args = tiny_train_args(tiny_bert_dir, tiny_task_dir, run)

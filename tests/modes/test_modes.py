@@ -18,7 +18,7 @@ from promptlearn.model.prompt_model import PromptModel
 from promptlearn.modes import MODES, get_mode
 from promptlearn.prompt.pattern import Pattern
 from tests.helpers.fixtures import VOCAB, tiny_tokenizer
-from tests.helpers.modes import declared_names, one_thread, tiny_config  # noqa: F401  (one_thread: autouse fixture)
+from tests.helpers.modes import declared_names, tiny_config
 
 WORDS = [[VOCAB.index("great")], [VOCAB.index("terrible")]]
 

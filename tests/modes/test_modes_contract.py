@@ -12,19 +12,12 @@ from safetensors.torch import load_file
 from promptlearn import api
 from promptlearn.data.examples import load_task_data
 from promptlearn.modes import MODES
-from tests.helpers.modes import (  # noqa: F401  (one_thread: autouse fixture)
-    CASE_IDS,
-    CASES,
-    contract_options,
-    declared_names,
-    one_thread,
-    tiny_config,
-)
+from tests.helpers.modes import CASES, contract_options, declared_names, tiny_config
 
 ALL_MODES = sorted(MODES)
 
 
-@pytest.mark.parametrize(("mode", "variant"), CASES, ids=CASE_IDS)
+@pytest.mark.parametrize(("mode", "variant"), CASES)
 def test_exactly_the_declared_parameters_change(mode, variant, tiny_bert_dir, tiny_task_dir, tmp_path):
     data = load_task_data(str(tiny_task_dir))
     options = contract_options(mode, tiny_bert_dir, tmp_path) | variant
@@ -40,7 +33,7 @@ def test_exactly_the_declared_parameters_change(mode, variant, tiny_bert_dir, ti
     assert changed == declared, f"unchanged: {sorted(declared - changed)}; changed: {sorted(changed - declared)}"
 
 
-@pytest.mark.parametrize(("mode", "variant"), CASES, ids=CASE_IDS)
+@pytest.mark.parametrize(("mode", "variant"), CASES)
 def test_save_load_gives_identical_predictions(mode, variant, tiny_bert_dir, tiny_task_dir, tmp_path):
     run_dir = tmp_path / "run"
     options = contract_options(mode, tiny_bert_dir, tmp_path) | variant

@@ -25,7 +25,7 @@ from promptlearn.data.examples import load_task_data
 from promptlearn.modes import MODES
 from promptlearn.run.config import RunConfig
 from tests.helpers.fixtures import write_task
-from tests.helpers.modes import contract_options, one_thread  # noqa: F401  (one_thread: autouse fixture)
+from tests.helpers.modes import contract_options
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from promptlearn.errors import PromptlearnError
 from promptlearn.model.prompt_model import PromptModel
 from promptlearn.modes import MODES, get_mode
 from promptlearn.modes.options import parse_mode_options
-from tests.helpers.modes import declared_names, one_thread, tiny_config  # noqa: F401  (one_thread: autouse fixture)
+from tests.helpers.modes import declared_names, tiny_config
 
 LABELS = ["positive", "negative"]
 ARCHS = ["bert", "roberta", "distilbert", "albert", "electra"]
@@ -40,6 +40,7 @@ def _cloze_probabilities(backbone, run, examples) -> torch.Tensor:
     return torch.softmax(at_mask[:, words], dim=-1)  # (B, C)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["bert", "roberta"])
 @pytest.mark.parametrize("options", [{}, {"mlm_head": True}], ids=["encoder", "with-mlm-head"])
 def test_lora_run_loads_in_plain_peft_with_the_same_scores(arch, options, tiny_model_dir, tiny_task_dir, tmp_path):
@@ -58,6 +59,7 @@ def test_lora_run_loads_in_plain_peft_with_the_same_scores(arch, options, tiny_m
     assert not torch.allclose(untrained, ours, atol=1e-4), "LoRA changed nothing: the comparison proves nothing"
 
 
+@pytest.mark.slow
 def test_export_merge_scores_like_the_run(tiny_bert_dir, tiny_task_dir, tmp_path):
     run = _train_lora(tiny_bert_dir, tiny_task_dir, tmp_path / "run", target="all-linear")
     api.export_merged(tmp_path / "run", tmp_path / "merged")
@@ -73,6 +75,7 @@ def test_export_merge_scores_like_the_run(tiny_bert_dir, tiny_task_dir, tmp_path
     )
 
 
+@pytest.mark.slow
 def test_export_refuses_what_is_not_one_masked_lm(tiny_bert_dir, tiny_task_dir, tmp_path):
     api.train(tiny_config(tiny_bert_dir, tiny_task_dir, "soft_prompt", max_steps=1), tmp_path / "soft")
     with pytest.raises(PromptlearnError, match="outside the masked LM"):
@@ -117,6 +120,7 @@ PFEIFFER = {"placement": "pfeiffer", "reduction_factor": 4}
 MODES_PER_ARCH = [("lora", {}), ("adapter", {}), ("adapter", PFEIFFER), ("qlora", {})]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize(("mode", "options"), MODES_PER_ARCH, ids=["lora", "houlsby", "pfeiffer", "qlora"])
 def test_every_architecture_trains_exactly_its_parameters_and_reloads(

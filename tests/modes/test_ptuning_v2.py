@@ -178,6 +178,7 @@ def fittable_bert_dir(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_fits_the_tiny_task(fittable_bert_dir, tiny_task_dir):
     config = run_config(fittable_bert_dir, tiny_task_dir, max_steps=100, eval_every=100, learning_rate=3e-2)
     run = api.build(config)

@@ -24,6 +24,7 @@ def _args(model, data, out) -> list[str]:
     ]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_pet_command_writes_the_summary_and_resumes(tiny_bert_dir, pet_task, tmp_path):
     out = tmp_path / "pet"
     first = runner.invoke(app, _args(tiny_bert_dir, pet_task, out))

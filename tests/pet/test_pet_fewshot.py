@@ -30,6 +30,7 @@ def _experiment(model, data, output, modes, **train) -> Experiment:
     })  # fmt: skip
 
 
+@pytest.mark.slow
 def test_pet_cells_report_the_pipelines_ensemble_and_final_model(tiny_bert_dir, pet_task, tmp_path):
     experiment = _experiment(tiny_bert_dir, pet_task, tmp_path / "exp", ["pet-ensemble", "pet-distill"])
     specs = experiment.runs()

@@ -22,6 +22,7 @@ from tests.helpers.pet import pet_config
 pet_task = pet_helpers.pet_task  # the fixture
 
 
+@pytest.mark.slow
 def test_pipeline_writes_every_component(tiny_bert_dir, pet_task, tmp_path):
     out = tmp_path / "pet"
     summary = run_pipeline(pet_config(tiny_bert_dir, pet_task, generations=1), out)
@@ -50,6 +51,7 @@ class Killed(Exception):
     """Stands for a kill -9 in the middle of a training."""
 
 
+@pytest.mark.slow
 def test_a_killed_pipeline_resumes_without_retraining(tiny_bert_dir, pet_task, tmp_path, monkeypatch):
     out = tmp_path / "pet"
     config = pet_config(tiny_bert_dir, pet_task, generations=1)
@@ -75,6 +77,7 @@ def test_a_killed_pipeline_resumes_without_retraining(tiny_bert_dir, pet_task, t
     assert len(trained) == 2
 
 
+@pytest.mark.slow
 def test_a_restart_with_other_settings_is_refused(tiny_bert_dir, pet_task, tmp_path):
     out = tmp_path / "pet"
     run_pipeline(pet_config(tiny_bert_dir, pet_task, patterns=["{text} it was [MASK] ."]), out)
@@ -82,6 +85,7 @@ def test_a_restart_with_other_settings_is_refused(tiny_bert_dir, pet_task, tmp_p
         run_pipeline(pet_config(tiny_bert_dir, pet_task, patterns=["{text} it was [MASK] ."], repetitions=2), out)
 
 
+@pytest.mark.slow
 def test_zero_shot_ipet_starts_from_the_untrained_ensembles_most_likely_examples(tiny_bert_dir, pet_task, tmp_path):
     out = tmp_path / "pet"
     run_pipeline(pet_config(tiny_bert_dir, pet_task, zero_shot=True, generations=1, zero_shot_start=2), out)
@@ -105,6 +109,7 @@ def _members(out, generation: int) -> list[str]:
     return sorted(f"g{generation}/{p.name.removesuffix('.labels.npz')}" for p in (out / f"g{generation}").glob("*.npz"))
 
 
+@pytest.mark.slow
 def test_a_calibrated_pipeline_labels_and_distils_with_the_runs_calibrated_predictions(
     tiny_bert_dir, pet_task, tmp_path
 ):
@@ -129,6 +134,7 @@ def test_a_calibrated_pipeline_labels_and_distils_with_the_runs_calibrated_predi
     np.testing.assert_allclose(soft, soften(merged, 2.0), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_ipet_weighs_every_generation_by_untrained_accuracy_on_the_original_examples(pet_task, tmp_path):
     """PET's wmean weight, computed by hand from the masked LM's own logits: generation 1 uses the
     original labelled examples only, never its pseudo-labelled ones (that would be agreement with

@@ -93,6 +93,7 @@ def test_demonstrations_are_refused_where_they_cannot_work():
         Demonstrations(POOL, length=3).check(pvp(), None)
 
 
+@pytest.mark.slow
 def test_a_run_with_demonstrations_stores_its_pool_and_predicts_with_it(tiny_bert_dir, tiny_task_dir, tmp_path):
     run_dir = tmp_path / "run"
     args = ["train", "--model", str(tiny_bert_dir), "--data", str(tiny_task_dir), "--pattern", "It was [MASK].",

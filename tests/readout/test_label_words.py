@@ -9,7 +9,8 @@ from promptlearn.errors import PromptlearnError
 from promptlearn.model.prompt_model import PromptModel
 from promptlearn.modes import MODES, get_mode
 from tests.helpers.fixtures import tiny_bert, tiny_other
-from tests.helpers.modes import contract_options, declared_names, one_thread, tiny_config  # noqa: F401  (one_thread: autouse fixture)
+from tests.helpers.marks import first_fast
+from tests.helpers.modes import contract_options, declared_names, tiny_config
 
 MASK = 4
 # label 0: "great" (1 token) and "unbeliev" (2 tokens); label 1: "unbelievable" (3 tokens)
@@ -209,7 +210,7 @@ def test_single_token_words_keep_their_logits():
     torch.testing.assert_close(scores, expected, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("mode", sorted(MODES))
+@pytest.mark.parametrize("mode", first_fast(sorted(MODES)))
 def test_cloze_modes_train_exactly_their_parameters_with_longer_words(mode, tiny_bert_dir, tiny_task_dir, tmp_path):
     """The contract (tests/modes/test_modes_contract.py) with words of 1, 2 and 3 tokens at 3 masks."""
     data = load_task_data(str(tiny_task_dir))

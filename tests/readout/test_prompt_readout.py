@@ -10,7 +10,7 @@ from promptlearn.data.examples import load_task_data
 from promptlearn.modes import get_mode
 from promptlearn.prompt.pattern import Pattern
 from promptlearn.readout.heads import ClassificationHead, pool
-from tests.helpers.modes import contract_options, declared_names, one_thread, tiny_config  # noqa: F401  (autouse)
+from tests.helpers.modes import contract_options, declared_names, tiny_config
 
 PROMPT_MODES = ["soft_prompt", "ptuning", "ppt"]
 

@@ -13,7 +13,8 @@ from promptlearn.modes import get_mode
 from promptlearn.modes.base import Mode
 from promptlearn.readout.warp import WarpHead
 from tests.helpers.fixtures import TINY_MODELS, tiny_bert
-from tests.helpers.modes import contract_options, one_thread, tiny_config  # noqa: F401  (one_thread: autouse fixture)
+from tests.helpers.marks import first_fast
+from tests.helpers.modes import contract_options, tiny_config
 
 #: two words for one label, one for the other: a label's cloze score is the mean of its words' logits
 TWO_WORDS = {"positive": ["great", "good"], "negative": ["terrible"]}
@@ -31,7 +32,7 @@ def _scores(run, examples) -> torch.Tensor:
         return run.model(run.pvp.collate(run.pvp.encode(examples)))
 
 
-@pytest.mark.parametrize("mode", READOUT_MODES)
+@pytest.mark.parametrize("mode", first_fast(READOUT_MODES))
 def test_before_training_warp_scores_equal_the_cloze_scores(mode, tiny_bert_dir, tiny_task_dir, tmp_path):
     options = contract_options(mode, tiny_bert_dir, tmp_path)
     cloze = _build(tiny_bert_dir, tiny_task_dir, mode, options)
@@ -41,7 +42,7 @@ def test_before_training_warp_scores_equal_the_cloze_scores(mode, tiny_bert_dir,
     torch.testing.assert_close(_scores(warp, examples), _scores(cloze, examples))
 
 
-@pytest.mark.parametrize("arch", sorted(TINY_MODELS))
+@pytest.mark.parametrize("arch", first_fast(sorted(TINY_MODELS)))
 def test_warp_equals_cloze_on_every_known_mlm_head(arch, tiny_model_dir, tiny_task_dir):
     """Each architecture's transform and decoder (ALBERT and ELECTRA: E-wide rows after an H -> E transform)."""
     cloze = _build(tiny_model_dir(arch), tiny_task_dir, "soft_prompt", {})
@@ -62,6 +63,7 @@ def test_warp_starts_from_the_mean_output_row_of_each_labels_words(tiny_bert_dir
     torch.testing.assert_close(head.class_bias[labels.index("negative")], decoder.bias[ids[2]])
 
 
+@pytest.mark.slow
 def test_warp_trains_its_class_embeddings_and_the_loss_goes_down(bert_tiny_dir, tiny_task_dir):
     """On the real bert-tiny (a random tiny encoder's [MASK] states barely differ between examples)."""
     run = _build(bert_tiny_dir, tiny_task_dir, "soft_prompt", {"readout": "warp"}, max_steps=30)

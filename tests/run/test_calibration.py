@@ -98,6 +98,7 @@ def predict(run, text="it was fun"):
     return json.loads(result.output.splitlines()[-1])["probabilities"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["content-free", "unlabeled"])
 def test_predict_on_a_run_folder_applies_the_stored_calibration(tiny_bert_dir, tiny_task_dir, tmp_path, method):
     run_dir = tmp_path / "run"

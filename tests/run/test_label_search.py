@@ -78,6 +78,7 @@ def search(model, data, output):
                                "--output", str(output)])  # fmt: skip
 
 
+@pytest.mark.slow
 def test_search_never_reads_test(tiny_bert_dir, tmp_path):
     clean = write_task(tmp_path / "clean", toy_splits())
     poisoned = write_task(tmp_path / "poisoned", toy_splits(poisoned=True))
@@ -108,6 +109,7 @@ def auto_experiment(model, data, output) -> dict:
     }
 
 
+@pytest.mark.slow
 def test_fewshot_auto_verbalizer_searches_inside_each_split_and_never_reads_test(tiny_bert_dir, tmp_path):
     clean = write_task(tmp_path / "clean", toy_splits())
     poisoned = write_task(tmp_path / "poisoned", toy_splits(poisoned=True))
@@ -131,6 +133,7 @@ def test_auto_verbalizer_is_refused_for_zero_shot(tiny_bert_dir, tmp_path):
         Experiment.from_dict(values | {"modes": ["zero-shot"]})
 
 
+@pytest.mark.slow
 def test_train_with_verbalizer_auto_stores_the_searched_words(tiny_bert_dir, tmp_path):
     data = write_task(tmp_path / "clean", toy_splits())
     run = tmp_path / "run"

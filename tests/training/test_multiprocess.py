@@ -14,6 +14,7 @@ from safetensors.torch import load_file
 from tests.helpers.fixtures import REPO, free_port
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("accelerate") is None, reason="the accelerate launcher is not on PATH")
 def test_two_processes_train_identical_weights(tiny_bert_dir, tiny_task_dir, tmp_path):
     # --multi_gpu starts the processes (torchrun); ACCELERATE_USE_CPU=1 makes them use DDP over gloo on CPU.

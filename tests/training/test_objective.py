@@ -89,7 +89,6 @@ def trained_weights(tiny_bert_dir, tiny_task_dir, soft_targets=None) -> dict[str
 
 def test_the_trainer_learns_soft_targets_through_the_objective(tiny_bert_dir, tiny_task_dir):
     """One-hot targets at T = 1 are the hard labels (KL = cross-entropy); other targets train otherwise."""
-    torch.set_num_threads(1)
     hard = trained_weights(tiny_bert_dir, tiny_task_dir)
     labels = [[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]  # the tiny task's train labels, as distributions
     one_hot = trained_weights(tiny_bert_dir, tiny_task_dir, soft_targets=labels)

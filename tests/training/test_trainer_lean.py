@@ -92,6 +92,7 @@ def test_fp32_leaves_frozen_weights_alone(tiny_bert_dir):
     assert model.backbone.bert.encoder.layer[0].output.dense.weight.dtype == torch.float16
 
 
+@pytest.mark.slow
 def test_compile_switch_compiles_the_forward_pass(tiny_bert_dir, monkeypatch):
     # The eager backend traces with dynamo like inductor would, without a minute of C++ codegen on CPU.
     monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend="eager"))

@@ -20,7 +20,7 @@ from promptlearn import api
 from promptlearn.data.examples import load_task_data
 from promptlearn.errors import PromptlearnError
 from tests.helpers.fixtures import record_optimizers
-from tests.helpers.modes import one_thread, tiny_config  # noqa: F401  (one_thread: autouse fixture)
+from tests.helpers.modes import tiny_config
 
 
 def fit(config):
@@ -214,6 +214,7 @@ def test_elsewhere_each_evaluation_is_one_log_line(tiny_bert_dir, tiny_task_dir,
     assert "dev accuracy" in lines[1] and "left" in lines[1]
 
 
+@pytest.mark.slow
 def test_quiet_silences_training_output(tiny_bert_dir, tiny_task_dir, tmp_path, caplog, info_logging):
     args = ["train", "--model", tiny_bert_dir, "--data", tiny_task_dir, "--pattern", "It was [MASK].",
             "--verbalizer", "positive=great,negative=terrible", "--max-steps", 4, "--eval-every", 2,

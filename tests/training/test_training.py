@@ -15,6 +15,7 @@ def tiny_config(model_dir, task_dir, **changes) -> RunConfig:
     return RunConfig(**(values | changes))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model_fixture", ["tiny_bert_dir", "tiny_distilbert_dir"])
 def test_pet_fits_a_tiny_task_to_100_percent(model_fixture, tiny_task_dir, request):
     config = tiny_config(request.getfixturevalue(model_fixture), tiny_task_dir, learning_rate=3e-3, max_steps=60)
@@ -25,6 +26,7 @@ def test_pet_fits_a_tiny_task_to_100_percent(model_fixture, tiny_task_dir, reque
     assert run.trainer.evaluate(train)["accuracy"] == 1.0
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers_other_seed_other_numbers(tiny_bert_dir, tiny_task_dir):
     config = tiny_config(tiny_bert_dir, tiny_task_dir, max_steps=6, eval_every=3)
     first, again = api.train(config), api.train(config)
