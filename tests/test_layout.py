@@ -19,7 +19,7 @@ from tests.helpers.fixtures import REPO
 
 TESTS = REPO / "tests"
 
-#: tests of the repository as a whole: docs, golden runs, the import graph, the real model, conftest, this file
+#: tests of the repository as a whole: docs, the package map, golden runs, the import graph, the real model, conftest, this file
 ROOT_TESTS = {
     "test_readme.py",
     "test_golden_runs.py",
@@ -27,6 +27,7 @@ ROOT_TESTS = {
     "test_integration_bert_tiny.py",
     "test_conftest.py",
     "test_layout.py",
+    "test_architecture_doc.py",
 }
 
 
