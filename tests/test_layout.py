@@ -19,7 +19,7 @@ from tests.helpers.fixtures import REPO
 
 TESTS = REPO / "tests"
 
-#: tests of the repository as a whole: docs, the package map, golden runs, the import graph, the real model, conftest, this file
+#: tests of the repository as a whole: docs, the package map, golden runs, imports, the real model, conftest, this file
 ROOT_TESTS = {
     "test_readme.py",
     "test_golden_runs.py",
