@@ -9,7 +9,7 @@ itself (:class:`Prompted`). The run-level features' own entry points are here to
 
 from __future__ import annotations
 
-from promptlearn.run.aux_mlm import MAX_UNLABELED, auxiliary_objective, unlabeled_texts
+from promptlearn.run.aux_mlm import auxiliary_objective, unlabeled_texts
 from promptlearn.run.calibration import calibrate
 from promptlearn.run.config import RunConfig
 from promptlearn.run.demonstrations import FILE as DEMONSTRATIONS
@@ -29,7 +29,7 @@ from promptlearn.run.label_search import search_label_words
 from promptlearn.run.pipeline import check_positions, few_shot_split, fit, train
 from promptlearn.run.prompted import Prompted, build, usable_positions
 from promptlearn.run.pvp import build_pvp
-from promptlearn.run.unlabeled import unlabeled_pool
+from promptlearn.run.unlabeled import MAX_UNLABELED, unlabeled_pool
 
 #: the columns of ``config``'s data files (:meth:`RunConfig.columns`)
 columns_of = RunConfig.columns

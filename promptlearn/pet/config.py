@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from promptlearn.errors import PromptlearnError
 from promptlearn.pet.ensemble import REDUCTIONS
 from promptlearn.run.config import RunConfig
+from promptlearn.run.unlabeled import MAX_UNLABELED
 
 #: what wmean weighs each model by: its accuracy on its training set before training (PET), or on dev after
 WEIGHTS_FROM = ("train", "dev")
 #: the unlabelled pool is cut to this many examples (a seeded sample), as the final classifier reads at most that
-MAX_UNLABELED = 10_000
 #: ``fewshot``'s PET pseudo-modes -> (iPET generations, what is evaluated: the first ensemble or the final model)
 PET_MODES = {"pet-ensemble": (0, "ensemble"), "pet-distill": (0, "final"), "ipet": (2, "final")}
 

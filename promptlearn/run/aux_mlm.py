@@ -6,12 +6,12 @@ the mode, so a soft prompt or prefixes learn from them too (:class:`promptlearn.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from promptlearn.data.examples import Example, TaskData
 from promptlearn.errors import PromptlearnError
 from promptlearn.run.feature import Feature, Fitting, Run, RunSettings, option
-from promptlearn.run.unlabeled import unlabeled_pool
+from promptlearn.run.unlabeled import MAX_UNLABELED, UNLABELED, unlabeled_pool
 
 if TYPE_CHECKING:
     from promptlearn.model.prompt_model import PromptModel
@@ -21,8 +21,6 @@ if TYPE_CHECKING:
 AUX_MLM_WEIGHT = option(
     0.0, "w > 0: loss = (1 - w) task + w MLM on unlabelled text (PET's auxiliary loss; cloze modes)."
 )
-#: unlabelled texts kept for the auxiliary MLM loss when training counts epochs (with steps: steps x batch)
-MAX_UNLABELED = 10_000
 
 
 def unlabeled_texts(config: RunSettings, data: TaskData, used: list[Example]) -> list:
@@ -54,7 +52,11 @@ def auxiliary_objective(config: RunSettings, run: Run, texts: list) -> Objective
 
 
 class AuxiliaryMlm(Feature):
-    """``--aux-mlm-weight w``: the objective adds the MLM loss on the run's unlabelled pool."""
+    """``--aux-mlm-weight w``: the objective adds the MLM loss on the run's unlabelled pool.
+
+    It is the first feature that reads the pool, so it lists the pool's option, ``unlabeled``, after its own."""
+
+    options: ClassVar = {"aux_mlm_weight": ("float", AUX_MLM_WEIGHT), "unlabeled": ("str | None", UNLABELED)}
 
     def check(self, config: RunSettings) -> None:
         if not 0 <= config.aux_mlm_weight < 1:

@@ -21,6 +21,7 @@ import json
 import random
 from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -122,6 +123,8 @@ def calibrate(run: Run, unlabeled: list[Example]) -> None:
 
 class Calibration(Feature):
     """``--calibrate``: estimated on the trained model, stored as :data:`FILE`, applied by every prediction."""
+
+    options: ClassVar = {"calibrate": ("str", CALIBRATE)}
 
     def check(self, config: RunSettings) -> None:
         check_method(config.calibrate)

@@ -15,17 +15,7 @@ from promptlearn.data.sampling import DEFAULT_DEV_SPLIT, DEV_SPLITS
 from promptlearn.errors import PromptlearnError
 from promptlearn.hub import is_local_path
 from promptlearn.run import features
-from promptlearn.run.aux_mlm import AUX_MLM_WEIGHT
-from promptlearn.run.calibration import CALIBRATE
-from promptlearn.run.demonstrations import (
-    DEMONSTRATION_LENGTH,
-    DEMONSTRATION_SETS,
-    DEMONSTRATIONS,
-    SIMILAR_DEMONSTRATIONS,
-)
 from promptlearn.run.feature import PATH, option
-from promptlearn.run.soft_labels import SOFT_LABELS, TEMPERATURE
-from promptlearn.run.unlabeled import UNLABELED
 
 DEFAULT_MAX_STEPS = 250
 #: numpy seeds its generators with unsigned 32-bit integers
@@ -39,7 +29,30 @@ WORD_SCORES = ("mean", "sum")
 WORD_MASKS = ("longest", "own")
 
 
+#: RunConfig's last fields, after the features' options: where the run was configured from
+TRAILING_FIELDS = ("working_dir", "as_given")
+
+
+def with_feature_options(cls: type) -> type:
+    """Give ``cls`` (before ``@dataclass`` reads it) every registered feature's options as fields, in
+    registry order (:data:`promptlearn.run.features.FEATURES`), before :data:`TRAILING_FIELDS`.
+
+    So a feature declares its options once, in its own module, and RunConfig gains them by its registration
+    alone; ``config.json`` lists them in that order."""
+    own = dict(cls.__annotations__)
+    trailing = {name: own.pop(name) for name in TRAILING_FIELDS}
+    for feature in features.FEATURES:
+        for name, (annotation, declared) in feature.options.items():
+            if name in own:
+                raise TypeError(f"{type(feature).__name__} declares option {name!r}, which RunConfig already has")
+            own[name] = annotation
+            setattr(cls, name, declared)
+    cls.__annotations__ = own | trailing
+    return cls
+
+
 @dataclass
+@with_feature_options
 class RunConfig:
     """A fully resolved run: re-running it from its ``config.json`` gives the same numbers on CPU.
 
@@ -54,7 +67,9 @@ class RunConfig:
     (:mod:`promptlearn.run.demonstrations`) and ``verbalizer_search`` (:mod:`promptlearn.run.label_search`;
     the search replaces ``verbalizer`` inside the run's own train/dev split) improve the prompt without a
     human in the loop. Each run-level feature declares its options in its own module and checks them there
-    (:mod:`promptlearn.run.feature`).
+    (:mod:`promptlearn.run.feature`); :func:`with_feature_options` makes them fields here, in registry order:
+    ``aux_mlm_weight``, ``unlabeled``, ``soft_labels``, ``temperature``, ``calibrate``, the four
+    ``demonstration`` options and ``verbalizer_search``.
     Exactly one of ``max_steps`` / ``epochs`` bounds training (250 steps if neither).
     ``group_by_length``: training batches of similar lengths (:mod:`promptlearn.training.batching`), each
     padded to its own longest; False draws uniformly shuffled batches.
@@ -112,16 +127,7 @@ class RunConfig:
     word_masks: str = option(
         "longest", "At evaluation, read each label word at the longest word's masks or at its 'own' count (PET's)."
     )
-    aux_mlm_weight: float = AUX_MLM_WEIGHT
-    unlabeled: str | None = UNLABELED
-    soft_labels: str | None = SOFT_LABELS
-    temperature: float = TEMPERATURE
-    calibrate: str = CALIBRATE
-    demonstrations: bool = DEMONSTRATIONS
-    demonstration_sets: int = DEMONSTRATION_SETS
-    demonstration_length: int = DEMONSTRATION_LENGTH
-    similar_demonstrations: bool = SIMILAR_DEMONSTRATIONS
-    verbalizer_search: dict | None = None
+    # here :func:`with_feature_options` inserts every registered feature's options
     working_dir: str | None = None
     as_given: dict = field(default_factory=dict)
 

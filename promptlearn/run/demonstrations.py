@@ -9,7 +9,7 @@ Prediction averages over the draws (:meth:`promptlearn.run.prompted.Prompted.pre
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from promptlearn.data.examples import Example, load_examples
 from promptlearn.errors import PromptlearnError
@@ -82,6 +82,13 @@ def write_examples(path: Path, examples: list[Example]) -> None:
 
 class Demonstrations(Feature):
     """``--demonstrations``: drawn from the run's train split, which the run folder keeps for loading."""
+
+    options: ClassVar = {
+        "demonstrations": ("bool", DEMONSTRATIONS),
+        "demonstration_sets": ("int", DEMONSTRATION_SETS),
+        "demonstration_length": ("int", DEMONSTRATION_LENGTH),
+        "similar_demonstrations": ("bool", SIMILAR_DEMONSTRATIONS),
+    }
 
     def check(self, config: RunSettings) -> None:
         for flag, value in (

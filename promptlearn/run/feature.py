@@ -3,8 +3,9 @@
 A run-level feature (the label-word search, demonstrations, soft labels, the auxiliary MLM loss,
 calibration) changes how a run is fitted, saved or loaded without the pipeline naming it. Its module:
 
-- declares its options with :func:`option` (default, help, whether it names a path), which
-  :class:`~promptlearn.run.config.RunConfig` lists among its fields, so ``promptlearn train`` gets their flags;
+- declares its options with :func:`option` (default, help, whether it names a path) in
+  :attr:`Feature.options`; :class:`~promptlearn.run.config.RunConfig` adds them to its fields from the
+  registry, so ``promptlearn train`` gets their flags and ``config.json`` saves them;
 - subclasses :class:`Feature`, overriding only the hooks it needs, and puts one instance in
   :data:`promptlearn.run.features.FEATURES` (the registration line), whose order is the order hooks run in.
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from promptlearn.data.examples import Example, TaskData
 
@@ -80,7 +81,12 @@ class Feature:
     ``fit`` calls :meth:`prepare`, builds the model, asks :meth:`soft_targets` and :meth:`objective`,
     builds the trainer, calls :meth:`setup`, trains, then calls :meth:`after_fit`; ``train`` then calls
     :meth:`save` on the run folder, and ``load_run`` calls :meth:`load` on the rebuilt run.
+
+    ``options``: the feature's RunConfig fields, name -> (type, :func:`option`), in the order they are
+    saved; RunConfig takes them from the registry (see :func:`promptlearn.run.config.with_feature_options`).
     """
+
+    options: ClassVar[dict[str, tuple[str, Any]]] = {}
 
     def check(self, config: RunSettings) -> None:
         """Refuse bad values of the feature's options (called by ``RunConfig.__post_init__``)."""

@@ -1,7 +1,11 @@
-"""The registry of run-level features (:mod:`promptlearn.run.feature`), in the order their hooks run.
+"""The registry of run-level features (:mod:`promptlearn.run.feature`): adding a feature is its module plus
+one line here.
 
-Adding a feature is its module plus one line here (and its options' lines in RunConfig's body).
-The unlabelled pool (:mod:`promptlearn.run.unlabeled`) declares an option and serves two of them; it has no hook.
+The order is the order hooks run in and the order RunConfig lists the features' options (so ``config.json``
+keeps its key order): new features go last. No two features use the same hook in a way whose order
+matters: only the search prepares, only soft labels give targets, objective terms are merged by name,
+and each feature saves its own file. The unlabelled pool (:mod:`promptlearn.run.unlabeled`) declares an
+option and serves two features; it has no hook.
 """
 
 from __future__ import annotations
@@ -10,9 +14,9 @@ from promptlearn.run import aux_mlm, calibration, demonstrations, label_search, 
 from promptlearn.run.feature import Feature
 
 FEATURES: list[Feature] = [
-    label_search.FEATURE,
-    demonstrations.FEATURE,
-    soft_labels.FEATURE,
     aux_mlm.FEATURE,
+    soft_labels.FEATURE,
     calibration.FEATURE,
+    demonstrations.FEATURE,
+    label_search.FEATURE,
 ]

@@ -8,7 +8,8 @@ arguments of :func:`~promptlearn.run.word_search.search_verbalizer`); None means
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import field
+from typing import TYPE_CHECKING, ClassVar
 
 from promptlearn.data.examples import Example, TaskData
 from promptlearn.run.feature import Feature, Fitting, RunSettings
@@ -37,6 +38,8 @@ def search_label_words(
 
 class LabelSearch(Feature):
     """``verbalizer_search``: replaces the run's verbalizer by the searched one before the model is built."""
+
+    options: ClassVar = {"verbalizer_search": ("dict | None", field(default=None))}
 
     def check(self, config: RunSettings) -> None:
         if config.verbalizer_search is not None:

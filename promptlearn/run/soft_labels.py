@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from promptlearn.errors import PromptlearnError
 from promptlearn.run.feature import Feature, Fitting, RunSettings, option
@@ -62,6 +62,8 @@ def read_soft_labels(path: str | Path, count: int, num_labels: int) -> list[list
 
 class SoftLabels(Feature):
     """``--soft-labels FILE``: training learns the file's distributions, by KL at ``--temperature``."""
+
+    options: ClassVar = {"soft_labels": ("str | None", SOFT_LABELS), "temperature": ("float", TEMPERATURE)}
 
     def check(self, config: RunSettings) -> None:
         if config.temperature <= 0:

@@ -15,6 +15,9 @@ UNLABELED = option(
     "Data file of unlabelled texts for --aux-mlm-weight (default: train texts outside the run's split).",
     path=True,
 )
+#: the most unlabelled examples a pool holds by default: the auxiliary MLM loss's when training counts epochs
+#: (with steps it keeps steps x batch), and PET's ``--max-unlabeled``
+MAX_UNLABELED = 10_000
 
 
 def unlabeled_pool(config: RunSettings, data: TaskData, used: list[Example], limit: int) -> list[Example]:

@@ -77,3 +77,44 @@ def test_a_registered_feature_is_checked_fitted_saved_and_loaded(spy, tiny_bert_
     run = api.load_run(tmp_path / "run")
     assert [call for call in spy.calls if call != "check"] == ["load"]
     assert spy.loaded == {"labels": run.pvp.labels}
+
+
+def test_a_features_options_become_run_config_fields_by_its_registration(monkeypatch):
+    """The registration line alone gives RunConfig the feature's options, after the other features', before
+    working_dir / as_given; a name RunConfig already has is refused at import, not silently shadowed."""
+    import dataclasses
+    from typing import ClassVar
+
+    from promptlearn.run.config import with_feature_options
+    from promptlearn.run.feature import option
+
+    class WithOption(Feature):
+        options: ClassVar = {"spy_strength": ("float", option(0.5, "How hard the spy looks."))}
+
+    monkeypatch.setattr(features, "FEATURES", [*features.FEATURES, WithOption()])
+
+    @dataclasses.dataclass
+    @with_feature_options
+    class Config:
+        model: str
+        working_dir: str | None = None
+        as_given: dict = dataclasses.field(default_factory=dict)
+
+    names = [item.name for item in dataclasses.fields(Config)]
+    assert names[0] == "model" and names[-3:] == ["spy_strength", "working_dir", "as_given"]
+    assert names[1:3] == ["aux_mlm_weight", "unlabeled"] and "calibrate" in names
+    field = dataclasses.fields(Config)[names.index("spy_strength")]
+    assert (field.default, field.metadata["help"]) == (0.5, "How hard the spy looks.")
+    assert Config("m").spy_strength == 0.5
+
+    class Clash(Feature):
+        options: ClassVar = {"model": ("str", option("x", "Shadows RunConfig's model."))}
+
+    monkeypatch.setattr(features, "FEATURES", [Clash()])
+    with pytest.raises(TypeError, match="declares option 'model'"):
+
+        @with_feature_options
+        class Again:
+            model: str
+            working_dir: str | None = None
+            as_given: dict = dataclasses.field(default_factory=dict)
