@@ -1,4 +1,4 @@
-"""Datasets: load train/dev/test with the `datasets` library, and sample few-shot splits.
+"""Datasets: load train/dev/test with the `datasets` library (few-shot sampling: :mod:`.sampling`).
 
 ``--data`` may be a folder of ``train``/``dev``/``test`` files (.jsonl, .json, .csv, .tsv), a
 ``save_to_disk`` folder, or a Hub dataset name. Every split becomes a list of :class:`Example`

@@ -1,9 +1,8 @@
-"""Objective: how hidden states become class scores, what training minimises, and probabilities.
+"""Objective: what training minimises, and probabilities, from class scores.
 
-Scoring (:func:`class_scores`, which :class:`~promptlearn.model.prompt_model.PromptModel` calls on the encoder's
-hidden states) is the readout a mode declares but does not implement: the cloze scoring, label
-words at the mask(s) (:func:`cloze_scores`, through :class:`~promptlearn.readout.label_words.LabelWords`),
-or the classification-head scoring, the mode's ``head`` on the pooled state (:func:`head_scores`).
+The scores come from the readout a mode declares (:func:`promptlearn.readout.scores.class_scores`, which
+:class:`~promptlearn.model.prompt_model.PromptModel` calls on the encoder's hidden states): the label
+words at the mask(s), or the mode's head.
 
 The :class:`~promptlearn.training.trainer.Trainer` knows nothing of cloze questions: it asks the objective
 for the loss of a batch (:meth:`Objective.training_loss`) and for class probabilities
