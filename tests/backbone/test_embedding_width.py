@@ -12,7 +12,7 @@ from promptlearn.modes import get_mode
 from promptlearn.prompt.pattern import Pattern
 from promptlearn.prompt.pvp import PVP
 from promptlearn.prompt.verbalizer import Verbalizer
-from tests.helpers.fixtures import TINY_TASK, tiny_other, tiny_tokenizer
+from tests.helpers.fixtures import TINY_MODELS, TINY_TASK, tiny_tokenizer
 
 SENTIMENT = Verbalizer.parse("positive=great,negative=terrible")
 
@@ -31,7 +31,7 @@ def options(mode: str, backbone, folder) -> dict:
     + [("electra", "ptuning_v2")],
 )
 def test_prompt_modes_train_on_models_whose_embeddings_are_narrower_than_hidden(kind, mode, tmp_path):
-    backbone = tiny_other(kind)
+    backbone = TINY_MODELS[kind]()
     assert backbone.get_input_embeddings().embedding_dim == 16 != backbone.config.hidden_size == 32
     instance = get_mode(mode).from_options(options(mode, backbone, tmp_path))
     pattern = instance.adapt_pattern(Pattern.parse("{text} it was [MASK] ."))

@@ -207,23 +207,17 @@ def require_shared(marker: Path, what: str) -> None:
     pytest.skip(message)
 
 
-def tiny_other(kind: str):
-    """Tiny random RoBERTa / ALBERT / ELECTRA-generator masked LMs over the fixture vocabulary size."""
-    import transformers
+def tiny_modernbert(seed: int = 0):
+    """A random ModernBertForMaskedLM (sdpa attention on CPU: no flash-attn needed)."""
+    from transformers import ModernBertConfig, ModernBertForMaskedLM
 
-    torch.manual_seed(0)
-    shape = dict(vocab_size=len(VOCAB), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                 intermediate_size=64, max_position_embeddings=64)  # fmt: skip
-    if kind == "roberta":
-        return transformers.RobertaForMaskedLM(transformers.RobertaConfig(**shape, pad_token_id=0))
-    if kind == "albert":
-        return transformers.AlbertForMaskedLM(transformers.AlbertConfig(**shape, embedding_size=16))
-    if kind == "modernbert":  # sdpa on CPU: no flash-attn needed
-        special = dict(pad_token_id=0, cls_token_id=2, sep_token_id=3, bos_token_id=2, eos_token_id=3)
-        return transformers.ModernBertForMaskedLM(
-            transformers.ModernBertConfig(**shape, **special, global_attn_every_n_layers=1, local_attention=16)
-        )
-    return transformers.ElectraForMaskedLM(transformers.ElectraConfig(**shape, embedding_size=16))
+    torch.manual_seed(seed)
+    config = ModernBertConfig(
+        vocab_size=len(VOCAB), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+        max_position_embeddings=64, pad_token_id=0, cls_token_id=2, sep_token_id=3, bos_token_id=2, eos_token_id=3,
+        global_attn_every_n_layers=1, local_attention=16,
+    )  # fmt: skip
+    return ModernBertForMaskedLM(config)
 
 
 def free_port() -> int:

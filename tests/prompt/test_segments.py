@@ -11,7 +11,7 @@ from promptlearn.modes import get_mode
 from promptlearn.prompt.pattern import Pattern
 from promptlearn.prompt.pvp import PVP
 from promptlearn.prompt.verbalizer import Verbalizer
-from tests.helpers.fixtures import VOCAB, tiny_bert, tiny_distilbert, tiny_other, tiny_tokenizer
+from tests.helpers.fixtures import VOCAB, tiny_albert, tiny_bert, tiny_distilbert, tiny_electra, tiny_tokenizer
 
 YES_NO = Verbalizer.parse("yes=yes,no=no")
 PAIR = Example("the movie was fun", "the plot was boring", "no")
@@ -92,8 +92,8 @@ def roberta_one_type():
 
 @pytest.mark.parametrize(
     ("build", "segments"),
-    [(tiny_distilbert, False), (roberta_one_type, False), (lambda: tiny_other("albert"), True),
-     (lambda: tiny_other("electra"), True)],
+    [(tiny_distilbert, False), (roberta_one_type, False), (tiny_albert, True),
+     (tiny_electra, True)],
     ids=["distilbert", "roberta", "albert", "electra"],
 )  # fmt: skip
 def test_models_without_segments_get_none_and_others_use_them(build, segments):

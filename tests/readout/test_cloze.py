@@ -7,15 +7,15 @@ from promptlearn.model.prompt_model import PromptModel
 from promptlearn.modes import get_mode
 from promptlearn.modes.base import Mode
 from promptlearn.readout import cloze
-from tests.helpers.fixtures import tiny_bert, tiny_distilbert, tiny_other
+from tests.helpers.fixtures import tiny_albert, tiny_bert, tiny_distilbert, tiny_electra, tiny_modernbert, tiny_roberta
 
 LABEL_WORDS = [[5, 7], [6, 8, 26]]  # great|good, terrible|bad|wonderful
 
 
 @pytest.mark.parametrize(
     "build",
-    [tiny_bert, tiny_distilbert, lambda: tiny_other("roberta"), lambda: tiny_other("albert"),
-     lambda: tiny_other("electra"), lambda: tiny_other("modernbert")],
+    [tiny_bert, tiny_distilbert, tiny_roberta, tiny_albert,
+     tiny_electra, tiny_modernbert],
     ids=["bert", "distilbert", "roberta", "albert", "electra", "modernbert"],
 )  # fmt: skip
 def test_label_word_scores_equal_the_full_vocabulary_logits(build):
@@ -71,8 +71,8 @@ class WrapsHeadModule(Mode):
 @pytest.mark.parametrize(
     ("build", "path"),
     [(tiny_bert, "cls.predictions.transform"), (tiny_bert, "cls.predictions.transform.dense"),
-     (tiny_bert, "cls.predictions.decoder"), (lambda: tiny_other("roberta"), "lm_head.dense"),
-     (tiny_distilbert, "vocab_transform"), (lambda: tiny_other("modernbert"), "head.dense")],
+     (tiny_bert, "cls.predictions.decoder"), (tiny_roberta, "lm_head.dense"),
+     (tiny_distilbert, "vocab_transform"), (tiny_modernbert, "head.dense")],
 )  # fmt: skip
 def test_a_mode_that_wraps_a_head_module_is_scored_through_it(build, path):
     plain = PromptModel(build().eval(), get_mode("pet")(), LABEL_WORDS, num_labels=2).eval()
@@ -95,7 +95,7 @@ def test_a_head_the_scorer_would_skip_is_refused_at_build(monkeypatch):
     """ModernBERT's decoder sits beside its head: scoring the decoder alone is wrong, and the probe says so."""
     monkeypatch.setattr(cloze, "find_transform", lambda backbone: None)  # as for an architecture we do not know
     with pytest.raises(PromptlearnError, match="does not know the masked-LM head of ModernBertForMaskedLM"):
-        PromptModel(tiny_other("modernbert"), get_mode("pet")(), LABEL_WORDS, num_labels=2)
+        PromptModel(tiny_modernbert(), get_mode("pet")(), LABEL_WORDS, num_labels=2)
     # where the unknown head is one module holding the decoder, the full-vocabulary fallback is right
     model = PromptModel(tiny_bert(), get_mode("pet")(), LABEL_WORDS, num_labels=2)
     assert model._cloze.transform is None

@@ -8,7 +8,7 @@ from promptlearn.data.examples import load_task_data
 from promptlearn.errors import PromptlearnError
 from promptlearn.model.prompt_model import PromptModel
 from promptlearn.modes import MODES, get_mode
-from tests.helpers.fixtures import tiny_bert, tiny_other
+from tests.helpers.fixtures import tiny_bert, tiny_roberta
 from tests.helpers.marks import first_fast
 from tests.helpers.modes import contract_options, declared_names, tiny_config
 
@@ -35,7 +35,7 @@ def log_probs(backbone, input_ids, attention_mask) -> torch.Tensor:
     return torch.log_softmax(backbone(input_ids=input_ids, attention_mask=attention_mask).logits, dim=-1)
 
 
-@pytest.mark.parametrize("build", [tiny_bert, lambda: tiny_other("roberta")], ids=["bert", "roberta"])
+@pytest.mark.parametrize("build", [tiny_bert, tiny_roberta], ids=["bert", "roberta"])
 def test_one_pass_scores_are_mean_token_log_probs_at_their_masks(build):
     backbone = build().eval()
     model = PromptModel(backbone, get_mode("pet")(), WORDS, num_labels=2).eval()
