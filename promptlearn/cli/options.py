@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import shlex
 import types
 import typing
 
@@ -166,3 +167,20 @@ class ModeFlagsCommand(typer.core.TyperCommand):
     def invoke(self, ctx):
         ctx.meta[MODE_FLAGS] = {name: ctx.params.pop(name) for name in self._mode_flags() if name in ctx.params}
         return super().invoke(ctx)
+
+
+def given_options(ctx: typer.Context, skip: tuple[str, ...] = ()) -> str:
+    """The options typed on the command line (except ``skip``), to state in the report how it was made."""
+    parts = []
+    for param in ctx.command.params:
+        if param.name in skip:
+            continue
+        source = ctx.get_parameter_source(param.name)
+        if source is None or source.name != "COMMANDLINE":  # typer may vendor click: compare by name
+            continue
+        value = ctx.params[param.name]
+        if isinstance(value, bool):
+            parts.append(param.opts[0] if value else param.secondary_opts[0])
+        else:
+            parts += [param.opts[0], shlex.quote(str(value))]
+    return " ".join(parts)
