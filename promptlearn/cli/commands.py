@@ -14,11 +14,14 @@ import typer
 
 from promptlearn.bench.config import BenchConfig
 from promptlearn.cli.options import MODE_FLAGS, ModeFlagsCommand, given_options, options_from
+from promptlearn.data.sampling import LM_BFF_SEEDS
 from promptlearn.errors import PromptlearnError
 from promptlearn.outputs import to_json
 from promptlearn.pet.config import RUN_OPTIONS, PetConfig
 from promptlearn.ppt.config import PretrainConfig
-from promptlearn.run.config import RunConfig
+from promptlearn.run.config import DEFAULT_MAX_STEPS, RunConfig
+from promptlearn.run.evaluate import EVALUATE_OVERRIDES
+from promptlearn.run.options import COLUMN_FIELDS
 from promptlearn.run.search_options import SEARCH_RUN_OPTIONS, SEARCH_SHOTS, SearchOptions
 
 app = typer.Typer(
@@ -35,7 +38,20 @@ PATTERN_HELP = (
     "Without an input slot the input goes in front: 'It was [MASK].'"
 )
 VERBALIZER_HELP = "Label words, inline 'positive=great|good,negative=terrible' or a .yaml/.json file."
-CALIBRATE_HELP = "Divide out the prompt's label bias: none, content-free (N/A, empty, [MASK]) or unlabeled."
+
+#: what evaluate's RunConfig options mean there: zero-shot values, or a run's own overridden
+EVALUATE_HELPS = {
+    "max_length": "Token budget per example; zero-shot only: a run keeps its own.",
+    "calibrate": RunConfig.__dataclass_fields__["calibrate"].metadata["help"]
+    + " Zero-shot only: a run applies its own.",
+}
+#: the default of an option that overrides a run's value
+RUNS = dict.fromkeys(("decoding", *COLUMN_FIELDS), "the run's, or {default!r}")
+RUN = dict.fromkeys(COLUMN_FIELDS, "the run's")
+PREDICT_HELPS = {
+    "text_column": "Column (or JSON field) holding the text.",
+    "label_column": "Column holding a gold label, if any.",
+}
 
 
 #: the RunConfig options ``show-pattern`` takes, with what each means there
@@ -208,6 +224,9 @@ def pretrain_prompt(
 @app.command()
 @handle_errors
 @options_from(RunConfig, into="run_options", names=("eval_batch_size",))
+@options_from(
+    RunConfig, into="overrides", names=EVALUATE_OVERRIDES, given_only=True, helps=EVALUATE_HELPS, fallbacks=RUNS
+)
 def evaluate(
     run: Path = typer.Option(None, help="A trained run folder (instead of --model/--pattern/--verbalizer)."),
     model: str = typer.Option(None, "--model", "-m", help=MODEL_HELP + " Zero-shot when no --run."),
@@ -217,17 +236,12 @@ def evaluate(
     pattern: str = typer.Option(None, "--pattern", "-p", help=PATTERN_HELP),
     pattern_id: int = typer.Option(None, help="Which preset pattern of --task."),
     verbalizer: str = typer.Option(None, "--verbalizer", "-v", help=VERBALIZER_HELP),
-    max_length: int = typer.Option(None, help="Token budget per example (zero-shot; default 128)."),
+    overrides: dict | None = None,
     run_options: dict | None = None,
-    decoding: str = typer.Option(None, help="Multi-token words: one-pass, exact or confident; default: the run's."),
     predictions: Path = typer.Option(None, help="Also write per-example predictions to this .jsonl file."),
-    calibrate: str = typer.Option(None, help=CALIBRATE_HELP + " Zero-shot only: a run applies its own."),
     allow_other_base: bool = typer.Option(
         False, help="Load the run onto a base model other than the one it was trained on (same sizes)."
     ),
-    text_column: str = typer.Option(None, help="Column holding the (first) text (default: the run's, or 'text')."),
-    text_b_column: str = typer.Option(None, help="Column holding the second text (default: the run's, or 'text_b')."),
-    label_column: str = typer.Option(None, help="Column holding the label (default: the run's, or 'label')."),
 ) -> None:
     """Accuracy and macro-F1 of a trained run, or of an untrained model zero-shot, on one split.
 
@@ -236,9 +250,6 @@ def evaluate(
     """
     from promptlearn.run.evaluate import evaluate as evaluate_on
 
-    given = {"max_length": max_length, "decoding": decoding, "calibrate": calibrate, "text_column": text_column,
-             "text_b_column": text_b_column, "label_column": label_column}  # fmt: skip
-    overrides = {key: value for key, value in given.items() if value is not None}
     result = evaluate_on(
         run, model, data, split, task, pattern, pattern_id, verbalizer, run_options, overrides, predictions,
         allow_other_base,
@@ -248,15 +259,14 @@ def evaluate(
 
 @app.command()
 @handle_errors
+@options_from(RunConfig, into="columns", names=COLUMN_FIELDS, given_only=True, helps=PREDICT_HELPS, fallbacks=RUN)
 def predict(
     run: Path = typer.Option(..., help="A trained run folder."),
     input: Path = typer.Option(None, "--input", "-i", help="A .jsonl/.csv/.tsv file; default: JSON lines on stdin."),
     allow_other_base: bool = typer.Option(
         False, help="Load the run onto a base model other than the one it was trained on (same sizes)."
     ),
-    text_column: str = typer.Option(None, help="Column (or JSON field) holding the text (default: the run's)."),
-    text_b_column: str = typer.Option(None, help="Column holding the second text (default: the run's)."),
-    label_column: str = typer.Option(None, help="Column holding a gold label, if any (default: the run's)."),
+    columns: dict | None = None,
 ) -> None:
     """Predict labels with a trained run: one JSON line out per input line (text, predicted, probabilities).
 
@@ -264,8 +274,6 @@ def predict(
     """
     from promptlearn.run.evaluate import predict as predict_with
 
-    given = {"text_column": text_column, "text_b_column": text_b_column, "label_column": label_column}
-    columns = {key: value for key, value in given.items() if value is not None}
     for record in predict_with(run, input, columns, allow_other_base, sys.stdin):
         typer.echo(to_json(record, indent=None))
 
@@ -283,8 +291,10 @@ def fewshot(
     data_root: str = typer.Option(None, help="Folder holding one data folder per task name."),
     modes: str = typer.Option(None, help="Comma-separated modes; 'zero-shot' evaluates without training."),
     shots: str = typer.Option(None, help="Comma-separated K values (per label), e.g. 8,16,32; 'all' = whole train."),
-    seeds: str = typer.Option(None, help="Comma-separated seeds (default 13,21,42,87,100)."),
-    max_steps: int = typer.Option(None, help="Optimizer steps per run (default 250; replaces train: epochs)."),
+    seeds: str = typer.Option(None, help=f"Comma-separated seeds (default {','.join(map(str, LM_BFF_SEEDS))})."),
+    max_steps: int = typer.Option(
+        None, help=f"Optimizer steps per run (default {DEFAULT_MAX_STEPS}; replaces train: epochs)."
+    ),
     max_test_examples: int = typer.Option(None, help="Evaluate on a fixed random subset of at most N test examples."),
     cpu_threads: int = typer.Option(None, help="torch CPU threads (1 is fastest on a busy or 2-core machine)."),
     retry_failed: bool = typer.Option(True, "--retry-failed/--keep-failed", help="Re-run failed runs on restart."),

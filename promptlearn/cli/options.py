@@ -42,7 +42,7 @@ def field_default(item: dataclasses.Field):
     return None if item.default is dataclasses.MISSING else item.default
 
 
-def options_from(config_class, into: str, names=None, helps=None, given_only: bool = False, kinds=None):
+def options_from(config_class, into: str, names=None, helps=None, given_only: bool = False, kinds=None, fallbacks=None):
     """Give ``command`` one option per option field of ``config_class`` and pass their values as one dict ``into``.
 
     ``helps`` replaces a field's help where the command means something more specific by it;
@@ -52,12 +52,14 @@ def options_from(config_class, into: str, names=None, helps=None, given_only: bo
     (its ``show_default`` metadata False hides the default where the help states it).
     ``given_only``: the options default to None and only the given ones are passed on (the help
     shows the field's default), so that the config's own defaults apply; otherwise each option's
-    default is the field's and every value is passed on.
+    default is the field's and every value is passed on. ``fallbacks``, with ``given_only``: what the help
+    states as the default of an option whose value is not the config's when it is left out (e.g. "the
+    run's, or {default!r}", ``{default}`` being the field's default).
     """
     from promptlearn.run.config import flag
 
     hints = typing.get_type_hints(config_class)
-    helps, kinds = helps or {}, kinds or {}
+    helps, kinds, fallbacks = helps or {}, kinds or {}, fallbacks or {}
 
     def decorate(command):
         parameters = list(inspect.signature(command).parameters.values())
@@ -73,7 +75,8 @@ def options_from(config_class, into: str, names=None, helps=None, given_only: bo
             text = helps.get(item.name, item.metadata["help"])
             default = field_default(item)
             if given_only:
-                shown = "" if default is None else f" (default: {default})"
+                fallback = fallbacks.get(item.name, "" if default is None else "{default}")
+                shown = fallback and f" (default: {fallback.format(default=default)})"
                 option = typer.Option(None, *decls, help=text + shown, show_default=False)
             elif item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING:
                 option = typer.Option(..., *decls, help=text)
