@@ -13,12 +13,15 @@ from pathlib import Path
 import typer
 
 from promptlearn.bench.config import BenchConfig
-from promptlearn.cli.options import MODE_FLAGS, ModeFlagsCommand, options_from
+from promptlearn.cli.options import MODE_FLAGS, ModeFlagsCommand, given_options, options_from
+from promptlearn.data.sampling import LM_BFF_SEEDS
 from promptlearn.errors import PromptlearnError
 from promptlearn.outputs import to_json
 from promptlearn.pet.config import RUN_OPTIONS, PetConfig
 from promptlearn.ppt.config import PretrainConfig
-from promptlearn.run.config import RunConfig
+from promptlearn.run.config import DEFAULT_MAX_STEPS, RunConfig
+from promptlearn.run.evaluate import EVALUATE_OVERRIDES
+from promptlearn.run.options import COLUMN_FIELDS
 from promptlearn.run.search_options import SEARCH_RUN_OPTIONS, SEARCH_SHOTS, SearchOptions
 
 app = typer.Typer(
@@ -35,7 +38,20 @@ PATTERN_HELP = (
     "Without an input slot the input goes in front: 'It was [MASK].'"
 )
 VERBALIZER_HELP = "Label words, inline 'positive=great|good,negative=terrible' or a .yaml/.json file."
-CALIBRATE_HELP = "Divide out the prompt's label bias: none, content-free (N/A, empty, [MASK]) or unlabeled."
+
+#: what evaluate's RunConfig options mean there: zero-shot values, or a run's own overridden
+EVALUATE_HELPS = {
+    "max_length": "Token budget per example; zero-shot only: a run keeps its own.",
+    "calibrate": RunConfig.__dataclass_fields__["calibrate"].metadata["help"]
+    + " Zero-shot only: a run applies its own.",
+}
+#: the default of an option that overrides a run's value
+RUNS = dict.fromkeys(("decoding", *COLUMN_FIELDS), "the run's, or {default!r}")
+RUN = dict.fromkeys(COLUMN_FIELDS, "the run's")
+PREDICT_HELPS = {
+    "text_column": "Column (or JSON field) holding the text.",
+    "label_column": "Column holding a gold label, if any.",
+}
 
 
 #: the RunConfig options ``show-pattern`` takes, with what each means there
@@ -95,48 +111,6 @@ def _setup() -> None:
     _quiet_libraries()
 
 
-def _mode_options(mode: str, pairs: list[str] | None, **values) -> dict:
-    """The per-mode flags that were given, plus ``--mode-opt key=value`` pairs typed for ``mode``.
-
-    The modes (and so torch) are imported only when there are pairs to type, so that without
-    ``--mode-opt`` a bad pattern or path is still reported before torch loads.
-    """
-    flags = {key: value for key, value in values.items() if value is not None}
-    if not pairs:
-        return flags
-    from promptlearn.modes import get_mode
-    from promptlearn.modes.options import parse_mode_options
-
-    extra = parse_mode_options(get_mode(mode), pairs)
-    both = sorted(set(flags) & set(extra))
-    if both:
-        raise PromptlearnError(f"{', '.join(both)} given both as a flag and as --mode-opt; give it once")
-    return flags | extra
-
-
-def _check_sources(model: str | None, data: str | None, output: Path | None = None, overwrite: bool = False) -> None:
-    """The checks that need no model or data library (so they fail at once): paths and the output folder."""
-    from promptlearn.data.files import find_splits
-    from promptlearn.hub import check_local_model
-    from promptlearn.outputs import check_output_free, check_writable
-
-    if model is not None:
-        check_local_model(model)
-    if data is not None:
-        find_splits(data)
-    if output is not None:
-        check_output_free(output, overwrite, inputs={"--model": model, "--data": data})
-        check_writable(output)
-
-
-def _columns(base, text: str | None, text_b: str | None, label: str | None):
-    """``base`` (a :class:`promptlearn.data.examples.Columns`) with the columns given on the command line."""
-    import dataclasses
-
-    given = {"text": text, "text_b": text_b, "label": label}
-    return dataclasses.replace(base, **{key: value for key, value in given.items() if value is not None})
-
-
 @app.command(cls=ModeFlagsCommand)
 @handle_errors
 @options_from(RunConfig, into="settings", given_only=True)
@@ -162,24 +136,11 @@ def train(
     Example: promptlearn train --model ../shared/models/bert-tiny --data ../shared/data/sst2
     --pattern "It was [MASK]." --verbalizer "positive=great,negative=terrible" --shots 16 --output runs/sst2
     """
-    from promptlearn.prompt.presets import resolve_prompt
+    from promptlearn.run.options import check_sources, train_config
 
-    if config is not None:
-        run_config = RunConfig.load(config)
-    else:
-        if model is None or data is None:
-            raise PromptlearnError("Give --model and --data (or --config with a saved config.json)")
-        search = verbalizer == "auto"  # label words searched on the run's own train/dev split
-        pattern_text, words = resolve_prompt(task, pattern, pattern_id, None if search else verbalizer)
-        mode = settings.get("mode", RunConfig.mode)
-        run_config = RunConfig(
-            model=model, data=data, pattern=pattern_text, verbalizer=words, task=task, pattern_id=pattern_id,
-            **settings, verbalizer_search={} if search else None,
-            mode_options=_mode_options(mode, mode_opt, **ctx.meta.get(MODE_FLAGS, {})),
-        )  # fmt: skip
-    if run_config.working_dir is not None:  # a saved config's relative paths count from its working_dir
-        run_config = run_config.anchored()
-    _check_sources(run_config.model, run_config.data, output, overwrite)
+    flags = ctx.meta.get(MODE_FLAGS, {})
+    run_config = train_config(config, model, data, task, pattern, pattern_id, verbalizer, settings, mode_opt, flags)
+    check_sources(run_config.model, run_config.data, output, overwrite)
     from promptlearn import api
 
     if quiet:
@@ -214,32 +175,10 @@ def search_verbalizer(
     Example: promptlearn search-verbalizer --model ../shared/models/bert-tiny --data ../shared/data/sst2
     --task sst2 --shots 16 --seed 13 --output words.yaml
     """
-    import yaml
+    from promptlearn.run.verbalizer_file import search_to_file
 
-    from promptlearn import api
-    from promptlearn.backbone.loading import load_backbone
-    from promptlearn.data.examples import load_task_data
-    from promptlearn.outputs import write_text_atomic
-    from promptlearn.prompt.presets import resolve_prompt
-    from promptlearn.run.config import RunConfig
-
-    if output.exists() and not overwrite:
-        raise PromptlearnError(f"{output} exists; pass --overwrite to replace it")
-    pattern_text, words = resolve_prompt(task, pattern, pattern_id, None)
-    config = RunConfig(
-        model=model, data=data, pattern=pattern_text, verbalizer=words, task=task, pattern_id=pattern_id, shots=shots,
-        **run, verbalizer_search=search,
-    )  # fmt: skip
-    task_data = load_task_data(data, api.columns_of(config))
-    train_examples, dev_examples = api.few_shot_split(config, task_data)
-    result = api.search_label_words(config, task_data, train_examples, dev_examples, load_backbone(model))
-    header = (
-        f"# Label words searched by promptlearn search-verbalizer on {data} (K={shots}, seed {config.seed},\n"
-        f"# {len(train_examples)} train / {len(dev_examples)} dev examples), pattern {pattern_text!r}.\n"
-        f"# Zero-shot dev accuracy {result.dev_accuracy:.4f}, train accuracy {result.train_accuracy:.4f}.\n"
-    )
-    write_text_atomic(output, header + yaml.safe_dump(result.verbalizer.to_dict(), allow_unicode=True, sort_keys=False))
-    typer.echo(json.dumps({"verbalizer": result.verbalizer.to_dict(), **result.report()}, indent=2))
+    found = search_to_file(model, data, task, pattern, pattern_id, shots, run, search, output, overwrite)
+    typer.echo(json.dumps(found, indent=2))
     typer.echo(f"Wrote {output}")
 
 
@@ -285,6 +224,9 @@ def pretrain_prompt(
 @app.command()
 @handle_errors
 @options_from(RunConfig, into="run_options", names=("eval_batch_size",))
+@options_from(
+    RunConfig, into="overrides", names=EVALUATE_OVERRIDES, given_only=True, helps=EVALUATE_HELPS, fallbacks=RUNS
+)
 def evaluate(
     run: Path = typer.Option(None, help="A trained run folder (instead of --model/--pattern/--verbalizer)."),
     model: str = typer.Option(None, "--model", "-m", help=MODEL_HELP + " Zero-shot when no --run."),
@@ -294,132 +236,46 @@ def evaluate(
     pattern: str = typer.Option(None, "--pattern", "-p", help=PATTERN_HELP),
     pattern_id: int = typer.Option(None, help="Which preset pattern of --task."),
     verbalizer: str = typer.Option(None, "--verbalizer", "-v", help=VERBALIZER_HELP),
-    max_length: int = typer.Option(None, help="Token budget per example (zero-shot; default 128)."),
+    overrides: dict | None = None,
     run_options: dict | None = None,
-    decoding: str = typer.Option(None, help="Multi-token words: one-pass, exact or confident; default: the run's."),
     predictions: Path = typer.Option(None, help="Also write per-example predictions to this .jsonl file."),
-    calibrate: str = typer.Option(None, help=CALIBRATE_HELP + " Zero-shot only: a run applies its own."),
     allow_other_base: bool = typer.Option(
         False, help="Load the run onto a base model other than the one it was trained on (same sizes)."
     ),
-    text_column: str = typer.Option(None, help="Column holding the (first) text (default: the run's, or 'text')."),
-    text_b_column: str = typer.Option(None, help="Column holding the second text (default: the run's, or 'text_b')."),
-    label_column: str = typer.Option(None, help="Column holding the label (default: the run's, or 'label')."),
 ) -> None:
     """Accuracy and macro-F1 of a trained run, or of an untrained model zero-shot, on one split.
 
     Zero-shot example: promptlearn evaluate --model ../shared/models/bert-tiny --data ../shared/data/sst2
     --pattern "It was [MASK]." --verbalizer "positive=good,negative=bad"
     """
-    from promptlearn.prompt.presets import resolve_prompt
-    from promptlearn.run.config import RunConfig
+    from promptlearn.run.evaluate import evaluate as evaluate_on
 
-    if run is not None:
-        given = {"--model": model, "--task": task, "--pattern": pattern, "--pattern-id": pattern_id,
-                 "--verbalizer": verbalizer, "--max-length": max_length, "--calibrate": calibrate}  # fmt: skip
-        clashing = [name for name, value in given.items() if value is not None]
-        if clashing:
-            raise PromptlearnError(
-                f"{', '.join(clashing)} cannot be combined with --run: a run is evaluated with the base model, "
-                f"pattern and label words it was trained with ({run / 'config.json'}). Leave out "
-                f"{', '.join(clashing)}, or leave out --run to evaluate a model zero-shot."
-            )
-        _check_sources(None, data)
-        from promptlearn import api
-
-        prompted = api.load_run(run, allow_other_base)
-        config = prompted.config
-    else:
-        if model is None or data is None:
-            raise PromptlearnError("Give --run (a trained run folder), or --model and --data for zero-shot")
-        pattern_text, words = resolve_prompt(task, pattern, pattern_id, verbalizer)
-        if words is None:
-            raise PromptlearnError("Zero-shot evaluation needs label words: give --verbalizer or --task")
-        config = RunConfig(
-            model=model, data=data, pattern=pattern_text, verbalizer=words, task=task, pattern_id=pattern_id,
-            **run_options, calibrate=calibrate or "none",
-            **({} if max_length is None else {"max_length": max_length}),
-        )  # fmt: skip
-        _check_sources(model, data)
-        from promptlearn import api
-    from promptlearn.data.examples import load_task_data
-
-    columns = _columns(api.columns_of(config), text_column, text_b_column, label_column)
-    task_data = load_task_data(data or config.data, columns)
-    if run is None:
-        prompted = api.build(config, task_data)
-        api.calibrate(prompted, task_data.splits.get("train", []))
-    else:
-        prompted.pvp.check_fields(task_data)
-    if decoding is not None:
-        prompted.model.decoding = config.replace(decoding=decoding).decoding  # replace() validates it
-    examples = task_data.split(split)
-    if any(ex.label is None for ex in examples):
-        raise PromptlearnError(f"The {split!r} split has unlabelled examples: evaluation needs a label on every one")
-    records = prompted.predict(examples)
-    if predictions is not None:
-        api.write_predictions(predictions, records)
-    result = api.metrics_of(records, prompted.pvp.labels)
-    typer.echo(to_json({"split": split, "examples": len(examples), **result}))
+    result = evaluate_on(
+        run, model, data, split, task, pattern, pattern_id, verbalizer, run_options, overrides, predictions,
+        allow_other_base,
+    )  # fmt: skip
+    typer.echo(to_json(result))
 
 
 @app.command()
 @handle_errors
+@options_from(RunConfig, into="columns", names=COLUMN_FIELDS, given_only=True, helps=PREDICT_HELPS, fallbacks=RUN)
 def predict(
     run: Path = typer.Option(..., help="A trained run folder."),
     input: Path = typer.Option(None, "--input", "-i", help="A .jsonl/.csv/.tsv file; default: JSON lines on stdin."),
     allow_other_base: bool = typer.Option(
         False, help="Load the run onto a base model other than the one it was trained on (same sizes)."
     ),
-    text_column: str = typer.Option(None, help="Column (or JSON field) holding the text (default: the run's)."),
-    text_b_column: str = typer.Option(None, help="Column holding the second text (default: the run's)."),
-    label_column: str = typer.Option(None, help="Column holding a gold label, if any (default: the run's)."),
+    columns: dict | None = None,
 ) -> None:
     """Predict labels with a trained run: one JSON line out per input line (text, predicted, probabilities).
 
     Input lines are JSON objects with the run's text column(s), e.g. {"text": "a fine film"}.
     """
-    if input is not None and not input.is_file():
-        raise PromptlearnError(f"Input file {input} does not exist")
-    from promptlearn import api
-    from promptlearn.data.examples import load_examples, parse_examples
+    from promptlearn.run.evaluate import predict as predict_with
 
-    prompted = api.load_run(run, allow_other_base)
-    columns = _columns(api.columns_of(prompted.config), text_column, text_b_column, label_column)
-    pairs = "text_b" in prompted.pvp.pattern.fields
-    if input is not None:
-        examples = load_examples(input, columns, pairs)
-    else:
-        examples = parse_examples(sys.stdin.read(), "stdin", columns, pairs)
-    if not examples:
-        raise PromptlearnError("No input examples: pass --input FILE or JSON lines on stdin")
-    for record in prompted.predict(examples):
+    for record in predict_with(run, input, columns, allow_other_base, sys.stdin):
         typer.echo(to_json(record, indent=None))
-
-
-def _split(values: str | None, cast=str) -> list | None:
-    return None if values is None else [cast(v.strip()) for v in values.split(",") if v.strip()]
-
-
-def _shot_value(value: str) -> int | str:
-    return int(value) if value.isdigit() else value
-
-
-def _given_options(ctx: typer.Context, skip: tuple[str, ...] = ()) -> str:
-    """The options typed on the command line (except ``skip``), to state in the report how it was made."""
-    parts = []
-    for param in ctx.command.params:
-        if param.name in skip:
-            continue
-        source = ctx.get_parameter_source(param.name)
-        if source is None or source.name != "COMMANDLINE":  # typer may vendor click: compare by name
-            continue
-        value = ctx.params[param.name]
-        if isinstance(value, bool):
-            parts.append(param.opts[0] if value else param.secondary_opts[0])
-        else:
-            parts += [param.opts[0], shlex.quote(str(value))]
-    return " ".join(parts)
 
 
 @app.command()
@@ -435,8 +291,10 @@ def fewshot(
     data_root: str = typer.Option(None, help="Folder holding one data folder per task name."),
     modes: str = typer.Option(None, help="Comma-separated modes; 'zero-shot' evaluates without training."),
     shots: str = typer.Option(None, help="Comma-separated K values (per label), e.g. 8,16,32; 'all' = whole train."),
-    seeds: str = typer.Option(None, help="Comma-separated seeds (default 13,21,42,87,100)."),
-    max_steps: int = typer.Option(None, help="Optimizer steps per run (default 250; replaces train: epochs)."),
+    seeds: str = typer.Option(None, help=f"Comma-separated seeds (default {','.join(map(str, LM_BFF_SEEDS))})."),
+    max_steps: int = typer.Option(
+        None, help=f"Optimizer steps per run (default {DEFAULT_MAX_STEPS}; replaces train: epochs)."
+    ),
     max_test_examples: int = typer.Option(None, help="Evaluate on a fixed random subset of at most N test examples."),
     cpu_threads: int = typer.Option(None, help="torch CPU threads (1 is fastest on a busy or 2-core machine)."),
     retry_failed: bool = typer.Option(True, "--retry-failed/--keep-failed", help="Re-run failed runs on restart."),
@@ -451,45 +309,22 @@ def fewshot(
     Exits 1 when any run failed (after running the others), listing each failure.
     Under `accelerate launch --num_processes N`, the N processes share the grid.
     """
-    from promptlearn.experiment import Experiment, run_experiment, write_report
-    from promptlearn.experiment.runner import collect_records
+    from promptlearn.experiment.overrides import experiment_from, failed_runs, failure_message, run_and_report
 
-    overrides = {
-        "model": model, "output": output, "report": report, "data_root": data_root,
-        "modes": _split(modes), "shots": _split(shots, _shot_value), "seeds": _split(seeds, int),
-        "max_test_examples": max_test_examples, "cpu_threads": cpu_threads,
-    }  # fmt: skip
-    overrides = {key: value for key, value in overrides.items() if value is not None}
-    tasks, folders = _split(task), _split(data)
-    if folders is not None:
-        if tasks is None or len(tasks) != len(folders):
-            raise PromptlearnError("Give one --data folder per --task name, in the same order")
-        overrides["tasks"] = [{"name": t, "data": d} for t, d in zip(tasks, folders, strict=True)]
-    elif tasks is not None:
-        overrides["tasks"] = tasks
-    if config is not None:
-        source = Experiment.load(config)
-        values = source.source | overrides
-    else:
-        values = overrides
-    if max_steps is not None:  # the flag replaces the file's training length, whichever it was
-        train = {k: v for k, v in (values.get("train") or {}).items() if k != "epochs"}
-        values["train"] = train | {"max_steps": max_steps}
-    experiment = Experiment.from_dict(values, origin=str(config or "command line"))
-    if report_only:
-        records = collect_records(experiment)
-    else:
-        records = run_experiment(experiment, retry_failed=retry_failed, workers=workers)
-        if records is None:  # another process of `accelerate launch`: the main one writes the summary
-            typer.echo("This process's runs are done; the main process writes the summary.")
-            return
-    command = f"promptlearn fewshot {_given_options(ctx, skip=('report_only', 'workers'))}".strip()
-    written = write_report(experiment, records, command)
-    failed = [r for r in records if r["status"] != "ok"]
+    experiment = experiment_from(
+        config, model, output, report, task, data, data_root, modes, shots, seeds, max_steps, max_test_examples,
+        cpu_threads,
+    )  # fmt: skip
+    command = f"promptlearn fewshot {given_options(ctx, skip=('report_only', 'workers'))}".strip()
+    outcome = run_and_report(experiment, command, report_only, retry_failed, workers)
+    if outcome is None:  # another process of `accelerate launch`: the main one writes the summary
+        typer.echo("This process's runs are done; the main process writes the summary.")
+        return
+    records, written = outcome
+    failed = failed_runs(records)
     typer.echo(f"{len(records)} runs finished ({len(failed)} failed); wrote {', '.join(str(p) for p in written[:2])}")
     if failed and not report_only:
-        lines = [f"  {r['run_id']}: {r['error'].splitlines()[0][:200]}" for r in failed]
-        typer.echo(f"Error: {len(failed)} of {len(records)} runs failed:\n" + "\n".join(lines), err=True)
+        typer.echo(f"Error: {failure_message(failed, len(records))}", err=True)
         raise typer.Exit(1)
 
 
@@ -518,10 +353,11 @@ def pet(
     Writes summary.md/summary.json (every component's dev/test metrics) and final/, a run folder for
     `evaluate --run` and `predict`. A killed pipeline resumes where it stopped (docs/pet.md).
     """
-    from promptlearn.pet.options import pet_config
+    from promptlearn.pet.options import pet_config, split_list
+    from promptlearn.run.options import check_sources
 
-    _check_sources(model, data)
-    config = pet_config(model, data, task, _split(patterns, int), pattern, verbalizer, run, options)
+    check_sources(model, data)
+    config = pet_config(model, data, task, split_list(patterns, int), pattern, verbalizer, run, options)
     if quiet:
         logging.getLogger("promptlearn").setLevel(logging.WARNING)
     from promptlearn.pet.pipeline import run_pipeline
@@ -539,22 +375,9 @@ def modes(
     model: str = typer.Option(None, "--model", "-m", help=MODEL_HELP + " Adds trainable / total parameter counts."),
 ) -> None:
     """List the training modes: what each trains and its default learning rate per parameter group."""
-    from promptlearn.model.modes_table import count_parameters, default_learning_rates, describe_mode
-    from promptlearn.modes import MODES
+    from promptlearn.model.modes_table import describe_mode, modes_table
 
-    if name is not None:
-        typer.echo(describe_mode(name))
-        return
-
-    counts = count_parameters(model) if model else {}
-    rows = [("mode", "default lr", *(("trainable", "total") if model else ()), "description")]
-    for name in sorted(MODES):
-        rates = default_learning_rates(MODES[name])
-        extra = tuple(f"{n:,}" if isinstance(n, int) else n for n in counts[name]) if model else ()
-        rows.append((name, rates, *extra, MODES[name].description))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
+    typer.echo(describe_mode(name) if name is not None else "\n".join(modes_table(model)))
 
 
 @app.command()
@@ -599,63 +422,12 @@ def show_pattern(
     against the dataset's labels.
     """
     from promptlearn.backbone.loading import load_tokenizer
-    from promptlearn.data.examples import Example, load_task_data
-    from promptlearn.prompt.pattern import Pattern
-    from promptlearn.prompt.presets import available_tasks, resolve_prompt
-    from promptlearn.prompt.pvp import PVP
-    from promptlearn.prompt.verbalizer import Verbalizer
+    from promptlearn.prompt.show import show_pattern as render
 
-    if pattern is None and task is None:
-        raise PromptlearnError(
-            "Give --pattern (e.g. '{text} It was [MASK] .'), or --task with a preset's name "
-            f"({', '.join(available_tasks())}) to show that preset's pattern and label words"
-            + ("; --data only supplies the example" if data else "")
-        )
-    max_length, demonstrations = run["max_length"], run["demonstrations"]
-    demonstration_length, seed = run["demonstration_length"], run["seed"]
-    pattern_text, words = resolve_prompt(task, pattern, pattern_id, verbalizer)
-    parsed = Pattern.parse(pattern_text)
-    verbal = Verbalizer.from_dict(words) if words else None
-    example, labels = Example(text, text_b), ["?"]
-    task_data = None
-    if data is not None:
-        task_data = load_task_data(data)
-        examples = task_data.split(split)
-        if index >= len(examples):
-            raise PromptlearnError(f"--index {index} is past the end: the {split!r} split has {len(examples)} examples")
-        example, labels = examples[index], task_data.labels
-    pvp = PVP(parsed, verbal, load_tokenizer(model), max_length=max_length, labels=None if verbal else labels)
-    if task_data is not None:
-        pvp.check_data(task_data)
-    if demonstrations:
-        from promptlearn.prompt.demonstrations import Demonstrations
-
-        if task_data is None:
-            raise PromptlearnError("--demonstrations draws them from the training examples: give --data")
-        pvp.demonstrations = Demonstrations(task_data.split("train"), length=demonstration_length, seed=seed)
-        pvp.demonstrations.check(pvp, None)
-    encoded = pvp.encode([Example(example.text_a, example.text_b)])[0]
-    tokens = pvp.tokens(encoded)
-    typer.echo(f"pattern:  {pattern_text}")
-    if data is not None:
-        typer.echo(f"example:  {data} [{split}] #{index}, label {example.label!r}")
-    budget = f" + {len(pvp.labels)} demonstrations x {demonstration_length}" if demonstrations else ""
-    typer.echo(f"tokens:   {len(tokens)} (max {max_length}{budget})")
-    typer.echo("  ".join(f"{i}:{tok}" for i, tok in enumerate(tokens)))
-    masks = range(encoded.mask_position, encoded.mask_position + pvp.mask_count)
-    typer.echo(f"[MASK] at position{'s' if len(masks) > 1 else ''} {', '.join(map(str, masks))}")
-    if pvp.mask_count > 1:
-        typer.echo(f"  {pvp.mask_count} masks, the longest label word's tokens; shorter words read the first ones")
-    if encoded.soft_positions:
-        typer.echo(f"[SOFT] at positions {encoded.soft_positions}")
-    if verbal:
-        tokens_of = pvp.tokenizer.convert_ids_to_tokens
-        for (label, label_words), words in zip(verbal.label_words, pvp.label_word_tokens, strict=True):
-            shown = ", ".join(
-                f"{w} -> {ids[0]}" if len(ids) == 1 else f"{w} -> {ids} {tokens_of(ids)}"
-                for w, ids in zip(label_words, words, strict=True)
-            )
-            typer.echo(f"label {label}: {shown}")
+    lines = render(
+        lambda: load_tokenizer(model), text, text_b, data, split, index, task, pattern, pattern_id, verbalizer, **run
+    )
+    typer.echo("\n".join(lines))
 
 
 @app.command()

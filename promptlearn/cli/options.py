@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import shlex
 import types
 import typing
 
@@ -41,7 +42,7 @@ def field_default(item: dataclasses.Field):
     return None if item.default is dataclasses.MISSING else item.default
 
 
-def options_from(config_class, into: str, names=None, helps=None, given_only: bool = False, kinds=None):
+def options_from(config_class, into: str, names=None, helps=None, given_only: bool = False, kinds=None, fallbacks=None):
     """Give ``command`` one option per option field of ``config_class`` and pass their values as one dict ``into``.
 
     ``helps`` replaces a field's help where the command means something more specific by it;
@@ -51,12 +52,14 @@ def options_from(config_class, into: str, names=None, helps=None, given_only: bo
     (its ``show_default`` metadata False hides the default where the help states it).
     ``given_only``: the options default to None and only the given ones are passed on (the help
     shows the field's default), so that the config's own defaults apply; otherwise each option's
-    default is the field's and every value is passed on.
+    default is the field's and every value is passed on. ``fallbacks``, with ``given_only``: what the help
+    states as the default of an option whose value is not the config's when it is left out (e.g. "the
+    run's, or {default!r}", ``{default}`` being the field's default).
     """
     from promptlearn.run.config import flag
 
     hints = typing.get_type_hints(config_class)
-    helps, kinds = helps or {}, kinds or {}
+    helps, kinds, fallbacks = helps or {}, kinds or {}, fallbacks or {}
 
     def decorate(command):
         parameters = list(inspect.signature(command).parameters.values())
@@ -72,7 +75,8 @@ def options_from(config_class, into: str, names=None, helps=None, given_only: bo
             text = helps.get(item.name, item.metadata["help"])
             default = field_default(item)
             if given_only:
-                shown = "" if default is None else f" (default: {default})"
+                fallback = fallbacks.get(item.name, "" if default is None else "{default}")
+                shown = fallback and f" (default: {fallback.format(default=default)})"
                 option = typer.Option(None, *decls, help=text + shown, show_default=False)
             elif item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING:
                 option = typer.Option(..., *decls, help=text)
@@ -166,3 +170,20 @@ class ModeFlagsCommand(typer.core.TyperCommand):
     def invoke(self, ctx):
         ctx.meta[MODE_FLAGS] = {name: ctx.params.pop(name) for name in self._mode_flags() if name in ctx.params}
         return super().invoke(ctx)
+
+
+def given_options(ctx: typer.Context, skip: tuple[str, ...] = ()) -> str:
+    """The options typed on the command line (except ``skip``), to state in the report how it was made."""
+    parts = []
+    for param in ctx.command.params:
+        if param.name in skip:
+            continue
+        source = ctx.get_parameter_source(param.name)
+        if source is None or source.name != "COMMANDLINE":  # typer may vendor click: compare by name
+            continue
+        value = ctx.params[param.name]
+        if isinstance(value, bool):
+            parts.append(param.opts[0] if value else param.secondary_opts[0])
+        else:
+            parts += [param.opts[0], shlex.quote(str(value))]
+    return " ".join(parts)

@@ -11,6 +11,8 @@ from promptlearn.errors import PromptlearnError
 #: where dev comes from: "sampled" = K per label from the rest of train (LM-BFF), "given" = the data's dev split
 DEV_SPLITS = ("sampled", "given")
 DEFAULT_DEV_SPLIT = "sampled"
+#: the five seeds of LM-BFF's few-shot samples, an experiment's default
+LM_BFF_SEEDS = (13, 21, 42, 87, 100)
 
 
 def few_shot(

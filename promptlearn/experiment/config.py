@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from promptlearn.data.sampling import DEFAULT_DEV_SPLIT, DEV_SPLITS
+from promptlearn.data.sampling import DEFAULT_DEV_SPLIT, DEV_SPLITS, LM_BFF_SEEDS
 from promptlearn.errors import PromptlearnError
 from promptlearn.pet.config import PET_MODES
 from promptlearn.prompt.pattern import Pattern
@@ -27,7 +27,6 @@ from promptlearn.run.config import RunConfig, as_keys
 ZERO_SHOT = "zero-shot"
 #: ``shots: all`` trains on the whole train split and selects on its dev split (FewGLUE's 32 + 32 for CB/BoolQ)
 ALL_SHOTS = "all"
-LM_BFF_SEEDS = (13, 21, 42, 87, 100)
 #: RunConfig fields the grid sets per run; ``train`` / ``mode_settings`` may not set them
 GRID_FIELDS = {"model", "data", "pattern", "verbalizer", "labels", "task", "pattern_id", "mode", "shots", "seed"}
 COLUMN_FIELDS = {"text_column", "text_b_column", "label_column"}

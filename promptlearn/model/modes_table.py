@@ -56,3 +56,18 @@ def describe_mode(name: str) -> str:
     lines += [f"  {key} ({kind}, default {default!r}): {text}" for key, kind, default, text in fields]
     doc = " ".join((mode_class.options_class.__doc__ or "").split())
     return "\n".join([*lines, "", doc]) if doc else "\n".join(lines)
+
+
+def modes_table(model_name: str | None = None) -> list[str]:
+    """One aligned line per mode (name, default learning rates, description), after a header line; with
+    ``model_name``, each mode's trainable and total parameter counts on that model too."""
+    counts = count_parameters(model_name) if model_name else {}
+    rows = [("mode", "default lr", *(("trainable", "total") if model_name else ()), "description")]
+    for name in sorted(MODES):
+        rates = default_learning_rates(MODES[name])
+        extra = tuple(f"{n:,}" if isinstance(n, int) else n for n in counts[name]) if model_name else ()
+        rows.append((name, rates, *extra, MODES[name].description))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1] for row in rows
+    ]

@@ -10,14 +10,14 @@ default readout is label words at [MASK].
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from torch import nn
 from transformers.activations import ACT2FN
 
 from promptlearn.backbone.bottleneck import PLACEMENTS, Adapter, adapter_sites, hook
 from promptlearn.errors import PromptlearnError
-from promptlearn.modes.base import ModeOptions, register
+from promptlearn.modes.base import ModeOptions, option, register
 from promptlearn.modes.readout import ReadoutChoice
 from promptlearn.readout.registry import check_readout
 
@@ -31,28 +31,18 @@ ACTIVATIONS = {"houlsby": "swish", "pfeiffer": "relu"}
 class AdapterOptions(ModeOptions):
     """Where the bottleneck adapters sit, their width and activation, and the readout."""
 
-    placement: str = field(
-        default="houlsby",
-        metadata={
-            "help": (
-                "'houlsby' (after attention and feed-forward) or 'pfeiffer' (AdapterHub's Pfeiffer layout, after the "
-                "feed-forward block's LayerNorm)."
-            )
-        },
+    placement: str = option(
+        "houlsby",
+        "'houlsby' (after attention and feed-forward) or 'pfeiffer' (AdapterHub's Pfeiffer layout, after the "
+        "feed-forward block's LayerNorm).",
     )
-    reduction_factor: int = field(default=16, metadata={"help": "Bottleneck width = hidden size / this."})
-    non_linearity: str | None = field(
-        default=None,
-        metadata={
-            "help": (
-                "An activation name of transformers; default: the adapters library's for the placement (swish for "
-                "houlsby, relu for pfeiffer)."
-            )
-        },
+    reduction_factor: int = option(16, "Bottleneck width = hidden size / this.")
+    non_linearity: str | None = option(
+        None,
+        "An activation name of transformers; default: the adapters library's for the placement (swish for "
+        "houlsby, relu for pfeiffer).",
     )
-    readout: str = field(
-        default="cloze", metadata={"help": "'cloze' (label words at [MASK]) or 'cls' (linear head).", "flag": True}
-    )
+    readout: str = option("cloze", "'cloze' (label words at [MASK]) or 'cls' (linear head).", flag=True)
 
     def __post_init__(self):
         if self.placement not in PLACEMENTS:

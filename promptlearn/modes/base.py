@@ -50,6 +50,14 @@ def register(cls: type[Mode]) -> type[Mode]:
 PATH = "path"
 
 
+def option(default, help: str, flag: bool | str = False, path: str | None = None):
+    """A mode option field: ``help`` is what ``promptlearn modes NAME`` and ``--help`` print; ``flag`` True makes it
+    a ``train`` flag too (named after the field, or the given ``--on/--off`` string); ``path`` is the :data:`PATH`
+    prefix when its value names a local file or folder."""
+    metadata = {"help": help} | ({"flag": flag} if flag else {}) | ({PATH: path} if path is not None else {})
+    return dataclasses.field(default=default, metadata=metadata)
+
+
 @dataclasses.dataclass
 class ModeOptions:
     """Options of a mode (``--prompt-length``, ``--init``, ...); subclasses add fields and checks.

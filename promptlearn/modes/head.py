@@ -6,11 +6,11 @@ classifiers read it; the pattern's prompt words are not used.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from torch import nn
 
-from promptlearn.modes.base import Mode, ModeOptions, register
+from promptlearn.modes.base import Mode, ModeOptions, option, register
 from promptlearn.readout.heads import ClassificationHead, check_pooling
 
 
@@ -18,10 +18,7 @@ from promptlearn.readout.heads import ClassificationHead, check_pooling
 class HeadOptions(ModeOptions):
     """How the classifier reads the encoder."""
 
-    pooling: str = field(
-        default="cls",
-        metadata={"help": "'cls' (the [CLS] state) or 'mean' (average over the input's tokens).", "flag": True},
-    )
+    pooling: str = option("cls", "'cls' (the [CLS] state) or 'mean' (average over the input's tokens).", flag=True)
 
     def __post_init__(self):
         check_pooling(self.pooling)

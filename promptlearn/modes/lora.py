@@ -18,14 +18,14 @@ weights and their optimizer state stay in full precision (:mod:`promptlearn.back
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from torch import nn
 
 from promptlearn.backbone.architectures import architecture
 from promptlearn.errors import PromptlearnError
-from promptlearn.modes.base import ModeOptions, register
+from promptlearn.modes.base import ModeOptions, option, register
 from promptlearn.modes.readout import ReadoutChoice
 from promptlearn.readout.registry import check_readout
 
@@ -37,33 +37,20 @@ ADAPTER_FOLDER = "adapter"
 class LoraOptions(ModeOptions):
     """The low-rank update: its rank, scale, dropout and the layers it adapts."""
 
-    r: int = field(default=8, metadata={"help": "Rank of the update."})
-    alpha: float = field(default=16.0, metadata={"help": "Scaling: the update is alpha/r * B A."})
-    dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA input while training."})
-    target: str = field(
-        default="query-value",
-        metadata={
-            "help": (
-                "'query-value' (the attention's query and value projections, as in the paper), 'all-linear' (every "
-                "linear layer of the encoder) or comma-separated module names (e.g. 'query,key,value,dense'), always "
-                "inside the encoder."
-            )
-        },
+    r: int = option(8, "Rank of the update.")
+    alpha: float = option(16.0, "Scaling: the update is alpha/r * B A.")
+    dropout: float = option(0.05, "Dropout on the LoRA input while training.")
+    target: str = option(
+        "query-value",
+        "'query-value' (the attention's query and value projections, as in the paper), 'all-linear' (every "
+        "linear layer of the encoder) or comma-separated module names (e.g. 'query,key,value,dense'), always "
+        "inside the encoder.",
     )
-    readout: str = field(
-        default="cloze", metadata={"help": "'cloze' (label words at [MASK]) or 'cls' (linear head).", "flag": True}
-    )
-    quantize: str = field(
-        default="none", metadata={"help": "'none' or 'nf4' (QLoRA: the frozen encoder in 4 bits; needs bitsandbytes)."}
-    )
-    mlm_head: bool = field(
-        default=False,
-        metadata={
-            "help": (
-                "Also adapt the linear layer(s) of the MLM head's transform (never the decoder, tied to the word "
-                "embeddings)."
-            )
-        },
+    readout: str = option("cloze", "'cloze' (label words at [MASK]) or 'cls' (linear head).", flag=True)
+    quantize: str = option("none", "'none' or 'nf4' (QLoRA: the frozen encoder in 4 bits; needs bitsandbytes).")
+    mlm_head: bool = option(
+        False,
+        "Also adapt the linear layer(s) of the MLM head's transform (never the decoder, tied to the word embeddings).",
     )
 
     def __post_init__(self):
@@ -188,10 +175,7 @@ class LoraMode(ReadoutChoice):
 class QLoraOptions(LoraOptions):
     """As lora's, with the frozen encoder in 4-bit NormalFloat by default."""
 
-    quantize: str = field(
-        default="nf4",
-        metadata={"help": "'nf4' (the frozen encoder in 4-bit NormalFloat; needs bitsandbytes) or 'none'."},
-    )
+    quantize: str = option("nf4", "'nf4' (the frozen encoder in 4-bit NormalFloat; needs bitsandbytes) or 'none'.")
 
 
 @register

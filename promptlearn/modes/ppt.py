@@ -11,14 +11,14 @@ prompt (:class:`~promptlearn.modes.readout.PromptReadout`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from promptlearn.backbone.prompt_artifact import PromptArtifact, artifact_file
 from promptlearn.errors import PromptlearnError
-from promptlearn.modes.base import PATH, ModeOptions, register
+from promptlearn.modes.base import ModeOptions, option, register
 from promptlearn.modes.readout import PromptReadout
 from promptlearn.modes.soft_prompt import SoftPromptMode, SoftPromptOptions
 from promptlearn.readout.registry import check_readout
@@ -28,17 +28,14 @@ from promptlearn.readout.registry import check_readout
 class PptOptions(ModeOptions):
     """The pretrained prompt to start from, and the readout."""
 
-    prompt: str | None = field(
-        default=None,
-        metadata={
-            "help": "A pretrained prompt: an artifact file or a `promptlearn pretrain-prompt` output folder.",
-            "flag": True,
-            PATH: "",
-        },
+    prompt: str | None = option(
+        None,
+        "A pretrained prompt: an artifact file or a `promptlearn pretrain-prompt` output folder.",
+        flag=True,
+        path="",
     )
-    readout: str = field(
-        default="cloze",
-        metadata={"help": "'cloze' (label words at [MASK]), 'cls' (linear head on [MASK]) or 'warp'.", "flag": True},
+    readout: str = option(
+        "cloze", "'cloze' (label words at [MASK]), 'cls' (linear head on [MASK]) or 'warp'.", flag=True
     )
 
     def __post_init__(self):

@@ -10,14 +10,14 @@ fills the pattern's [SOFT] slots (n leading slots when it has none). The MLM is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from promptlearn.backbone import soft_prompts as prompts
 from promptlearn.errors import PromptlearnError
-from promptlearn.modes.base import ModeOptions, register
+from promptlearn.modes.base import ModeOptions, option, register
 from promptlearn.modes.readout import PromptReadout
 from promptlearn.readout.registry import check_readout
 
@@ -26,18 +26,11 @@ from promptlearn.readout.registry import check_readout
 class PtuningOptions(ModeOptions):
     """The prompt's length, whether the MLM trains too, and the readout."""
 
-    prompt_length: int | None = field(
-        default=None, metadata={"help": "n soft tokens, when the pattern has no [SOFT].", "flag": True}
-    )
-    tune_model: bool = field(
-        default=False, metadata={"help": "Also train the MLM.", "flag": "--tune-model/--freeze-model"}
-    )
-    model_lr: float | None = field(
-        default=None, metadata={"help": "Learning rate of the MLM (with --tune-model).", "flag": True}
-    )
-    readout: str = field(
-        default="cloze",
-        metadata={"help": "'cloze' (label words at [MASK]), 'cls' (linear head on [MASK]) or 'warp'.", "flag": True},
+    prompt_length: int | None = option(None, "n soft tokens, when the pattern has no [SOFT].", flag=True)
+    tune_model: bool = option(False, "Also train the MLM.", flag="--tune-model/--freeze-model")
+    model_lr: float | None = option(None, "Learning rate of the MLM (with --tune-model).", flag=True)
+    readout: str = option(
+        "cloze", "'cloze' (label words at [MASK]), 'cls' (linear head on [MASK]) or 'warp'.", flag=True
     )
 
     def __post_init__(self):

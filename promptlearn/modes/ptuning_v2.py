@@ -10,14 +10,14 @@ so the real tokens keep their position ids.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from torch import nn
 
 from promptlearn.backbone import soft_prompts as prompts
 from promptlearn.backbone.prefix import PREFIX_KWARG, PrefixEncoder, install, real_key_values
 from promptlearn.errors import PromptlearnError
-from promptlearn.modes.base import ModeOptions, register
+from promptlearn.modes.base import ModeOptions, option, register
 from promptlearn.modes.readout import ReadoutChoice
 from promptlearn.readout.registry import check_readout
 
@@ -28,33 +28,20 @@ INITS = ("vocab", "random")
 class PTuningV2Options(ModeOptions):
     """Deep prompts: prefix slots in every layer, optionally produced by an MLP."""
 
-    prompt_length: int = field(default=16, metadata={"help": "Prefix slots per layer.", "flag": True})
-    prefix_projection: bool = field(
-        default=False, metadata={"help": "Produce the prefixes with an MLP of projection_hidden units.", "flag": True}
+    prompt_length: int = option(16, "Prefix slots per layer.", flag=True)
+    prefix_projection: bool = option(False, "Produce the prefixes with an MLP of projection_hidden units.", flag=True)
+    projection_hidden: int = option(512, "Hidden units of the prefix MLP.")
+    prefix_dropout: float = option(
+        0.1, "Dropout on the prefixes while training (the paper's code: the model's hidden dropout, 0.1)."
     )
-    projection_hidden: int = field(default=512, metadata={"help": "Hidden units of the prefix MLP."})
-    prefix_dropout: float = field(
-        default=0.1,
-        metadata={
-            "help": "Dropout on the prefixes while training (the paper's code: the model's hidden dropout, 0.1)."
-        },
+    readout: str = option(
+        "cloze", "'cloze' (label words at [MASK]) or 'cls' (linear head on [CLS], as in the paper).", flag=True
     )
-    readout: str = field(
-        default="cloze",
-        metadata={
-            "help": "'cloze' (label words at [MASK]) or 'cls' (linear head on [CLS], as in the paper).",
-            "flag": True,
-        },
-    )
-    init: str = field(
-        default="vocab",
-        metadata={
-            "help": (
-                "'vocab': keys/values of sampled real tokens (projected: their embeddings); 'random': noise at the "
-                "word embeddings' scale."
-            ),
-            "flag": True,
-        },
+    init: str = option(
+        "vocab",
+        "'vocab': keys/values of sampled real tokens (projected: their embeddings); 'random': noise at the "
+        "word embeddings' scale.",
+        flag=True,
     )
 
     def __post_init__(self):

@@ -19,12 +19,12 @@ the default: bitfit's).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 from torch import nn
 
-from promptlearn.modes.base import Mode, ModeOptions
+from promptlearn.modes.base import Mode, ModeOptions, option
 from promptlearn.readout.registry import check_readout, get_readout
 
 
@@ -32,15 +32,11 @@ from promptlearn.readout.registry import check_readout, get_readout
 class ReadoutOptions(ModeOptions):
     """The readout of a mode that may read label words or a head."""
 
-    readout: str = field(
-        default="cloze",
-        metadata={
-            "help": (
-                "'cloze' (label words at [MASK]), 'cls' (a new linear head) or 'warp' (class embeddings at [MASK] "
-                "that start as the label words')."
-            ),
-            "flag": True,
-        },
+    readout: str = option(
+        "cloze",
+        "'cloze' (label words at [MASK]), 'cls' (a new linear head) or 'warp' (class embeddings at [MASK] "
+        "that start as the label words').",
+        flag=True,
     )
 
     def __post_init__(self):

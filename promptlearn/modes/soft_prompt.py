@@ -9,14 +9,14 @@ copying the *first* rows ([PAD], [unused...]) is what hurts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from promptlearn.backbone import soft_prompts as prompts
 from promptlearn.errors import PromptlearnError
-from promptlearn.modes.base import PATH, ModeOptions, register
+from promptlearn.modes.base import ModeOptions, option, register
 from promptlearn.modes.readout import PromptReadout
 from promptlearn.readout.registry import check_readout
 
@@ -25,16 +25,10 @@ from promptlearn.readout.registry import check_readout
 class SoftPromptOptions(ModeOptions):
     """The prompt's length, its starting values and the readout."""
 
-    prompt_length: int | None = field(
-        default=None, metadata={"help": "n soft tokens, when the pattern has no [SOFT].", "flag": True}
-    )
-    init: str = field(
-        default="vocab",
-        metadata={"help": "Starting prompt: random, vocab, text:WORDS or file:PATH.", "flag": True, PATH: "file:"},
-    )
-    readout: str = field(
-        default="cloze",
-        metadata={"help": "'cloze' (label words at [MASK]), 'cls' (linear head on [MASK]) or 'warp'.", "flag": True},
+    prompt_length: int | None = option(None, "n soft tokens, when the pattern has no [SOFT].", flag=True)
+    init: str = option("vocab", "Starting prompt: random, vocab, text:WORDS or file:PATH.", flag=True, path="file:")
+    readout: str = option(
+        "cloze", "'cloze' (label words at [MASK]), 'cls' (linear head on [MASK]) or 'warp'.", flag=True
     )
 
     def __post_init__(self):

@@ -8,6 +8,11 @@ from promptlearn.prompt.presets import resolve_prompt, task_patterns
 from promptlearn.run.config import RunConfig
 
 
+def split_list(values: str | None, cast=str) -> list | None:
+    """A comma-separated flag as a list: ``"a, b,"`` -> ``["a", "b"]`` (each item through ``cast``); None stays None."""
+    return None if values is None else [cast(v.strip()) for v in values.split(",") if v.strip()]
+
+
 def resolve_patterns(
     task: str | None, pattern_ids: list[int] | None, patterns: list[str] | None
 ) -> tuple[list[str], list[int | None]]:

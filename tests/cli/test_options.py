@@ -10,13 +10,15 @@ import typer.main
 import promptlearn.cli.commands
 from promptlearn.bench.config import BenchConfig
 from promptlearn.cli import app
-from promptlearn.cli.commands import SHOW_OPTIONS
+from promptlearn.cli.commands import PREDICT_HELPS, SHOW_OPTIONS
 from promptlearn.cli.options import ModeFlagsCommand, config_fields, field_default, mode_flag_params
 from promptlearn.model.modes_table import describe_mode
 from promptlearn.modes import MODES
 from promptlearn.pet.config import RUN_OPTIONS, PetConfig
 from promptlearn.ppt.config import PretrainConfig
 from promptlearn.run.config import RunConfig, flag
+from promptlearn.run.evaluate import EVALUATE_OVERRIDES
+from promptlearn.run.options import COLUMN_FIELDS
 from promptlearn.run.search_options import SEARCH_RUN_OPTIONS, SearchOptions
 
 #: (command, config dataclass, the fields it takes (None: all with a help), whether defaults are the field's)
@@ -29,8 +31,12 @@ COMMANDS = [
     ("search-verbalizer", SearchOptions, None, True),
     ("search-verbalizer", RunConfig, SEARCH_RUN_OPTIONS, True),
     ("evaluate", RunConfig, ("eval_batch_size",), True),
+    ("evaluate", RunConfig, EVALUATE_OVERRIDES, False),
+    ("predict", RunConfig, COLUMN_FIELDS, False),
     ("show-pattern", RunConfig, SHOW_OPTIONS, True),
 ]
+#: every config dataclass a command takes options from
+CONFIGS = (RunConfig, PetConfig, PretrainConfig, BenchConfig, SearchOptions)
 
 
 def command(name: str):
@@ -46,10 +52,35 @@ def test_every_config_field_with_help_is_an_option_with_its_default():
             if own_defaults:
                 assert param.default == field_default(item), f"{name} {flag(item.name)}"
                 assert param.required == (field_default(item) is None and item.default is dataclasses.MISSING)
-            else:  # train passes on only what was given, and shows the field's default in the help
+            else:  # passes on only what was given, and says in the help what applies when it is not
                 assert param.default is None
-                if field_default(item) is not None:
+                assert "(default: " in param.help or field_default(item) is None, f"{name} {flag(item.name)}"
+                if field_default(item) is not None and "the run's" not in param.help:
                     assert f"(default: {field_default(item)})" in param.help
+
+
+def test_evaluate_and_predict_say_that_a_left_out_option_keeps_the_runs_value():
+    evaluate, predict = ({p.name: p for p in command(name).params} for name in ("evaluate", "predict"))
+    for name in ("decoding", *COLUMN_FIELDS):
+        assert evaluate[name].help.endswith(f"(default: the run's, or {getattr(RunConfig, name)!r})")
+        assert predict.get(name) is None or predict[name].help.endswith("(default: the run's)")
+    assert set(PREDICT_HELPS) <= set(COLUMN_FIELDS)
+
+
+def test_every_option_named_after_a_config_field_has_its_default_or_none():
+    """Walks every command of the app: an option named after a field of a config has that field's default, or
+    None (the config's, or a run's, value applies)."""
+    defaults = {}
+    for config_class in CONFIGS:
+        for item in config_fields(config_class):
+            defaults.setdefault(item.name, []).append(field_default(item))
+    checked = 0
+    for name, click_command in typer.main.get_command(app).commands.items():
+        for param in click_command.params:
+            if param.name in defaults:
+                checked += 1
+                assert param.default is None or param.default in defaults[param.name], f"{name} --{param.name}"
+    assert checked > 100
 
 
 def _literal_defaults() -> dict[str, dict[str, object]]:
@@ -103,3 +134,33 @@ def test_train_help_lists_the_mode_flags():
     assert result.exit_code == 0
     for param in mode_flag_params():
         assert param.opts[0] in result.output
+
+
+#: literals the CLI writes for their own sake that happen to equal a field's default: indices and counts
+#: (0, 1) and the name of a data split (show-pattern's --split train; PetConfig's weights_from means a split)
+NOT_DEFAULTS = {0, 1, "train"}
+
+
+def test_no_config_default_is_written_in_the_cli():
+    """No literal of promptlearn/cli/ (outside docstrings) equals a config field's default: a default is stated
+    where its field is declared, and the CLI reads it from there (e.g. --max-length's 128, --seed's 13)."""
+    defaults = {
+        repr(field_default(item)): f"{config_class.__name__}.{item.name}"
+        for config_class in CONFIGS
+        for item in config_fields(config_class)
+        if field_default(item) is not None and not isinstance(field_default(item), bool)
+    }
+    written = []
+    for path in Path(promptlearn.cli.commands.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef)) and ast.get_docstring(node) is not None
+        }
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Constant) or id(node) in docstrings or isinstance(node.value, bool):
+                continue
+            if repr(node.value) in defaults and node.value not in NOT_DEFAULTS:
+                written.append(f"{path.name}:{node.lineno} {node.value!r} ({defaults[repr(node.value)]})")
+    assert not written, "config defaults written in the CLI: " + ", ".join(written)
