@@ -16,7 +16,7 @@ from pathlib import Path
 from string import Template
 
 from promptlearn.experiment.aggregate import ENSEMBLE, POOLED, SummaryRow
-from promptlearn.experiment.config import Experiment
+from promptlearn.experiment.config import Experiment, TaskSpec
 from promptlearn.experiment.plots import accuracy_svg, spread_svg
 from promptlearn.experiment.report_warnings import GridWarning, Loader, grid_warnings
 from promptlearn.experiment.tables import COLUMNS, chosen_settings, row_cells
@@ -92,7 +92,7 @@ def report_html(
     return PAGE.substitute(title=_text(title), style=STYLE, body="\n".join(part for part in body if part))
 
 
-def _task(task, rows: list[SummaryRow], records: list[dict], warnings: list[GridWarning]) -> str:
+def _task(task: TaskSpec, rows: list[SummaryRow], records: list[dict], warnings: list[GridWarning]) -> str:
     name = task.name
     task_rows = [r for r in rows if r.task == name]
     head = f'<section id="{_anchor(name)}">\n<h2>{_text(name)}</h2>'

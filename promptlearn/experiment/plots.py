@@ -108,6 +108,7 @@ def _pyplot():
 
 
 def _render(figure, kind: str) -> bytes:
+    """``figure`` as ``png`` (110 dpi) or ``svg`` (:data:`SVG_SETTINGS`, no date), then closed."""
     import matplotlib
     import matplotlib.pyplot as plt
 
