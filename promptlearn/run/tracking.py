@@ -207,8 +207,12 @@ class Tracking(Feature):
         self.open = (run, tracked)
 
     def finish(self, run: Run, metrics: dict, folder: Path | None) -> None:
+        """Close the open tracker run; the final metrics and folder go to it when it is ``run``'s (a grid's
+        search may have trained other candidates after the one it keeps)."""
         if self.open is not None and self.open[0] is run:
             self.close(metrics, folder)
+        else:
+            self.close()
 
     def close(self, metrics: dict | None = None, folder: Path | None = None) -> None:
         """Finish the open tracker run, if any: with the run's final metrics and folder when given."""

@@ -199,3 +199,14 @@ def test_a_grid_groups_its_runs_in_one_project(tiny_bert_dir, tmp_path):
         assert [step for step, _ in found["dev/accuracy"]] == [1, 2]
         assert found["final/test/accuracy"] == [(2, pytest.approx(record["test"]["accuracy"]))]
         assert "report_to" not in record["config"]
+
+
+def test_a_saved_config_rerun_still_takes_where_to_report_from_the_command_line(tiny_bert_dir, tiny_task_dir, tmp_path):
+    """`train --config` ignores the other options given (the file decides the run), not the unsaved ones."""
+    from promptlearn.run.options import train_config
+
+    saved = tmp_path / "config.json"
+    saved.write_text(json.dumps(tiny_config(tiny_bert_dir, tiny_task_dir, "pet").to_dict()))
+    given = {"report_to": "tensorboard", "tracking_project": "again", "seed": 99}
+    config = train_config(saved, None, None, None, None, None, None, given, None, {})
+    assert (config.report_to, config.tracking_project, config.seed) == ("tensorboard", "again", 13)
