@@ -249,11 +249,11 @@ def test_interrupted_experiment_resumes_to_the_same_results(tiny_bert_dir, task_
     experiment = Experiment.from_dict(experiment_values(tiny_bert_dir, task_dir, tmp_path / "out"))
     real_fit, calls = api.fit, []
 
-    def fit_then_interrupt(config, data):
+    def fit_then_interrupt(config, data, output=None):
         calls.append(config.seed)
         if len(calls) == 3:
             raise KeyboardInterrupt  # Ctrl-C in the middle of the third trained run
-        return real_fit(config, data)
+        return real_fit(config, data, output)
 
     monkeypatch.setattr(api, "fit", fit_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
@@ -275,10 +275,10 @@ def test_failing_run_is_recorded_and_does_not_stop_the_grid(tiny_bert_dir, task_
     experiment = Experiment.from_dict(experiment_values(tiny_bert_dir, task_dir, tmp_path / "out"))
     real_fit = api.fit
 
-    def broken_for_seed_21(config, data):
+    def broken_for_seed_21(config, data, output=None):
         if config.seed == 21:
             raise RuntimeError("out of memory (simulated)")
-        return real_fit(config, data)
+        return real_fit(config, data, output)
 
     monkeypatch.setattr(api, "fit", broken_for_seed_21)
     records = run_experiment(experiment)
@@ -345,7 +345,7 @@ def write_config(tmp_path, values) -> str:
 
 
 def test_cli_exits_1_and_lists_each_failed_run_after_running_the_others(tiny_bert_dir, task_dir, tmp_path, monkeypatch):
-    def broken(config, data):
+    def broken(config, data, output=None):
         raise RuntimeError(f"simulated failure of seed {config.seed}")
 
     monkeypatch.setattr(api, "fit", broken)
