@@ -16,7 +16,7 @@ from promptlearn.bench.config import BenchConfig
 from promptlearn.cli.options import MODE_FLAGS, ModeFlagsCommand, given_options, options_from
 from promptlearn.data.sampling import LM_BFF_SEEDS
 from promptlearn.errors import PromptlearnError
-from promptlearn.experiment.grid import GridOptions
+from promptlearn.experiment.grid import PLACEMENT_KEYS, GridOptions
 from promptlearn.outputs import to_json
 from promptlearn.pet.config import RUN_OPTIONS, PetConfig
 from promptlearn.ppt.config import PretrainConfig
@@ -281,7 +281,7 @@ def predict(
 
 @app.command()
 @handle_errors
-@options_from(GridOptions, into="grid")
+@options_from(GridOptions, into="grid", given_only=True)
 def fewshot(
     ctx: typer.Context,
     config: Path = typer.Option(None, "--config", "-c", help="Experiment YAML (schema: docs/fewshot.md)."),
@@ -317,7 +317,8 @@ def fewshot(
         config, model, output, report, task, data, data_root, modes, shots, seeds, max_steps, max_test_examples,
         cpu_threads,
     )  # fmt: skip
-    command = f"promptlearn fewshot {given_options(ctx, skip=('report_only', 'workers'))}".strip()
+    grid_options = GridOptions(**(experiment.grid | grid))  # the file's grid keys, replaced by the flags given
+    command = f"promptlearn fewshot {given_options(ctx, skip=('report_only', *PLACEMENT_KEYS))}".strip()
     outcome = run_and_report(experiment, command, report_only, grid_options)
     if outcome is None:  # another process of `accelerate launch`: the main one writes the summary
         typer.echo("This process's runs are done; the main process writes the summary.")

@@ -18,6 +18,7 @@ import yaml
 
 from promptlearn.data.sampling import DEFAULT_DEV_SPLIT, DEV_SPLITS, LM_BFF_SEEDS
 from promptlearn.errors import PromptlearnError
+from promptlearn.experiment.grid import GRID_KEYS, GridOptions
 from promptlearn.pet.config import PET_MODES
 from promptlearn.prompt.pattern import Pattern
 from promptlearn.prompt.presets import available_tasks, task_patterns, task_verbalizer
@@ -115,6 +116,8 @@ class Experiment:
     #: name -> modes: per task x K x seed, the mean class probabilities of all those modes' runs (every pattern)
     ensembles: dict[str, list[str]] = field(default_factory=dict)
     source: dict = field(default_factory=dict)
+    #: how the grid runs (``backend: ray``, ...): :class:`GridOptions` fields set in the file; flags replace them
+    grid: dict = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: str | Path, overrides: dict | None = None) -> Experiment:
@@ -131,7 +134,7 @@ class Experiment:
     @classmethod
     def from_dict(cls, values: dict, origin: str = "experiment") -> Experiment:
         """Validate ``values`` (the YAML's content); every problem names the key and the accepted values."""
-        _check_keys(values, EXPERIMENT_KEYS, origin)
+        _check_keys(values, EXPERIMENT_KEYS | GRID_KEYS, origin)
         for key in ("model", "tasks", "output"):
             if not values.get(key):
                 raise PromptlearnError(f"{origin}: {key!r} is required (see docs/fewshot.md)")
@@ -202,6 +205,7 @@ class Experiment:
             search_combine=_search_combine(values.get("search_combine", "best"), origin),
             ensembles=_ensembles(values.get("ensembles") or {}, modes, f"{origin}: ensembles"),
             source=dict(values),
+            grid=_grid(values, origin),
         )
         try:
             experiment.runs()  # builds every RunConfig now, so a bad value fails before the first run
@@ -316,6 +320,16 @@ def _check_keys(values: dict, known: set[str], origin: str) -> None:
             close = difflib.get_close_matches(str(key), sorted(known), n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise PromptlearnError(f"{origin}: unknown key {key!r}.{hint} Known keys: {', '.join(sorted(known))}")
+
+
+def _grid(values: dict, origin: str) -> dict:
+    """The grid options the file sets, checked as the flags of the same names are."""
+    grid = {key: values[key] for key in sorted(GRID_KEYS) if key in values}
+    try:
+        GridOptions(**grid)
+    except (PromptlearnError, TypeError) as err:
+        raise PromptlearnError(f"{origin}: {err}") from err
+    return grid
 
 
 def _integer(value) -> bool:

@@ -62,7 +62,8 @@ def run_and_report(
     if report_only:
         records = collect_records(experiment)
     else:
-        records = run_experiment(experiment, retry_failed=grid.retry_failed, workers=grid.workers)
+        ray = grid if grid.backend == "ray" else None
+        records = run_experiment(experiment, retry_failed=grid.retry_failed, workers=grid.workers, ray=ray)
         if records is None:
             return None
     return records, write_report(experiment, records, command)

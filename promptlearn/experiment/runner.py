@@ -116,21 +116,29 @@ def subset_rows(count: int, limit: int | None) -> list[int] | None:
 
 
 def run_experiment(
-    experiment: Experiment, retry_failed: bool = GridOptions.retry_failed, workers: int = GridOptions.workers
+    experiment: Experiment,
+    retry_failed: bool = GridOptions.retry_failed,
+    workers: int = GridOptions.workers,
+    ray: GridOptions | None = None,
 ) -> list[dict] | None:
     """Run every unfinished run of ``experiment``; the main process returns every finished record, in grid order.
 
     The processes of ``accelerate launch --num_processes N``, or ``workers`` processes started here,
     share the grid: each claims one run at a time (:mod:`promptlearn.experiment.shard`). The main
     process then waits for the others, runs what a process that died left, and returns the records;
-    every other process returns None. Before the first run, every task's prompts are checked against
-    its data and the tokenizer. ``results.jsonl`` is rewritten after each run from the run folders on
-    disk (under a lock), so it always matches them.
+    every other process returns None. With ``ray`` (``--backend ray``'s options) every run is a task
+    on a Ray cluster instead (:mod:`promptlearn.experiment.ray_backend`). Before the first run, every
+    task's prompts are checked against its data and the tokenizer. ``results.jsonl`` is rewritten
+    from the run folders on disk (under a lock), so it always matches them: after each run here, once
+    at the end under Ray.
     """
     worker = from_launcher()
+    if worker.count > 1 and (workers > 1 or ray is not None):
+        raise PromptlearnError(
+            f"Give {'--workers' if ray is None else '--backend ray'} or start the command with accelerate launch, "
+            "not both"
+        )
     if workers > 1:
-        if worker.count > 1:
-            raise PromptlearnError("Give --workers or start the command with accelerate launch, not both")
         worker = Worker(0, workers, 0)
     output = Path(experiment.output)
     check_output(experiment)
@@ -145,6 +153,11 @@ def run_experiment(
     changed = [s.run_id for s in specs if seen[s.run_id] and seen[s.run_id].get("fingerprint") != fingerprint(s)]
     if changed:
         logger.warning("%d runs' settings changed since they ran; running them again: %s", len(changed), changed)
+    if ray is not None:
+        from promptlearn.experiment.ray_backend import run_on_ray
+
+        run_on_ray(experiment, [s for s in specs if _pending(s, seen[s.run_id], seen[s.run_id], retry_failed)], ray)
+        return collect_records(experiment)
     children = _start_workers(experiment, retry_failed, workers, seen) if workers > 1 else []
     try:
         _work(experiment, specs, seen, retry_failed, worker, cache, progress=worker.main)
@@ -215,7 +228,7 @@ def _work(
                 record = execute(spec, output, cache)
             collect_records(experiment)
             bar.update(1)
-            logger.info("%s%s: %s", f"{worker}: " if worker.count > 1 else "", spec.run_id, _outcome(record))
+            logger.info("%s%s: %s", f"{worker}: " if worker.count > 1 else "", spec.run_id, outcome(record))
     finally:
         bar.close()
         training_progress.setLevel(level)
@@ -256,24 +269,34 @@ def execute(spec: RunSpec, output: Path, cache: TaskCache) -> dict:
         started = time.perf_counter()  # a run's wall time leaves out reading the dataset (shared by its runs)
         record, predictions, run = _train_and_test(spec, data, cache, output)
     except Exception as err:  # a failing run must not stop the grid: keep its error, go on
-        logger.warning("%s failed: %s: %s", spec.run_id, type(err).__name__, err)
-        record = {
-            "status": "failed",
-            "config": spec.config.to_dict(),
-            "error": f"{type(err).__name__}: {err}",
-            "traceback": traceback.format_exc(),
-        }
-    record = _identity(spec) | record | {"wall_seconds": round(time.perf_counter() - started, 2)}
+        record = failure(spec, err)
+    record = identity(spec) | record | {"wall_seconds": round(time.perf_counter() - started, 2)}
+    write_run(output, spec, record, predictions)
+    if run is not None:
+        for feature in features.FEATURES:
+            feature.finish(run, record, output / "runs" / spec.run_id)
+    return record
+
+
+def failure(spec: RunSpec, err: BaseException) -> dict:
+    """What a run's record holds when it failed with ``err``."""
+    logger.warning("%s failed: %s: %s", spec.run_id, type(err).__name__, err)
+    return {
+        "status": "failed",
+        "config": spec.config.to_dict(),
+        "error": f"{type(err).__name__}: {err}",
+        "traceback": "".join(traceback.format_exception(err)),
+    }
+
+
+def write_run(output: Path, spec: RunSpec, record: dict, predictions: dict | None) -> None:
+    """Write the run's folder whole: its record, and for a finished run its predictions and config."""
     with staged_folder(output / "runs" / spec.run_id, overwrite=True) as folder:
         if predictions is not None:
             np.savez_compressed(folder / PREDICTIONS, **predictions)
             # anchored: `train --config` re-runs it from any directory, as a run folder of `train` does
             write_json_atomic(folder / "config.json", RunConfig.from_dict(record["config"]).anchored().to_dict())
         write_json_atomic(folder / RECORD, record)
-    if run is not None:
-        for feature in features.FEATURES:
-            feature.finish(run, record, output / "runs" / spec.run_id)
-    return record
 
 
 def _train_and_test(
@@ -382,7 +405,8 @@ def prediction_metrics(gold: np.ndarray, probs: np.ndarray) -> dict:
     return metrics
 
 
-def _identity(spec: RunSpec) -> dict:
+def identity(spec: RunSpec) -> dict:
+    """What names a run in its record, and the fingerprint of its settings."""
     return {
         "run_id": spec.run_id,
         "task": spec.task,
@@ -434,7 +458,8 @@ def fingerprint(spec: RunSpec) -> str:
     return hashlib.sha256(settings.encode()).hexdigest()[:16]
 
 
-def _outcome(record: dict) -> str:
+def outcome(record: dict) -> str:
+    """One line on how a run ended, for the log."""
     if record["status"] != "ok":
         return f"FAILED ({record['error']})"
     test = record["test"]

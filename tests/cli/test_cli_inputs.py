@@ -14,7 +14,7 @@ from tests.helpers.marks import first_fast
 
 runner = CliRunner()
 
-HEAVY = ("torch", "transformers", "datasets")
+HEAVY = ("torch", "transformers", "datasets", "ray")
 PROBE = """
 import json, sys
 from typer.testing import CliRunner
