@@ -31,12 +31,12 @@ class GridOptions:
     address: str | None = field(
         default=None,
         metadata={
-            "help": "With --backend ray: the cluster (`ray start --head`'s host:port); default $RAY_ADDRESS, "
-            "else a Ray started for this command."
+            "help": "With --backend ray: the cluster (`ray start --head`'s host:port); default $RAY_ADDRESS, else "
+            "a Ray started for this command."
         },
     )
     retries: int = field(
-        default=2,
+        default=3,  # Ray's own default for a task whose worker was lost
         metadata={
             "help": "With --backend ray: times a run is tried again after it raised or its worker was lost, "
             "before it is recorded as failed."

@@ -62,8 +62,12 @@ def run_and_report(
     if report_only:
         records = collect_records(experiment)
     else:
-        ray = grid if grid.backend == "ray" else None
-        records = run_experiment(experiment, retry_failed=grid.retry_failed, workers=grid.workers, ray=ray)
+        if grid.backend == "ray":
+            from promptlearn.experiment.ray_backend import run_experiment_on_ray
+
+            records = run_experiment_on_ray(experiment, grid)
+        else:
+            records = run_experiment(experiment, retry_failed=grid.retry_failed, workers=grid.workers)
         if records is None:
             return None
     return records, write_report(experiment, records, command)

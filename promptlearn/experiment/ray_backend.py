@@ -34,7 +34,19 @@ from tqdm.auto import tqdm
 from promptlearn.errors import PromptlearnError
 from promptlearn.experiment.config import Experiment, RunSpec
 from promptlearn.experiment.grid import GridOptions
-from promptlearn.experiment.runner import RECORD, TaskCache, execute, failure, identity, outcome, write_run
+from promptlearn.experiment.runner import (
+    RECORD,
+    TaskCache,
+    collect_records,
+    execute,
+    failure,
+    identity,
+    outcome,
+    prepare,
+    to_run,
+    write_run,
+)  # fmt: skip
+from promptlearn.experiment.shard import from_launcher
 from promptlearn.outputs import staged_folder, write_bytes_atomic, write_text_atomic
 
 logger = logging.getLogger(__name__)
@@ -63,12 +75,15 @@ def import_ray():
 
 
 def connect(ray, address: str | None) -> bool:
-    """Connect to the cluster at ``address`` (None: Ray's default); True when this call started the connection.
+    """Connect to the cluster at ``address`` (None: ``$RAY_ADDRESS``, else a Ray started here for this command);
+    True when this call started the connection.
 
-    A ``host:port`` nobody answers on is refused at once: ``ray.init`` would retry it for minutes.
+    A ``host:port`` nobody answers on is refused at once: ``ray.init`` would retry it for minutes. Ray's own
+    default would also try the last cluster ``ray start`` began on this machine, even one long stopped.
     """
     if ray.is_initialized():  # a program (or a test) that connected already chose its cluster
         return False
+    address = address or os.environ.get("RAY_ADDRESS") or "local"
     if address and "://" not in address and address not in ("auto", "local"):
         host, _, port = address.rpartition(":")
         try:
@@ -85,6 +100,16 @@ def connect(ray, address: str | None) -> bool:
             f"Could not connect to the Ray cluster at {address or 'the default address'}: {err}"
         ) from err
     return True
+
+
+def run_experiment_on_ray(experiment: Experiment, options: GridOptions) -> list[dict]:
+    """Run every unfinished run of ``experiment`` on Ray; every finished record, in grid order (as
+    :func:`promptlearn.experiment.runner.run_experiment` returns them), ``results.jsonl`` written once."""
+    if from_launcher().count > 1:
+        raise PromptlearnError("Give --backend ray or start the command with accelerate launch, not both")
+    specs, seen, _ = prepare(experiment, options.retry_failed)
+    run_on_ray(experiment, to_run(specs, seen, options.retry_failed), options)
+    return collect_records(experiment)
 
 
 def run_on_ray(experiment: Experiment, specs: list[RunSpec], options: GridOptions) -> None:

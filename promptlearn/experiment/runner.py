@@ -116,48 +116,24 @@ def subset_rows(count: int, limit: int | None) -> list[int] | None:
 
 
 def run_experiment(
-    experiment: Experiment,
-    retry_failed: bool = GridOptions.retry_failed,
-    workers: int = GridOptions.workers,
-    ray: GridOptions | None = None,
+    experiment: Experiment, retry_failed: bool = GridOptions.retry_failed, workers: int = GridOptions.workers
 ) -> list[dict] | None:
     """Run every unfinished run of ``experiment``; the main process returns every finished record, in grid order.
 
     The processes of ``accelerate launch --num_processes N``, or ``workers`` processes started here,
     share the grid: each claims one run at a time (:mod:`promptlearn.experiment.shard`). The main
     process then waits for the others, runs what a process that died left, and returns the records;
-    every other process returns None. With ``ray`` (``--backend ray``'s options) every run is a task
-    on a Ray cluster instead (:mod:`promptlearn.experiment.ray_backend`). Before the first run, every
-    task's prompts are checked against its data and the tokenizer. ``results.jsonl`` is rewritten
-    from the run folders on disk (under a lock), so it always matches them: after each run here, once
-    at the end under Ray.
+    every other process returns None. ``results.jsonl`` is rewritten after each run from the run
+    folders on disk (under a lock), so it always matches them. (``--backend ray`` runs the grid with
+    :func:`promptlearn.experiment.ray_backend.run_on_ray` instead.)
     """
     worker = from_launcher()
-    if worker.count > 1 and (workers > 1 or ray is not None):
-        raise PromptlearnError(
-            f"Give {'--workers' if ray is None else '--backend ray'} or start the command with accelerate launch, "
-            "not both"
-        )
     if workers > 1:
+        if worker.count > 1:
+            raise PromptlearnError("Give --workers or start the command with accelerate launch, not both")
         worker = Worker(0, workers, 0)
     output = Path(experiment.output)
-    check_output(experiment)
-    specs = experiment.runs()
-    cache = TaskCache()
-    check_prompts(specs, cache.data)
-    mark_output(output, FEWSHOT)
-    write_json_atomic(output / "experiment.json", experiment.source)
-    seen = {spec.run_id: read_record(output, spec) for spec in specs}
-    pending = sum(_pending(spec, seen[spec.run_id], seen[spec.run_id], retry_failed) for spec in specs)
-    logger.info("%d runs in the grid, %d already finished, %d to run", len(specs), len(specs) - pending, pending)
-    changed = [s.run_id for s in specs if seen[s.run_id] and seen[s.run_id].get("fingerprint") != fingerprint(s)]
-    if changed:
-        logger.warning("%d runs' settings changed since they ran; running them again: %s", len(changed), changed)
-    if ray is not None:
-        from promptlearn.experiment.ray_backend import run_on_ray
-
-        run_on_ray(experiment, [s for s in specs if _pending(s, seen[s.run_id], seen[s.run_id], retry_failed)], ray)
-        return collect_records(experiment)
+    specs, seen, cache = prepare(experiment, retry_failed)
     children = _start_workers(experiment, retry_failed, workers, seen) if workers > 1 else []
     try:
         _work(experiment, specs, seen, retry_failed, worker, cache, progress=worker.main)
@@ -171,6 +147,34 @@ def run_experiment(
         for child in children:
             child.join()
     return collect_records(experiment)
+
+
+def prepare(experiment: Experiment, retry_failed: bool) -> tuple[list[RunSpec], dict, TaskCache]:
+    """Check the grid and start (or resume) its output folder, whichever backend runs it.
+
+    Before the first run, every task's prompts are checked against its data and the tokenizer.
+    Returns the grid's runs, each run's stored record at this start (``seen``; None: never finished)
+    and the process's task cache.
+    """
+    output = Path(experiment.output)
+    check_output(experiment)
+    specs = experiment.runs()
+    cache = TaskCache()
+    check_prompts(specs, cache.data)
+    mark_output(output, FEWSHOT)
+    write_json_atomic(output / "experiment.json", experiment.source)
+    seen = {spec.run_id: read_record(output, spec) for spec in specs}
+    pending = sum(_pending(spec, seen[spec.run_id], seen[spec.run_id], retry_failed) for spec in specs)
+    logger.info("%d runs in the grid, %d already finished, %d to run", len(specs), len(specs) - pending, pending)
+    changed = [s.run_id for s in specs if seen[s.run_id] and seen[s.run_id].get("fingerprint") != fingerprint(s)]
+    if changed:
+        logger.warning("%d runs' settings changed since they ran; running them again: %s", len(changed), changed)
+    return specs, seen, cache
+
+
+def to_run(specs: list[RunSpec], seen: dict, retry_failed: bool) -> list[RunSpec]:
+    """The runs a start has to run: never finished, run with other settings, or failed before it (``retry_failed``)."""
+    return [s for s in specs if _pending(s, seen[s.run_id], seen[s.run_id], retry_failed)]
 
 
 def check_output(experiment: Experiment) -> None:

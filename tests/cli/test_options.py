@@ -35,7 +35,7 @@ COMMANDS = [
     ("evaluate", RunConfig, EVALUATE_OVERRIDES, False),
     ("predict", RunConfig, COLUMN_FIELDS, False),
     ("show-pattern", RunConfig, SHOW_OPTIONS, True),
-    ("fewshot", GridOptions, None, True),
+    ("fewshot", GridOptions, None, False),  # only the flags given: the experiment file may set the rest
 ]
 #: every config dataclass a command takes options from
 CONFIGS = (RunConfig, PetConfig, PretrainConfig, BenchConfig, SearchOptions, GridOptions)

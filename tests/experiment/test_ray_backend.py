@@ -20,7 +20,7 @@ from promptlearn.cli import app
 from promptlearn.errors import PromptlearnError
 from promptlearn.experiment import Experiment, run_experiment
 from promptlearn.experiment.grid import GridOptions
-from promptlearn.experiment.ray_backend import DRIVER, land, run_task
+from promptlearn.experiment.ray_backend import DRIVER, land, run_experiment_on_ray, run_task
 from promptlearn.experiment.runner import RECORD
 from promptlearn.outputs import FEWSHOT, mark_output
 from tests.helpers.fewshot import comparable, experiment_values
@@ -185,7 +185,7 @@ def test_a_killed_worker_s_run_is_retried_and_every_run_ends_once(cluster, tiny_
     killer = threading.Thread(target=kill_the_held_run)
     killer.start()
     experiment = Experiment.from_dict(twelve_runs(tiny_bert_dir, task_dir, tmp_path / "out"))
-    records = run_experiment(experiment, ray=GridOptions(backend="ray", address=cluster.address))
+    records = run_experiment_on_ray(experiment, GridOptions(backend="ray", address=cluster.address))
     killer.join()
     assert killed, "the held run never started"
     fits = fit_log(log)[before:]
