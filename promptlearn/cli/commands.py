@@ -16,6 +16,7 @@ from promptlearn.bench.config import BenchConfig
 from promptlearn.cli.options import MODE_FLAGS, ModeFlagsCommand, given_options, options_from
 from promptlearn.data.sampling import LM_BFF_SEEDS
 from promptlearn.errors import PromptlearnError
+from promptlearn.experiment.grid import GridOptions
 from promptlearn.outputs import to_json
 from promptlearn.pet.config import RUN_OPTIONS, PetConfig
 from promptlearn.ppt.config import PretrainConfig
@@ -280,6 +281,7 @@ def predict(
 
 @app.command()
 @handle_errors
+@options_from(GridOptions, into="grid")
 def fewshot(
     ctx: typer.Context,
     config: Path = typer.Option(None, "--config", "-c", help="Experiment YAML (schema: docs/fewshot.md)."),
@@ -297,9 +299,8 @@ def fewshot(
     ),
     max_test_examples: int = typer.Option(None, help="Evaluate on a fixed random subset of at most N test examples."),
     cpu_threads: int = typer.Option(None, help="torch CPU threads (1 is fastest on a busy or 2-core machine)."),
-    retry_failed: bool = typer.Option(True, "--retry-failed/--keep-failed", help="Re-run failed runs on restart."),
     report_only: bool = typer.Option(False, help="Only rebuild results.jsonl, summary and plots from finished runs."),
-    workers: int = typer.Option(1, min=1, help="Processes sharing the grid on this machine (one run each at a time)."),
+    grid: dict | None = None,
 ) -> None:
     """Run a few-shot experiment (tasks x modes x K x seeds), resumably, then write summary.md/.csv and plots.
 
@@ -311,12 +312,13 @@ def fewshot(
     """
     from promptlearn.experiment.overrides import experiment_from, failed_runs, failure_message, run_and_report
 
+    grid_options = GridOptions(**grid)  # checked before the experiment file is read
     experiment = experiment_from(
         config, model, output, report, task, data, data_root, modes, shots, seeds, max_steps, max_test_examples,
         cpu_threads,
     )  # fmt: skip
     command = f"promptlearn fewshot {given_options(ctx, skip=('report_only', 'workers'))}".strip()
-    outcome = run_and_report(experiment, command, report_only, retry_failed, workers)
+    outcome = run_and_report(experiment, command, report_only, grid_options)
     if outcome is None:  # another process of `accelerate launch`: the main one writes the summary
         typer.echo("This process's runs are done; the main process writes the summary.")
         return

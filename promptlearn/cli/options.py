@@ -70,7 +70,8 @@ def options_from(config_class, into: str, names=None, helps=None, given_only: bo
         for item in fields:
             kind = _kind(hints[item.name])
             name = item.metadata.get("flag", flag(item.name))
-            decls = (f"{name}/--no-{name[2:]}",) if kind is bool else (name,)
+            negated = name if "/" in name else f"{name}/--no-{name[2:]}"  # a flag may name its own "off" form
+            decls = (negated,) if kind is bool else (name,)
             decls += tuple(item.metadata.get("short", ()))
             text = helps.get(item.name, item.metadata["help"])
             default = field_default(item)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from promptlearn.errors import PromptlearnError
 from promptlearn.experiment.config import Experiment
+from promptlearn.experiment.grid import GridOptions
 from promptlearn.pet.options import split_list
 
 
@@ -48,7 +49,7 @@ def experiment_from(
 
 
 def run_and_report(
-    experiment: Experiment, command: str, report_only: bool, retry_failed: bool, workers: int
+    experiment: Experiment, command: str, report_only: bool, grid: GridOptions
 ) -> tuple[list[dict], list[Path]] | None:
     """Run the grid (``report_only``: only gather the finished runs), then write the summary stating ``command``.
 
@@ -61,7 +62,7 @@ def run_and_report(
     if report_only:
         records = collect_records(experiment)
     else:
-        records = run_experiment(experiment, retry_failed=retry_failed, workers=workers)
+        records = run_experiment(experiment, retry_failed=grid.retry_failed, workers=grid.workers)
         if records is None:
             return None
     return records, write_report(experiment, records, command)

@@ -27,6 +27,7 @@ from promptlearn.data.examples import Example, TaskData, load_task_data
 from promptlearn.errors import PromptlearnError
 from promptlearn.experiment.check import check_prompts
 from promptlearn.experiment.config import Experiment, RunSpec, with_candidate
+from promptlearn.experiment.grid import GridOptions
 from promptlearn.experiment.shard import Worker, claim, exclusive, from_launcher, take_device
 from promptlearn.outputs import (
     FEWSHOT,
@@ -112,7 +113,9 @@ def subset_rows(count: int, limit: int | None) -> list[int] | None:
     return sorted(random.Random(TEST_SUBSET_SEED).sample(range(count), limit))
 
 
-def run_experiment(experiment: Experiment, retry_failed: bool = True, workers: int = 1) -> list[dict] | None:
+def run_experiment(
+    experiment: Experiment, retry_failed: bool = GridOptions.retry_failed, workers: int = GridOptions.workers
+) -> list[dict] | None:
     """Run every unfinished run of ``experiment``; the main process returns every finished record, in grid order.
 
     The processes of ``accelerate launch --num_processes N``, or ``workers`` processes started here,

@@ -12,6 +12,7 @@ from promptlearn.bench.config import BenchConfig
 from promptlearn.cli import app
 from promptlearn.cli.commands import PREDICT_HELPS, SHOW_OPTIONS
 from promptlearn.cli.options import ModeFlagsCommand, config_fields, field_default, mode_flag_params
+from promptlearn.experiment.grid import GridOptions
 from promptlearn.model.modes_table import describe_mode
 from promptlearn.modes import MODES
 from promptlearn.pet.config import RUN_OPTIONS, PetConfig
@@ -34,9 +35,10 @@ COMMANDS = [
     ("evaluate", RunConfig, EVALUATE_OVERRIDES, False),
     ("predict", RunConfig, COLUMN_FIELDS, False),
     ("show-pattern", RunConfig, SHOW_OPTIONS, True),
+    ("fewshot", GridOptions, None, True),
 ]
 #: every config dataclass a command takes options from
-CONFIGS = (RunConfig, PetConfig, PretrainConfig, BenchConfig, SearchOptions)
+CONFIGS = (RunConfig, PetConfig, PretrainConfig, BenchConfig, SearchOptions, GridOptions)
 
 
 def command(name: str):
@@ -164,3 +166,12 @@ def test_no_config_default_is_written_in_the_cli():
             if repr(node.value) in defaults and node.value not in NOT_DEFAULTS:
                 written.append(f"{path.name}:{node.lineno} {node.value!r} ({defaults[repr(node.value)]})")
     assert not written, "config defaults written in the CLI: " + ", ".join(written)
+
+
+def test_fewshot_refuses_fewer_than_one_worker_before_reading_anything(tmp_path):
+    """The grid's options are checked first: a missing experiment file is not what the user hears about."""
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, ["fewshot", "--workers", "0", "--config", str(tmp_path / "absent.yaml")])
+    assert result.exit_code == 2
+    assert "--workers must be at least 1, got 0" in result.output
