@@ -79,9 +79,15 @@ class OnnxPredictor:
         ]
 
 
-def predict_exported(folder: Path, input: Path | None, columns: dict, stdin: TextIO) -> list[dict]:
+def predict_exported(
+    folder: Path, input: Path | None, columns: dict, allow_other_base: bool, stdin: TextIO
+) -> list[dict]:
     """``promptlearn predict --run FOLDER`` on an exported folder: records for ``input`` (a data file) or the JSON
     lines on ``stdin``; ``columns``: the column fields given over the run's."""
+    if allow_other_base:
+        raise PromptlearnError(
+            f"{folder} is an ONNX export, which holds its whole model: --allow-other-base has nothing to load onto"
+        )
     if input is not None and not input.is_file():
         raise PromptlearnError(f"Input file {input} does not exist")
     predictor = OnnxPredictor(folder)
