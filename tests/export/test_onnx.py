@@ -21,6 +21,7 @@ from promptlearn.export.onnx_export import export_onnx
 from promptlearn.export.predictor import OnnxPredictor
 from promptlearn.modes import MODES
 from promptlearn.run.config import RunConfig
+from tests.helpers.cli import invoke
 from tests.helpers.fixtures import REPO, TINY_TASK, write_task
 from tests.helpers.modes import contract_options, tiny_config
 
@@ -106,6 +107,22 @@ def test_predict_on_an_export_never_imports_torch(tiny_bert_dir, tiny_task_dir, 
     for got, want in zip(records, expected, strict=True):
         assert got["text"] == want["text"] and got["gold"] == want["gold"]
         assert got["probabilities"] == pytest.approx(want["probabilities"], abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["r", "o", "--format", "tflite"], "--format must be one of transformers, onnx, got 'tflite'"),
+        (["r", "o", "--format", "onnx", "--quantize", "int4"], "--quantize must be one of none, int8, got 'int4'"),
+        (["r", "o", "--merge", "--quantize", "int8"], "--quantize applies to --format onnx only"),
+        (["r", "o"], "export --format transformers writes merged models only for now: pass --merge"),
+        (["r", "o", "--run", "r", "--format", "onnx"], "Give the run folder once: as RUN or as --run, not both"),
+        (["--run", "r", "--format", "onnx"], "Give the output folder: export RUN OUTPUT, or --run RUN --output OUTPUT"),
+    ],
+)
+def test_export_options_are_checked_before_a_model_loads(args, message, tmp_path):
+    result = invoke("export", *args)
+    assert result.exit_code == 2 and message in result.output
 
 
 def bert_tiny_run(bert_tiny_dir, data, folder, **changes):
