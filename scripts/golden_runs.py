@@ -20,7 +20,8 @@ the same machine, and nothing else:
 
 - timings: ``wall_seconds`` (metrics.json, results.jsonl, PET's summary.json) and pretrain.json's
   ``wall_seconds_this_session`` become ``<timing>``, as do the seconds columns of PET's summary.md
-  and fewshot's summary.md/.csv (``seconds``, ``s/run``, ``wall_seconds``) and PET's wall-time line;
+  and fewshot's summary.md/.csv (``seconds``, ``s/run``, ``wall_seconds``), the ``seconds`` cells of its
+  report.html, and PET's wall-time line;
 - the temporary folder the runs are made in becomes ``<WORK>`` wherever it is written: config.json's
   ``model``/``data``/``working_dir``, the command a summary quotes, and the ``base_model`` path in
   every safetensors header (so a safetensors file is digested as its header plus each tensor's bytes);
@@ -60,6 +61,8 @@ TIMING_KEYS = {"wall_seconds", "wall_seconds_this_session"}
 PATH_HASHES = {"fingerprint": "<hash of the settings, work folder's path included>"}
 #: markdown/CSV column headers that hold wall-clock times (pet's summary.md, fewshot's summary.md/.csv)
 TIMING_COLUMN = re.compile(r"seconds|^s/run$")
+#: table cells of fewshot's report.html that hold wall-clock seconds
+TIMING_CELL = re.compile(r'(<td class="seconds">)[^<]*(</td>)')
 #: the sentence pet's summary.md ends with
 WALL_TIME_LINE = re.compile(r"(Wall time of this invocation: )[0-9.]+( s\.)")
 TIMING = "<timing>"
@@ -236,6 +239,8 @@ def digest_text(name: str, text: str, work: Path) -> dict:
         text = _untime_markdown(text)
     elif name.endswith(".csv"):
         text = _untime_csv(text)
+    elif name.endswith(".html"):
+        text = TIMING_CELL.sub(rf"\g<1>{TIMING}\g<2>", text)
     return {"sha256": _sha(text.encode())}
 
 

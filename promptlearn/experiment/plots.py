@@ -1,4 +1,8 @@
-"""Plots: test accuracy against K, one line per mode, error bars = std over seeds (matplotlib, Agg)."""
+"""Plots (matplotlib, Agg): test accuracy against K per mode, and the spread of runs over seeds.
+
+PNG files for summary.md; SVG for report.html, made deterministic (a fixed hash salt for element ids,
+no date) so the same results give the same page.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +12,29 @@ from pathlib import Path
 from promptlearn.experiment.aggregate import ENSEMBLE, POOLED, SummaryRow, shot_label
 from promptlearn.outputs import write_bytes_atomic
 
+#: matplotlib settings for SVG output: stable ids, text kept as text (smaller, selectable)
+SVG_SETTINGS = {"svg.hashsalt": "promptlearn", "svg.fonttype": "none"}
+
 
 def plot_task(rows: list[SummaryRow], task: str, path: Path) -> Path:
-    """One PNG for ``task``: trained modes as lines over K, zero-shot as a dashed level, majority dotted.
+    """``plots/<task>.png``: :func:`accuracy_figure` as a PNG."""
+    write_bytes_atomic(path, _render(accuracy_figure(rows, task), "png"))
+    return path
 
-    Each mode is drawn from its pooled row (``mean``) when it has several patterns, else its one pattern.
+
+def accuracy_svg(rows: list[SummaryRow], task: str) -> bytes:
+    """:func:`accuracy_figure` as SVG."""
+    return _render(accuracy_figure(rows, task), "svg")
+
+
+def accuracy_figure(rows: list[SummaryRow], task: str):
+    """``task``'s test accuracy against K: trained modes as lines, zero-shot as a dashed level, majority dotted.
+
+    Each mode is drawn from its pooled row (``mean``) when it has several patterns, else its one pattern;
+    error bars are the std over seeds.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    shown = _one_row_per_mode_and_k(rows)
+    plt = _pyplot()
+    shown = plotted_rows(rows)
     ks = list(dict.fromkeys(shot_label(r.shots) for r in shown if r.shots is not None))
     figure, axes = plt.subplots(figsize=(7.6, 4.2))
     modes = list(dict.fromkeys(r.mode for r in shown))
@@ -43,14 +58,36 @@ def plot_task(rows: list[SummaryRow], task: str, path: Path) -> Path:
     axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     axes.grid(alpha=0.3)
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    plt.close(figure)
-    write_bytes_atomic(path, buffer.getvalue())
-    return path
+    return figure
 
 
-def _one_row_per_mode_and_k(rows: list[SummaryRow]) -> list[SummaryRow]:
+def spread_svg(rows: list[SummaryRow], task: str, scores: dict[tuple, list[float]]) -> bytes:
+    """Every run's test accuracy as a dot, one line per mode x K (the rows :func:`accuracy_figure` draws),
+    a bar at the mean; ``scores`` maps ``(mode, shots, pattern)`` to the runs' accuracies (fractions)."""
+    plt = _pyplot()
+    shown = plotted_rows(rows)
+    figure, axes = plt.subplots(figsize=(7.6, 1.2 + 0.32 * len(shown)))
+    for y, row in enumerate(shown):
+        values = [100 * v for v in scores.get((row.mode, row.shots, row.pattern), [])]
+        axes.plot(values, [y] * len(values), "o", color="tab:blue", alpha=0.6, markersize=5)
+        axes.plot([100 * row.test_accuracy], [y], "|", color="black", markersize=14, markeredgewidth=2)
+    majority = 100 * rows[0].majority_accuracy
+    axes.axvline(majority, linestyle=":", color="gray", label="majority class")
+    shown_values = [majority] + [100 * v for r in shown for v in scores.get((r.mode, r.shots, r.pattern), [])]
+    pad = max(2.0, 0.06 * (max(shown_values) - min(shown_values)))  # dots at the extremes stay whole
+    axes.set_xlim(min(shown_values) - pad, max(shown_values) + pad)
+    axes.set_yticks(range(len(shown)), [f"{r.mode}, K={shot_label(r.shots)}" for r in shown])
+    axes.set_ylim(len(shown) - 0.5, -0.5)  # first row on top, as in the table
+    axes.set_xlabel("test accuracy (%): one dot per run, bar = mean")
+    axes.set_title(f"{task}: spread over seeds (and patterns, where pooled)")
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    axes.grid(axis="x", alpha=0.3)
+    figure.tight_layout()
+    return _render(figure, "svg")
+
+
+def plotted_rows(rows: list[SummaryRow]) -> list[SummaryRow]:
+    """One row per mode x K: the pooled row where there are several patterns, else the one pattern's."""
     chosen: dict[tuple, SummaryRow] = {}
     for row in rows:
         if row.pattern == ENSEMBLE:
@@ -59,3 +96,27 @@ def _one_row_per_mode_and_k(rows: list[SummaryRow]) -> list[SummaryRow]:
         if key not in chosen or row.pattern == POOLED:
             chosen[key] = row
     return list(chosen.values())
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _render(figure, kind: str) -> bytes:
+    """``figure`` as ``png`` (110 dpi) or ``svg`` (:data:`SVG_SETTINGS`, no date), then closed."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    if kind == "png":
+        figure.savefig(buffer, format="png", dpi=110)
+    else:
+        with matplotlib.rc_context(SVG_SETTINGS):
+            figure.savefig(buffer, format="svg", metadata={"Date": None})
+    plt.close(figure)
+    return buffer.getvalue()

@@ -1,8 +1,9 @@
-"""Write an experiment's report: summary.md (protocol header + one table per task), summary.csv, plots."""
+"""Write an experiment's report: summary.md (protocol + one table per task), summary.csv, report.html, plots."""
 
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 
 from promptlearn.experiment.aggregate import (
@@ -11,13 +12,14 @@ from promptlearn.experiment.aggregate import (
     POOLED,
     SummaryRow,
     ensemble_records,
-    shot_label,
     summarize,
     summary_csv,
 )
 from promptlearn.experiment.config import ALL_SHOTS, LENGTH_FIELDS, ZERO_SHOT, Experiment
+from promptlearn.experiment.html_report import report_html
 from promptlearn.experiment.plots import plot_task
-from promptlearn.experiment.runner import dev_score, load_predictions
+from promptlearn.experiment.runner import load_predictions
+from promptlearn.experiment.tables import COLUMNS, chosen_settings, row_cells
 from promptlearn.outputs import write_text_atomic
 from promptlearn.run.config import DEFAULT_MAX_STEPS
 
@@ -25,16 +27,19 @@ logger = logging.getLogger(__name__)
 
 
 def write_report(experiment: Experiment, records: list[dict], command: str) -> list[Path]:
-    """Write summary.md, summary.csv and ``plots/<task>.png`` to the output (and the report folder, if set)."""
+    """Write summary.md, summary.csv, report.html and ``plots/<task>.png`` to the output (and the report folder)."""
     output = Path(experiment.output)
-    records = records + ensemble_records(records, lambda run_id: load_predictions(output, run_id), experiment.ensembles)
+    stored = partial(load_predictions, output)
+    records = records + ensemble_records(records, stored, experiment.ensembles)
     rows = summarize(records)
     markdown = summary_markdown(experiment, rows, records, command)
+    page = report_html(experiment, rows, records, command, _protocol(experiment), stored)
     written = []
     for folder in dict.fromkeys([output, Path(experiment.report or output)]):
         write_text_atomic(folder / "summary.md", markdown)
         write_text_atomic(folder / "summary.csv", summary_csv(rows))
-        written += [folder / "summary.md", folder / "summary.csv"]
+        write_text_atomic(folder / "report.html", page)
+        written += [folder / "summary.md", folder / "summary.csv", folder / "report.html"]
         for task in experiment.tasks:
             task_rows = [r for r in rows if r.task == task.name]
             if task_rows:
@@ -65,11 +70,10 @@ def summary_markdown(experiment: Experiment, rows: list[SummaryRow], records: li
             f"always predicting the majority test class scores accuracy {100 * majority:.1f}. "
             f"![test accuracy vs K](plots/{task.name}.png)",
             "",
-            "| mode | K | pattern | test accuracy | test macro-F1 | dev accuracy | top-class share | runs | "
-            "trainable params | s/run |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| " + " | ".join(COLUMNS) + " |",
+            "| " + " | ".join("---" for _ in COLUMNS) + " |",
         ]
-        lines += [_table_row(row) for row in task_rows]
+        lines += ["| " + " | ".join(row_cells(row)) + " |" for row in task_rows]
         lines.append("")
         lines += _chosen_settings([r for r in records if r["task"] == task.name and r.get("search")])
     if failed:
@@ -150,14 +154,7 @@ def _chosen_settings(searched: list[dict]) -> list[str]:
     """A table of the candidate each searched run kept (best on dev), one row per mode x K x pattern."""
     if not searched:
         return []
-    seeds = sorted({r["seed"] for r in searched})
-    rows: dict[tuple, dict] = {}
-    for record in searched:
-        best = max(record["search"], key=lambda trial: dev_score(trial["dev"]))  # max keeps the first of ties
-        chosen = ", ".join(f"{k}={v}" for k, v in best.items() if k != "dev")
-        rows.setdefault((record["mode"], shot_label(record["shots"]), str(record["pattern_id"])), {})[
-            record["seed"]
-        ] = chosen
+    seeds, rows = chosen_settings(searched)
     lines = [
         "Chosen on dev (the hyperparameter candidate each run kept, per seed):",
         "",
@@ -180,23 +177,6 @@ def _search_line(searches: dict[str, dict]) -> str:
         return next(iter(by_search))
     clauses = [f"{', '.join(f'`{m}`' for m in modes)}: {text or 'none'}" for text, modes in by_search.items()]
     return "; ".join(clauses)
-
-
-def _table_row(row: SummaryRow) -> str:
-    dev = "–" if row.dev_accuracy is None else _pct(row.dev_accuracy, row.dev_accuracy_std, row.runs)
-    share = f"{row.top_class_share:.2f}" + (" ⚠" if row.collapsed else "")
-    runs = f"{row.runs}" + (f" ({row.failed} failed)" if row.failed else "")
-    trainable = "–" if row.trainable_parameters is None else f"{row.trainable_parameters:,}"
-    wall = "–" if row.wall_seconds is None else f"{row.wall_seconds:.1f}"
-    cells = [
-        row.mode, shot_label(row.shots), row.pattern, _pct(row.test_accuracy, row.test_accuracy_std, row.runs),
-        _pct(row.test_macro_f1, row.test_macro_f1_std, row.runs), dev, share, runs, trainable, wall,
-    ]  # fmt: skip
-    return "| " + " | ".join(cells) + " |"
-
-
-def _pct(mean: float, std: float, runs: int) -> str:
-    return f"{100 * mean:.1f}" if runs == 1 else f"{100 * mean:.1f} ({100 * std:.1f})"
 
 
 def _inline(values) -> str:

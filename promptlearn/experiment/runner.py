@@ -42,7 +42,9 @@ from promptlearn.outputs import (
 from promptlearn.pet.config import PET_MODES
 from promptlearn.pet.fewshot import cell_folder, run_cell
 from promptlearn.prompt.pvp import PVP, Encoded
+from promptlearn.run import features
 from promptlearn.run.config import RunConfig
+from promptlearn.run.tracking import grouped
 from promptlearn.training.metrics import classification_metrics
 
 logger = logging.getLogger(__name__)
@@ -248,11 +250,11 @@ def _worker_main(experiment: Experiment, retry_failed: bool, worker: Worker, see
 def execute(spec: RunSpec, output: Path, cache: TaskCache) -> dict:
     """Run one cell and write its folder. Exceptions become a ``failed`` record; Ctrl-C propagates."""
     started = time.perf_counter()
-    predictions = None
+    predictions = run = None
     try:
         data = cache.data(spec)
         started = time.perf_counter()  # a run's wall time leaves out reading the dataset (shared by its runs)
-        record, predictions = _train_and_test(spec, data, cache, output)
+        record, predictions, run = _train_and_test(spec, data, cache, output)
     except Exception as err:  # a failing run must not stop the grid: keep its error, go on
         logger.warning("%s failed: %s: %s", spec.run_id, type(err).__name__, err)
         record = {
@@ -268,11 +270,17 @@ def execute(spec: RunSpec, output: Path, cache: TaskCache) -> dict:
             # anchored: `train --config` re-runs it from any directory, as a run folder of `train` does
             write_json_atomic(folder / "config.json", RunConfig.from_dict(record["config"]).anchored().to_dict())
         write_json_atomic(folder / RECORD, record)
+    if run is not None:
+        for feature in features.FEATURES:
+            feature.finish(run, record, output / "runs" / spec.run_id)
     return record
 
 
-def _train_and_test(spec: RunSpec, data: TaskData, cache: TaskCache, output: Path) -> tuple[dict, dict]:
-    """The run's record and its stored predictions: test (and, for a trained run, dev) probabilities and gold."""
+def _train_and_test(
+    spec: RunSpec, data: TaskData, cache: TaskCache, output: Path
+) -> tuple[dict, dict, api.Prompted | None]:
+    """The run's record, its stored predictions (test, and for a trained run dev, probabilities and gold) and the
+    trained run (None for PET's cells, whose pipeline writes its own runs)."""
     record: dict = {"status": "ok"}
     if spec.mode in PET_MODES:
         folder = cell_folder(output, spec.task, spec.mode, spec.shots, spec.seed)
@@ -281,14 +289,14 @@ def _train_and_test(spec: RunSpec, data: TaskData, cache: TaskCache, output: Pat
             probs, gold, labels = run_cell(spec.mode, spec.config, list(spec.patterns), folder, cache.test_rows(spec))
         record |= {"config": spec.config.to_dict(), "dev": None, "pipeline": str(folder), "labels": labels}
         record |= {"test": prediction_metrics(gold, probs), "test_examples": len(gold)}
-        return record, {"probabilities": probs, "gold": gold}
+        return record, {"probabilities": probs, "gold": gold}, None
     if spec.zero_shot:
         run = api.build(spec.config, data)
         api.calibrate(run, data.splits.get("train", []))
         record |= {"config": run.config.to_dict(), "dev": None, "trainable_parameters": 0}
         predictions = _predict(spec, run, data, cache, dev=False)
     else:
-        run, metrics, trials, predictions = _search(spec, data, cache)
+        run, metrics, trials, predictions = _search(spec, data, cache, output)
         training = metrics["training"]
         record |= {
             "config": run.config.to_dict(),
@@ -307,7 +315,7 @@ def _train_and_test(spec: RunSpec, data: TaskData, cache: TaskCache, output: Pat
                 predictions["dev_gold"], predictions["dev_probabilities"])}  # fmt: skip
     gold, probs = predictions["gold"], predictions["probabilities"]
     record |= {"labels": run.pvp.labels, "test": prediction_metrics(gold, probs), "test_examples": len(gold)}
-    return record, predictions
+    return record, predictions, run
 
 
 def _predict(spec: RunSpec, run: api.Prompted, data: TaskData, cache: TaskCache, dev: bool = True) -> dict:
@@ -327,7 +335,9 @@ def _gold(run: api.Prompted, examples: list[Example]) -> np.ndarray:
     return np.array([index[ex.label] for ex in examples], dtype=np.int64)
 
 
-def _search(spec: RunSpec, data: TaskData, cache: TaskCache) -> tuple[api.Prompted, dict, list[dict], dict]:
+def _search(
+    spec: RunSpec, data: TaskData, cache: TaskCache, output: Path
+) -> tuple[api.Prompted, dict, list[dict], dict]:
     """Train every candidate; keep the best on dev (accuracy, then macro-F1, then grid order).
 
     Returns the best run, its metrics, every candidate's dev metrics and the predictions the run
@@ -337,8 +347,9 @@ def _search(spec: RunSpec, data: TaskData, cache: TaskCache) -> tuple[api.Prompt
     best = None
     trials = []
     combined: list[dict] = []
+    config = grouped(spec.config, output)  # its tracker runs: one project per experiment, in its folder
     for candidate in spec.candidates:
-        run, metrics = api.fit(with_candidate(spec.config, candidate, spec.run_id), data)
+        run, metrics = api.fit(with_candidate(config, candidate, spec.run_id), data, output / "runs" / spec.run_id)
         trials.append({**candidate, "dev": metrics["dev"]})
         if spec.combine == "mean":
             combined.append(_predict(spec, run, data, cache))

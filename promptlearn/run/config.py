@@ -15,7 +15,7 @@ from promptlearn.data.sampling import DEFAULT_DEV_SPLIT, DEV_SPLITS
 from promptlearn.errors import PromptlearnError
 from promptlearn.hub import is_local_path
 from promptlearn.run import features
-from promptlearn.run.feature import PATH, option
+from promptlearn.run.feature import PATH, UNSAVED, option
 
 DEFAULT_MAX_STEPS = 250
 #: numpy seeds its generators with unsigned 32-bit integers
@@ -259,7 +259,10 @@ class RunConfig:
         return mode, mode.option_paths(self.mode_options)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The settings ``config.json`` saves: every field but the options marked unsaved (where the run is
+        reported, see :data:`~promptlearn.run.feature.UNSAVED`)."""
+        unsaved = {item.name for item in dataclasses.fields(self) if UNSAVED in item.metadata}
+        return {name: value for name, value in dataclasses.asdict(self).items() if name not in unsaved}
 
     def replace(self, **changes) -> RunConfig:
         return dataclasses.replace(self, **changes)

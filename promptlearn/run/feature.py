@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from promptlearn.model.prompt_model import PromptModel
     from promptlearn.prompt.pvp import PVP
+    from promptlearn.training.trainer import Trainer
 
 #: a :class:`~promptlearn.run.config.RunConfig`, named in words only (see the module docstring)
 RunSettings = Any
@@ -37,12 +38,17 @@ RunSettings = Any
 #: run); its value is the prefix a value starts with when it names one, "" here (as for mode options, see
 #: :meth:`promptlearn.modes.base.Mode.option_paths`)
 PATH = "path"
+#: field metadata key of an option left out of ``config.json`` (and of a grid run's fingerprint): it says where a
+#: run is reported, not what it computes, so re-running the file elsewhere needs none of it
+UNSAVED = "unsaved"
 
 
-def option(default, help: str, path: bool = False):
+def option(default, help: str, path: bool = False, saved: bool = True):
     """A RunConfig field that is also a ``promptlearn train`` option: its flag is
-    :func:`~promptlearn.run.config.flag` of its name. ``path``: its value names a local file or folder."""
-    return field(default=default, metadata={"help": help} | ({PATH: ""} if path else {}))
+    :func:`~promptlearn.run.config.flag` of its name. ``path``: its value names a local file or folder;
+    ``saved=False``: it is left out of :meth:`~promptlearn.run.config.RunConfig.to_dict` (see :data:`UNSAVED`)."""
+    metadata = {"help": help} | ({PATH: ""} if path else {}) | ({} if saved else {UNSAVED: True})
+    return field(default=default, metadata=metadata)
 
 
 class Run(Protocol):
@@ -51,6 +57,7 @@ class Run(Protocol):
     config: RunSettings
     pvp: PVP
     model: PromptModel
+    trainer: Trainer
     #: the bias vector (C,) divided out of every prediction, None when the run is not calibrated
     calibration: np.ndarray | None
 
@@ -73,6 +80,8 @@ class Fitting:
     backbone: torch.nn.Module | None = None
     #: ``metrics.json`` entries by name, written after ``dev`` (e.g. the search's report)
     reports: dict[str, dict] = field(default_factory=dict)
+    #: the run folder this fit will be written to (None: none); a feature may name things after it
+    output: Path | None = None
 
 
 class Feature:
@@ -80,7 +89,8 @@ class Feature:
 
     ``fit`` calls :meth:`prepare`, builds the model, asks :meth:`soft_targets` and :meth:`objective`,
     builds the trainer, calls :meth:`setup`, trains, then calls :meth:`after_fit`; ``train`` then calls
-    :meth:`save` on the run folder, and ``load_run`` calls :meth:`load` on the rebuilt run.
+    :meth:`save` on the run folder and, once the folder is in place, :meth:`finish` (as a grid does for each of its
+    runs); ``load_run`` calls :meth:`load` on the rebuilt run.
 
     ``options``: the feature's RunConfig fields, name -> (type, :func:`option`), in the order they are
     saved; RunConfig takes them from the registry (see :func:`promptlearn.run.config.with_feature_options`).
@@ -113,3 +123,7 @@ class Feature:
 
     def load(self, run: Run, folder: Path) -> None:
         """Restore the feature's state on a run rebuilt from ``folder``."""
+
+    def finish(self, run: Run, metrics: dict, folder: Path | None) -> None:
+        """After the run is evaluated and written: ``metrics`` as saved (dev, test), ``folder`` the finished run
+        folder (None when nothing was written)."""

@@ -10,7 +10,7 @@ option and serves two features; it has no hook.
 
 from __future__ import annotations
 
-from promptlearn.run import aux_mlm, calibration, demonstrations, label_search, soft_labels
+from promptlearn.run import aux_mlm, calibration, demonstrations, label_search, soft_labels, tracking
 from promptlearn.run.feature import Feature
 
 FEATURES: list[Feature] = [
@@ -19,4 +19,5 @@ FEATURES: list[Feature] = [
     calibration.FEATURE,
     demonstrations.FEATURE,
     label_search.FEATURE,
+    tracking.FEATURE,
 ]

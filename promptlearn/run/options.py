@@ -55,7 +55,8 @@ def train_config(
     config: Path | None, model: str | None, data: str | None, task: str | None, pattern: str | None,
     pattern_id: int | None, verbalizer: str | None, settings: dict, pairs: list[str] | None, flags: dict,
 ) -> RunConfig:  # fmt: skip
-    """``train``'s run: a saved ``config`` (anchored at its working_dir), or one built from the values given.
+    """``train``'s run: a saved ``config`` (anchored at its working_dir, with the unsaved options given), or one
+    built from the values given.
 
     ``settings`` holds the RunConfig options given, ``pairs`` the ``--mode-opt`` pairs and ``flags`` the mode
     flags; ``verbalizer`` "auto" searches the label words on the run's own train/dev split.
@@ -63,7 +64,9 @@ def train_config(
     from promptlearn.prompt.presets import resolve_prompt
 
     if config is not None:
-        run_config = RunConfig.load(config)
+        # the options a config.json never holds (where the run is reported) still come from the command line
+        saved = RunConfig.load(config)
+        run_config = saved.replace(**{name: value for name, value in settings.items() if name not in saved.to_dict()})
     else:
         if model is None or data is None:
             raise PromptlearnError("Give --model and --data (or --config with a saved config.json)")

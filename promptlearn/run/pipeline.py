@@ -24,15 +24,17 @@ from promptlearn.training.trainer import Trainer
 logger = logging.getLogger("promptlearn.api")
 
 
-def fit(config: RunConfig, data: TaskData) -> tuple[Prompted, dict]:
+def fit(config: RunConfig, data: TaskData, output: str | Path | None = None) -> tuple[Prompted, dict]:
     """Sample the few-shot split of ``data``, build and train; returns the run and its dev/training metrics.
+
+    ``output``: the run folder the caller will write the run to, if any (features may name things after it).
 
     The features' hooks run in their order (:class:`~promptlearn.run.feature.Feature`): e.g. the
     label-word search before the build, demonstrations drawn from this split's train, calibration of the
     trained model before it is evaluated on dev.
     """
     started = time.perf_counter()
-    fitting = Fitting(config, data, *few_shot_split(config, data))
+    fitting = Fitting(config, data, *few_shot_split(config, data), output=None if output is None else Path(output))
     for feature in features.FEATURES:
         feature.prepare(fitting)
     config, pvp, model = build_model(fitting.config, data, fitting.backbone)
@@ -96,7 +98,7 @@ def train(
     started = time.perf_counter()
     if data is None:
         data = load_task_data(config.data, config.columns())
-    run, metrics = fit(config, data)
+    run, metrics = fit(config, data, output)
     predictions = None
     if "test" not in data.splits:
         warning = f"{config.data} has no test split: no test metrics and no predictions.jsonl"
@@ -117,4 +119,6 @@ def train(
     if output is not None and run.trainer.accelerator.is_main_process:
         with staged_folder(output, overwrite, RUN, config.input_paths()) as folder:
             save_run(folder, run, artifact, metrics, predictions)
+    for feature in features.FEATURES:
+        feature.finish(run, metrics, None if output is None else Path(output))
     return metrics

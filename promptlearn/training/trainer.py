@@ -53,6 +53,11 @@ from promptlearn.training.progress import Progress
 logger = logging.getLogger(__name__)
 
 
+#: called after every evaluation with its history entry (step, loss, dev metrics) and the learning rate of each
+#: parameter group by name, as the scheduler has set it for the next step (tracking reads it; training does not)
+OnEvaluate = Callable[[dict, dict[str, float]], None]
+
+
 class TrainingSettings(Protocol):
     """What the trainer reads of a run's configuration (a :class:`~promptlearn.run.config.RunConfig` has it all).
 
@@ -197,6 +202,7 @@ class Trainer:
     """Trains ``model`` on encoded examples; ``collate`` turns a list of them into a batch.
 
     ``objective`` gives the loss and the probabilities (default: cross-entropy on hard labels).
+    ``on_evaluate`` (None: nothing) sees every evaluation as it happens (:data:`OnEvaluate`).
     """
 
     def __init__(
@@ -210,6 +216,7 @@ class Trainer:
         self.collate = collate
         self.config = config
         self.objective = objective if objective is not None else Objective()
+        self.on_evaluate: OnEvaluate | None = None
         self.mixed_precision = mixed_precision(config.precision)
         self.accelerator = self._new_accelerator()
         self.model.to(self.accelerator.device)
@@ -338,6 +345,9 @@ class Trainer:
                 else:
                     stale += 1
                 progress.evaluated(step, result.history[-1]["loss"], metrics["accuracy"], result.best_dev["accuracy"])
+                if self.on_evaluate is not None:
+                    rates = {g["name"].removesuffix(".no_decay"): g["lr"] for g in optimizer.param_groups}
+                    self.on_evaluate(result.history[-1], rates)
                 if config.patience is not None and stale >= config.patience:
                     logger.info("Early stop at step %d: no dev improvement in %d evaluations", step, stale)
                     break

@@ -249,11 +249,11 @@ def test_interrupted_experiment_resumes_to_the_same_results(tiny_bert_dir, task_
     experiment = Experiment.from_dict(experiment_values(tiny_bert_dir, task_dir, tmp_path / "out"))
     real_fit, calls = api.fit, []
 
-    def fit_then_interrupt(config, data):
+    def fit_then_interrupt(config, data, output=None):
         calls.append(config.seed)
         if len(calls) == 3:
             raise KeyboardInterrupt  # Ctrl-C in the middle of the third trained run
-        return real_fit(config, data)
+        return real_fit(config, data, output)
 
     monkeypatch.setattr(api, "fit", fit_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
@@ -275,10 +275,10 @@ def test_failing_run_is_recorded_and_does_not_stop_the_grid(tiny_bert_dir, task_
     experiment = Experiment.from_dict(experiment_values(tiny_bert_dir, task_dir, tmp_path / "out"))
     real_fit = api.fit
 
-    def broken_for_seed_21(config, data):
+    def broken_for_seed_21(config, data, output=None):
         if config.seed == 21:
             raise RuntimeError("out of memory (simulated)")
-        return real_fit(config, data)
+        return real_fit(config, data, output)
 
     monkeypatch.setattr(api, "fit", broken_for_seed_21)
     records = run_experiment(experiment)
@@ -322,6 +322,8 @@ def test_cli_runs_a_yaml_experiment_and_writes_the_report(tiny_bert_dir, task_di
     summary = (report / "summary.md").read_text()
     assert f"promptlearn fewshot --config {config} --shots 2,3" in summary
     assert "| zero-shot | 0 | ensemble |" in summary and "| pet | 3 | mean |" in summary
+    page = (report / "report.html").read_text()
+    assert page == (tmp_path / "out" / "report.html").read_text() and "<h3>Chosen on dev</h3>" in page
     header = (report / "summary.csv").read_text().splitlines()[0]
     assert "test_macro_f1" in header and "top_class_share" in header
     line = json.loads((tmp_path / "out" / "results.jsonl").read_text().splitlines()[-1])
@@ -343,7 +345,7 @@ def write_config(tmp_path, values) -> str:
 
 
 def test_cli_exits_1_and_lists_each_failed_run_after_running_the_others(tiny_bert_dir, task_dir, tmp_path, monkeypatch):
-    def broken(config, data):
+    def broken(config, data, output=None):
         raise RuntimeError(f"simulated failure of seed {config.seed}")
 
     monkeypatch.setattr(api, "fit", broken)
@@ -413,11 +415,14 @@ def test_report_only_rewrites_results_from_every_run_on_disk(tiny_bert_dir, task
     config = write_config(tmp_path, values)
     for seed in ("13", "21"):  # two partial runs of the grid, as a user might do
         assert CliRunner().invoke(app, ["fewshot", "--config", config, "--seeds", seed]).exit_code == 0
+    (tmp_path / "out" / "report.html").unlink()
     result = CliRunner().invoke(app, ["fewshot", "--config", config, "--report-only"])
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
     assert [line["seed"] for line in lines] == [13, 21]
     assert "| pet | 2 | 0 |" in (tmp_path / "out" / "summary.md").read_text()
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert '<td class="text">pet</td><td class="text">2</td><td class="text">0</td>' in page
 
 
 def test_summary_states_each_modes_search_once(tiny_bert_dir, task_dir, tmp_path):

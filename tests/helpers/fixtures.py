@@ -201,7 +201,11 @@ def require_shared(marker: Path, what: str) -> None:
     CI has ../shared beside the repo, so a missing file there means the real-model tests would silently not run."""
     if marker.is_file():
         return
-    message = f"{what} not found at {marker.parent} (needs the shared/ folder beside the repo)"
+    missing(f"{what} not found at {marker.parent} (needs the shared/ folder beside the repo)")
+
+
+def missing(message: str) -> None:
+    """Skip a test that needs something this machine lacks; under CI (``CI`` set), where it must run, fail."""
     if os.environ.get("CI", "").lower() not in {"", "0", "false", "no"}:
         pytest.fail(f"{message}; CI is set, so the tests that need it fail instead of skipping")
     pytest.skip(message)

@@ -1,0 +1,113 @@
+"""What a reader of a grid's results should not miss: collapsed predictions, settings at a search grid's edge,
+failed runs. Frozen prompt tuning on small encoders often predicts one class for everything; a mean
+over seeds hides it, so the report names it (issue 25; OpenPrompt#176, P-tuning-v2#5, peft#2642)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from promptlearn.experiment.aggregate import COLLAPSE_SHARE, ENSEMBLE, Loader, SummaryRow, shot_label
+from promptlearn.experiment.tables import kept_candidate
+
+#: a searched key is checked for edges only with this many distinct values (with two, every choice is an edge)
+EDGE_MIN_VALUES = 3
+
+
+@dataclass(frozen=True)
+class GridWarning:
+    """One thing to look at: the task it concerns (None: the whole grid) and a sentence in plain text."""
+
+    task: str | None
+    text: str
+
+
+def grid_warnings(rows: list[SummaryRow], records: list[dict], load_predictions: Loader) -> list[GridWarning]:
+    """Every warning, in order: collapsed rows, one-label runs, grid edges, then failed runs."""
+    return [
+        *_collapsed_rows(rows),
+        *_one_label_runs(records, load_predictions),
+        *_grid_edges(records),
+        *_failed(records),
+    ]
+
+
+def _collapsed_rows(rows: list[SummaryRow]) -> list[GridWarning]:
+    return [
+        GridWarning(row.task, f"{_cell(row.mode, row.shots, row.pattern)}: {row.top_class_share:.0%} of test "
+                 f"predictions go to one class (at least {COLLAPSE_SHARE:.0%}: a majority-class collapse)")
+        for row in rows
+        if row.collapsed
+    ]  # fmt: skip
+
+
+def _one_label_runs(records: list[dict], load_predictions: Loader) -> list[GridWarning]:
+    """Runs whose every prediction on test (or on their dev split) is the same label, grouped per cell
+    (task x mode x K x pattern x label x splits) and naming the seeds."""
+    seeds: dict[tuple, list] = {}
+    for record in records:
+        if record["status"] != "ok" or str(record["pattern_id"]) == ENSEMBLE:  # ensembles: their members are checked
+            continue
+        labels = {}  # split -> the one label it predicts
+        for split, (probs, _) in (load_predictions(record["run_id"]) or {}).items():
+            predicted = np.unique(probs.argmax(axis=1))
+            if len(predicted) == 1:
+                labels[split] = record["labels"][int(predicted[0])]
+        for label in dict.fromkeys(labels.values()):
+            splits = " and ".join(split for split, one in labels.items() if one == label)
+            cell = (record["task"], record["mode"], record["shots"], str(record["pattern_id"]), label, splits)
+            seeds.setdefault(cell, []).append(record["seed"])
+    return [
+        GridWarning(task, f"{_cell(mode, shots, pattern)}: {_runs(found)} predict{'s' if len(found) == 1 else ''} "
+                    f"{label!r} for every {splits} example")
+        for (task, mode, shots, pattern, label, splits), found in seeds.items()
+    ]  # fmt: skip
+
+
+def _grid_edges(records: list[dict]) -> list[GridWarning]:
+    """Kept settings at the smallest or largest value of a searched key: the best may lie beyond the grid.
+
+    Grouped per task x mode x K x pattern x key x value, naming the seeds, so a grid of five seeds reads
+    as one line per cell.
+    """
+    seeds: dict[tuple, list] = {}
+    for record in records:
+        if record["status"] != "ok" or not record.get("search"):
+            continue
+        kept = kept_candidate(record)
+        for key, value in kept.items():
+            values = sorted({trial[key] for trial in record["search"]}) if _numeric(kept[key]) else []
+            if key == "dev" or len(values) < EDGE_MIN_VALUES or value not in (values[0], values[-1]):
+                continue
+            edge = "smallest" if value == values[0] else "largest"
+            cell = (record["task"], record["mode"], record["shots"], str(record["pattern_id"]), key, value, edge)
+            seeds.setdefault((*cell, tuple(values)), []).append(record["seed"])
+    return [
+        GridWarning(task, f"{_cell(mode, shots, pattern)}: {_runs(found)} kept {key}={value}, the {edge} value "
+                    f"searched ({', '.join(map(str, values))}): the best setting may lie beyond the grid")
+        for (task, mode, shots, pattern, key, value, edge, values), found in seeds.items()
+    ]  # fmt: skip
+
+
+def _failed(records: list[dict]) -> list[GridWarning]:
+    failed = [r for r in records if r["status"] != "ok"]
+    if not failed:
+        return []
+    return [GridWarning(None, f"{len(failed)} run{'s' if len(failed) > 1 else ''} failed (see Failed runs below)")]
+
+
+def _numeric(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _runs(seeds: list) -> str:
+    """``seed 13`` / ``seeds 13, 21``; a zero-shot run has no seed."""
+    known = [str(seed) for seed in seeds if seed is not None]
+    if not known:
+        return "the run"
+    return f"seed{'s' if len(known) > 1 else ''} {', '.join(known)}"
+
+
+def _cell(mode: str, shots, pattern: str) -> str:
+    return f"{mode}, K={shot_label(shots)}, pattern {pattern}"
