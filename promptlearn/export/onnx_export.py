@@ -110,6 +110,7 @@ def export_onnx(run_dir: str | Path, output: str | Path, quantize: str = "none",
     check_output_free(output, overwrite, EXPORT, {"the run": run_dir})
     run = load_run(run_dir)
     check_exportable(run, run_dir)
+    run.model.mode.traceable(run.model)
     merge_where_possible(run)
     graph = ProbabilityGraph(run).eval()
     sample = run.pvp.pad(run.pvp.encode(trace_examples(run)))

@@ -34,8 +34,6 @@ PAIR_TASK = {
 }
 #: single texts of several lengths, padding within a batch included
 TEXTS = ["loved the movie", "hated the film", "it was fun", "the plot is really very boring", "a", "the story"]
-#: every mode but qlora (its frozen 4-bit encoder needs bitsandbytes on a GPU)
-EXPORTED_MODES = sorted(set(MODES) - {"qlora"})
 
 
 def onnx_matches_torch(run_dir, examples, output, quantize: str = "none") -> np.ndarray:
@@ -49,7 +47,7 @@ def onnx_matches_torch(run_dir, examples, output, quantize: str = "none") -> np.
     return got
 
 
-@pytest.mark.parametrize("mode", EXPORTED_MODES)
+@pytest.mark.parametrize("mode", sorted(MODES))
 def test_every_mode_exports_the_probabilities_of_its_run(mode, tiny_bert_dir, tiny_task_dir, tmp_path):
     options = contract_options(mode, tiny_bert_dir, tmp_path)
     api.train(tiny_config(tiny_bert_dir, tiny_task_dir, mode, mode_options=options), tmp_path / "run")
