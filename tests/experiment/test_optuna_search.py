@@ -107,7 +107,7 @@ def test_the_space_names_a_modes_options_and_runs_get_the_study(tmp_path):
     [
         # pet has no prompt_length: the key is named with the mode's searchable names
         ({"prompt_length": {"categorical": [2, 4]}}, "toy/pet: search.space.prompt_length: not a hyperparameter "
-         "of mode pet; search learning_rate, batch_size, max_steps, weight_decay, warmup_ratio"),
+         "of mode pet; search learning_rate, batch_size, max_steps, weight_decay, warmup_ratio, train_layers"),
         # an edge the run would refuse fails before anything runs
         ({"batch_size": {"int": [0, 8]}}, "toy/pet: batch_size must be positive, got 0"),
     ],
