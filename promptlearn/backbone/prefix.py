@@ -60,8 +60,11 @@ def _widen_mask(mask: torch.Tensor | None, length: int) -> torch.Tensor | None:
     """Let every query attend to ``length`` prefix slots in front of the keys: (..., T) -> (..., P + T)."""
     if mask is None:  # no padding: everything, prefix included, is attended to
         return None
-    attend = True if mask.dtype == torch.bool else 0.0  # boolean (SDPA) or additive (eager) mask
-    return torch.cat([mask.new_full((*mask.shape[:-1], length), attend), mask], dim=-1)
+    shape = (*mask.shape[:-1], length)
+    # boolean (SDPA) mask: True attends; additive (eager): 0 does. Not new_full(shape, True): the ONNX
+    # exporter's tracer cannot take a boolean fill value
+    prefix = mask.new_ones(shape) if mask.dtype == torch.bool else mask.new_zeros(shape)
+    return torch.cat([prefix, mask], dim=-1)
 
 
 def _inner_attention(module: nn.Module, implementation: str) -> Callable:

@@ -4,6 +4,7 @@ Not a mode: :mod:`promptlearn.modes.lora` calls :func:`quantize_nf4` with ``quan
 selected ``nn.Linear`` becomes a ``bitsandbytes.nn.Linear4bit`` holding the same weights in NF4
 (blocks of 64 with their own scale) and computing in float32; its bias stays in full precision.
 The same dequantize-and-multiply path runs in training and evaluation, on CPU as on GPU.
+:func:`dequantize_nf4` turns them back into plain layers with those dequantized weights, for exporters.
 """
 
 from __future__ import annotations
@@ -45,6 +46,26 @@ def quantize_nf4(backbone: nn.Module, names: list[str]) -> None:
         quantized.support_avx512bf16_for_cpu = False
         parent, _, leaf = name.rpartition(".")
         setattr(backbone.get_submodule(parent), leaf, quantized)
+
+
+def dequantize_nf4(module: nn.Module) -> None:
+    """Replace every 4-bit layer in ``module`` by a plain ``nn.Linear`` holding its dequantized weight, in place.
+
+    The run multiplies by exactly these weights (bitsandbytes dequantizes the NF4 blocks to the compute dtype,
+    then multiplies), so the plain layer computes its numbers with ops any exporter traces; peft's LoRA
+    wrappers keep their update around it. Call it on a model loaded for export only: it stops being 4-bit.
+    """
+    bnb = _bitsandbytes()
+    for name, layer in list(module.named_modules()):
+        if not isinstance(layer, bnb.nn.Linear4bit):
+            continue
+        weight = bnb.functional.dequantize_4bit(layer.weight.data, layer.weight.quant_state).to(layer.compute_dtype)
+        plain = nn.Linear(layer.in_features, layer.out_features, bias=layer.bias is not None, device="meta")
+        plain.weight = nn.Parameter(weight, requires_grad=False)
+        if layer.bias is not None:
+            plain.bias = nn.Parameter(layer.bias.data.to(layer.compute_dtype), requires_grad=False)
+        parent, _, leaf = name.rpartition(".")
+        setattr(module.get_submodule(parent), leaf, plain)
 
 
 def _bitsandbytes():

@@ -17,6 +17,8 @@ from promptlearn.cli.options import MODE_FLAGS, ModeFlagsCommand, given_options,
 from promptlearn.data.sampling import LM_BFF_SEEDS
 from promptlearn.errors import PromptlearnError
 from promptlearn.experiment.grid import PLACEMENT_KEYS, GridOptions
+from promptlearn.export.formats import FORMATS, QUANTIZATIONS, export_run, given_once
+from promptlearn.export.manifest import is_exported
 from promptlearn.outputs import to_json
 from promptlearn.pet.config import RUN_OPTIONS, PetConfig
 from promptlearn.ppt.config import PretrainConfig
@@ -262,7 +264,7 @@ def evaluate(
 @handle_errors
 @options_from(RunConfig, into="columns", names=COLUMN_FIELDS, given_only=True, helps=PREDICT_HELPS, fallbacks=RUN)
 def predict(
-    run: Path = typer.Option(..., help="A trained run folder."),
+    run: Path = typer.Option(..., help="A trained run folder, or an ONNX export of one."),
     input: Path = typer.Option(None, "--input", "-i", help="A .jsonl/.csv/.tsv file; default: JSON lines on stdin."),
     allow_other_base: bool = typer.Option(
         False, help="Load the run onto a base model other than the one it was trained on (same sizes)."
@@ -275,6 +277,8 @@ def predict(
     """
     from promptlearn.run.evaluate import predict as predict_with
 
+    if is_exported(run):  # an ONNX folder: onnxruntime alone, torch is never imported
+        from promptlearn.export.predictor import predict_exported as predict_with
     for record in predict_with(run, input, columns, allow_other_base, sys.stdin):
         typer.echo(to_json(record, indent=None))
 
@@ -386,20 +390,22 @@ def modes(
 @app.command()
 @handle_errors
 def export(
-    run: Path = typer.Argument(..., help="A trained run folder."),
-    output: Path = typer.Argument(..., help="Folder to write the plain transformers model and tokenizer to."),
-    merge: bool = typer.Option(False, "--merge", help="Merge the trained weights into the base model (required)."),
+    run_arg: Path = typer.Argument(None, metavar="RUN", help="A trained run folder (or --run)."),
+    output_arg: Path = typer.Argument(None, metavar="OUTPUT", help="The folder to write (or --output)."),
+    run: Path = typer.Option(None, "--run", help="A trained run folder."),
+    output: Path = typer.Option(None, "--output", "-o", help="The folder to write."),
+    to_format: str = typer.Option(FORMATS[0], "--format", help=f"{' or '.join(FORMATS)}; onnx: see docs/export.md."),
+    merge: bool = typer.Option(False, "--merge", help="transformers: merge the trained weights in (required)."),
+    quantize: str = typer.Option(QUANTIZATIONS[0], help="onnx: 'int8' quantizes the weights for faster CPU inference."),
     overwrite: bool = typer.Option(False, help="Replace a non-empty output folder."),
 ) -> None:
-    """Write a run as one plain masked-LM folder that AutoModelForMaskedLM loads (e.g. LoRA merged in).
+    """Write a run as one plain masked-LM folder (e.g. LoRA merged in), or as an ONNX graph to class probabilities.
 
-    Example: promptlearn export --merge runs/sst2-lora runs/sst2-lora-merged
+    Examples: promptlearn export --merge runs/sst2-lora runs/sst2-lora-merged;
+    promptlearn export --run runs/sst2 --format onnx --output runs/sst2-onnx --quantize int8
     """
-    from promptlearn import api
-
-    if not merge:
-        raise PromptlearnError("export writes merged models only for now: pass --merge")
-    api.export_merged(run, output, overwrite=overwrite)
+    output = given_once(output_arg, output, "OUTPUT")
+    export_run(given_once(run_arg, run, "RUN"), output, to_format, merge, quantize, overwrite)
     typer.echo(f"Wrote {output}")
 
 

@@ -87,6 +87,22 @@ def parse_examples(text: str, origin: str, columns: Columns = Columns(), pairs: 
     return _to_examples(rows_of(records, origin), columns, origin, labels="optional", pairs=pairs)
 
 
+def prediction_record(example: Example, labels: list[str], probabilities) -> dict:
+    """What ``predict`` writes for one example: its text(s), gold label, predicted label and the
+    probability of each label (rounded to 6 places); ``probabilities`` (C,) in ``labels`` order.
+
+    Here rather than beside the model, so that the ONNX predictor writes the same records without torch.
+    """
+    record = {"text": example.text_a}
+    if example.text_b is not None:
+        record["text_b"] = example.text_b
+    return record | {
+        "gold": example.label,
+        "predicted": labels[int(probabilities.argmax())],
+        "probabilities": {label: round(float(p), 6) for label, p in zip(labels, probabilities, strict=True)},
+    }
+
+
 def _to_examples(rows, columns: Columns, origin: str, labels: str, pairs: bool = False) -> list[Example]:
     """Rows -> examples. ``labels``: "required" (every row), "all_or_none" or "optional".
 

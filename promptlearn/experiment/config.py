@@ -19,6 +19,7 @@ import yaml
 from promptlearn.data.sampling import DEFAULT_DEV_SPLIT, DEV_SPLITS, LM_BFF_SEEDS
 from promptlearn.errors import PromptlearnError
 from promptlearn.experiment.grid import GRID_KEYS, GridOptions
+from promptlearn.experiment.optuna_search import OptunaSearch
 from promptlearn.pet.config import PET_MODES
 from promptlearn.prompt.pattern import Pattern
 from promptlearn.prompt.presets import available_tasks, task_patterns, task_verbalizer
@@ -80,6 +81,8 @@ class RunSpec:
     patterns: tuple = ()
     #: what a search reports: the ``best`` candidate on dev, or the ``mean`` of every candidate's probabilities
     combine: str = "best"
+    #: an Optuna search instead of ``candidates`` (which is then ``[{}]``): see :mod:`~.optuna_search`
+    study: OptunaSearch | None = None
 
     @property
     def zero_shot(self) -> bool:
@@ -110,7 +113,8 @@ class Experiment:
     cpu_threads: int | None = None
     train: dict = field(default_factory=dict)
     mode_settings: dict[str, dict] = field(default_factory=dict)
-    search: dict[str, list] = field(default_factory=dict)
+    #: a grid (hyperparameter -> values to try) or an Optuna search
+    search: dict[str, list] | OptunaSearch = field(default_factory=dict)
     #: ``best``: a searched run is its best candidate on dev; ``mean``: the mean of all its candidates' probabilities
     search_combine: str = "best"
     #: name -> modes: per task x K x seed, the mean class probabilities of all those modes' runs (every pattern)
@@ -235,6 +239,8 @@ class Experiment:
             )  # fmt: skip
             for candidate in _candidates(search):
                 with_candidate(config, candidate, where)
+            if isinstance(search, OptunaSearch) and where != "train":
+                _check_study(search, config, where.removeprefix("mode_settings."), where)
 
     def runs(self) -> list[RunSpec]:
         """The grid, in run order: per task, zero-shot first, then mode x K x pattern x seed."""
@@ -246,7 +252,9 @@ class Experiment:
 
     def _mode_runs(self, task: TaskSpec, mode: str) -> list[RunSpec]:
         settings = dict(self.mode_settings.get(mode, {}))
-        candidates = _candidates(settings.pop("search", self.search))
+        search = settings.pop("search", self.search)
+        candidates = _candidates(search)
+        study = search if isinstance(search, OptunaSearch) and mode != ZERO_SHOT and mode not in PET_MODES else None
         where = f"{task.name}/{mode}"
         base = _run_config(
             where, model=self.model, data=task.data, pattern=task.patterns[0][1], verbalizer=task.verbalizer,
@@ -281,8 +289,10 @@ class Experiment:
             )  # fmt: skip
             for candidate in candidates:
                 with_candidate(config, candidate, where)
+            if study is not None:
+                _check_study(study, config, mode, where)
             specs.append(RunSpec(task.name, mode, pid, shots, seed, config, candidates, self.max_test_examples,
-                                 combine=self.search_combine))  # fmt: skip
+                                 combine="best" if study else self.search_combine, study=study))  # fmt: skip
         return specs
 
 
@@ -300,6 +310,33 @@ def with_candidate(config: RunConfig, candidate: dict, where: str) -> RunConfig:
     """``config`` with one hyperparameter-search candidate applied (its ``max_steps`` replaces ``epochs``)."""
     length = dict.fromkeys(LENGTH_FIELDS) if any(key in candidate for key in LENGTH_FIELDS) else {}
     return _in_keys(where, lambda: config.replace(**(length | candidate)))
+
+
+def study_candidate(config: RunConfig, params: dict) -> dict:
+    """An Optuna trial's values as a search candidate: run fields as given, mode options inside ``mode_options``."""
+    options = {k: v for k, v in params.items() if k not in SEARCHABLE}
+    return {k: v for k, v in params.items() if k in SEARCHABLE} | (
+        {"mode_options": config.mode_options | options} if options else {}
+    )
+
+
+def _check_study(study: OptunaSearch, config: RunConfig, mode: str, where: str) -> None:
+    """Refuse a searched name that is neither a searchable field nor an option of ``mode``, and values at the
+    space's edges that the run would refuse, before anything runs."""
+    from promptlearn.modes import get_mode
+
+    known = [*SEARCHABLE, *(f.name for f in dataclasses.fields(get_mode(mode).options_class))]
+    for name in study.names():
+        if name not in known:
+            raise PromptlearnError(
+                f"{where}: search.space.{name}: not a hyperparameter of mode {mode}; search {', '.join(known)}"
+            )
+    for params in study.edges():
+        candidate = with_candidate(config, study_candidate(config, params), where)
+        try:
+            get_mode(mode).from_options(candidate.mode_options)
+        except (PromptlearnError, TypeError, ValueError) as err:  # options are typed by their dataclass only
+            raise PromptlearnError(f"{where}: search.space {params}: {as_keys(str(err))}") from err
 
 
 def _run_config(where: str, **fields) -> RunConfig:
@@ -379,9 +416,11 @@ def _train_settings(settings: dict, origin: str) -> dict:
     return dict(settings)
 
 
-def _search(search: dict, origin: str) -> dict[str, list]:
+def _search(search: dict, origin: str) -> dict[str, list] | OptunaSearch:
     if not isinstance(search, dict):
         raise PromptlearnError(f"{origin} maps a hyperparameter to the values to try, e.g. {{learning_rate: [1e-5]}}")
+    if "backend" in search:
+        return OptunaSearch.parse(search, origin)
     _check_keys(search, set(SEARCHABLE), origin)
     for key, values in search.items():
         if not isinstance(values, list) or not values:
@@ -423,7 +462,9 @@ def _ensembles(ensembles: dict, modes: list[str], origin: str) -> dict[str, list
     return used
 
 
-def _candidates(search: dict[str, list]) -> list[dict]:
+def _candidates(search: dict[str, list] | OptunaSearch) -> list[dict]:
+    if isinstance(search, OptunaSearch):
+        return [{}]  # its trials are drawn while the run trains
     keys = sorted(search)
     return [dict(zip(keys, values, strict=True)) for values in itertools.product(*(search[k] for k in keys))] or [{}]
 

@@ -73,7 +73,7 @@ def _grid_edges(records: list[dict]) -> list[GridWarning]:
     """
     seeds: dict[tuple, list] = {}
     for record in records:
-        if record["status"] != "ok" or not record.get("search"):
+        if record["status"] != "ok" or not record.get("search") or "study" in record:  # a study draws, not a grid
             continue
         kept = kept_candidate(record)
         for key, value in kept.items():

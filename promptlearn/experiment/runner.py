@@ -26,7 +26,7 @@ from promptlearn import api
 from promptlearn.data.examples import Example, TaskData, load_task_data
 from promptlearn.errors import PromptlearnError
 from promptlearn.experiment.check import check_prompts
-from promptlearn.experiment.config import Experiment, RunSpec, with_candidate
+from promptlearn.experiment.config import Experiment, RunSpec, study_candidate, with_candidate
 from promptlearn.experiment.grid import GridOptions
 from promptlearn.experiment.shard import Worker, claim, exclusive, from_launcher, take_device
 from promptlearn.outputs import (
@@ -53,6 +53,8 @@ RECORD = "record.json"
 PREDICTIONS = "test_predictions.npz"
 RESULTS = "results.jsonl"
 RESULTS_LOCK = ".results.lock"
+#: an Optuna trial's record fields (its predictions beside it, as in a run folder)
+TRIAL = "trial.json"
 #: seconds between the main process's looks at the runs other processes still hold
 POLL_SECONDS = 2.0
 #: a test subset is drawn with this seed, the same for every run of a task
@@ -225,6 +227,8 @@ def _work(
     try:
         for spec in todo:
             with claim(output, spec.run_id) as mine:
+                if not mine and spec.study is not None:
+                    _help_study(spec, output, cache)
                 # another process holds it, or finished it since this one looked
                 if not mine or not _pending(spec, read_record(output, spec), seen[spec.run_id], retry_failed):
                     continue
@@ -322,19 +326,14 @@ def _train_and_test(
         api.calibrate(run, data.splits.get("train", []))
         record |= {"config": run.config.to_dict(), "dev": None, "trainable_parameters": 0}
         predictions = _predict(spec, run, data, cache, dev=False)
+    elif spec.study is not None:  # the kept trial may have trained in another process: its stored record
+        trained, predictions = _study(spec, data, cache, output)
+        record |= trained
+        gold, probs = predictions["gold"], predictions["probabilities"]
+        return record | {"test": prediction_metrics(gold, probs), "test_examples": len(gold)}, predictions, None
     else:
         run, metrics, trials, predictions = _search(spec, data, cache, output)
-        training = metrics["training"]
-        record |= {
-            "config": run.config.to_dict(),
-            "dev": metrics["dev"],
-            "trainable_parameters": training["trainable_parameters"],
-            "total_parameters": training["total_parameters"],
-            "train_examples": training["train_examples"],
-            "dev_examples": training["dev_examples"],
-            "best_step": training["best_step"],
-            "history": training["history"],
-        }
+        record |= _trained(run, metrics)
         if len(trials) > 1:
             record["search"] = trials
         if spec.combine == "mean":  # the candidates' mean probabilities are the run's; config is the best one's
@@ -343,6 +342,59 @@ def _train_and_test(
     gold, probs = predictions["gold"], predictions["probabilities"]
     record |= {"labels": run.pvp.labels, "test": prediction_metrics(gold, probs), "test_examples": len(gold)}
     return record, predictions, run
+
+
+def _trained(run: api.Prompted, metrics: dict) -> dict:
+    """A trained run's record fields: its settings, dev metrics, sizes and training history."""
+    training = metrics["training"]
+    return {
+        "config": run.config.to_dict(),
+        "dev": metrics["dev"],
+        "trainable_parameters": training["trainable_parameters"],
+        "total_parameters": training["total_parameters"],
+        "train_examples": training["train_examples"],
+        "dev_examples": training["dev_examples"],
+        "best_step": training["best_step"],
+        "history": training["history"],
+    }
+
+
+def _study(spec: RunSpec, data: TaskData, cache: TaskCache, output: Path, wait: bool = True) -> tuple[dict, dict]:
+    """Train the trials of the run's Optuna search (:mod:`~promptlearn.experiment.optuna_search`), each writing its
+    record fields and predictions to its trial folder; returns the kept trial's, with the study's account.
+
+    ``wait=False``: help with the study of a run another process reports, returning when no trial is left to start.
+    """
+    from promptlearn.experiment import optuna_search
+
+    config = grouped(spec.config, output)
+
+    def objective(params: dict, report: optuna_search.Report, folder: Path) -> dict:
+        candidate = with_candidate(config, study_candidate(config, params), spec.run_id)
+        run, metrics = api.fit(
+            candidate, data, output / "runs" / spec.run_id, lambda e, _: report(e["step"], e["accuracy"])
+        )
+        np.savez_compressed(folder / PREDICTIONS, **_predict(spec, run, data, cache))
+        write_json_atomic(folder / TRIAL, _trained(run, metrics) | {"labels": run.pvp.labels})
+        return metrics["dev"]
+
+    folder = output / optuna_search.STUDIES / f"{spec.run_id}__{fingerprint(spec)}"
+    trials = optuna_search.run_study(folder, spec.study, spec.seed, objective, wait)
+    if not wait:
+        return {}, {}
+    account = optuna_search.study_report(trials, folder, output)
+    kept = output / account["study"]["folder"]
+    with np.load(kept / PREDICTIONS) as stored:
+        predictions = dict(stored)
+    return json.loads((kept / TRIAL).read_text(encoding="utf-8")) | account, predictions
+
+
+def _help_study(spec: RunSpec, output: Path, cache: TaskCache) -> None:
+    """Train trials of the Optuna search of a run another process holds, if any are left to start."""
+    try:
+        _study(spec, cache.data(spec), cache, output, wait=False)
+    except Exception as err:  # the run's own process records what fails; this one goes on with the grid
+        logger.warning("%s: a trial failed: %s: %s", spec.run_id, type(err).__name__, err)
 
 
 def _predict(spec: RunSpec, run: api.Prompted, data: TaskData, cache: TaskCache, dev: bool = True) -> dict:
@@ -458,6 +510,8 @@ def fingerprint(spec: RunSpec) -> str:
     identity = [spec.config.to_dict(), spec.candidates, spec.test_limit] + ([spec.patterns] if spec.patterns else [])
     if spec.combine != "best":  # (so runs from before the option keep their fingerprints)
         identity.append(spec.combine)
+    if spec.study is not None:
+        identity.append(spec.study.to_dict())
     settings = json.dumps(identity, sort_keys=True, default=str)
     return hashlib.sha256(settings.encode()).hexdigest()[:16]
 

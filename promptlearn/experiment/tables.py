@@ -31,12 +31,17 @@ def pct(mean: float, std: float, runs: int) -> str:
 
 def chosen_settings(searched: list[dict]) -> tuple[list[int], dict[tuple[str, str, str], dict[int, str]]]:
     """The candidate each searched run kept (best on dev): the seeds, and per (mode, K, pattern) the
-    kept candidate of each seed as ``key=value, ...``."""
+    kept candidate of each seed as ``key=value, ...``; an Optuna search adds its trial, trials and pruned trials."""
     seeds = sorted({r["seed"] for r in searched})
     rows: dict[tuple[str, str, str], dict[int, str]] = {}
     for record in searched:
         best = kept_candidate(record)
-        chosen = ", ".join(f"{k}={v}" for k, v in best.items() if k != "dev")
+        study = record.get("study")
+        drawn = study is not None  # values an Optuna study drew: three significant digits say them
+        chosen = ", ".join(f"{k}={v:.3g}" if drawn and isinstance(v, float) else f"{k}={v}"
+                           for k, v in best.items() if k != "dev")  # fmt: skip
+        if drawn:
+            chosen += f" (trial {study['kept']} of {study['trials']}, {study['pruned']} pruned)"
         rows.setdefault((record["mode"], shot_label(record["shots"]), str(record["pattern_id"])), {})[
             record["seed"]
         ] = chosen

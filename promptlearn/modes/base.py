@@ -14,7 +14,8 @@ it adds (soft prompts, encoders, heads) move, save and train with the model. It 
   and ``uses_verbalizer = False``; without one, scores are label words at the masks. The scoring
   itself, like the loss, is the objective's (:func:`promptlearn.readout.scores.class_scores`), not the mode's;
 - what a run folder stores (:meth:`artifact_state`: the trained tensors by default; :meth:`save_files`
-  may add files of its own) and what ``export --merge`` writes (:meth:`merged_backbone`).
+  may add files of its own), what ``export --merge`` writes (:meth:`merged_backbone`) and what layers an
+  ONNX export must make plain first (:meth:`traceable`).
 
 No file outside ``modes/<name>.py`` tests a mode's name: the trainer only calls these hooks.
 """
@@ -224,3 +225,7 @@ class Mode(nn.Module):
                 f"Mode {self.name!r} trains parameters outside the masked LM; it cannot be exported as a plain model"
             )
         return model.backbone
+
+    def traceable(self, model: MaskedLM) -> None:
+        """Replace layers whose kernels a graph exporter cannot trace by plain ones computing the same numbers,
+        in place, on a model loaded for export only (``export --format onnx``). None by default."""

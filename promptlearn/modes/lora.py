@@ -170,6 +170,14 @@ class LoraMode(ReadoutChoice):
             raise PromptlearnError("lora: a quantized (QLoRA) run cannot be merged into a full-precision model")
         return self.peft_model.merge_and_unload()
 
+    def traceable(self, model) -> None:
+        """A quantized run's 4-bit layers become float32 ones holding the weights it computes with: one ONNX graph
+        of plain matrix products, the LoRA update beside each (peft would merge it into the weight re-quantized)."""
+        if self.options.quantize == "nf4":
+            from promptlearn.backbone.quantize import dequantize_nf4
+
+            dequantize_nf4(model.backbone)
+
 
 @dataclass
 class QLoraOptions(LoraOptions):

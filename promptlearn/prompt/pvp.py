@@ -13,14 +13,17 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from itertools import chain
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from promptlearn.data.examples import Example, TaskData
 from promptlearn.errors import PromptlearnError
 from promptlearn.prompt.pattern import Literal, Mask, Pattern, Sep, Slot, Soft
 from promptlearn.prompt.verbalizer import Verbalizer
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -153,10 +156,12 @@ class PVP:
                 f"(--max-length {self.max_length} lets it): use --max-length {self.max_positions} or less."
             )
 
-    def collate(self, batch: list[Encoded]) -> dict[str, torch.Tensor]:
-        """Pad ``batch`` to its longest member (dynamic padding); tensors are (B, T) / (B,) / (B, S).
+    def pad(self, batch: list[Encoded]) -> dict[str, np.ndarray]:
+        """Pad ``batch`` to its longest member (dynamic padding): int64 arrays ``input_ids``,
+        ``attention_mask``, ``token_type_ids`` (B, T), ``mask_positions`` (B,) and, with soft tokens,
+        ``soft_positions`` (B, S). Numpy, so that the ONNX predictor feeds the same arrays without torch.
 
-        Built in numpy from the concatenated ids, one copy into each tensor: no per-row tensors.
+        Built from the concatenated ids, one copy into each array: no per-row arrays.
         """
         lengths = np.array([len(e.input_ids) for e in batch], dtype=np.int64)
         filled = np.arange(lengths.max()) < lengths[:, None]  # (B, T): row-major, so rows fill in order
@@ -168,16 +173,26 @@ class PVP:
             chain.from_iterable(e.token_type_ids for e in batch), np.int64, lengths.sum()
         )
         out = {
-            "input_ids": torch.from_numpy(input_ids),
-            "attention_mask": torch.from_numpy(filled.astype(np.int64)),
-            "token_type_ids": torch.from_numpy(token_type_ids),
-            "mask_positions": torch.tensor([e.mask_position for e in batch]),
-            "labels": torch.tensor([e.label for e in batch]),
+            "input_ids": input_ids,
+            "attention_mask": filled.astype(np.int64),
+            "token_type_ids": token_type_ids,
+            "mask_positions": np.array([e.mask_position for e in batch], dtype=np.int64),
         }
+        if self.pattern.soft_count:
+            out["soft_positions"] = np.array([e.soft_positions for e in batch], dtype=np.int64)
+        return out
+
+    def collate(self, batch: list[Encoded]) -> dict[str, torch.Tensor]:
+        """:meth:`pad`'s arrays as tensors, with ``labels`` (B,) and, when set, ``soft_targets`` (B, C).
+
+        torch is imported here, not with the module: encoding text needs no torch (the ONNX predictor).
+        """
+        import torch
+
+        out = {name: torch.from_numpy(array) for name, array in self.pad(batch).items()}
+        out["labels"] = torch.tensor([e.label for e in batch])
         if batch[0].soft_target is not None:
             out["soft_targets"] = torch.tensor([e.soft_target for e in batch], dtype=torch.float)
-        if self.pattern.soft_count:
-            out["soft_positions"] = torch.tensor([e.soft_positions for e in batch])
         return out
 
     def tokens(self, encoded: Encoded) -> list[str]:

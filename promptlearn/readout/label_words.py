@@ -62,6 +62,9 @@ class LabelWords(nn.Module):
 
     def per_label(self, word_scores: torch.Tensor) -> torch.Tensor:
         """Word scores (B, W) -> class scores (B, C): the mean over each label's words."""
+        if torch.onnx.is_in_onnx_export():  # index_add_ exports as a scatter that keeps one of repeated labels
+            share = nn.functional.one_hot(self.word_label, self.num_labels).to(word_scores.dtype)  # (W, C)
+            return word_scores @ (share / self.words_per_label.to(word_scores.dtype))
         summed = word_scores.new_zeros(word_scores.size(0), self.num_labels)
         summed.index_add_(1, self.word_label, word_scores)
         return summed / self.words_per_label.to(summed.dtype)

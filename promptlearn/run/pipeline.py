@@ -18,16 +18,20 @@ from promptlearn.run.feature import Fitting
 from promptlearn.run.folder import metrics_of, save_run
 from promptlearn.run.prompted import Prompted, build_model
 from promptlearn.training.objective import Objective
-from promptlearn.training.trainer import Trainer
+from promptlearn.training.trainer import OnEvaluate, Trainer
 
 #: the API's logger, as users see and filter its warnings (docs/errors.md quotes it)
 logger = logging.getLogger("promptlearn.api")
 
 
-def fit(config: RunConfig, data: TaskData, output: str | Path | None = None) -> tuple[Prompted, dict]:
+def fit(
+    config: RunConfig, data: TaskData, output: str | Path | None = None, on_evaluate: OnEvaluate | None = None
+) -> tuple[Prompted, dict]:
     """Sample the few-shot split of ``data``, build and train; returns the run and its dev/training metrics.
 
     ``output``: the run folder the caller will write the run to, if any (features may name things after it).
+    ``on_evaluate``: called after every evaluation too, after the features' own (an Optuna search's trial
+    reports to its study there, and may stop training by raising).
 
     The features' hooks run in their order (:class:`~promptlearn.run.feature.Feature`): e.g. the
     label-word search before the build, demonstrations drawn from this split's train, calibration of the
@@ -48,6 +52,8 @@ def fit(config: RunConfig, data: TaskData, output: str | Path | None = None) -> 
     run = Prompted(config=config, pvp=pvp, model=model, trainer=Trainer(model, pvp.collate, config, objective))
     for feature in features.FEATURES:
         feature.setup(run, fitting)
+    if on_evaluate is not None:
+        run.trainer.on_evaluate = _then(run.trainer.on_evaluate, on_evaluate)
     dev_encoded = run.pvp.encode(fitting.dev)
     result = run.trainer.fit(run.pvp.encode(fitting.train, soft_targets=targets), dev_encoded)
     for feature in features.FEATURES:
@@ -64,6 +70,17 @@ def fit(config: RunConfig, data: TaskData, output: str | Path | None = None) -> 
         "history": result.history,
     }
     return run, metrics
+
+
+def _then(first: OnEvaluate | None, second: OnEvaluate) -> OnEvaluate:
+    if first is None:
+        return second
+
+    def both(entry: dict, rates: dict[str, float]) -> None:
+        first(entry, rates)
+        second(entry, rates)
+
+    return both
 
 
 def few_shot_split(config: RunConfig, data: TaskData) -> tuple[list[Example], list[Example]]:

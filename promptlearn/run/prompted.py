@@ -9,7 +9,7 @@ import torch
 from accelerate.utils import set_seed
 
 from promptlearn.backbone.loading import load_backbone
-from promptlearn.data.examples import Example, TaskData
+from promptlearn.data.examples import Example, TaskData, prediction_record
 from promptlearn.errors import PromptlearnError
 from promptlearn.model.prompt_model import PromptModel
 from promptlearn.prompt.pvp import PVP, Encoded
@@ -54,20 +54,10 @@ class Prompted:
 
     def predict(self, examples: list[Example]) -> list[dict]:
         """One record per example: text, gold, predicted label and per-label probabilities."""
-        probs = self.predict_proba(examples)
         labels = self.pvp.labels
-        records = []
-        for ex, row in zip(examples, probs, strict=True):
-            record = {"text": ex.text_a}
-            if ex.text_b is not None:
-                record["text_b"] = ex.text_b
-            record |= {
-                "gold": ex.label,
-                "predicted": labels[int(row.argmax())],
-                "probabilities": {label: round(float(p), 6) for label, p in zip(labels, row, strict=True)},
-            }
-            records.append(record)
-        return records
+        return [
+            prediction_record(ex, labels, row) for ex, row in zip(examples, self.predict_proba(examples), strict=True)
+        ]
 
     def evaluate(self, examples: list[Example]) -> dict:
         """Accuracy and macro-F1 on labelled ``examples``."""

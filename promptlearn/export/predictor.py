@@ -1,0 +1,102 @@
+"""Predicting with an exported ONNX folder through onnxruntime alone: no torch is imported on this path.
+
+Text becomes ids through the run's own :class:`~promptlearn.prompt.pvp.PVP`, rebuilt from the manifest with
+the saved tokenizer (loaded as a plain ``tokenizers``-backed transformers tokenizer, which needs no torch),
+so the graph sees exactly the ids the run would; the records are those of ``predict`` on the run folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+from promptlearn.data.examples import Columns, Example, load_examples, parse_examples, prediction_record
+from promptlearn.errors import PromptlearnError
+from promptlearn.export.manifest import pattern_from_json, read_manifest
+from promptlearn.prompt.pvp import PVP
+from promptlearn.prompt.verbalizer import Verbalizer
+from promptlearn.run.options import with_columns
+
+#: examples per call of the graph; sorted by length first, so each batch pads little
+BATCH_SIZE = 32
+
+
+class OnnxPredictor:
+    """An exported folder, loaded: its manifest, PVP and onnxruntime session.
+
+    ``threads``: onnxruntime's intra-op threads (None: its default, every core).
+    """
+
+    def __init__(self, folder: str | Path, threads: int | None = None):
+        try:
+            import onnxruntime
+            from transformers import PreTrainedTokenizerFast
+        except ImportError as err:
+            raise PromptlearnError(
+                f"Predicting with an ONNX export needs onnxruntime ({err}): pip install 'promptlearn[onnx]'"
+            ) from err
+        self.folder = Path(folder)
+        self.manifest = read_manifest(self.folder)
+        manifest = self.manifest
+        tokenizer = PreTrainedTokenizerFast.from_pretrained(self.folder)
+        words = manifest["verbalizer"]
+        verbalizer = Verbalizer.from_dict(words) if words is not None else None
+        pattern = pattern_from_json(manifest["pattern"])
+        self.pvp = PVP(pattern, verbalizer, tokenizer, max_length=manifest["max_length"], labels=manifest["labels"])
+        self.pvp.max_positions = manifest["max_positions"]
+        options = onnxruntime.SessionOptions()
+        if threads is not None:
+            options.intra_op_num_threads = threads
+        self.session = onnxruntime.InferenceSession(
+            str(self.folder / manifest["graph"]), options, providers=["CPUExecutionProvider"]
+        )
+        self.inputs = [i.name for i in self.session.get_inputs()]
+
+    @property
+    def labels(self) -> list[str]:
+        return self.pvp.labels
+
+    def predict_proba(self, examples: list[Example], batch_size: int = BATCH_SIZE) -> np.ndarray:
+        """Class probabilities (N, C) float32, calibrated where the run was (the graph folds it in)."""
+        probs = np.zeros((len(examples), len(self.labels)), dtype=np.float32)
+        if not examples:
+            return probs
+        encoded = self.pvp.encode(examples)
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].input_ids))
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            arrays = self.pvp.pad([encoded[i] for i in chunk])
+            probs[chunk] = self.session.run(None, {name: arrays[name] for name in self.inputs})[0]
+        return probs
+
+    def predict(self, examples: list[Example]) -> list[dict]:
+        """One record per example, as ``predict`` writes them: text, gold, predicted label, probabilities."""
+        return [
+            prediction_record(ex, self.labels, row)
+            for ex, row in zip(examples, self.predict_proba(examples), strict=True)
+        ]
+
+
+def predict_exported(
+    folder: Path, input: Path | None, columns: dict, allow_other_base: bool, stdin: TextIO
+) -> list[dict]:
+    """``promptlearn predict --run FOLDER`` on an exported folder: records for ``input`` (a data file) or the JSON
+    lines on ``stdin``; ``columns``: the column fields given over the run's."""
+    if allow_other_base:
+        raise PromptlearnError(
+            f"{folder} is an ONNX export, which holds its whole model: --allow-other-base has nothing to load onto"
+        )
+    if input is not None and not input.is_file():
+        raise PromptlearnError(f"Input file {input} does not exist")
+    predictor = OnnxPredictor(folder)
+    names = with_columns(Columns(**predictor.manifest["columns"]), columns)
+    pairs = "text_b" in predictor.pvp.pattern.fields
+    if input is not None:
+        examples = load_examples(input, names, pairs)
+    else:
+        examples = parse_examples(stdin.read(), "stdin", names, pairs)
+    if not examples:
+        raise PromptlearnError("No input examples: pass --input FILE or JSON lines on stdin")
+    return predictor.predict(examples)
