@@ -25,7 +25,7 @@ from promptlearn.experiment.runner import RECORD
 from promptlearn.outputs import FEWSHOT, mark_output
 from tests.helpers.fewshot import comparable, experiment_values
 from tests.helpers.fixtures import free_port, missing
-from tests.helpers.ray_cluster import Cluster, count_fits, fit_log
+from tests.helpers.ray_cluster import AUTH_MODE, Cluster, count_fits, fit_log
 
 
 def _ray():
@@ -60,12 +60,18 @@ def cluster(tmp_path_factory):
     log = tmp_path_factory.mktemp("fits") / "fits.log"
     hold = log.with_name("hold")
     env = {"FIT_LOG": str(log), "HOLD_FILE": str(hold), "OMP_NUM_THREADS": "1"}
+    mode = os.environ.get(AUTH_MODE)
+    os.environ[AUTH_MODE] = "disabled"  # as the cluster's (tests.helpers.ray_cluster)
     try:
         ray.init(address=cluster.address, runtime_env={"worker_process_setup_hook": count_fits, "env_vars": env})
         yield cluster, log, hold
     finally:
         ray.shutdown()
         cluster.stop()
+        if mode is None:
+            os.environ.pop(AUTH_MODE)
+        else:
+            os.environ[AUTH_MODE] = mode
 
 
 def test_backend_ray_without_ray_installed_is_one_message(tiny_bert_dir, task_dir, tmp_path, monkeypatch):

@@ -20,6 +20,10 @@ from pathlib import Path
 
 from tests.helpers.fixtures import REPO, free_port
 
+#: Ray turns token authentication on when ~/.ray/auth_token exists (a local ``ray.init()`` writes one), and a
+#: driver and cluster that disagree cannot talk: the cluster and the tests' driver both set it off, explicitly
+AUTH_MODE = "RAY_AUTH_MODE"
+
 
 def count_fits() -> None:
     from promptlearn import api
@@ -56,7 +60,7 @@ class Cluster:
         self.port = free_port()
         self.temp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # Ray's socket paths must stay short
         env = os.environ | {"PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-                            "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}  # fmt: skip
+                            "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", AUTH_MODE: "disabled"}  # fmt: skip
         command = [
             shutil.which("ray") or "ray", "start", "--head", "--block", "--node-ip-address", "127.0.0.1",
             "--num-cpus", "2", "--num-gpus", "0", "--port", str(self.port), "--include-dashboard=false",
