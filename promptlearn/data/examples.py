@@ -79,6 +79,17 @@ def load_examples(path: str | Path, columns: Columns = Columns(), pairs: bool = 
     return _to_examples(read_rows(path), columns, str(path), labels="optional", pairs=pairs)
 
 
+def read_inputs(path: Path | None, stdin, columns: Columns = Columns(), pairs: bool = False) -> list[Example]:
+    """The examples ``predict`` reads: ``path``'s rows, else JSON lines on ``stdin``; none at all is an error."""
+    if path is not None:
+        examples = load_examples(path, columns, pairs)
+    else:
+        examples = parse_examples(stdin.read(), "stdin", columns, pairs)
+    if not examples:
+        raise PromptlearnError("No input examples: pass --input FILE or JSON lines on stdin")
+    return examples
+
+
 def parse_examples(text: str, origin: str, columns: Columns = Columns(), pairs: bool = False) -> list[Example]:
     """JSON lines (e.g. read from stdin) as examples, checked exactly as :func:`load_examples` checks a file."""
     records = json_lines(text, origin)

@@ -12,7 +12,7 @@ from typing import TextIO
 
 import numpy as np
 
-from promptlearn.data.examples import Columns, Example, load_examples, parse_examples, prediction_record
+from promptlearn.data.examples import Columns, Example, prediction_record, read_inputs
 from promptlearn.errors import PromptlearnError
 from promptlearn.export.manifest import pattern_from_json, read_manifest
 from promptlearn.prompt.pvp import PVP
@@ -93,10 +93,4 @@ def predict_exported(
     predictor = OnnxPredictor(folder)
     names = with_columns(Columns(**predictor.manifest["columns"]), columns)
     pairs = "text_b" in predictor.pvp.pattern.fields
-    if input is not None:
-        examples = load_examples(input, names, pairs)
-    else:
-        examples = parse_examples(stdin.read(), "stdin", names, pairs)
-    if not examples:
-        raise PromptlearnError("No input examples: pass --input FILE or JSON lines on stdin")
-    return predictor.predict(examples)
+    return predictor.predict(read_inputs(input, stdin, names, pairs))

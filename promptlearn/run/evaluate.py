@@ -90,16 +90,10 @@ def predict(run: Path, input: Path | None, columns: dict, allow_other_base: bool
     run's."""
     if input is not None and not input.is_file():
         raise PromptlearnError(f"Input file {input} does not exist")
-    from promptlearn.data.examples import load_examples, parse_examples
+    from promptlearn.data.examples import read_inputs
     from promptlearn.run.folder import load_run
 
     prompted = load_run(run, allow_other_base)
     names = with_columns(prompted.config.columns(), columns)
     pairs = "text_b" in prompted.pvp.pattern.fields
-    if input is not None:
-        examples = load_examples(input, names, pairs)
-    else:
-        examples = parse_examples(stdin.read(), "stdin", names, pairs)
-    if not examples:
-        raise PromptlearnError("No input examples: pass --input FILE or JSON lines on stdin")
-    return prompted.predict(examples)
+    return prompted.predict(read_inputs(input, stdin, names, pairs))
