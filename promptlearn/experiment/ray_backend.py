@@ -40,6 +40,7 @@ from promptlearn.experiment.runner import (
     collect_records,
     execute,
     failure,
+    help_study,
     identity,
     outcome,
     prepare,
@@ -125,6 +126,7 @@ def run_on_ray(experiment: Experiment, specs: list[RunSpec], options: GridOption
     write_text_atomic(output / DRIVER, token)
     gpus = options.gpus_per_run if ray.cluster_resources().get("GPU", 0) else 0
     task = ray.remote(run_task).options(num_cpus=options.cpus_per_run, num_gpus=gpus, max_retries=options.retries)
+    helper = ray.remote(help_task).options(num_cpus=options.cpus_per_run, num_gpus=gpus, max_retries=0)
     threads = experiment.cpu_threads or max(1, int(options.cpus_per_run))
     tries: dict[str, int] = {}
 
@@ -133,6 +135,14 @@ def run_on_ray(experiment: Experiment, specs: list[RunSpec], options: GridOption
         return task.remote(spec, str(output), threads, os.getcwd(), token)
 
     waiting = {submit(spec): spec for spec in specs}
+    # then a run's Optuna study is shared by the run's own task and up to trials - 1 helper tasks, as --workers
+    # processes share it; a helper that finds no trial left to start returns at once
+    helpers = [
+        helper.remote(spec, str(output), threads, os.getcwd(), token)
+        for spec in specs
+        if spec.study is not None
+        for _ in range(spec.study.trials - 1)
+    ]
     logger.info("%d runs submitted to Ray (%s CPUs and %s GPUs each)", len(specs), options.cpus_per_run, gpus)
     bar = tqdm(total=len(specs), desc="experiment", unit="run", disable=None)
     try:
@@ -152,9 +162,11 @@ def run_on_ray(experiment: Experiment, specs: list[RunSpec], options: GridOption
                 continue
             bar.update(1)
             logger.info("%s: %s", spec.run_id, outcome(record))
+        if helpers:  # each run waited for its study's trials, so none is left to train
+            ray.wait(helpers, num_returns=len(helpers))
     finally:
         bar.close()
-        for ref in waiting:  # Ctrl-C, or the driver failing: the cluster stops this grid's runs too
+        for ref in [*waiting, *helpers]:  # Ctrl-C, or the driver failing: the cluster stops this grid's runs too
             ray.cancel(ref, force=True)
         (output / DRIVER).unlink(missing_ok=True)
         if started_ray:
@@ -190,6 +202,21 @@ def run_task(spec: RunSpec, output: str, threads: int, cwd: str, token: str) -> 
     if shared:
         return {"record": record}
     return {"record": record, "files": _written(folder, spec, started)}
+
+
+def help_task(spec: RunSpec, output: str, threads: int, cwd: str, token: str) -> None:
+    """Train trials of ``spec``'s Optuna study beside the run's own task, on a node that sees the driver's
+    folder (the study's journal file and its lock live there); elsewhere there is nothing to share."""
+    import torch
+
+    global _cache
+    folder = Path(output)
+    if not ((folder / DRIVER).is_file() and (folder / DRIVER).read_text(encoding="utf-8") == token):
+        return
+    os.chdir(cwd)
+    torch.set_num_threads(threads)
+    _cache = _cache or TaskCache()
+    help_study(spec, folder, _cache)
 
 
 def _written(folder: Path, spec: RunSpec, since: float) -> dict[str, bytes]:

@@ -228,7 +228,7 @@ def _work(
         for spec in todo:
             with claim(output, spec.run_id) as mine:
                 if not mine and spec.study is not None:
-                    _help_study(spec, output, cache)
+                    help_study(spec, output, cache)
                 # another process holds it, or finished it since this one looked
                 if not mine or not _pending(spec, read_record(output, spec), seen[spec.run_id], retry_failed):
                     continue
@@ -389,7 +389,7 @@ def _study(spec: RunSpec, data: TaskData, cache: TaskCache, output: Path, wait: 
     return json.loads((kept / TRIAL).read_text(encoding="utf-8")) | account, predictions
 
 
-def _help_study(spec: RunSpec, output: Path, cache: TaskCache) -> None:
+def help_study(spec: RunSpec, output: Path, cache: TaskCache) -> None:
     """Train trials of the Optuna search of a run another process holds, if any are left to start."""
     try:
         _study(spec, cache.data(spec), cache, output, wait=False)

@@ -204,3 +204,23 @@ def test_a_killed_worker_s_run_is_retried_and_every_run_ends_once(cluster, tiny_
     assert comparable(records) == comparable(
         run_experiment(Experiment.from_dict(twelve_runs(tiny_bert_dir, task_dir, tmp_path / "local")))
     )
+
+
+@pytest.mark.slow
+def test_ray_tasks_share_a_runs_optuna_study(cluster, tiny_bert_dir, task_dir, tmp_path):
+    """The run's task and its helper tasks train the study's trials together on one journal file: exactly the
+    study's trials are trained, none twice, by more than one worker process, and the run keeps one of them."""
+    cluster, log, _ = cluster
+    values = experiment_values(tiny_bert_dir, task_dir, tmp_path / "out", modes=["pet"], seeds=[13], backend="ray")
+    values["tasks"][0]["patterns"] = values["tasks"][0]["patterns"][:1]
+    values["search"] = {"backend": "optuna", "trials": 4, "space": {"learning_rate": {"log_uniform": [1e-5, 1e-3]}}}
+    config = tmp_path / "exp.yaml"
+    config.write_text(yaml.safe_dump(values))
+    before = len(fit_log(log))
+    result = CliRunner().invoke(app, ["fewshot", "--config", str(config), "--address", cluster.address])
+    assert result.exit_code == 0, result.output
+    fits = [(event, pid) for event, pid, _ in fit_log(log)[before:]]
+    assert [event for event, _ in fits].count("done") == 4 and [event for event, _ in fits].count("start") == 4
+    assert len({pid for _, pid in fits}) >= 2, f"one process trained every trial: {fits}"
+    (record,) = results(tmp_path / "out")
+    assert record["status"] == "ok" and record["study"]["trials"] == 4
