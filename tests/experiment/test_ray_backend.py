@@ -208,19 +208,34 @@ def test_a_killed_worker_s_run_is_retried_and_every_run_ends_once(cluster, tiny_
 
 @pytest.mark.slow
 def test_ray_tasks_share_a_runs_optuna_study(cluster, tiny_bert_dir, task_dir, tmp_path):
-    """The run's task and its helper tasks train the study's trials together on one journal file: exactly the
-    study's trials are trained, none twice, by more than one worker process, and the run keeps one of them."""
-    cluster, log, _ = cluster
-    values = experiment_values(tiny_bert_dir, task_dir, tmp_path / "out", modes=["pet"], seeds=[13], backend="ray")
+    """The run's task and its helper tasks train the study's trials together on one journal file: the first
+    trial is held until a second worker process has started another (the study's own task trains one trial
+    at a time, so only a helper can), then exactly the study's trials are trained, none twice."""
+    cluster, log, hold = cluster
+    values = experiment_values(tiny_bert_dir, task_dir, tmp_path / "out", modes=["pet"], seeds=[13])
     values["tasks"][0]["patterns"] = values["tasks"][0]["patterns"][:1]
     values["search"] = {"backend": "optuna", "trials": 4, "space": {"learning_rate": {"log_uniform": [1e-5, 1e-3]}}}
-    config = tmp_path / "exp.yaml"
-    config.write_text(yaml.safe_dump(values))
+    (spec,) = Experiment.from_dict(values).runs()
     before = len(fit_log(log))
-    result = CliRunner().invoke(app, ["fewshot", "--config", str(config), "--address", cluster.address])
-    assert result.exit_code == 0, result.output
-    fits = [(event, pid) for event, pid, _ in fit_log(log)[before:]]
-    assert [event for event, _ in fits].count("done") == 4 and [event for event, _ in fits].count("start") == 4
-    assert len({pid for _, pid in fits}) >= 2, f"one process trained every trial: {fits}"
-    (record,) = results(tmp_path / "out")
+    hold.write_text(spec.run_id)  # every trial trains in the run's folder: each start waits while this holds
+    pids = []
+
+    def release_once_two_processes_train():
+        deadline = time.time() + 240
+        while time.time() < deadline and len(pids) < 2:
+            pids[:] = sorted({pid for event, pid, _ in fit_log(log)[before:] if event == "start"})
+            time.sleep(0.2)
+        hold.unlink()
+
+    releaser = threading.Thread(target=release_once_two_processes_train)
+    releaser.start()
+    try:
+        (record,) = run_experiment_on_ray(
+            Experiment.from_dict(values), GridOptions(backend="ray", address=cluster.address)
+        )
+    finally:
+        releaser.join()
+    assert len(pids) >= 2, "no second worker process took a trial of the study"
+    fits = fit_log(log)[before:]
+    assert [event for event, _, _ in fits].count("start") == 4 and [event for event, _, _ in fits].count("done") == 4
     assert record["status"] == "ok" and record["study"]["trials"] == 4
