@@ -186,6 +186,27 @@ def run_task(spec: RunSpec, output: str, threads: int, cwd: str, token: str) -> 
     Relative paths in the experiment are the driver's, so the run works in the driver's working
     directory (made on a node that lacks it, for the folder it writes and ships back).
     """
+    folder = Path(output)
+    cache = _worker(cwd, threads)
+    shared = _sees_driver(folder, token)
+    started = time.time()
+    record = execute(spec, folder, cache)
+    if shared:
+        return {"record": record}
+    return {"record": record, "files": _written(folder, spec, started)}
+
+
+def help_task(spec: RunSpec, output: str, threads: int, cwd: str, token: str) -> None:
+    """Train trials of ``spec``'s Optuna study beside the run's own task, on a node that sees the driver's
+    folder (the study's journal file and its lock live there); elsewhere there is nothing to share."""
+    folder = Path(output)
+    if _sees_driver(folder, token):
+        help_study(spec, folder, _worker(cwd, threads))
+
+
+def _worker(cwd: str, threads: int) -> TaskCache:
+    """Set this Ray worker up for a task: the driver's working directory (made where the node lacks it), its
+    thread count, the GPU Ray shows it; returns the worker's task cache, kept between its tasks."""
     import torch
 
     global _cache
@@ -195,28 +216,12 @@ def run_task(spec: RunSpec, output: str, threads: int, cwd: str, token: str) -> 
     if torch.cuda.is_available():  # Ray shows the task only the GPU it holds
         torch.cuda.set_device(0)
     _cache = _cache or TaskCache()
-    folder = Path(output)
-    shared = (folder / DRIVER).is_file() and (folder / DRIVER).read_text(encoding="utf-8") == token
-    started = time.time()
-    record = execute(spec, folder, _cache)
-    if shared:
-        return {"record": record}
-    return {"record": record, "files": _written(folder, spec, started)}
+    return _cache
 
 
-def help_task(spec: RunSpec, output: str, threads: int, cwd: str, token: str) -> None:
-    """Train trials of ``spec``'s Optuna study beside the run's own task, on a node that sees the driver's
-    folder (the study's journal file and its lock live there); elsewhere there is nothing to share."""
-    import torch
-
-    global _cache
-    folder = Path(output)
-    if not ((folder / DRIVER).is_file() and (folder / DRIVER).read_text(encoding="utf-8") == token):
-        return
-    os.chdir(cwd)
-    torch.set_num_threads(threads)
-    _cache = _cache or TaskCache()
-    help_study(spec, folder, _cache)
+def _sees_driver(folder: Path, token: str) -> bool:
+    """Whether this node sees the driver's output folder (the driver wrote ``token`` there)."""
+    return (folder / DRIVER).is_file() and (folder / DRIVER).read_text(encoding="utf-8") == token
 
 
 def _written(folder: Path, spec: RunSpec, since: float) -> dict[str, bytes]:
