@@ -29,9 +29,22 @@ _EXPORTS = {
 __all__ = [*_EXPORTS, "api"]
 
 
+def lazy_names(package: str, homes: dict[str, str]):
+    """A module ``__getattr__`` for ``package`` that imports each name of ``homes`` (name -> the module defining
+    it) on first use, so that importing the package, or one of its modules, loads nothing else."""
+
+    def __getattr__(name: str):
+        if name in homes:
+            return getattr(importlib.import_module(homes[name]), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return __getattr__
+
+
+_names = lazy_names(__name__, _EXPORTS)
+
+
 def __getattr__(name: str):
     if name == "api":
         return importlib.import_module("promptlearn.api")
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'promptlearn' has no attribute {name!r}")
+    return _names(name)

@@ -9,7 +9,7 @@ The names load on first use, so that reading :class:`BenchConfig` (the command's
 
 from __future__ import annotations
 
-import importlib
+from promptlearn import lazy_names
 
 _EXPORTS = {
     "BenchConfig": "promptlearn.bench.config",
@@ -22,7 +22,4 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'promptlearn.bench' has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _EXPORTS)

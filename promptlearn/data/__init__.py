@@ -6,16 +6,21 @@ The names ``promptlearn.data`` held before the package split stay importable fro
 
 from __future__ import annotations
 
-import importlib
+from promptlearn import lazy_names
 
 _MOVED = {
-    "Example": "examples", "Columns": "examples", "TaskData": "examples", "SPLITS": "examples",
-    "load_task_data": "examples", "load_examples": "examples", "parse_examples": "examples",
-    "few_shot": "sampling", "unused_sample": "sampling", "DEV_SPLITS": "sampling", "DEFAULT_DEV_SPLIT": "sampling",
-}  # fmt: skip
+    "Example": "promptlearn.data.examples",
+    "Columns": "promptlearn.data.examples",
+    "TaskData": "promptlearn.data.examples",
+    "SPLITS": "promptlearn.data.examples",
+    "load_task_data": "promptlearn.data.examples",
+    "load_examples": "promptlearn.data.examples",
+    "parse_examples": "promptlearn.data.examples",
+    "few_shot": "promptlearn.data.sampling",
+    "unused_sample": "promptlearn.data.sampling",
+    "DEV_SPLITS": "promptlearn.data.sampling",
+    "DEFAULT_DEV_SPLIT": "promptlearn.data.sampling",
+}
 
 
-def __getattr__(name: str):
-    if name in _MOVED:
-        return getattr(importlib.import_module(f"{__name__}.{_MOVED[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _MOVED)

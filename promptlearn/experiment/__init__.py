@@ -9,17 +9,18 @@ reads :mod:`.grid` without loading torch.
 
 from __future__ import annotations
 
-import importlib
+from promptlearn import lazy_names
 
 _EXPORTS = {
-    "ALL_SHOTS": "config", "ZERO_SHOT": "config", "Experiment": "config", "RunSpec": "config",
-    "write_report": "report", "run_experiment": "runner",
-}  # fmt: skip
+    "ALL_SHOTS": "promptlearn.experiment.config",
+    "ZERO_SHOT": "promptlearn.experiment.config",
+    "Experiment": "promptlearn.experiment.config",
+    "RunSpec": "promptlearn.experiment.config",
+    "write_report": "promptlearn.experiment.report",
+    "run_experiment": "promptlearn.experiment.runner",
+}
 
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _EXPORTS)

@@ -6,7 +6,7 @@ The names ``promptlearn.model`` held before the package split stay importable fr
 
 from __future__ import annotations
 
-import importlib
+from promptlearn import lazy_names
 
 _MOVED = {
     "PromptModel": "promptlearn.model.prompt_model",
@@ -15,7 +15,4 @@ _MOVED = {
 }
 
 
-def __getattr__(name: str):
-    if name in _MOVED:
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _MOVED)
