@@ -83,6 +83,7 @@ def test_decodings_that_are_not_one_graph_are_refused(tiny_bert_dir, tiny_task_d
     assert not (tmp_path / "onnx").exists()
 
 
+@pytest.mark.slow
 def test_predict_on_an_export_never_imports_torch(tiny_bert_dir, tiny_task_dir, tmp_path):
     """`promptlearn predict --run EXPORT` in a fresh process: the records equal the run's, and torch never loads."""
     api.train(tiny_config(tiny_bert_dir, tiny_task_dir, "soft_prompt"), tmp_path / "run")
@@ -132,6 +133,7 @@ def bert_tiny_run(bert_tiny_dir, data, folder, **changes):
     return folder
 
 
+@pytest.mark.slow
 def test_bert_tiny_export_equals_the_run_and_encodes_alike(bert_tiny_dir, shared_data_dir, tmp_path):
     """On the real model: the saved tokenizer, reloaded without torch, encodes SST-2's test set into the run's
     very ids; and the graph's probabilities are the run's."""
