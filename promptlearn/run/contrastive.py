@@ -10,6 +10,7 @@ noise alone tell the views apart (as SimCSE). Every view also gets dropout noise
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from typing import TYPE_CHECKING, ClassVar
 
@@ -87,9 +88,12 @@ class Views:
     def __init__(self, run: Run, train: list[Example], kinds: set[str]):
         self.pvp, self.train = run.pvp, train
         self.rows = {_key(e): i for i, e in enumerate(run.pvp.encode(train))}
-        self.pvps = view_patterns(run.config, run.pvp, run.model) if "patterns" in kinds else [run.pvp]
-        for view in self.pvps:
-            view.demonstrations = run.pvp.demonstrations
+        self.pvps = [run.pvp]
+        if "patterns" in kinds:
+            self.pvps = view_patterns(run.config, run.pvp, run.model)
+            demonstrations = run.pvp.demonstrations
+            for view in self.pvps:  # a copy each: it renders demonstrations in the view's pattern, as LM-BFF does
+                view.demonstrations = None if demonstrations is None else dataclasses.replace(demonstrations)
         self.draws = run.config.demonstration_sets if "demonstrations" in kinds else 1
         self.encoded: dict[tuple[int, int], list[Encoded]] = {}
         self.random = random.Random(f"contrastive/{run.config.seed}")

@@ -54,6 +54,25 @@ def test_demonstration_views_draw_other_demonstration_sets(tiny_bert_dir, tiny_t
         assert tuple(row[:width]) in allowed[index % len(train)]
 
 
+def test_pattern_and_demonstration_views_render_demonstrations_in_the_views_pattern(tiny_bert_dir, tiny_task_dir):
+    data = load_task_data(str(tiny_task_dir))
+    config = tiny_config(tiny_bert_dir, tiny_task_dir, "pet", task="sst2", demonstrations=True, demonstration_sets=2,
+                         max_length=24, demonstration_length=16, contrastive_weight=1.0,
+                         contrastive_views="patterns,demonstrations")  # fmt: skip
+    run, _ = api.fit(config, data)
+    train = data.split("train")
+    allowed = [set() for _ in train]
+    for preset in task_patterns("sst2"):  # each pattern's own run: its demonstrations filled in its pattern
+        alone, _ = api.fit(config.replace(pattern=preset.pattern, contrastive_weight=0.0, max_steps=1), data)
+        for draw in range(2):
+            for index, encoded in enumerate(alone.pvp.encode(train, draw=draw)):
+                allowed[index].add(tuple(encoded.input_ids))
+    views = run.trainer.collate(run.pvp.encode(train))[VIEWS]
+    for index, row in enumerate(views["input_ids"].tolist()):
+        width = views["attention_mask"][index].sum().item()
+        assert tuple(row[:width]) in allowed[index % len(train)]
+
+
 def cloze_cases():
     """Every mode at its defaults, with what --contrastive-weight does to it: trains, or the refusal's words."""
     refused = {"head": "reads none", "finetune": "reads none", "mlm_head": "trains nothing they depend on"}
