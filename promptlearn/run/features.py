@@ -10,7 +10,17 @@ option and serves two features; it has no hook.
 
 from __future__ import annotations
 
-from promptlearn.run import aux_mlm, calibration, demonstrations, label_search, soft_labels, task_shape, tracking
+from promptlearn.run import (
+    adapet,
+    aux_mlm,
+    calibration,
+    contrastive,
+    demonstrations,
+    label_search,
+    soft_labels,
+    task_shape,
+    tracking,
+)
 from promptlearn.run.feature import Feature
 
 FEATURES: list[Feature] = [
@@ -21,4 +31,6 @@ FEATURES: list[Feature] = [
     label_search.FEATURE,
     tracking.FEATURE,
     task_shape.FEATURE,
+    contrastive.FEATURE,
+    adapet.FEATURE,
 ]
