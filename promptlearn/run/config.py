@@ -15,11 +15,7 @@ from promptlearn.data.sampling import DEFAULT_DEV_SPLIT, DEV_SPLITS
 from promptlearn.errors import PromptlearnError
 from promptlearn.hub import is_local_path
 from promptlearn.run import features
-<<<<<<< HEAD
-from promptlearn.run.feature import PATH, UNSAVED, UNSAVED_DEFAULT, option
-=======
 from promptlearn.run.feature import OMITTED_AT_DEFAULT, PATH, UNSAVED, option
->>>>>>> i-supcon
 
 DEFAULT_MAX_STEPS = 250
 #: numpy seeds its generators with unsigned 32-bit integers
@@ -275,11 +271,7 @@ class RunConfig:
         unsaved |= {
             item.name
             for item in dataclasses.fields(self)
-<<<<<<< HEAD
-            if UNSAVED_DEFAULT in item.metadata and getattr(self, item.name) == item.default
-=======
             if OMITTED_AT_DEFAULT in item.metadata and getattr(self, item.name) == item.default
->>>>>>> i-supcon
         }
         return {name: value for name, value in dataclasses.asdict(self).items() if name not in unsaved}
 

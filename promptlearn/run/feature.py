@@ -47,20 +47,6 @@ UNSAVED = "unsaved"
 OMITTED_AT_DEFAULT = "omitted_at_default"
 
 
-<<<<<<< HEAD
-#: field metadata key of an option ``config.json`` holds only when it differs from its default: an option added
-#: after runs were recorded, whose default keeps their folders (and a grid run's fingerprint) as they were
-UNSAVED_DEFAULT = "unsaved_default"
-
-
-def option(default, help: str, path: bool = False, saved: bool | str = True):
-    """A RunConfig field that is also a ``promptlearn train`` option: its flag is
-    :func:`~promptlearn.run.config.flag` of its name. ``path``: its value names a local file or folder;
-    ``saved=False``: it is left out of :meth:`~promptlearn.run.config.RunConfig.to_dict` (see :data:`UNSAVED`);
-    ``saved="unless default"``: it is left out while it holds its default (see :data:`UNSAVED_DEFAULT`)."""
-    kept = {} if saved is True else {UNSAVED_DEFAULT: True} if saved == "unless default" else {UNSAVED: True}
-    metadata = {"help": help} | ({PATH: ""} if path else {}) | kept
-=======
 def option(default, help: str, path: bool = False, saved: bool = True, omitted_at_default: bool = False):
     """A RunConfig field that is also a ``promptlearn train`` option: its flag is
     :func:`~promptlearn.run.config.flag` of its name. ``path``: its value names a local file or folder;
@@ -68,7 +54,6 @@ def option(default, help: str, path: bool = False, saved: bool = True, omitted_a
     ``omitted_at_default``: left out only while it holds ``default`` (see :data:`OMITTED_AT_DEFAULT`)."""
     metadata = {"help": help} | ({PATH: ""} if path else {}) | ({} if saved else {UNSAVED: True})
     metadata |= {OMITTED_AT_DEFAULT: True} if omitted_at_default else {}
->>>>>>> i-supcon
     return field(default=default, metadata=metadata)
 
 

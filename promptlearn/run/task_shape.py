@@ -20,12 +20,12 @@ from promptlearn.tasks.base import DEFAULT_SHAPE
 TASK_TYPE = option(
     None,
     f"The task shape: {', '.join(SHAPES)}; default: found in the data (a list of labels per row is multi-label).",
-    saved="unless default",
+    omitted_at_default=True,
 )
 LABEL_DELIMITER = option(
     None,
     "Multi-label data in one string column: the delimiter between an example's labels (e.g. ',').",
-    saved="unless default",
+    omitted_at_default=True,
 )
 
 
