@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from promptlearn.errors import PromptlearnError
 from promptlearn.run.feature import Feature, Fitting, RunSettings, option
+from promptlearn.tasks.base import DEFAULT_SHAPE
 
 if TYPE_CHECKING:
     from promptlearn.model.prompt_model import PromptModel
@@ -95,6 +96,11 @@ class AdapetObjective(Feature):
     def objective(self, fitting: Fitting, pvp: PVP, model: PromptModel) -> dict:
         if fitting.config.objective != "adapet":
             return {}
+        if pvp.shape.name != DEFAULT_SHAPE:
+            raise PromptlearnError(
+                "--objective adapet scores one right label word per example against the others; this run's task "
+                f"type is {pvp.shape.name}. Leave --objective out."
+            )
         return {"task_loss": adapet_loss(fitting.config, pvp, model)}
 
 

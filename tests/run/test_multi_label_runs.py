@@ -64,3 +64,16 @@ def test_features_without_a_multi_label_meaning_are_refused(tiny_bert_dir, tiny_
         "--verbalizer", "sports=sports,world=world,business=unbelievable", "--output", "x",
     )  # fmt: skip
     assert result.exit_code == 2 and "Multi-label runs need single-token label words" in result.output
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"objective": "adapet"}, "--objective adapet scores one right label word per example"),
+        ({"contrastive_weight": 0.5, "contrastive_views": "dropout"}, "--contrastive-weight pulls together"),
+    ],
+)
+def test_single_label_objective_terms_refuse_a_multi_label_run(changes, message, tiny_bert_dir, tiny_multi_label_dir):
+    config = tiny_config(tiny_bert_dir, tiny_multi_label_dir, "pet", verbalizer=TINY_MULTI_LABEL_WORDS, **changes)
+    with pytest.raises(PromptlearnError, match=message):
+        api.train(config)
