@@ -34,8 +34,8 @@ GRID_FIELDS = {"model", "data", "pattern", "verbalizer", "labels", "task", "patt
 COLUMN_FIELDS = {"text_column", "text_b_column", "label_column"}
 TRAIN_FIELDS = {f.name for f in dataclasses.fields(RunConfig)} - GRID_FIELDS - COLUMN_FIELDS - {"dev_split"}
 SEARCHABLE = ("learning_rate", "batch_size", "max_steps", "weight_decay", "warmup_ratio")
-#: training length: a more specific level (mode_settings, search) setting one of these replaces both
-LENGTH_FIELDS = ("max_steps", "epochs")
+#: training length: a more specific level (mode_settings, search) setting one of these replaces the others
+LENGTH_FIELDS = ("max_steps", "epochs", "steps")
 
 EXPERIMENT_KEYS = {
     "model", "tasks", "data_root", "output", "report", "modes", "shots", "seeds", "dev_split",
@@ -411,7 +411,7 @@ def _train_settings(settings: dict, origin: str) -> dict:
     if grid_set:
         raise PromptlearnError(f"{origin}: {grid_set} are set by the grid (top-level or per-task keys), not here")
     _check_keys(settings, TRAIN_FIELDS, origin)
-    if all(settings.get(key) is not None for key in LENGTH_FIELDS):
+    if all(settings.get(key) is not None for key in ("max_steps", "epochs")):
         raise PromptlearnError(f"{origin}: give max_steps or epochs, not both")
     return dict(settings)
 

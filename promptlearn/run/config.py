@@ -15,7 +15,7 @@ from promptlearn.data.sampling import DEFAULT_DEV_SPLIT, DEV_SPLITS
 from promptlearn.errors import PromptlearnError
 from promptlearn.hub import is_local_path
 from promptlearn.run import features
-from promptlearn.run.feature import PATH, UNSAVED, option
+from promptlearn.run.feature import PATH, SPARSE, UNSAVED, option
 
 DEFAULT_MAX_STEPS = 250
 #: numpy seeds its generators with unsigned 32-bit integers
@@ -260,8 +260,14 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         """The settings ``config.json`` saves: every field but the options marked unsaved (where the run is
-        reported, see :data:`~promptlearn.run.feature.UNSAVED`)."""
+        reported, see :data:`~promptlearn.run.feature.UNSAVED`), and the sparse ones left at their default
+        (:data:`~promptlearn.run.feature.SPARSE`)."""
         unsaved = {item.name for item in dataclasses.fields(self) if UNSAVED in item.metadata}
+        unsaved |= {
+            item.name
+            for item in dataclasses.fields(self)
+            if SPARSE in item.metadata and getattr(self, item.name) == item.default
+        }
         return {name: value for name, value in dataclasses.asdict(self).items() if name not in unsaved}
 
     def replace(self, **changes) -> RunConfig:

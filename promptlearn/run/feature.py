@@ -41,13 +41,18 @@ PATH = "path"
 #: field metadata key of an option left out of ``config.json`` (and of a grid run's fingerprint): it says where a
 #: run is reported, not what it computes, so re-running the file elsewhere needs none of it
 UNSAVED = "unsaved"
+#: field metadata key of an option written to ``config.json`` only when it differs from its default: runs that
+#: leave it alone keep their ``config.json`` byte for byte (options added after run folders were pinned)
+SPARSE = "sparse"
 
 
-def option(default, help: str, path: bool = False, saved: bool = True):
+def option(default, help: str, path: bool = False, saved: bool = True, sparse: bool = False):
     """A RunConfig field that is also a ``promptlearn train`` option: its flag is
     :func:`~promptlearn.run.config.flag` of its name. ``path``: its value names a local file or folder;
-    ``saved=False``: it is left out of :meth:`~promptlearn.run.config.RunConfig.to_dict` (see :data:`UNSAVED`)."""
+    ``saved=False``: it is left out of :meth:`~promptlearn.run.config.RunConfig.to_dict` (see :data:`UNSAVED`);
+    ``sparse``: saved only when it differs from ``default`` (see :data:`SPARSE`)."""
     metadata = {"help": help} | ({PATH: ""} if path else {}) | ({} if saved else {UNSAVED: True})
+    metadata |= {SPARSE: True} if sparse else {}
     return field(default=default, metadata=metadata)
 
 
