@@ -40,7 +40,7 @@ LENGTH_FIELDS = ("max_steps", "epochs", "steps")
 EXPERIMENT_KEYS = {
     "model", "tasks", "data_root", "output", "report", "modes", "shots", "seeds", "dev_split",
     "train_patterns", "max_test_examples", "cpu_threads", "train", "mode_settings", "search", "search_combine",
-    "ensembles",
+    "ensembles", "search_extend", "ensemble_filter",
 }  # fmt: skip
 TASK_KEYS = {"name", "data", "patterns", "verbalizer", "shots", "dev_split"} | COLUMN_FIELDS
 #: task and ensemble names become file names (run folders, locks, plots): no path separators, no leading dot
@@ -83,6 +83,8 @@ class RunSpec:
     combine: str = "best"
     #: an Optuna search instead of ``candidates`` (which is then ``[{}]``): see :mod:`~.optuna_search`
     study: OptunaSearch | None = None
+    #: how many values the search may add beyond the grid's edges (:mod:`promptlearn.run.moving_grid`)
+    extend: int = 0
 
     @property
     def zero_shot(self) -> bool:
@@ -120,6 +122,10 @@ class Experiment:
     #: name -> modes: per task x K x seed, the mean class probabilities of all those modes' runs (every pattern)
     ensembles: dict[str, list[str]] = field(default_factory=dict)
     source: dict = field(default_factory=dict)
+    #: values a grid search may add beyond its edges, per run (0: the grid stays as given; see ``moving_grid``)
+    search_extend: int = 0
+    #: named ensembles leave out members no better than chance or the majority class on dev (``run/ensemble.py``)
+    ensemble_filter: bool = False
     #: how the grid runs (``backend: ray``, ...): :class:`GridOptions` fields set in the file; flags replace them
     grid: dict = field(default_factory=dict)
 
@@ -209,6 +215,8 @@ class Experiment:
             search_combine=_search_combine(values.get("search_combine", "best"), origin),
             ensembles=_ensembles(values.get("ensembles") or {}, modes, f"{origin}: ensembles"),
             source=dict(values),
+            search_extend=_count(values.get("search_extend", 0), "search_extend", origin),
+            ensemble_filter=_flag(values.get("ensemble_filter", False), "ensemble_filter", origin),
             grid=_grid(values, origin),
         )
         try:
@@ -292,7 +300,8 @@ class Experiment:
             if study is not None:
                 _check_study(study, config, mode, where)
             specs.append(RunSpec(task.name, mode, pid, shots, seed, config, candidates, self.max_test_examples,
-                                 combine="best" if study else self.search_combine, study=study))  # fmt: skip
+                                 combine="best" if study else self.search_combine, study=study,
+                                 extend=0 if study or len(candidates) < 2 else self.search_extend))  # fmt: skip
         return specs
 
 
@@ -367,6 +376,18 @@ def _grid(values: dict, origin: str) -> dict:
     except (PromptlearnError, TypeError) as err:
         raise PromptlearnError(f"{origin}: {err}") from err
     return grid
+
+
+def _count(value, key: str, origin: str) -> int:
+    if not _integer(value) or value < 0:
+        raise PromptlearnError(f"{origin}: {key} must be a whole number >= 0, got {value!r}")
+    return value
+
+
+def _flag(value, key: str, origin: str) -> bool:
+    if not isinstance(value, bool):
+        raise PromptlearnError(f"{origin}: {key} must be true or false, got {value!r}")
+    return value
 
 
 def _integer(value) -> bool:
