@@ -442,7 +442,8 @@ def _search(
         if best is None or score > best[0]:
             best = (score, run, metrics, candidate)
         if candidate is candidates[-1] and len(candidates) < len(spec.candidates) + spec.extend:
-            beyond = next_candidate(candidates, best[3])  # the grid moves past an edge the best sits at
+            # the grid moves past an edge the best sits at
+            beyond = next_candidate(candidates, best[3], [dev_score(trial["dev"]) for trial in trials])
             if beyond is not None:
                 candidates.append(beyond)
     _, run, metrics, _ = best

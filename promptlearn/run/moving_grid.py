@@ -18,23 +18,34 @@ import math
 EXTENDABLE = ("learning_rate", "max_steps")
 
 
-def next_candidate(tried: list[dict], kept: dict) -> dict | None:
+def next_candidate(tried: list[dict], kept: dict, scores: list | None = None) -> dict | None:
     """The candidate one log-scale step beyond the range of ``tried`` along the first key of :data:`EXTENDABLE`
     at whose edge ``kept`` sits, or None when ``kept`` is inside every range (or no key can be extended).
 
-    ``tried``: every candidate trained so far (key -> value); ``kept``: the one the search keeps.
+    ``tried``: every candidate trained so far (key -> value); ``kept``: the one the search keeps; ``scores``: each
+    tried candidate's dev score, when known. With scores, the range grows only where ``kept`` beats the next value
+    inward: a tie on a small dev set (every candidate at 50 %) says nothing about what lies beyond the edge.
     """
     for key in EXTENDABLE:
         values = sorted({candidate[key] for candidate in tried if key in candidate})
         if key not in kept or len(values) < 2 or values[0] <= 0:
             continue
         if kept[key] == values[-1]:
-            value = values[-1] * values[-1] / values[-2]
+            value, inward = values[-1] * values[-1] / values[-2], values[-2]
         elif kept[key] == values[0]:
-            value = values[0] * values[0] / values[1]
+            value, inward = values[0] * values[0] / values[1], values[1]
         else:
+            continue
+        if scores is not None and not _beats(kept, key, inward, tried, scores):
             continue
         value = max(1, round(value)) if isinstance(kept[key], int) else float(f"{value:.3g}")
         if value not in values and math.isfinite(value):
             return kept | {key: value}
     return None
+
+
+def _beats(kept: dict, key: str, inward, tried: list[dict], scores: list) -> bool:
+    """Whether ``kept`` scores above the candidate that differs from it only in ``key``, set to ``inward``."""
+    kept_score = scores[tried.index(kept)]
+    neighbour = kept | {key: inward}
+    return neighbour not in tried or kept_score > scores[tried.index(neighbour)]

@@ -188,7 +188,7 @@ def _train_member(
         if best is None or score > best[0]:
             best = (score, run, metrics, candidate)
         if candidate is candidates[-1] and len(candidates) < len(member.learning_rates) + EXTEND:
-            beyond = next_candidate(candidates, best[3])
+            beyond = next_candidate(candidates, best[3], [(t["dev"]["accuracy"], t["dev"]["macro_f1"]) for t in trials])
             if beyond is not None:
                 candidates.append(beyond)
                 clock.plan(1)

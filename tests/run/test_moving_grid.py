@@ -48,3 +48,10 @@ def test_members_no_better_than_guessing_on_dev_are_left_out():
     assert kept_members([good, chance, worse], gold) == [True, False, False]
     # none above guessing: nothing to choose on, every member stays
     assert kept_members([chance, worse], gold) == [True, True]
+
+
+def test_with_scores_an_edge_that_only_ties_its_neighbour_does_not_move():
+    tried = [{"learning_rate": 1e-4}, {"learning_rate": 3e-4}]
+    # kept 1e-4 (first of a tie) sits at the bottom edge, but scores no better than 3e-4: nothing points outward
+    assert next_candidate(tried, tried[0], scores=[0.5, 0.5]) is None
+    assert next_candidate(tried, tried[1], scores=[0.5, 0.75]) == {"learning_rate": 9e-4}
