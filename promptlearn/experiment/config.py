@@ -42,7 +42,9 @@ EXPERIMENT_KEYS = {
     "train_patterns", "max_test_examples", "cpu_threads", "train", "mode_settings", "search", "search_combine",
     "ensembles", "search_extend", "ensemble_filter",
 }  # fmt: skip
-TASK_KEYS = {"name", "data", "patterns", "verbalizer", "shots", "dev_split"} | COLUMN_FIELDS
+TASK_KEYS = {"name", "data", "patterns", "verbalizer", "shots", "dev_split", "recipe"} | COLUMN_FIELDS
+#: the pseudo-mode of a task's ``recipe: auto`` runs (one recipe folder per K and seed, :mod:`promptlearn.run.recipe`)
+RECIPE_MODE = "recipe-auto"
 #: task and ensemble names become file names (run folders, locks, plots): no path separators, no leading dot
 NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 #: numpy seeds its generators with unsigned 32-bit integers
@@ -63,6 +65,8 @@ class TaskSpec:
     shots: tuple[int | str, ...]
     dev_split: str
     columns: dict[str, str] = field(default_factory=dict)
+    #: ``auto``: the task also trains ``train --recipe auto`` per K and seed (mode :data:`RECIPE_MODE`)
+    recipe: str | None = None
 
 
 @dataclass
@@ -256,7 +260,23 @@ class Experiment:
         for task in self.tasks:
             for mode in self.modes:
                 specs += self._mode_runs(task, mode)
+            if task.recipe is not None:
+                specs += self._recipe_runs(task)
         return specs
+
+    def _recipe_runs(self, task: TaskSpec) -> list[RunSpec]:
+        """The task's ``recipe: auto`` runs, one per K and seed over all its patterns, with ``train``'s settings."""
+        if task.verbalizer is None:
+            raise PromptlearnError(f"{task.name}: recipe: auto needs the task's label words (not verbalizer: auto)")
+        base = _run_config(
+            f"{task.name}/recipe", model=self.model, data=task.data, pattern=task.patterns[0][1],
+            verbalizer=task.verbalizer, task=task.name, **task.columns, **self.train,
+        )  # fmt: skip
+        return [
+            RunSpec(task.name, RECIPE_MODE, 0, shots, seed, base.replace(seed=seed, shots=None if shots == ALL_SHOTS
+                    else shots, dev_split=task.dev_split), [{}], self.max_test_examples, task.patterns)
+            for shots, seed in itertools.product(task.shots, self.seeds)
+        ]  # fmt: skip
 
     def _mode_runs(self, task: TaskSpec, mode: str) -> list[RunSpec]:
         settings = dict(self.mode_settings.get(mode, {}))
@@ -530,7 +550,10 @@ def _task(entry, data_root: str | None, shots: list, dev_split: str, origin: str
     if task_dev not in DEV_SPLITS:
         raise PromptlearnError(f"{origin}: dev_split must be one of {', '.join(DEV_SPLITS)}, got {task_dev!r}")
     columns = {key: str(entry[key]) for key in COLUMN_FIELDS if key in entry}
-    return TaskSpec(name, str(data), tuple(resolved), verbalizer, tuple(task_shots), task_dev, columns)
+    recipe = entry.get("recipe")
+    if recipe is not None and recipe != "auto":
+        raise PromptlearnError(f"{origin}: recipe must be 'auto' (train --recipe auto per K and seed), got {recipe!r}")
+    return TaskSpec(name, str(data), tuple(resolved), verbalizer, tuple(task_shots), task_dev, columns, recipe)
 
 
 def _no_preset(name: str, data: str, origin: str, no_patterns: bool, no_words: bool) -> str:

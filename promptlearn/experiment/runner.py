@@ -26,7 +26,7 @@ from promptlearn import api
 from promptlearn.data.examples import Example, TaskData, load_task_data
 from promptlearn.errors import PromptlearnError
 from promptlearn.experiment.check import check_prompts
-from promptlearn.experiment.config import Experiment, RunSpec, study_candidate, with_candidate
+from promptlearn.experiment.config import RECIPE_MODE, Experiment, RunSpec, study_candidate, with_candidate
 from promptlearn.experiment.grid import GridOptions
 from promptlearn.experiment.shard import Worker, claim, exclusive, from_launcher, take_device
 from promptlearn.outputs import (
@@ -314,6 +314,8 @@ def _train_and_test(
     """The run's record, its stored predictions (test, and for a trained run dev, probabilities and gold) and the
     trained run (None for PET's cells, whose pipeline writes its own runs)."""
     record: dict = {"status": "ok"}
+    if spec.mode == RECIPE_MODE:
+        return _recipe(spec, data, cache, output, record)
     if spec.mode in PET_MODES:
         folder = cell_folder(output, spec.task, spec.mode, spec.shots, spec.seed)
         # pet-ensemble and pet-distill share one pipeline folder: two processes must not build it at once
@@ -345,6 +347,26 @@ def _train_and_test(
     gold, probs = predictions["gold"], predictions["probabilities"]
     record |= {"labels": run.pvp.labels, "test": prediction_metrics(gold, probs), "test_examples": len(gold)}
     return record, predictions, run
+
+
+def _recipe(spec: RunSpec, data: TaskData, cache: TaskCache, output: Path, record: dict) -> tuple[dict, dict, None]:
+    """A task's ``recipe: auto`` cell: ``train --recipe auto`` into ``recipes/<run id>`` (resumed there after an
+    interruption), then its test and dev probabilities as any run's."""
+    folder = output / "recipes" / spec.run_id
+    metrics = api.train_recipe(spec.config, list(spec.patterns), folder, data=data)
+    recipe = api.load_run(folder)
+    test, dev = data.split("test"), api.few_shot_split(spec.config, data)[1]
+    index = {label: i for i, label in enumerate(recipe.labels)}
+    predictions = {
+        "probabilities": recipe.predict_proba(test), "gold": np.array([index[ex.label] for ex in test]),
+        "dev_probabilities": recipe.predict_proba(dev), "dev_gold": np.array([index[ex.label] for ex in dev]),
+    }  # fmt: skip
+    record |= {"config": spec.config.to_dict(), "dev": metrics["dev"], "recipe": str(folder), "labels": recipe.labels}
+    record |= {
+        "test": prediction_metrics(predictions["gold"], predictions["probabilities"]),
+        "test_examples": len(test),
+    }
+    return record, predictions, None
 
 
 def _trained(run: api.Prompted, metrics: dict) -> dict:

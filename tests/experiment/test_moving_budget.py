@@ -3,6 +3,7 @@ ensembles that leave out members no better than guessing on dev."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -111,3 +112,20 @@ def test_a_filtered_named_ensemble_leaves_out_members_no_better_than_guessing_on
     assert plain["test"]["accuracy"] == pytest.approx(0.75) and "left_out" not in plain
     assert filtered["members"] == ["pet"] and filtered["left_out"] == ["head"]
     assert filtered["test"]["accuracy"] == pytest.approx(1.0)
+
+
+@pytest.mark.slow
+def test_a_task_with_recipe_auto_trains_one_recipe_folder_per_seed(tiny_bert_dir, task_dir, tmp_path):
+    values = experiment_values(tiny_bert_dir, task_dir, tmp_path / "out", modes=["head"], seeds=[13])
+    values["tasks"][0]["recipe"] = "auto"
+    values["train"] = {"steps_epochs": 1, "steps_min": 2, "steps_max": 2, "batch_size": 2}
+    records = {r["mode"]: r for r in run_experiment(Experiment.from_dict(values))}
+    recipe = records["recipe-auto"]
+    assert recipe["status"] == "ok", recipe.get("error")
+    folder = tmp_path / "out" / "recipes" / recipe["run_id"]
+    stored = json.loads((folder / "metrics.json").read_text())
+    assert recipe["test"]["accuracy"] == pytest.approx(stored["test"]["accuracy"])
+    members = json.loads((folder / "recipe.json").read_text())["members"]
+    assert [m["name"] for m in members] == ["pet-p0", "pet-p1", "mlm_head-p0", "mlm_head-p1", "head"]
+    with pytest.raises(Exception, match="recipe must be 'auto'"):
+        Experiment.from_dict(values | {"tasks": [values["tasks"][0] | {"recipe": "best"}]})
