@@ -94,6 +94,8 @@ def test_an_onnx_export_of_a_recipe_predicts_what_the_folder_does(trained, tmp_p
     stored = [json.loads(line)["probabilities"] for line in (folder / "predictions.jsonl").read_text().splitlines()]
     for mine, theirs in zip(exported, stored, strict=True):
         assert mine == pytest.approx(theirs, abs=1e-4)
+    result = invoke("export", "--run", folder, "--merge", "--output", tmp_path / "merged")
+    assert result.exit_code == 2 and "export it with --format onnx" in result.output
 
 
 @pytest.mark.slow
