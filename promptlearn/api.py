@@ -3,8 +3,10 @@
 A thin façade over :mod:`promptlearn.run`: :func:`build` (:mod:`~promptlearn.run.prompted`), :func:`fit` and
 :func:`train` (:mod:`~promptlearn.run.pipeline`), :func:`load_run` and :func:`export_merged`
 (:mod:`~promptlearn.run.folder`, which describes the run folder); a built run evaluates and predicts
-itself (:class:`Prompted`). The run-level features' own entry points are here too (e.g. :func:`calibrate`,
-:func:`unlabeled_pool`), each defined in its feature's module (:mod:`promptlearn.run.feature`).
+itself (:class:`Prompted`). :func:`train_recipe` trains the few-shot recipe into one folder that :func:`load_run`
+loads as a :class:`Recipe` (:mod:`~promptlearn.run.recipe`). The run-level features' own entry points are here
+too (e.g. :func:`calibrate`, :func:`unlabeled_pool`), each defined in its feature's module
+(:mod:`promptlearn.run.feature`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from promptlearn.run.folder import (
     check_label_order,
     export_merged,
     load_artifact,
-    load_run,
     metrics_of,
     write_predictions,
 )
@@ -29,6 +30,7 @@ from promptlearn.run.label_search import search_label_words
 from promptlearn.run.pipeline import check_positions, few_shot_split, fit, train
 from promptlearn.run.prompted import Prompted, build, usable_positions
 from promptlearn.run.pvp import build_pvp
+from promptlearn.run.recipe import Recipe, load_run, train_recipe
 from promptlearn.run.unlabeled import MAX_UNLABELED, unlabeled_pool
 
 #: the columns of ``config``'s data files (:meth:`RunConfig.columns`)
@@ -42,6 +44,7 @@ __all__ = [
     "MAX_UNLABELED",
     "WEIGHTS",
     "Prompted",
+    "Recipe",
     "auxiliary_objective",
     "base_signature",
     "build",
@@ -59,6 +62,7 @@ __all__ = [
     "metrics_of",
     "search_label_words",
     "train",
+    "train_recipe",
     "unlabeled_pool",
     "unlabeled_texts",
     "usable_positions",

@@ -132,6 +132,9 @@ def train(
     config: Path = typer.Option(None, help="Re-run a saved config.json; other options except --output are ignored."),
     overwrite: bool = typer.Option(False, help="Replace a non-empty --output folder."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (terminal) or log lines (elsewhere)."),
+    recipe: str = typer.Option(
+        None, help="'auto': train the few-shot recipe's members (every pattern of --task) into one run folder."
+    ),
     settings: dict | None = None,
 ) -> None:
     """Train a prompt model and write config.json, metrics.json, weights and test predictions to --output.
@@ -148,7 +151,14 @@ def train(
 
     if quiet:
         logging.getLogger("promptlearn").setLevel(logging.WARNING)
-    metrics = api.train(run_config, output, overwrite=overwrite)
+    if recipe is not None:
+        from promptlearn.run.recipe import check_recipe, recipe_patterns
+
+        check_recipe(recipe)
+        patterns = recipe_patterns(task, pattern, pattern_id, run_config)
+        metrics = api.train_recipe(run_config, patterns, output, overwrite=overwrite)
+    else:
+        metrics = api.train(run_config, output, overwrite=overwrite)
     summary = {split: metrics[split] for split in ("dev", "test") if split in metrics}
     typer.echo(to_json(summary))
     typer.echo(f"Wrote {output}")

@@ -17,6 +17,7 @@ import numpy as np
 from promptlearn.errors import PromptlearnError
 from promptlearn.experiment.config import ZERO_SHOT
 from promptlearn.experiment.runner import prediction_metrics
+from promptlearn.run.ensemble import kept_members
 
 ENSEMBLE = "ensemble"
 POOLED = "mean"
@@ -62,7 +63,7 @@ Loader = Callable[[str], "dict[str, tuple[np.ndarray, np.ndarray]] | None"]
 
 
 def ensemble_records(
-    records: list[dict], load_predictions: Loader, ensembles: dict[str, list[str]] | None = None
+    records: list[dict], load_predictions: Loader, ensembles: dict[str, list[str]] | None = None, filtered: bool = False
 ) -> list[dict]:
     """Ensemble records: the mean class probabilities of several finished runs of one task x K x seed.
 
@@ -72,6 +73,8 @@ def ensemble_records(
     ``load_predictions(run_id)`` gives a run's
     ``{"test": (probs (N, C), gold (N,)), "dev": ...}``; the dev metrics are those of the mean dev
     probabilities when every member has them (trained runs, scored on their sampled dev split).
+    ``filtered``: a named ensemble leaves out the members no better than guessing on dev
+    (:func:`promptlearn.run.ensemble.kept_members`), listed in its record's ``left_out``.
     """
     finished = [r for r in records if r["status"] == "ok"]
     groups: dict[tuple, list[dict]] = {}
@@ -80,7 +83,7 @@ def ensemble_records(
     combined = [_ensemble(members, load_predictions, mode, 2) for (_, mode, _, _), members in groups.items()]
     for name, modes in (ensembles or {}).items():
         named = _named_cells([record for record in finished if record["mode"] in modes])
-        combined += [_ensemble(members, load_predictions, name, 1) for members in named.values()]
+        combined += [_ensemble(members, load_predictions, name, 1, filtered) for members in named.values()]
     return [record for record in combined if record is not None]
 
 
@@ -104,8 +107,11 @@ def _named_cells(members: list[dict]) -> dict[tuple, list[dict]]:
     return cells
 
 
-def _ensemble(members: list[dict], load_predictions: Loader, mode: str, at_least: int) -> dict | None:
-    """The record of ``members``' mean probabilities, or None when fewer than ``at_least`` have predictions."""
+def _ensemble(
+    members: list[dict], load_predictions: Loader, mode: str, at_least: int, filtered: bool = False
+) -> dict | None:
+    """The record of ``members``' mean probabilities, or None when fewer than ``at_least`` have predictions;
+    ``filtered``: of those :func:`~promptlearn.run.ensemble.kept_members` keeps on dev."""
     loaded = [load_predictions(m["run_id"]) for m in members]
     if len(members) < at_least or any(item is None for item in loaded):
         return None
@@ -114,6 +120,11 @@ def _ensemble(members: list[dict], load_predictions: Loader, mode: str, at_least
         raise PromptlearnError(f"{first['task']}/{mode}: the ensemble's runs have different labels")
     # a head's runs order the labels as the data does, cloze runs as the verbalizer: align on the first's order
     loaded = [_in_order(item, m["labels"], first["labels"]) for item, m in zip(loaded, members, strict=True)]
+    left_out = []
+    if filtered and all("dev" in item for item in loaded):
+        keep = kept_members([item["dev"][0] for item in loaded], loaded[0]["dev"][1])
+        left_out = [m["run_id"] for m, kept in zip(members, keep, strict=True) if not kept]
+        members, loaded = zip(*[(m, i) for m, i, kept in zip(members, loaded, keep, strict=True) if kept], strict=True)
     metrics = {}
     for split in ("test", "dev"):
         if not all(split in item for item in loaded):
@@ -138,6 +149,7 @@ def _ensemble(members: list[dict], load_predictions: Loader, mode: str, at_least
         "dev": metrics["dev"],
         "test": metrics["test"],
         "members": [m["run_id"] for m in members],
+        **({"left_out": left_out} if left_out else {}),
         "trainable_parameters": None,
         "wall_seconds": float(sum(m["wall_seconds"] for m in members if m.get("wall_seconds") is not None)),
     }

@@ -34,15 +34,17 @@ GRID_FIELDS = {"model", "data", "pattern", "verbalizer", "labels", "task", "patt
 COLUMN_FIELDS = {"text_column", "text_b_column", "label_column"}
 TRAIN_FIELDS = {f.name for f in dataclasses.fields(RunConfig)} - GRID_FIELDS - COLUMN_FIELDS - {"dev_split"}
 SEARCHABLE = ("learning_rate", "batch_size", "max_steps", "weight_decay", "warmup_ratio")
-#: training length: a more specific level (mode_settings, search) setting one of these replaces both
-LENGTH_FIELDS = ("max_steps", "epochs")
+#: training length: a more specific level (mode_settings, search) setting one of these replaces the others
+LENGTH_FIELDS = ("max_steps", "epochs", "steps")
 
 EXPERIMENT_KEYS = {
     "model", "tasks", "data_root", "output", "report", "modes", "shots", "seeds", "dev_split",
     "train_patterns", "max_test_examples", "cpu_threads", "train", "mode_settings", "search", "search_combine",
-    "ensembles",
+    "ensembles", "search_extend", "ensemble_filter",
 }  # fmt: skip
-TASK_KEYS = {"name", "data", "patterns", "verbalizer", "shots", "dev_split"} | COLUMN_FIELDS
+TASK_KEYS = {"name", "data", "patterns", "verbalizer", "shots", "dev_split", "recipe"} | COLUMN_FIELDS
+#: the pseudo-mode of a task's ``recipe: auto`` runs (one recipe folder per K and seed, :mod:`promptlearn.run.recipe`)
+RECIPE_MODE = "recipe-auto"
 #: task and ensemble names become file names (run folders, locks, plots): no path separators, no leading dot
 NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 #: numpy seeds its generators with unsigned 32-bit integers
@@ -63,6 +65,8 @@ class TaskSpec:
     shots: tuple[int | str, ...]
     dev_split: str
     columns: dict[str, str] = field(default_factory=dict)
+    #: ``auto``: the task also trains ``train --recipe auto`` per K and seed (mode :data:`RECIPE_MODE`)
+    recipe: str | None = None
 
 
 @dataclass
@@ -83,6 +87,8 @@ class RunSpec:
     combine: str = "best"
     #: an Optuna search instead of ``candidates`` (which is then ``[{}]``): see :mod:`~.optuna_search`
     study: OptunaSearch | None = None
+    #: how many values the search may add beyond the grid's edges (:mod:`promptlearn.run.moving_grid`)
+    extend: int = 0
 
     @property
     def zero_shot(self) -> bool:
@@ -120,6 +126,10 @@ class Experiment:
     #: name -> modes: per task x K x seed, the mean class probabilities of all those modes' runs (every pattern)
     ensembles: dict[str, list[str]] = field(default_factory=dict)
     source: dict = field(default_factory=dict)
+    #: values a grid search may add beyond its edges, per run (0: the grid stays as given; see ``moving_grid``)
+    search_extend: int = 0
+    #: named ensembles leave out members no better than chance or the majority class on dev (``run/ensemble.py``)
+    ensemble_filter: bool = False
     #: how the grid runs (``backend: ray``, ...): :class:`GridOptions` fields set in the file; flags replace them
     grid: dict = field(default_factory=dict)
 
@@ -209,6 +219,8 @@ class Experiment:
             search_combine=_search_combine(values.get("search_combine", "best"), origin),
             ensembles=_ensembles(values.get("ensembles") or {}, modes, f"{origin}: ensembles"),
             source=dict(values),
+            search_extend=_count(values.get("search_extend", 0), "search_extend", origin),
+            ensemble_filter=_flag(values.get("ensemble_filter", False), "ensemble_filter", origin),
             grid=_grid(values, origin),
         )
         try:
@@ -248,7 +260,23 @@ class Experiment:
         for task in self.tasks:
             for mode in self.modes:
                 specs += self._mode_runs(task, mode)
+            if task.recipe is not None:
+                specs += self._recipe_runs(task)
         return specs
+
+    def _recipe_runs(self, task: TaskSpec) -> list[RunSpec]:
+        """The task's ``recipe: auto`` runs, one per K and seed over all its patterns, with ``train``'s settings."""
+        if task.verbalizer is None:
+            raise PromptlearnError(f"{task.name}: recipe: auto needs the task's label words (not verbalizer: auto)")
+        base = _run_config(
+            f"{task.name}/recipe", model=self.model, data=task.data, pattern=task.patterns[0][1],
+            verbalizer=task.verbalizer, task=task.name, **task.columns, **self.train,
+        )  # fmt: skip
+        return [
+            RunSpec(task.name, RECIPE_MODE, 0, shots, seed, base.replace(seed=seed, shots=None if shots == ALL_SHOTS
+                    else shots, dev_split=task.dev_split), [{}], self.max_test_examples, task.patterns)
+            for shots, seed in itertools.product(task.shots, self.seeds)
+        ]  # fmt: skip
 
     def _mode_runs(self, task: TaskSpec, mode: str) -> list[RunSpec]:
         settings = dict(self.mode_settings.get(mode, {}))
@@ -292,7 +320,8 @@ class Experiment:
             if study is not None:
                 _check_study(study, config, mode, where)
             specs.append(RunSpec(task.name, mode, pid, shots, seed, config, candidates, self.max_test_examples,
-                                 combine="best" if study else self.search_combine, study=study))  # fmt: skip
+                                 combine="best" if study else self.search_combine, study=study,
+                                 extend=0 if study or len(candidates) < 2 else self.search_extend))  # fmt: skip
         return specs
 
 
@@ -369,6 +398,18 @@ def _grid(values: dict, origin: str) -> dict:
     return grid
 
 
+def _count(value, key: str, origin: str) -> int:
+    if not _integer(value) or value < 0:
+        raise PromptlearnError(f"{origin}: {key} must be a whole number >= 0, got {value!r}")
+    return value
+
+
+def _flag(value, key: str, origin: str) -> bool:
+    if not isinstance(value, bool):
+        raise PromptlearnError(f"{origin}: {key} must be true or false, got {value!r}")
+    return value
+
+
 def _integer(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -411,7 +452,7 @@ def _train_settings(settings: dict, origin: str) -> dict:
     if grid_set:
         raise PromptlearnError(f"{origin}: {grid_set} are set by the grid (top-level or per-task keys), not here")
     _check_keys(settings, TRAIN_FIELDS, origin)
-    if all(settings.get(key) is not None for key in LENGTH_FIELDS):
+    if all(settings.get(key) is not None for key in ("max_steps", "epochs")):
         raise PromptlearnError(f"{origin}: give max_steps or epochs, not both")
     return dict(settings)
 
@@ -509,7 +550,10 @@ def _task(entry, data_root: str | None, shots: list, dev_split: str, origin: str
     if task_dev not in DEV_SPLITS:
         raise PromptlearnError(f"{origin}: dev_split must be one of {', '.join(DEV_SPLITS)}, got {task_dev!r}")
     columns = {key: str(entry[key]) for key in COLUMN_FIELDS if key in entry}
-    return TaskSpec(name, str(data), tuple(resolved), verbalizer, tuple(task_shots), task_dev, columns)
+    recipe = entry.get("recipe")
+    if recipe is not None and recipe != "auto":
+        raise PromptlearnError(f"{origin}: recipe must be 'auto' (train --recipe auto per K and seed), got {recipe!r}")
+    return TaskSpec(name, str(data), tuple(resolved), verbalizer, tuple(task_shots), task_dev, columns, recipe)
 
 
 def _no_preset(name: str, data: str, origin: str, no_patterns: bool, no_words: bool) -> str:

@@ -30,7 +30,7 @@ def write_report(experiment: Experiment, records: list[dict], command: str) -> l
     """Write summary.md, summary.csv, report.html and ``plots/<task>.png`` to the output (and the report folder)."""
     output = Path(experiment.output)
     stored = partial(load_predictions, output)
-    records = records + ensemble_records(records, stored, experiment.ensembles)
+    records = records + ensemble_records(records, stored, experiment.ensembles, experiment.ensemble_filter)
     rows = summarize(records)
     markdown = summary_markdown(experiment, rows, records, command)
     page = report_html(experiment, rows, records, command, _protocol(experiment), stored)

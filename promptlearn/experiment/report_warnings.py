@@ -13,6 +13,9 @@ from promptlearn.experiment.tables import kept_candidate
 
 #: a searched key is checked for edges only with this many distinct values (with two, every choice is an edge)
 EDGE_MIN_VALUES = 3
+#: a run's best checkpoint is read as "at the last evaluation" only when it evaluated at least this often
+#: (after one or two evaluations the last is the best as often as not, and says nothing of the budget)
+MIN_EVALUATIONS = 3
 
 
 @dataclass(frozen=True)
@@ -24,11 +27,13 @@ class GridWarning:
 
 
 def grid_warnings(rows: list[SummaryRow], records: list[dict], load_predictions: Loader) -> list[GridWarning]:
-    """Every warning, in order: collapsed rows, one-label runs, grid edges, then failed runs."""
+    """Every warning, in order: collapsed rows, one-label runs, grid edges, signs of under-training per task and
+    mode, then failed runs."""
     return [
         *_collapsed_rows(rows),
         *_one_label_runs(records, load_predictions),
         *_grid_edges(records),
+        *_under_training(records),
         *_failed(records),
     ]
 
@@ -88,6 +93,48 @@ def _grid_edges(records: list[dict]) -> list[GridWarning]:
                     f"searched ({', '.join(map(str, values))}): the best setting may lie beyond the grid")
         for (task, mode, shots, pattern, key, value, edge, values), found in seeds.items()
     ]  # fmt: skip
+
+
+def _under_training(records: list[dict]) -> list[GridWarning]:
+    """Per task x mode x K, in how many runs the kept setting sat at an edge of its searched grid, and in how many
+    the best dev checkpoint was the last evaluation: both say that the best may lie beyond the budget searched
+    (issue 29), which a mean over seeds hides."""
+    cells: dict[tuple, dict[str, int]] = {}
+    for record in records:
+        if record["status"] != "ok" or str(record["pattern_id"]) == ENSEMBLE or record.get("dev") is None:
+            continue
+        counts = cells.setdefault((record["task"], record["mode"], record["shots"]), dict.fromkeys(_COUNTS, 0))
+        counts["runs"] += 1
+        counts["edge"] += bool(_edge_keys(record))
+        history = record.get("history") or []
+        counts["last"] += len(history) >= MIN_EVALUATIONS and record.get("best_step") == history[-1]["step"]
+    found = []
+    for (task, mode, shots), counts in cells.items():
+        cell, runs = f"{mode}, K={shot_label(shots)}", counts["runs"]
+        if counts["edge"]:
+            found.append(GridWarning(task, f"{cell}: chosen value at the grid's edge in {counts['edge']}/{runs} runs "
+                                     "(search_extend moves the grid past it)"))  # fmt: skip
+        if counts["last"]:
+            last = f"best checkpoint at the last evaluation in {counts['last']}/{runs} runs"
+            found.append(GridWarning(task, f"{cell}: {last}: dev was still improving when training stopped (more "
+                                     "steps, or steps: auto)"))  # fmt: skip
+    return found
+
+
+_COUNTS = ("runs", "edge", "last")
+
+
+def _edge_keys(record: dict) -> list[str]:
+    """The searched keys whose kept value is the smallest or largest of at least :data:`EDGE_MIN_VALUES` tried."""
+    if not record.get("search") or "study" in record:  # a study draws, not a grid
+        return []
+    kept = kept_candidate(record)
+    edges = []
+    for key, value in kept.items():
+        values = sorted({trial[key] for trial in record["search"]}) if key != "dev" and _numeric(value) else []
+        if len(values) >= EDGE_MIN_VALUES and value in (values[0], values[-1]):
+            edges.append(key)
+    return edges
 
 
 def _failed(records: list[dict]) -> list[GridWarning]:

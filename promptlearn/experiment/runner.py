@@ -26,7 +26,7 @@ from promptlearn import api
 from promptlearn.data.examples import Example, TaskData, load_task_data
 from promptlearn.errors import PromptlearnError
 from promptlearn.experiment.check import check_prompts
-from promptlearn.experiment.config import Experiment, RunSpec, study_candidate, with_candidate
+from promptlearn.experiment.config import RECIPE_MODE, Experiment, RunSpec, study_candidate, with_candidate
 from promptlearn.experiment.grid import GridOptions
 from promptlearn.experiment.shard import Worker, claim, exclusive, from_launcher, take_device
 from promptlearn.outputs import (
@@ -44,6 +44,7 @@ from promptlearn.pet.fewshot import cell_folder, run_cell
 from promptlearn.prompt.pvp import PVP, Encoded
 from promptlearn.run import features
 from promptlearn.run.config import RunConfig
+from promptlearn.run.moving_grid import next_candidate
 from promptlearn.run.tracking import grouped
 from promptlearn.training.metrics import classification_metrics
 
@@ -313,6 +314,8 @@ def _train_and_test(
     """The run's record, its stored predictions (test, and for a trained run dev, probabilities and gold) and the
     trained run (None for PET's cells, whose pipeline writes its own runs)."""
     record: dict = {"status": "ok"}
+    if spec.mode == RECIPE_MODE:
+        return _recipe(spec, data, cache, output, record)
     if spec.mode in PET_MODES:
         folder = cell_folder(output, spec.task, spec.mode, spec.shots, spec.seed)
         # pet-ensemble and pet-distill share one pipeline folder: two processes must not build it at once
@@ -336,12 +339,34 @@ def _train_and_test(
         record |= _trained(run, metrics)
         if len(trials) > 1:
             record["search"] = trials
+        if len(trials) > len(spec.candidates):  # values the grid moved to, past its edges, in the order tried
+            record["extended"] = [{k: v for k, v in t.items() if k != "dev"} for t in trials[len(spec.candidates) :]]
         if spec.combine == "mean":  # the candidates' mean probabilities are the run's; config is the best one's
             record |= {"combined": f"mean of {len(trials)} candidates", "dev": prediction_metrics(
                 predictions["dev_gold"], predictions["dev_probabilities"])}  # fmt: skip
     gold, probs = predictions["gold"], predictions["probabilities"]
     record |= {"labels": run.pvp.labels, "test": prediction_metrics(gold, probs), "test_examples": len(gold)}
     return record, predictions, run
+
+
+def _recipe(spec: RunSpec, data: TaskData, cache: TaskCache, output: Path, record: dict) -> tuple[dict, dict, None]:
+    """A task's ``recipe: auto`` cell: ``train --recipe auto`` into ``recipes/<run id>`` (resumed there after an
+    interruption), then its test and dev probabilities as any run's."""
+    folder = output / "recipes" / spec.run_id
+    metrics = api.train_recipe(spec.config, list(spec.patterns), folder, data=data)
+    recipe = api.load_run(folder)
+    test, dev = data.split("test"), api.few_shot_split(spec.config, data)[1]
+    index = {label: i for i, label in enumerate(recipe.labels)}
+    predictions = {
+        "probabilities": recipe.predict_proba(test), "gold": np.array([index[ex.label] for ex in test]),
+        "dev_probabilities": recipe.predict_proba(dev), "dev_gold": np.array([index[ex.label] for ex in dev]),
+    }  # fmt: skip
+    record |= {"config": spec.config.to_dict(), "dev": metrics["dev"], "recipe": str(folder), "labels": recipe.labels}
+    record |= {
+        "test": prediction_metrics(predictions["gold"], predictions["probabilities"]),
+        "test_examples": len(test),
+    }
+    return record, predictions, None
 
 
 def _trained(run: api.Prompted, metrics: dict) -> dict:
@@ -417,7 +442,9 @@ def _gold(run: api.Prompted, examples: list[Example]) -> np.ndarray:
 def _search(
     spec: RunSpec, data: TaskData, cache: TaskCache, output: Path
 ) -> tuple[api.Prompted, dict, list[dict], dict]:
-    """Train every candidate; keep the best on dev (accuracy, then macro-F1, then grid order).
+    """Train every candidate; keep the best on dev (accuracy, then macro-F1, then grid order). With
+    ``spec.extend``, a best candidate at an edge of the grid adds one value beyond it, up to ``spec.extend`` values
+    (:mod:`promptlearn.run.moving_grid`).
 
     Returns the best run, its metrics, every candidate's dev metrics and the predictions the run
     reports: the best candidate's, or with ``spec.combine == "mean"`` the mean probabilities of all
@@ -427,15 +454,21 @@ def _search(
     trials = []
     combined: list[dict] = []
     config = grouped(spec.config, output)  # its tracker runs: one project per experiment, in its folder
-    for candidate in spec.candidates:
+    candidates = list(spec.candidates)
+    for candidate in candidates:
         run, metrics = api.fit(with_candidate(config, candidate, spec.run_id), data, output / "runs" / spec.run_id)
         trials.append({**candidate, "dev": metrics["dev"]})
         if spec.combine == "mean":
             combined.append(_predict(spec, run, data, cache))
         score = dev_score(metrics["dev"])
         if best is None or score > best[0]:
-            best = (score, run, metrics)
-    _, run, metrics = best
+            best = (score, run, metrics, candidate)
+        if candidate is candidates[-1] and len(candidates) < len(spec.candidates) + spec.extend:
+            # the grid moves past an edge the best sits at
+            beyond = next_candidate(candidates, best[3], [dev_score(trial["dev"]) for trial in trials])
+            if beyond is not None:
+                candidates.append(beyond)
+    _, run, metrics, _ = best
     if not combined:
         return run, metrics, trials, _predict(spec, run, data, cache)
     mean = {key: np.mean([c[key] for c in combined], axis=0) for key in ("probabilities", "dev_probabilities")}
@@ -512,6 +545,8 @@ def fingerprint(spec: RunSpec) -> str:
         identity.append(spec.combine)
     if spec.study is not None:
         identity.append(spec.study.to_dict())
+    if spec.extend:
+        identity.append({"extend": spec.extend})
     settings = json.dumps(identity, sort_keys=True, default=str)
     return hashlib.sha256(settings.encode()).hexdigest()[:16]
 

@@ -41,5 +41,12 @@ def export_run(run: Path, output: Path, format: str, merge: bool, quantize: str,
     if not merge:
         raise PromptlearnError("export --format transformers writes merged models only for now: pass --merge")
     from promptlearn.run.folder import export_merged
+    from promptlearn.run.recipe import is_recipe
+
+    if is_recipe(run):
+        raise PromptlearnError(
+            f"{run} is a recipe of several models, which no single transformers folder holds: export it with "
+            "--format onnx (one graph per member, averaged by `predict`)"
+        )
 
     export_merged(run, output, overwrite=overwrite)

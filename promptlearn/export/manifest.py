@@ -53,6 +53,10 @@ def read_manifest(folder: str | Path) -> dict:
             f"{path} is not an ONNX export this promptlearn can run (format {manifest.get('format')!r}, "
             f"version {manifest.get('format_version')!r}; expected {FORMAT!r}, {FORMAT_VERSION}): export the run again"
         )
+    if "members" in manifest:  # a recipe's export: each member a folder of its own (promptlearn.run.recipe)
+        for member in manifest["members"]:
+            read_manifest(Path(folder) / member)
+        return manifest
     if not (Path(folder) / manifest["graph"]).is_file():
         raise PromptlearnError(f"{folder} has no {manifest['graph']}: the export did not finish; export the run again")
     return manifest

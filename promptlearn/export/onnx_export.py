@@ -11,6 +11,7 @@ and the manifest (:mod:`promptlearn.export.manifest`) that :mod:`promptlearn.exp
 from __future__ import annotations
 
 import contextlib
+import json
 import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -25,6 +26,8 @@ from promptlearn.export.manifest import FILE, FORMAT, FORMAT_VERSION, GRAPH, pat
 from promptlearn.outputs import EXPORT, check_output_free, staged_folder, write_json_atomic
 from promptlearn.run.folder import load_run
 from promptlearn.run.prompted import Prompted
+from promptlearn.run.recipe import MEMBERS, RECIPE_FILE, RECIPES, is_recipe
+from promptlearn.run.recipe import load_run as load_recipe
 
 #: the ONNX operator set written: onnxruntime 1.18 and later run it
 OPSET = 18
@@ -94,21 +97,53 @@ def check_exportable(run: Prompted, run_dir: Path) -> None:
 
 
 def export_onnx(run_dir: str | Path, output: str | Path, quantize: str = "none", overwrite: bool = False) -> dict:
-    """Write ``run_dir`` as an ONNX folder to ``output``: ``model.onnx``, the tokenizer, ``manifest.json``.
+    """Write ``run_dir`` as an ONNX folder to ``output``: ``model.onnx``, the tokenizer, ``manifest.json`` (a recipe:
+    one such folder per kept member, see :func:`export_recipe`).
 
     ``quantize='int8'``: the graph's weights dynamically quantized to INT8 (onnxruntime's
     ``quantize_dynamic``), for faster CPU inference at a small cost in agreement. Returns the manifest.
     """
     try:
         import onnx  # noqa: F401  (torch.onnx.export needs it)
-        import onnxruntime
+        import onnxruntime  # noqa: F401  (write_graph checks the graph with it)
     except ImportError as err:
         raise PromptlearnError(
             f"ONNX export needs onnx and onnxruntime ({err}): pip install 'promptlearn[onnx]'"
         ) from err
     run_dir = Path(run_dir)
     check_output_free(output, overwrite, EXPORT, {"the run": run_dir})
+    if is_recipe(run_dir):
+        return export_recipe(run_dir, output, quantize, overwrite)
     run = load_run(run_dir)
+    with staged_folder(output, overwrite, EXPORT, {"the run": run_dir, "its base model": run.config.model}) as folder:
+        return write_graph(run, run_dir, folder, quantize)
+
+
+def export_recipe(run_dir: Path, output: str | Path, quantize: str, overwrite: bool) -> dict:
+    """A recipe (:mod:`promptlearn.run.recipe`) as one folder: each kept member's graph in ``members/<name>/``, and
+    a manifest naming them, whose mean probabilities (in the recipe's label order) are the recipe's."""
+    recipe = load_recipe(run_dir)
+    names = [m["name"] for m in json.loads((run_dir / RECIPE_FILE).read_text(encoding="utf-8"))["members"] if m["kept"]]
+    inputs = {"the run": run_dir, "its base model": recipe.config.model}
+    with staged_folder(output, overwrite, EXPORT, inputs) as folder:
+        for name, run in zip(names, recipe.runs, strict=True):
+            (folder / MEMBERS / name).mkdir(parents=True)
+            write_graph(run, run_dir / MEMBERS / name, folder / MEMBERS / name, quantize)
+        config = recipe.config
+        manifest = {
+            "format": FORMAT, "format_version": FORMAT_VERSION, "members": [f"{MEMBERS}/{name}" for name in names],
+            "combine": "mean", "labels": recipe.labels,
+            "columns": {"text": config.text_column, "text_b": config.text_b_column, "label": config.label_column},
+            "run": {"folder": str(run_dir.resolve()), "recipe": RECIPES[0], "base_model": config.model},
+        }  # fmt: skip
+        write_json_atomic(folder / FILE, manifest)
+    return manifest
+
+
+def write_graph(run: Prompted, run_dir: Path, folder: Path, quantize: str) -> dict:
+    """Trace ``run`` (loaded from ``run_dir``) into ``folder``: the graph, the tokenizer and the manifest."""
+    import onnxruntime
+
     check_exportable(run, run_dir)
     run.model.mode.traceable(run.model)
     merge_where_possible(run)
@@ -116,33 +151,32 @@ def export_onnx(run_dir: str | Path, output: str | Path, quantize: str = "none",
     sample = run.pvp.pad(run.pvp.encode(trace_examples(run)))
     names = [name for name in INPUTS if name in sample]
     args = tuple(torch.from_numpy(sample[name]) for name in names)
-    with staged_folder(output, overwrite, EXPORT, {"the run": run_dir, "its base model": run.config.model}) as folder:
-        with tempfile.TemporaryDirectory() as scratch:
-            traced = Path(scratch) / GRAPH
-            with torch.no_grad():
-                torch.onnx.export(
-                    graph, args, str(traced), input_names=names, output_names=["probabilities"],
-                    dynamic_axes={name: DYNAMIC_AXES[name] for name in [*names, "probabilities"]},
-                    opset_version=OPSET, dynamo=False,
-                )  # fmt: skip
-            if quantize == "int8":
-                from onnxruntime.quantization import QuantType, quantize_dynamic
+    with tempfile.TemporaryDirectory() as scratch:
+        traced = Path(scratch) / GRAPH
+        with torch.no_grad():
+            torch.onnx.export(
+                graph, args, str(traced), input_names=names, output_names=["probabilities"],
+                dynamic_axes={name: DYNAMIC_AXES[name] for name in [*names, "probabilities"]},
+                opset_version=OPSET, dynamo=False,
+            )  # fmt: skip
+        if quantize == "int8":
+            from onnxruntime.quantization import QuantType, quantize_dynamic
 
-                # per output channel, matrix products only (embeddings stay fp32): of a bert-tiny pet run's SST-2
-                # test predictions this keeps 99.2 %, per-tensor over every op 99.0 % (nearly untrained: 98.8 / 95.5)
-                quantize_dynamic(
-                    traced,
-                    folder / GRAPH,
-                    weight_type=QuantType.QInt8,
-                    per_channel=True,
-                    op_types_to_quantize=["MatMul"],
-                )
-            else:
-                traced.replace(folder / GRAPH)
-        run.pvp.tokenizer.save_pretrained(folder)
-        session = onnxruntime.InferenceSession(str(folder / GRAPH), providers=["CPUExecutionProvider"])
-        manifest = manifest_of(run, run_dir, [i.name for i in session.get_inputs()], quantize)
-        write_json_atomic(folder / FILE, manifest)
+            # per output channel, matrix products only (embeddings stay fp32): of a bert-tiny pet run's SST-2
+            # test predictions this keeps 99.2 %, per-tensor over every op 99.0 % (nearly untrained: 98.8 / 95.5)
+            quantize_dynamic(
+                traced,
+                folder / GRAPH,
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                op_types_to_quantize=["MatMul"],
+            )
+        else:
+            traced.replace(folder / GRAPH)
+    run.pvp.tokenizer.save_pretrained(folder)
+    session = onnxruntime.InferenceSession(str(folder / GRAPH), providers=["CPUExecutionProvider"])
+    manifest = manifest_of(run, run_dir, [i.name for i in session.get_inputs()], quantize)
+    write_json_atomic(folder / FILE, manifest)
     return manifest
 
 

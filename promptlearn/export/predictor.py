@@ -79,6 +79,40 @@ class OnnxPredictor:
         ]
 
 
+class OnnxEnsemble:
+    """An exported recipe: its members' :class:`OnnxPredictor` folders, whose mean probabilities it reports in the
+    recipe's label order (``manifest.json``'s ``labels``)."""
+
+    def __init__(self, folder: str | Path, threads: int | None = None):
+        self.folder = Path(folder)
+        self.manifest = read_manifest(self.folder)
+        self.members = [OnnxPredictor(self.folder / member, threads) for member in self.manifest["members"]]
+        self.pvp = self.members[0].pvp
+
+    @property
+    def labels(self) -> list[str]:
+        return self.manifest["labels"]
+
+    def predict_proba(self, examples: list[Example], batch_size: int = BATCH_SIZE) -> np.ndarray:
+        """The mean of the members' probabilities (N, C), each read in the recipe's label order."""
+        probs = [
+            member.predict_proba(examples, batch_size)[:, [member.labels.index(label) for label in self.labels]]
+            for member in self.members
+        ]
+        return np.mean(probs, axis=0).astype(np.float32)
+
+    def predict(self, examples: list[Example]) -> list[dict]:
+        return [
+            prediction_record(ex, self.labels, row)
+            for ex, row in zip(examples, self.predict_proba(examples), strict=True)
+        ]
+
+
+def open_predictor(folder: str | Path, threads: int | None = None) -> OnnxPredictor | OnnxEnsemble:
+    """The predictor of an exported folder: one graph, or a recipe's members."""
+    return OnnxEnsemble(folder, threads) if "members" in read_manifest(folder) else OnnxPredictor(folder, threads)
+
+
 def predict_exported(
     folder: Path, input: Path | None, columns: dict, allow_other_base: bool, stdin: TextIO
 ) -> list[dict]:
@@ -90,7 +124,7 @@ def predict_exported(
         )
     if input is not None and not input.is_file():
         raise PromptlearnError(f"Input file {input} does not exist")
-    predictor = OnnxPredictor(folder)
+    predictor = open_predictor(folder)
     names = with_columns(Columns(**predictor.manifest["columns"]), columns)
     pairs = "text_b" in predictor.pvp.pattern.fields
     return predictor.predict(read_inputs(input, stdin, names, pairs))

@@ -46,7 +46,7 @@ def evaluate(
                 f"{clashing}, or leave out --run to evaluate a model zero-shot."
             )
         check_sources(None, data)
-        from promptlearn.run.folder import load_run
+        from promptlearn.run.recipe import load_run
 
         prompted = load_run(run, allow_other_base)
         config = prompted.config
@@ -74,7 +74,10 @@ def evaluate(
     else:
         prompted.pvp.check_fields(task_data)
     if decoding is not None:
-        prompted.model.decoding = config.replace(decoding=decoding).decoding  # replace() validates it
+        from promptlearn.run.recipe import member_runs
+
+        for member in member_runs(prompted):  # a recipe's members each score their label words
+            member.model.decoding = config.replace(decoding=decoding).decoding  # replace() validates it
     examples = task_data.split(split)
     if any(ex.label is None for ex in examples):
         raise PromptlearnError(f"The {split!r} split has unlabelled examples: evaluation needs a label on every one")
@@ -91,7 +94,7 @@ def predict(run: Path, input: Path | None, columns: dict, allow_other_base: bool
     if input is not None and not input.is_file():
         raise PromptlearnError(f"Input file {input} does not exist")
     from promptlearn.data.examples import read_inputs
-    from promptlearn.run.folder import load_run
+    from promptlearn.run.recipe import load_run
 
     prompted = load_run(run, allow_other_base)
     names = with_columns(prompted.config.columns(), columns)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from promptlearn.run import (
     adapet,
     aux_mlm,
+    budget,
     calibration,
     contrastive,
     demonstrations,
@@ -33,4 +34,5 @@ FEATURES: list[Feature] = [
     task_shape.FEATURE,
     contrastive.FEATURE,
     adapet.FEATURE,
+    budget.FEATURE,
 ]

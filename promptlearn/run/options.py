@@ -12,6 +12,7 @@ from pathlib import Path
 from promptlearn.data.examples import Columns
 from promptlearn.errors import PromptlearnError
 from promptlearn.run.config import RunConfig
+from promptlearn.run.feature import UNSAVED
 
 #: the RunConfig fields naming the data files' columns, which evaluate and predict take over a run's
 COLUMN_FIELDS = ("text_column", "text_b_column", "label_column")
@@ -66,7 +67,8 @@ def train_config(
     if config is not None:
         # the options a config.json never holds (where the run is reported) still come from the command line
         saved = RunConfig.load(config)
-        run_config = saved.replace(**{name: value for name, value in settings.items() if name not in saved.to_dict()})
+        unsaved = {item.name for item in dataclasses.fields(RunConfig) if UNSAVED in item.metadata}
+        run_config = saved.replace(**{name: value for name, value in settings.items() if name in unsaved})
     else:
         if model is None or data is None:
             raise PromptlearnError("Give --model and --data (or --config with a saved config.json)")

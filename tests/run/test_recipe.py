@@ -1,0 +1,150 @@
+"""``train --recipe auto`` (promptlearn.run.recipe): one run folder that evaluate, predict, export and the API load,
+and that an interrupted training resumes without retraining finished members."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from promptlearn import api
+from promptlearn.data.examples import load_task_data
+from promptlearn.errors import PromptlearnError
+from promptlearn.run import recipe as recipe_module
+from promptlearn.run.ensemble import baseline_accuracy
+from promptlearn.run.folder import load_run as load_single_run
+from tests.helpers.cli import invoke
+from tests.helpers.fixtures import POOL_TASK, write_task
+
+#: a recipe at the fixture's size: 2 shots per label, 2-3 steps per training
+SMALL = ["--shots", 2, "--steps-epochs", 1, "--steps-min", 2, "--steps-max", 3, "--batch-size", 4]
+PROMPT = ["--pattern", "{text} it was [MASK] .", "--verbalizer", "positive=great,negative=terrible"]
+
+
+def _train(model, data, output, *extra):
+    return invoke("train", "--recipe", "auto", "--model", model, "--data", data, *PROMPT, *SMALL, "--output", output,
+                  *extra)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_bert_dir, tmp_path_factory):
+    """A finished recipe folder and its data folder."""
+    root = tmp_path_factory.mktemp("recipe")
+    data = write_task(root / "pool", POOL_TASK)
+    result = _train(tiny_bert_dir, data, root / "run")
+    assert result.exit_code == 0, result.output
+    return root / "run", data
+
+
+@pytest.mark.slow
+def test_the_recipe_folder_records_members_choices_and_the_rule(trained):
+    folder, _ = trained
+    recipe = json.loads((folder / "recipe.json").read_text())
+    assert [m["name"] for m in recipe["members"]] == ["pet-p0", "mlm_head-p0", "head"]
+    assert recipe["dev_examples"] == 4 and recipe["guessing_dev_accuracy"] == 0.5
+    for member in recipe["members"]:
+        assert (folder / "members" / member["name"] / "weights.safetensors").is_file()
+        assert member["grid"][: len(recipe_module.GRIDS[member["mode"]])] == list(recipe_module.GRIDS[member["mode"]])
+        assert member["steps"] == 2  # --steps auto: 1 epoch of 4 examples in batches of 4, raised to the floor 2
+    above = [m["dev_accuracy"] > recipe["guessing_dev_accuracy"] for m in recipe["members"]]
+    assert [m["kept"] for m in recipe["members"]] == (above if any(above) else [True] * len(above))
+    assert set(json.loads((folder / "metrics.json").read_text())) == {"dev", "test"}
+
+
+@pytest.mark.slow
+def test_the_api_loads_a_recipe_as_the_mean_of_its_kept_members(trained):
+    folder, data = trained
+    loaded = api.load_run(folder)
+    assert isinstance(loaded, api.Recipe)
+    test = load_task_data(str(data)).split("test")
+    kept = [m["name"] for m in json.loads((folder / "recipe.json").read_text())["members"] if m["kept"]]
+    members = [load_single_run(folder / "members" / name) for name in kept]
+    by_hand = np.mean(
+        [m.predict_proba(test)[:, [m.pvp.labels.index(label) for label in loaded.labels]] for m in members], axis=0
+    )
+    np.testing.assert_allclose(loaded.predict_proba(test), by_hand, rtol=1e-6)
+
+
+@pytest.mark.slow
+def test_evaluate_and_predict_take_the_recipe_folder_like_any_run(trained, tmp_path):
+    folder, data = trained
+    result = invoke("evaluate", "--run", folder)
+    assert result.exit_code == 0, result.output
+    evaluated = json.loads(result.output)
+    assert evaluated["accuracy"] == json.loads((folder / "metrics.json").read_text())["test"]["accuracy"]
+    result = invoke("predict", "--run", folder, "--input", data / "test.jsonl")
+    assert result.exit_code == 0, result.output
+    predicted = [json.loads(line) for line in result.output.splitlines()]
+    stored = [json.loads(line) for line in (folder / "predictions.jsonl").read_text().splitlines()]
+    assert [p["probabilities"] for p in predicted] == [p["probabilities"] for p in stored]
+
+
+@pytest.mark.slow
+def test_an_onnx_export_of_a_recipe_predicts_what_the_folder_does(trained, tmp_path):
+    pytest.importorskip("onnxruntime", reason="ONNX export needs the onnx extra: pip install 'promptlearn[onnx]'")
+    folder, data = trained
+    result = invoke("export", "--run", folder, "--format", "onnx", "--output", tmp_path / "onnx")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "onnx" / "manifest.json").read_text())
+    assert manifest["members"] and manifest["labels"] == api.load_run(folder).labels
+    result = invoke("predict", "--run", tmp_path / "onnx", "--input", data / "test.jsonl")
+    assert result.exit_code == 0, result.output
+    exported = [json.loads(line)["probabilities"] for line in result.output.splitlines()]
+    stored = [json.loads(line)["probabilities"] for line in (folder / "predictions.jsonl").read_text().splitlines()]
+    for mine, theirs in zip(exported, stored, strict=True):
+        assert mine == pytest.approx(theirs, abs=1e-4)
+    result = invoke("export", "--run", folder, "--merge", "--output", tmp_path / "merged")
+    assert result.exit_code == 2 and "export it with --format onnx" in result.output
+
+
+@pytest.mark.slow
+def test_an_interrupted_recipe_resumes_without_retraining_finished_members(tiny_bert_dir, tmp_path, monkeypatch):
+    data = write_task(tmp_path / "pool", POOL_TASK)
+    fit, modes = recipe_module.fit, []
+
+    def failing_at_head(config, *args, **kwargs):
+        if config.mode == "head":
+            raise KeyboardInterrupt  # the user's Ctrl-C while the third member trains
+        modes.append(config.mode)
+        return fit(config, *args, **kwargs)
+
+    monkeypatch.setattr(recipe_module, "fit", failing_at_head)
+    with pytest.raises(KeyboardInterrupt):
+        api.train_recipe(_config(tiny_bert_dir, data), [(None, "{text} it was [MASK] .")], tmp_path / "run")
+    assert sorted(p.name for p in (tmp_path / "run" / "members").iterdir()) == ["mlm_head-p0", "pet-p0"]
+    with pytest.raises(PromptlearnError, match="did not finish"):
+        api.load_run(tmp_path / "run")
+
+    monkeypatch.setattr(
+        recipe_module, "fit", lambda config, *a, **k: (modes.append(config.mode), fit(config, *a, **k))[1]
+    )
+    modes.clear()
+    metrics = api.train_recipe(_config(tiny_bert_dir, data), [(None, "{text} it was [MASK] .")], tmp_path / "run")
+    assert set(modes) == {"head"}  # only the member without a folder trained
+    assert (tmp_path / "run" / "recipe.json").is_file() and "test" in metrics
+
+
+def _config(model, data):
+    return api.RunConfig(
+        model=str(model), data=str(data), pattern="{text} it was [MASK] .",
+        verbalizer={"positive": ["great"], "negative": ["terrible"]}, shots=2, steps_epochs=1, steps_min=2,
+        steps_max=3, batch_size=4,
+    )  # fmt: skip
+
+
+def test_an_unknown_recipe_is_refused_before_anything_loads(tiny_bert_dir, tmp_path):
+    data = write_task(tmp_path / "pool", POOL_TASK)
+    result = invoke("train", "--recipe", "best", "--model", tiny_bert_dir, "--data", data, *PROMPT, "--output",
+                    tmp_path / "run")  # fmt: skip
+    assert result.exit_code == 2 and "--recipe must be one of auto" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_members_are_pet_and_mlm_head_per_pattern_and_one_head():
+    members = recipe_module.recipe_members([(0, "a [MASK]"), (2, "b [MASK]")])
+    assert [(m.name, m.mode, m.pattern_id) for m in members] == [
+        ("pet-p0", "pet", 0), ("pet-p2", "pet", 2), ("mlm_head-p0", "mlm_head", 0), ("mlm_head-p2", "mlm_head", 2),
+        ("head", "head", 0),
+    ]  # fmt: skip
+    assert baseline_accuracy(np.array([0, 1]), 2) == 0.5
