@@ -47,6 +47,7 @@ from promptlearn.run.folder import metrics_of, save_run, write_predictions
 from promptlearn.run.moving_grid import next_candidate
 from promptlearn.run.pipeline import few_shot_split, fit
 from promptlearn.run.prompted import Prompted
+from promptlearn.tasks.base import DEFAULT_SHAPE, shape_for
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +123,12 @@ def train_recipe(
     if overwrite and output.is_dir() and own_kind(output) is not None:
         shutil.rmtree(output)  # promptlearn's own folder (checked above): start over
     data = data if data is not None else load_task_data(config.data, config.columns())
+    shape = shape_for(config.task_type, data)
+    if shape.name != DEFAULT_SHAPE:
+        raise PromptlearnError(
+            f"--recipe auto combines single-label classifiers by their dev accuracy; this task is {shape.name}. "
+            "Train one mode instead (--mode pet, for example)."
+        )
     mark_output(output, RECIPE)
     members = recipe_members(patterns)
     clock = _Clock(sum(len(m.learning_rates) for m in members))

@@ -15,7 +15,7 @@ from promptlearn.run import recipe as recipe_module
 from promptlearn.run.ensemble import baseline_accuracy
 from promptlearn.run.folder import load_run as load_single_run
 from tests.helpers.cli import invoke
-from tests.helpers.fixtures import POOL_TASK, write_task
+from tests.helpers.fixtures import POOL_TASK, TINY_MULTI_LABEL_WORDS, write_task
 
 #: a recipe at the fixture's size: 2 shots per label, 2-3 steps per training
 SMALL = ["--shots", 2, "--steps-epochs", 1, "--steps-min", 2, "--steps-max", 3, "--batch-size", 4]
@@ -148,3 +148,18 @@ def test_members_are_pet_and_mlm_head_per_pattern_and_one_head():
         ("head", "head", 0),
     ]  # fmt: skip
     assert baseline_accuracy(np.array([0, 1]), 2) == 0.5
+
+
+def test_a_task_that_is_not_single_label_is_refused_before_the_folder_is_made(
+    tiny_bert_dir, tiny_multi_label_dir, tmp_path
+):
+    words = ",".join(f"{label}={words[0]}" for label, words in TINY_MULTI_LABEL_WORDS.items())
+    result = invoke(
+        "train", "--recipe", "auto", "--model", tiny_bert_dir, "--data", tiny_multi_label_dir, "--pattern",
+        "{text} it was [MASK] .", "--verbalizer", words, *SMALL, "--output", tmp_path / "run",
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "--recipe auto combines single-label classifiers by their dev accuracy; this task is multi-label" in (
+        result.output
+    )
+    assert not (tmp_path / "run").exists()
