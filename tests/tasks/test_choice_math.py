@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from promptlearn.tasks.choice_math import choice_loss, choice_metrics, choice_scores, group_choices
+from promptlearn.tasks.multiple_choice import choice_loss, choice_metrics, choice_scores, group_choices
 
 
 def test_a_choice_scores_the_mean_or_sum_of_its_tokens_log_probabilities():
@@ -30,6 +30,7 @@ COUNTS = [2, 3, 2]
 
 def test_choices_group_per_example_and_missing_ones_get_no_probability():
     grouped = group_choices(FLAT, COUNTS)
+    assert group_choices(FLAT, COUNTS, width=4).shape == (3, 4)
     assert grouped.shape == (3, 3)
     assert torch.isinf(grouped[[0, 2], 2]).all()
     probs = torch.softmax(grouped, dim=-1)

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from promptlearn.tasks.regression_math import (
+from promptlearn.tasks.regression import (
     head_loss,
     pole_loss,
     pole_prediction,
