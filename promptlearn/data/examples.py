@@ -8,7 +8,7 @@ with string labels.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from promptlearn.data.files import json_lines, load_raw, read_rows, rows_of
@@ -17,26 +17,34 @@ from promptlearn.errors import PromptlearnError
 logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "dev", "test")
+#: the column a multi-label file holds its label lists in, read when there is no ``label`` column
+MULTI_LABEL_COLUMN = "labels"
 #: splits whose every example must carry a label (test may be wholly unlabelled)
 LABELLED_SPLITS = ("train", "dev")
 
 
 @dataclass(frozen=True)
 class Example:
-    """One input: ``text_a``, optional ``text_b`` (pair tasks), and the label name (None if unknown)."""
+    """One input: ``text_a``, optional ``text_b`` (pair tasks), and the label name (None if unknown);
+    a multi-label example's label is the tuple of its label names."""
 
     text_a: str
     text_b: str | None = None
-    label: str | None = None
+    label: str | tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
 class Columns:
-    """Which columns of the source hold the text, the second text and the label."""
+    """Which columns of the source hold the text, the second text and the label.
+
+    A label column of lists (or, with ``label_delimiter``, of strings split at it) gives multi-label
+    examples; without a ``label`` column, a ``labels`` one is read.
+    """
 
     text: str = "text"
     text_b: str = "text_b"
     label: str = "label"
+    label_delimiter: str | None = None
 
 
 @dataclass
@@ -63,7 +71,7 @@ def load_task_data(source: str, columns: Columns = Columns()) -> TaskData:
     }
     if not splits:
         raise PromptlearnError(f"No train/dev/test split found in {source}")
-    labels = sorted({ex.label for examples in splits.values() for ex in examples if ex.label is not None})
+    labels = sorted({name for examples in splits.values() for ex in examples for name in _names_of(ex.label)})
     has_text_b = any(ex.text_b is not None for examples in splits.values() for ex in examples)
     return TaskData(splits=splits, labels=labels, has_text_b=has_text_b, source=source)
 
@@ -122,6 +130,8 @@ def _to_examples(rows, columns: Columns, origin: str, labels: str, pairs: bool =
     a missing second text, which a pair pattern would otherwise read as "".
     """
     names = set(rows.column_names)
+    if columns.label == Columns.label and columns.label not in names and MULTI_LABEL_COLUMN in names:
+        columns = replace(columns, label=MULTI_LABEL_COLUMN)
     if columns.text not in names:
         raise PromptlearnError(
             f"{origin}: no column {columns.text!r} (columns: {sorted(names)}). Name the text column with --text-column."
@@ -142,7 +152,8 @@ def _to_examples(rows, columns: Columns, origin: str, labels: str, pairs: bool =
     texts_b = rows[columns.text_b] if columns.text_b in names else [None] * len(rows)
     gold = [None] * len(rows)
     if has_label:  # a ClassLabel's -1 marks a missing label (e.g. GLUE's test splits)
-        gold = [_label_name(value, label_names) for value in rows[columns.label]]
+        gold = [_label_name(value, label_names, columns.label_delimiter) for value in rows[columns.label]]
+        _refuse_empty(origin, columns.label, gold)
     _refuse_nulls(origin, columns.text, texts, "every example needs a text")
     if pairs:
         _refuse_nulls(origin, columns.text_b, texts_b, "this run's pattern reads a second text")
@@ -158,10 +169,33 @@ def _to_examples(rows, columns: Columns, origin: str, labels: str, pairs: bool =
     ]
 
 
-def _label_name(value, label_names: list[str] | None) -> str | None:
+def _label_name(value, label_names: list[str] | None, delimiter: str | None = None) -> str | tuple[str, ...] | None:
+    """A row's label: a name, a tuple of names (a list, or a string split at ``delimiter``), or None."""
+    if isinstance(value, list | tuple):
+        return tuple(dict.fromkeys(_label_name(item, label_names) for item in value))
     if value is None or (label_names is not None and value < 0):
         return None
-    return str(label_names[value] if label_names is not None else value)
+    name = str(label_names[value] if label_names is not None else value)
+    if delimiter is not None:
+        return tuple(dict.fromkeys(part.strip() for part in name.split(delimiter) if part.strip()))
+    return name
+
+
+def _names_of(label: str | tuple[str, ...] | None) -> tuple[str, ...]:
+    if label is None:
+        return ()
+    return (label,) if isinstance(label, str) else label
+
+
+def _refuse_empty(origin: str, column: str, gold: list) -> None:
+    """A multi-label row with no label at all is refused: it says nothing a K-shot sample could learn from."""
+    empty = [i + 1 for i, label in enumerate(gold) if label == ()]
+    if empty:
+        raise PromptlearnError(
+            f"{origin}: row {empty[0]} has an empty label list in column {column!r}"
+            f"{f' ({len(empty)} such rows)' if len(empty) > 1 else ''}; every multi-label example needs at least "
+            "one label (row 1 is the first example). Remove the row or give its labels."
+        )
 
 
 def _refuse_nulls(origin: str, column: str, values: list, why: str) -> None:

@@ -21,6 +21,7 @@ from promptlearn.data.examples import Example, TaskData
 from promptlearn.errors import PromptlearnError
 from promptlearn.prompt.pattern import Literal, Mask, Pattern, Sep, Slot, Soft
 from promptlearn.prompt.verbalizer import Verbalizer
+from promptlearn.tasks import TaskShape, get_shape
 
 if TYPE_CHECKING:
     import torch
@@ -43,7 +44,7 @@ class Encoded:
     input_ids: list[int]
     mask_position: int
     soft_positions: list[int]
-    label: int
+    label: int | tuple[int, ...]
     token_type_ids: list[int]
     soft_target: tuple[float, ...] | None = None
     choices: tuple[Encoded, ...] = ()
@@ -64,6 +65,7 @@ class PVP:
         tokenizer,
         max_length: int = 128,
         labels: list[str] | None = None,
+        shape: TaskShape | None = None,
     ):
         if verbalizer is None and not labels:
             raise PromptlearnError("A PVP needs a verbalizer or, for a classification head, the label names")
@@ -72,6 +74,8 @@ class PVP:
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.labels = verbalizer.labels if verbalizer else list(labels)
+        #: the task shape, which turns an example's label into its training target
+        self.shape = shape if shape is not None else get_shape(None)
         self._label_index = {label: i for i, label in enumerate(self.labels)}
         self._prefix, self._suffix = _special_frame(tokenizer)
         self._plan = self._tokenize_pattern()
@@ -306,12 +310,7 @@ class PVP:
                 segment = 1  # BERT has two segments: a later [SEP] stays in the second
         input_ids += self._suffix
         token_type_ids += [segment] * len(self._suffix)
-        if example.label is None:
-            label = -1
-        elif example.label in self._label_index:
-            label = self._label_index[example.label]
-        else:
-            raise PromptlearnError(f"Label {example.label!r} is not one of this PVP's labels {self.labels}")
+        label = self.shape.target(example.label, self._label_index)
         return Encoded(input_ids, mask_position, soft_positions, label, token_type_ids)
 
     def _label_word_tokens(self) -> list[list[list[int]]]:

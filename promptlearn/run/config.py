@@ -15,7 +15,7 @@ from promptlearn.data.sampling import DEFAULT_DEV_SPLIT, DEV_SPLITS
 from promptlearn.errors import PromptlearnError
 from promptlearn.hub import is_local_path
 from promptlearn.run import features
-from promptlearn.run.feature import PATH, UNSAVED, option
+from promptlearn.run.feature import PATH, UNSAVED, UNSAVED_DEFAULT, option
 
 DEFAULT_MAX_STEPS = 250
 #: numpy seeds its generators with unsigned 32-bit integers
@@ -241,7 +241,12 @@ class RunConfig:
 
     def columns(self) -> Columns:
         """Which columns of the data files hold the texts and the label."""
-        return Columns(text=self.text_column, text_b=self.text_b_column, label=self.label_column)
+        return Columns(
+            text=self.text_column,
+            text_b=self.text_b_column,
+            label=self.label_column,
+            label_delimiter=self.label_delimiter,
+        )
 
     def _file_fields(self, unset: bool = False) -> dict[str, str | None]:
         """The fields marked ``path`` (in field order), by name; only those set unless ``unset``."""
@@ -262,6 +267,11 @@ class RunConfig:
         """The settings ``config.json`` saves: every field but the options marked unsaved (where the run is
         reported, see :data:`~promptlearn.run.feature.UNSAVED`)."""
         unsaved = {item.name for item in dataclasses.fields(self) if UNSAVED in item.metadata}
+        unsaved |= {
+            item.name
+            for item in dataclasses.fields(self)
+            if UNSAVED_DEFAULT in item.metadata and getattr(self, item.name) == item.default
+        }
         return {name: value for name, value in dataclasses.asdict(self).items() if name not in unsaved}
 
     def replace(self, **changes) -> RunConfig:

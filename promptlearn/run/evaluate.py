@@ -81,7 +81,7 @@ def evaluate(
     records = prompted.predict(examples)
     if predictions is not None:
         write_predictions(predictions, records)
-    return {"split": split, "examples": len(examples), **metrics_of(records, prompted.pvp.labels)}
+    return {"split": split, "examples": len(examples), **metrics_of(records, prompted.pvp.labels, prompted.pvp.shape)}
 
 
 def predict(run: Path, input: Path | None, columns: dict, allow_other_base: bool, stdin: TextIO) -> list[dict]:

@@ -43,11 +43,18 @@ PATH = "path"
 UNSAVED = "unsaved"
 
 
-def option(default, help: str, path: bool = False, saved: bool = True):
+#: field metadata key of an option ``config.json`` holds only when it differs from its default: an option added
+#: after runs were recorded, whose default keeps their folders (and a grid run's fingerprint) as they were
+UNSAVED_DEFAULT = "unsaved_default"
+
+
+def option(default, help: str, path: bool = False, saved: bool | str = True):
     """A RunConfig field that is also a ``promptlearn train`` option: its flag is
     :func:`~promptlearn.run.config.flag` of its name. ``path``: its value names a local file or folder;
-    ``saved=False``: it is left out of :meth:`~promptlearn.run.config.RunConfig.to_dict` (see :data:`UNSAVED`)."""
-    metadata = {"help": help} | ({PATH: ""} if path else {}) | ({} if saved else {UNSAVED: True})
+    ``saved=False``: it is left out of :meth:`~promptlearn.run.config.RunConfig.to_dict` (see :data:`UNSAVED`);
+    ``saved="unless default"``: it is left out while it holds its default (see :data:`UNSAVED_DEFAULT`)."""
+    kept = {} if saved is True else {UNSAVED_DEFAULT: True} if saved == "unless default" else {UNSAVED: True}
+    metadata = {"help": help} | ({PATH: ""} if path else {}) | kept
     return field(default=default, metadata=metadata)
 
 
@@ -60,6 +67,8 @@ class Run(Protocol):
     trainer: Trainer
     #: the bias vector (C,) divided out of every prediction, None when the run is not calibrated
     calibration: np.ndarray | None
+    #: the task shape's decision rule fitted on dev (multi-label: the threshold), None when it has none
+    decision: dict | None
 
     def predict_proba(self, examples: list[Example], encoded: list | None = None) -> np.ndarray: ...
 

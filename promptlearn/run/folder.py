@@ -30,7 +30,7 @@ from promptlearn.outputs import (
 from promptlearn.run import features
 from promptlearn.run.config import RunConfig
 from promptlearn.run.prompted import Prompted, build
-from promptlearn.training.metrics import classification_metrics
+from promptlearn.tasks import TaskShape, get_shape
 from promptlearn.training.trainer import restore_trained
 
 WEIGHTS = "weights.safetensors"
@@ -170,9 +170,7 @@ def write_predictions(path: Path, records: list[dict]) -> None:
     write_text_atomic(path, "".join(to_json(r, indent=None) + "\n" for r in records))
 
 
-def metrics_of(records: list[dict], labels: list[str]) -> dict:
-    """Accuracy and macro-F1 of :meth:`Prompted.predict` records that all carry a gold label."""
-    index = {label: i for i, label in enumerate(labels)}
-    gold = [index[r["gold"]] for r in records]
-    predicted = [index[r["predicted"]] for r in records]
-    return classification_metrics(gold, predicted, len(labels))
+def metrics_of(records: list[dict], labels: list[str], shape: TaskShape | None = None) -> dict:
+    """The metrics of :meth:`Prompted.predict` records that all carry a gold label, as ``shape`` (default:
+    single-label, accuracy and macro-F1) computes them."""
+    return (shape if shape is not None else get_shape(None)).record_metrics(records, labels)

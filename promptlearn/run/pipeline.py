@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 from promptlearn.data.examples import Example, TaskData, load_task_data
-from promptlearn.data.sampling import few_shot
 from promptlearn.outputs import RUN, check_output_free, check_writable, staged_folder
 from promptlearn.prompt.pvp import PVP
 from promptlearn.run import features
@@ -17,6 +16,7 @@ from promptlearn.run.config import RunConfig
 from promptlearn.run.feature import Fitting
 from promptlearn.run.folder import metrics_of, save_run
 from promptlearn.run.prompted import Prompted, build_model
+from promptlearn.tasks import shape_for
 from promptlearn.training.objective import Objective
 from promptlearn.training.trainer import OnEvaluate, Trainer
 
@@ -48,7 +48,7 @@ def fit(
         found = feature.soft_targets(fitting, pvp)
         targets = targets if found is None else found
         terms |= feature.objective(fitting, pvp, model)
-    objective = Objective(**terms) if terms else None
+    objective = Objective(shape=pvp.shape, **terms)
     run = Prompted(config=config, pvp=pvp, model=model, trainer=Trainer(model, pvp.collate, config, objective))
     for feature in features.FEATURES:
         feature.setup(run, fitting)
@@ -85,7 +85,7 @@ def _then(first: OnEvaluate | None, second: OnEvaluate) -> OnEvaluate:
 
 def few_shot_split(config: RunConfig, data: TaskData) -> tuple[list[Example], list[Example]]:
     """The run's (train, dev) examples: its seed's few-shot sample, dev as ``config`` says."""
-    return few_shot(data, config.shots, config.seed, config.dev_split)
+    return shape_for(config.task_type, data).few_shot(data, config.shots, config.seed, config.dev_split)
 
 
 def check_positions(pvp: PVP, data: TaskData) -> None:
@@ -124,7 +124,7 @@ def train(
         if predictions[0]["gold"] is None:  # a test split is labelled in every row or in none
             warning = f"the test split of {config.data} has no labels: predictions.jsonl only, no test metrics"
         else:
-            metrics["test"] = metrics_of(predictions, run.pvp.labels)
+            metrics["test"] = metrics_of(predictions, run.pvp.labels, run.pvp.shape)
             warning = None
     if warning is not None:
         logger.warning(warning)

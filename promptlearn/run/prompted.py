@@ -9,14 +9,13 @@ import torch
 from accelerate.utils import set_seed
 
 from promptlearn.backbone.loading import load_backbone
-from promptlearn.data.examples import Example, TaskData, prediction_record
+from promptlearn.data.examples import Example, TaskData
 from promptlearn.errors import PromptlearnError
 from promptlearn.model.prompt_model import PromptModel
 from promptlearn.prompt.pvp import PVP, Encoded
 from promptlearn.run import calibration
 from promptlearn.run.config import RunConfig
 from promptlearn.run.pvp import build_pvp
-from promptlearn.training.metrics import classification_metrics
 from promptlearn.training.objective import Objective
 from promptlearn.training.trainer import Trainer
 
@@ -26,7 +25,8 @@ class Prompted:
     """A built model with the PVP that feeds it and the trainer that runs it.
 
     ``calibration``: the bias vector (C,) that :meth:`predict_proba` divides out (see
-    :mod:`promptlearn.run.calibration`), None when the run is not calibrated.
+    :mod:`promptlearn.run.calibration`), None when the run is not calibrated. ``decision``: the task shape's
+    rule fitted on dev (multi-label: the threshold, see :mod:`promptlearn.run.task_shape`), None when it has none.
     """
 
     config: RunConfig
@@ -34,6 +34,7 @@ class Prompted:
     model: PromptModel
     trainer: Trainer
     calibration: np.ndarray | None = None
+    decision: dict | None = None
 
     def predict_proba(self, examples: list[Example], encoded: list[Encoded] | None = None) -> np.ndarray:
         """Class probabilities (N, C): averaged over the demonstration draws, then calibrated.
@@ -53,22 +54,27 @@ class Prompted:
         return calibration.apply(probs, self.calibration)
 
     def predict(self, examples: list[Example]) -> list[dict]:
-        """One record per example: text, gold, predicted label and per-label probabilities."""
-        labels = self.pvp.labels
+        """One record per example: text, gold, prediction and per-label probabilities, as the task shape writes them."""
+        labels, shape = self.pvp.labels, self.pvp.shape
         return [
-            prediction_record(ex, labels, row) for ex, row in zip(examples, self.predict_proba(examples), strict=True)
+            shape.record(ex, labels, row, self.decision)
+            for ex, row in zip(examples, self.predict_proba(examples), strict=True)
         ]
 
     def evaluate(self, examples: list[Example]) -> dict:
-        """Accuracy and macro-F1 on labelled ``examples``."""
+        """The task shape's metrics (single-label: accuracy and macro-F1) on labelled ``examples``."""
         if any(ex.label is None for ex in examples):
             raise PromptlearnError("Evaluation needs a label on every example")
         index = {label: i for i, label in enumerate(self.pvp.labels)}
-        unknown = sorted({ex.label for ex in examples} - set(index))
+        unknown = sorted({name for ex in examples for name in _names(ex.label)} - set(index))
         if unknown:
             raise PromptlearnError(f"Labels {unknown} are not among this run's labels {self.pvp.labels}")
-        gold = [index[ex.label] for ex in examples]
-        return classification_metrics(gold, self.predict_proba(examples).argmax(axis=1), len(self.pvp.labels))
+        gold = [self.pvp.shape.target(ex.label, index) for ex in examples]
+        return self.pvp.shape.metrics(gold, self.predict_proba(examples), len(self.pvp.labels), self.decision)
+
+
+def _names(label: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (label,) if isinstance(label, str) else label
 
 
 def build(
@@ -83,6 +89,7 @@ def build(
     ``objective``: the trainer's (default: cross-entropy on the labels).
     """
     config, pvp, model = build_model(config, data, backbone)
+    objective = objective if objective is not None else Objective(shape=pvp.shape)
     return Prompted(config=config, pvp=pvp, model=model, trainer=Trainer(model, pvp.collate, config, objective))
 
 

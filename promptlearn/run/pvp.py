@@ -15,6 +15,7 @@ from promptlearn.modes import Mode, get_mode
 from promptlearn.prompt.pattern import Pattern
 from promptlearn.prompt.pvp import PVP
 from promptlearn.prompt.verbalizer import Verbalizer
+from promptlearn.tasks import shape_for
 
 
 class PromptSettings(Protocol):
@@ -28,6 +29,7 @@ class PromptSettings(Protocol):
     mode_options: dict
     max_length: int
     verbalizer_search: dict | None
+    task_type: str | None
 
 
 def build_pvp(config: PromptSettings, data: TaskData | None = None, tokenizer=None) -> tuple[Mode, PVP]:
@@ -41,7 +43,9 @@ def build_pvp(config: PromptSettings, data: TaskData | None = None, tokenizer=No
         verbalizer = Verbalizer.from_dict(config.verbalizer) if config.verbalizer else None  # else: searched in fit
     labels = config.labels or (verbalizer.labels if verbalizer else (data.labels if data else None))
     tokenizer = tokenizer if tokenizer is not None else load_tokenizer(config.model)
-    pvp = PVP(pattern, verbalizer, tokenizer, max_length=config.max_length, labels=labels)
+    shape = shape_for(config.task_type, data)
+    pvp = PVP(pattern, verbalizer, tokenizer, max_length=config.max_length, labels=labels, shape=shape)
     if data is not None:
         pvp.check_data(data)
+    shape.check_run(config, pvp)
     return mode, pvp

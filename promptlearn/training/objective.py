@@ -8,7 +8,8 @@ The :class:`~promptlearn.training.trainer.Trainer` knows nothing of cloze questi
 for the loss of a batch (:meth:`Objective.training_loss`) and for class probabilities
 (:meth:`Objective.probabilities`), from class scores (B, C) of either scoring alike.
 
-- Hard labels: cross-entropy on ``batch["labels"]``.
+- Hard labels: the task shape's loss on ``batch["labels"]`` (:mod:`promptlearn.tasks`; single-label:
+  cross-entropy, multi-label: binary cross-entropy).
 - Soft targets (``batch["soft_targets"]``, (B, C) probabilities, e.g. an ensemble's): the KL
   divergence from them to the scores softened by ``temperature``, times T² so that gradients keep
   their scale whatever T (Hinton et al. 2015; PET's distillation uses T = 2).
@@ -26,13 +27,20 @@ import torch
 from torch import nn
 
 from promptlearn.errors import PromptlearnError
+from promptlearn.tasks import TaskShape, get_shape
 from promptlearn.training.aux_mlm import MlmBatches
 
 
 class Objective:
-    """Loss and probabilities of class scores; holds no parameters."""
+    """Loss and probabilities of class scores, as the run's task ``shape`` defines them; holds no parameters."""
 
-    def __init__(self, temperature: float = 1.0, aux_mlm_weight: float = 0.0, mlm_batches: MlmBatches | None = None):
+    def __init__(
+        self,
+        temperature: float = 1.0,
+        aux_mlm_weight: float = 0.0,
+        mlm_batches: MlmBatches | None = None,
+        shape: TaskShape | None = None,
+    ):
         if temperature <= 0:
             raise PromptlearnError(f"The distillation temperature must be positive, got {temperature}")
         if not 0 <= aux_mlm_weight < 1:
@@ -42,13 +50,14 @@ class Objective:
         self.temperature = temperature
         self.aux_mlm_weight = aux_mlm_weight
         self.mlm_batches = mlm_batches if aux_mlm_weight else None
+        self.shape = shape if shape is not None else get_shape(None)
 
     def loss(self, scores: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Scores (B, C) -> the task loss: KL to ``soft_targets`` at the temperature if given, else cross-entropy."""
+        """Scores (B, C) -> the task loss: KL to ``soft_targets`` at the temperature if given, else the shape's."""
         scores = scores.float()
         targets = batch.get("soft_targets")
         if targets is None:
-            return nn.functional.cross_entropy(scores, batch["labels"])
+            return self.shape.loss(scores, batch["labels"])
         t = self.temperature
         log_probs = torch.log_softmax(scores / t, dim=-1)
         return nn.functional.kl_div(log_probs, targets.float(), reduction="batchmean") * t * t
@@ -64,4 +73,4 @@ class Objective:
 
     def probabilities(self, scores: torch.Tensor) -> torch.Tensor:
         """Class probabilities (B, C) from scores (B, C): the seam where calibration applies."""
-        return torch.softmax(scores.float(), dim=-1)
+        return self.shape.probabilities(scores)

@@ -46,7 +46,6 @@ from promptlearn.errors import PromptlearnError
 from promptlearn.model.prompt_model import PromptModel
 from promptlearn.prompt.pvp import Encoded
 from promptlearn.training.batching import LengthGroupedBatches
-from promptlearn.training.metrics import classification_metrics
 from promptlearn.training.objective import Objective
 from promptlearn.training.progress import Progress
 
@@ -338,13 +337,14 @@ class Trainer:
                 model.train()
                 result.history.append({"step": step, "loss": _mean(running), **metrics})
                 running = []
-                if not best_state.saved or metrics["accuracy"] > result.best_dev["accuracy"]:
+                key = self.objective.shape.selection_metric
+                if not best_state.saved or metrics[key] > result.best_dev[key]:
                     best_state.save(self.model)
                     stale = 0
                     result.best_step, result.best_dev = step, metrics
                 else:
                     stale += 1
-                progress.evaluated(step, result.history[-1]["loss"], metrics["accuracy"], result.best_dev["accuracy"])
+                progress.evaluated(step, result.history[-1]["loss"], metrics[key], result.best_dev[key])
                 if self.on_evaluate is not None:
                     rates = {g["name"].removesuffix(".no_decay"): g["lr"] for g in optimizer.param_groups}
                     self.on_evaluate(result.history[-1], rates)
@@ -383,10 +383,10 @@ class Trainer:
         return probs
 
     def evaluate(self, examples: list[Encoded]) -> dict:
-        """Accuracy and macro-F1 on labelled encoded examples."""
+        """The task shape's metrics (single-label: accuracy and macro-F1) on labelled encoded examples."""
         probs = self.predict_proba(examples)
         gold = [e.label for e in examples]
-        return classification_metrics(gold, probs.argmax(axis=1), self.model.num_labels)
+        return self.objective.shape.metrics(gold, probs, self.model.num_labels)
 
 
 def _mean(losses: list[torch.Tensor]) -> float:

@@ -1,0 +1,113 @@
+"""The task-shape interface and its registry.
+
+A task shape ("task type") is one unit: what a label is, how it becomes a training target, how class
+scores (B, C) become a loss, probabilities and a decision, the metrics, how a prediction is written to
+``predictions.jsonl`` and how a K-shot sample is drawn. The rest of the pipeline asks the run's shape and
+never tests a shape's name, as it never tests a mode's.
+
+Adding a shape is one module here that subclasses :class:`TaskShape` and calls :func:`register_shape`,
+plus its import in ``tasks/__init__.py``. What a new shape implements:
+
+- :meth:`TaskShape.detect`: whether loaded data is of this shape (so ``--task-type`` may be left out);
+- :meth:`TaskShape.target`: an example's label -> ``Encoded.label`` (an int, or a tuple the collate
+  stacks into a tensor), :meth:`TaskShape.loss` and :meth:`TaskShape.probabilities` on scores (B, C);
+- :meth:`TaskShape.choose_decision` (a rule fitted on dev and stored in the run folder, or None),
+  :meth:`TaskShape.metrics`, :meth:`TaskShape.record` and :meth:`TaskShape.record_metrics`;
+- :meth:`TaskShape.few_shot`: the K-shot (train, dev) split, the same in ``train`` and ``fewshot``;
+- :meth:`TaskShape.check_run`: refuse a mode, readout or feature that cannot serve it, with one message.
+
+torch is imported inside the methods that need it: the data side (sampling, records, metrics) runs without it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from promptlearn.errors import PromptlearnError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+    from promptlearn.data.examples import Example, TaskData
+
+#: the shape of a run that names none and whose data detect no other
+DEFAULT_SHAPE = "single"
+
+
+class TaskShape:
+    """One task shape; see the module docstring for what a new one implements."""
+
+    name: ClassVar[str]
+    #: the dev metric the trainer keeps the best checkpoint by (higher is better)
+    selection_metric: ClassVar[str] = "accuracy"
+    #: whether averaging members' probabilities (a PET ensemble) is a meaningful prediction
+    averages: ClassVar[bool] = True
+    #: the run-folder file the fitted decision rule is stored in (None: the shape has none)
+    decision_file: ClassVar[str | None] = None
+
+    def detect(self, data: TaskData) -> bool:
+        """Whether ``data``'s labels are of this shape (consulted when the run names no ``--task-type``)."""
+        return False
+
+    def target(self, label, index: dict[str, int]):
+        """``Encoded.label`` of an example's label (None: unlabelled); ``index`` maps label names to columns."""
+        raise NotImplementedError
+
+    def loss(self, scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Scores (B, C) and the collated targets -> the task loss (a scalar)."""
+        raise NotImplementedError
+
+    def probabilities(self, scores: torch.Tensor) -> torch.Tensor:
+        """Scores (B, C) -> probabilities (B, C)."""
+        raise NotImplementedError
+
+    def choose_decision(self, gold: list, probabilities: np.ndarray) -> dict | None:
+        """The decision rule fitted on dev (``gold``: the dev targets, ``probabilities`` (N, C)), or None."""
+        return None
+
+    def metrics(self, gold: list, probabilities: np.ndarray, num_labels: int, decision: dict | None = None) -> dict:
+        """Metrics of probabilities (N, C) against targets ``gold``; ``decision`` as :meth:`choose_decision` made
+        it (None: the shape's own choice on these examples, as the trainer's checkpoint selection uses)."""
+        raise NotImplementedError
+
+    def record(self, example: Example, labels: list[str], probabilities, decision: dict | None) -> dict:
+        """The ``predictions.jsonl`` line of one example; ``probabilities`` (C,) in ``labels`` order."""
+        raise NotImplementedError
+
+    def record_metrics(self, records: list[dict], labels: list[str]) -> dict:
+        """The metrics of :meth:`record` lines that all carry a gold label."""
+        raise NotImplementedError
+
+    def few_shot(
+        self, data: TaskData, shots: int | None, seed: int, dev_split: str
+    ) -> tuple[list[Example], list[Example]]:
+        """The run's (train, dev) examples: a K-shot sample with ``shots``, else the full splits."""
+        raise NotImplementedError
+
+    def check_run(self, settings, pvp) -> None:
+        """Refuse, with one message, a run (its settings and PVP) this shape cannot serve."""
+
+
+SHAPES: dict[str, TaskShape] = {}
+
+
+def register_shape(shape: TaskShape) -> TaskShape:
+    SHAPES[shape.name] = shape
+    return shape
+
+
+def get_shape(name: str | None) -> TaskShape:
+    """The shape called ``name`` (None: the default, single-label)."""
+    name = DEFAULT_SHAPE if name is None else name
+    if name not in SHAPES:
+        raise PromptlearnError(f"--task-type must be one of {', '.join(SHAPES)}, got {name!r}")
+    return SHAPES[name]
+
+
+def shape_for(name: str | None, data: TaskData | None) -> TaskShape:
+    """The shape a run named, else the first whose :meth:`TaskShape.detect` accepts ``data``, else single-label."""
+    if name is not None or data is None:
+        return get_shape(name)
+    detected = [shape for shape in SHAPES.values() if shape.name != DEFAULT_SHAPE and shape.detect(data)]
+    return detected[0] if detected else get_shape(None)
