@@ -22,7 +22,7 @@ from promptlearn.experiment.grid import GRID_KEYS, GridOptions
 from promptlearn.experiment.optuna_search import OptunaSearch
 from promptlearn.pet.config import PET_MODES
 from promptlearn.prompt.pattern import Pattern
-from promptlearn.prompt.presets import available_tasks, task_patterns, task_verbalizer
+from promptlearn.prompt.presets import available_tasks, preset_words, task_patterns
 from promptlearn.prompt.verbalizer import Verbalizer
 from promptlearn.run.config import RunConfig, as_keys
 
@@ -494,7 +494,7 @@ def _task(entry, data_root: str | None, shots: list, dev_split: str, origin: str
     if words == "auto":  # searched per run, inside its own train/dev split (see api.fit)
         verbalizer = None
     elif words is None:
-        verbalizer = task_verbalizer(name).to_dict()
+        verbalizer = preset_words(name)
     elif isinstance(words, dict):
         verbalizer = Verbalizer.from_dict(words, origin=f"{origin}.verbalizer").to_dict()
     elif isinstance(words, str):

@@ -75,7 +75,7 @@ class PVP:
         self.max_length = max_length
         self.labels = verbalizer.labels if verbalizer else list(labels)
         #: the task shape, which turns an example's label into its training target
-        self.shape = shape if shape is not None else get_shape(None)
+        self.shape = (shape if shape is not None else get_shape(None)).bind(self.labels)
         self._label_index = {label: i for i, label in enumerate(self.labels)}
         self._prefix, self._suffix = _special_frame(tokenizer)
         self._plan = self._tokenize_pattern()
@@ -110,13 +110,19 @@ class PVP:
         return [[ids[0] for ids in words] for words in self.label_word_tokens]
 
     def check_data(self, data: TaskData) -> None:
-        """Raise if the pattern's slots or the verbalizer's labels do not fit the dataset."""
+        """Raise if the pattern's slots or the labels (as the task shape reads them) do not fit the dataset."""
         self.check_fields(data)
-        if self.verbalizer is not None:
-            self.verbalizer.check_labels(data.labels)
+        self.shape.check_data(self, data)
 
     def check_fields(self, data: TaskData) -> None:
         """Raise if the pattern's slots do not fit the dataset's texts (a missing one would be read as "")."""
+        if "question" in self.pattern.fields:
+            asked = [ex.question is not None for examples in data.splits.values() for ex in examples]
+            if not all(asked):
+                raise PromptlearnError(
+                    f"The pattern {self.pattern.source!r} uses {{question}}, but row {asked.index(False) + 1} of "
+                    f"{data.source} has no 'question' value. Give every row one, or remove {{question}}."
+                )
         if "text_b" in self.pattern.fields and not data.has_text_b:
             raise PromptlearnError(
                 f"The pattern {self.pattern.source!r} uses {{text_b}}, but {data.source} is a single-sentence "
@@ -271,10 +277,14 @@ class PVP:
     def _with_choices(self, index: int, example: Example, slot_tokens) -> Encoded:
         """A multiple-choice example: one input per choice, the choice's tokens as the masks' count."""
         lead = " " if self.mask_after_space else ""
-        tokens = [tuple(self.tokenizer(lead + choice, add_special_tokens=False)["input_ids"]) for choice in example.choices]
+        tokens = [
+            tuple(self.tokenizer(lead + choice, add_special_tokens=False)["input_ids"]) for choice in example.choices
+        ]
         empty = [i for i, ids in enumerate(tokens) if not ids]
         if empty:
-            raise PromptlearnError(f"Choice {empty[0]} of the example {example.text_a!r} is empty: every choice needs text")
+            raise PromptlearnError(
+                f"Choice {empty[0]} of the example {example.text_a!r} is empty: every choice needs text"
+            )
         rows = tuple(self._assemble(index, example, slot_tokens, masks=len(ids)) for ids in tokens)
         longest = max(rows, key=lambda row: len(row.input_ids))
         return dataclasses.replace(longest, choices=rows, choice_tokens=tuple(tokens))

@@ -159,7 +159,11 @@ class MultipleChoice(TaskShape):
                 f"--shots {shots} needs {needed} training examples"
                 f"{' (K for train + K for dev, sampled from train)' if sample_dev else ''}, "
                 f"{data.source} has {len(train)}. Lower --shots"
-                + (", or select on the data's dev split with --dev-split given." if sample_dev and "dev" in data.splits else ".")
+                + (
+                    ", or select on the data's dev split with --dev-split given."
+                    if sample_dev and "dev" in data.splits
+                    else "."
+                )
             )
         picked = random.Random(seed).sample(range(len(train)), needed)
         dev = [train[i] for i in picked[shots:]] if sample_dev else data.splits["dev"]

@@ -108,7 +108,7 @@ def pole_range(labels: list[str]) -> tuple[float, float]:
     if len(labels) != 2 or None in values or values[0] >= values[1]:
         raise PromptlearnError(
             f"A regression run reads two poles, named by the ends of the score range, lower first; its labels are "
-            f"{labels}. Give a verbalizer such as {{\"0\": [\"no\"], \"5\": [\"yes\"]}} (verbalizers/stsb.yaml)."
+            f'{labels}. Give a verbalizer such as {{"0": ["no"], "5": ["yes"]}} (verbalizers/stsb.yaml).'
         )
     return values[0], values[1]
 
@@ -149,6 +149,7 @@ class Regression(TaskShape):
 
     name = "regression"
     selection_metric = "pearson"
+    labels_are_names = False
     averages = True  # a prediction is linear in p(upper): averaging pole probabilities averages predictions
 
     def __init__(self, low: float = 0.0, high: float = 1.0):
@@ -170,12 +171,14 @@ class Regression(TaskShape):
     def check_data(self, pvp, data: TaskData) -> None:
         low, high = pole_range(pvp.labels)
         for split, values in _scores(data).items():
-            outside = [row for row, value in enumerate(values, start=1) if not low <= value <= high]
+            outside = [(row, value) for row, value in enumerate(values, start=1) if not low <= value <= high]
             if outside:
+                row, value = outside[0]
+                more = f" ({len(outside)} such rows)" if len(outside) > 1 else ""
                 raise PromptlearnError(
-                    f"{data.source}: row {outside[0]} of the {split!r} split has a score outside the run's range "
-                    f"[{_label(low)}, {_label(high)}] (its poles {pvp.labels}){f', as do {len(outside) - 1} more' if len(outside) > 1 else ''}. "
-                    "Declare the range with the verbalizer's two labels, or fix the rows (row 1 is the first labelled one)."
+                    f"{data.source}: row {row} of the {split!r} split has the score {value:g}, outside the run's "
+                    f"range [{low:g}, {high:g}] (its poles {pvp.labels}){more}. Declare the range with the "
+                    "verbalizer's two labels, or fix the row (row 1 is the first example)."
                 )
 
     def target(self, label, index: dict[str, int]) -> float:
@@ -222,7 +225,9 @@ class Regression(TaskShape):
         binned = {}
         for name, examples in data.splits.items():
             binned[name] = [
-                dataclasses.replace(ex, label=None if ex.label is None else f"bin {score_bin(float(ex.label), low, high, BINS)}")
+                dataclasses.replace(
+                    ex, label=None if ex.label is None else f"bin {score_bin(float(ex.label), low, high, BINS)}"
+                )
                 for ex in examples
             ]
         original = {id(b): ex for name in binned for b, ex in zip(binned[name], data.splits[name], strict=True)}
