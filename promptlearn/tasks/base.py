@@ -45,6 +45,9 @@ class TaskShape:
     averages: ClassVar[bool] = True
     #: the run-folder file the fitted decision rule is stored in (None: the shape has none)
     decision_file: ClassVar[str | None] = None
+    #: the two metrics a few-shot report shows in its accuracy and macro-F1 columns (None: those two, with
+    #: the top-class share and the majority-class baseline; a shape whose labels are not classes names its own)
+    report_metrics: ClassVar[tuple[str, str] | None] = None
     #: whether a label is a name among the run's labels (regression's is a score, checked by :meth:`check_data`)
     labels_are_names: ClassVar[bool] = True
     #: the words read at the mask come from each example (multiple choice: its choices), not a verbalizer

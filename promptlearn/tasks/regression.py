@@ -150,6 +150,7 @@ class Regression(TaskShape):
     name = "regression"
     selection_metric = "pearson"
     labels_are_names = False
+    report_metrics = ("pearson", "spearman")
     averages = True  # a prediction is linear in p(upper): averaging pole probabilities averages predictions
 
     def __init__(self, low: float = 0.0, high: float = 1.0):
