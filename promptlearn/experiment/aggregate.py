@@ -54,6 +54,11 @@ class SummaryRow:
         return self.top_class_share >= COLLAPSE_SHARE
 
 
+def test_score(record: dict) -> float:
+    """A finished run's headline test metric: accuracy, or its shape's first report metric (regression: Pearson)."""
+    return record["test"][record.get("metric_names", ["accuracy"])[0]]
+
+
 def mean_std(values: list[float]) -> tuple[float, float]:
     """Mean and population standard deviation (ddof=0) of ``values``."""
     if not values:

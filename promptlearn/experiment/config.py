@@ -493,8 +493,8 @@ def _task(entry, data_root: str | None, shots: list, dev_split: str, origin: str
         resolved = [_pattern(p, i, name, origin) for i, p in enumerate(_as_list(patterns, "patterns", origin))]
     if words == "auto":  # searched per run, inside its own train/dev split (see api.fit)
         verbalizer = None
-    elif words is None:
-        verbalizer = preset_words(name)
+    elif words is None:  # a preset without label words (multiple choice): {} reads none, where None would search
+        verbalizer = preset_words(name) or {}
     elif isinstance(words, dict):
         verbalizer = Verbalizer.from_dict(words, origin=f"{origin}.verbalizer").to_dict()
     elif isinstance(words, str):

@@ -549,4 +549,7 @@ def outcome(record: dict) -> str:
     if record["status"] != "ok":
         return f"FAILED ({record['error']})"
     test = record["test"]
+    if "metric_names" in record:
+        shown = ", ".join(f"{name} {test[name]:.3f}" for name in record["metric_names"])
+        return f"test {shown} ({record['wall_seconds']} s)"
     return f"test accuracy {test['accuracy']:.3f}, macro-F1 {test['macro_f1']:.3f} ({record['wall_seconds']} s)"

@@ -19,6 +19,7 @@ import random
 from typing import TYPE_CHECKING
 
 import numpy as np
+from sklearn.metrics import f1_score
 
 from promptlearn.data.examples import Example, TaskData
 from promptlearn.data.sampling import DEV_SPLITS, few_shot
@@ -70,9 +71,14 @@ def choice_loss(grouped: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 def choice_metrics(gold, probabilities: list) -> dict:
-    """Accuracy of the most probable choice; ``probabilities``: one sequence per example, any lengths."""
-    predicted = np.array([int(np.argmax(row)) for row in probabilities])
-    return {"accuracy": float(np.mean(predicted == np.asarray(gold)))}
+    """Accuracy of the most probable choice, and macro-F1 over the answer positions (low when a model keeps
+    picking one position, as accuracy alone would not show); ``probabilities``: one sequence per example."""
+    predicted = [int(np.argmax(row)) for row in probabilities]
+    positions = list(range(max(len(row) for row in probabilities)))
+    return {
+        "accuracy": float(np.mean(np.asarray(predicted) == np.asarray(gold))),
+        "macro_f1": float(f1_score(gold, predicted, labels=positions, average="macro", zero_division=0)),
+    }
 
 
 class MultipleChoice(TaskShape):
@@ -136,7 +142,7 @@ class MultipleChoice(TaskShape):
         }
 
     def record_metrics(self, records, labels) -> dict:
-        return {"accuracy": float(np.mean([r["gold"] == r["predicted"] for r in records]))}
+        return choice_metrics([r["gold"] for r in records], [r["probabilities"] for r in records])
 
     def few_shot(self, data, shots, seed, dev_split):
         """K examples for train and (``dev_split="sampled"``) K more for dev, drawn by the seed."""

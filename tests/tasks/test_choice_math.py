@@ -45,5 +45,6 @@ def test_the_loss_is_cross_entropy_over_each_examples_choices():
 
 def test_accuracy_reads_the_most_probable_choice_of_any_count():
     probabilities = [[0.25, 0.75], [0.25, 0.25, 0.5], [0.8, 0.2]]
-    assert choice_metrics([1, 2, 0], probabilities) == {"accuracy": 1.0}
-    assert choice_metrics([1, 0, 0], probabilities) == pytest.approx({"accuracy": 2 / 3})
+    assert choice_metrics([1, 2, 0], probabilities) == {"accuracy": 1.0, "macro_f1": 1.0}
+    # predicted positions 1, 2, 0 against gold 1, 0, 0: F1 of position 0 = 2/3, of 1 = 1, of 2 = 0
+    assert choice_metrics([1, 0, 0], probabilities) == pytest.approx({"accuracy": 2 / 3, "macro_f1": (2 / 3 + 1) / 3})
