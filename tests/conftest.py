@@ -14,6 +14,7 @@ import torch
 from tests.helpers.fixtures import (
     BERT_TINY,
     SHARED_DATA,
+    TINY_MULTI_LABEL_TASK,
     TINY_TASK,
     require_shared,
     save_tiny_model,
@@ -66,6 +67,12 @@ def tiny_model_dir(tmp_path_factory):
 def tiny_task_dir(tmp_path) -> Path:
     """A separable 2-label task: 3 train, 2 dev, 4 test examples."""
     return write_task(tmp_path / "tiny-task", TINY_TASK)
+
+
+@pytest.fixture
+def tiny_multi_label_dir(tmp_path) -> Path:
+    """A 3-label multi-label task (one or two labels per text): 6 train, 3 dev, 3 test examples."""
+    return write_task(tmp_path / "tiny-multi-label", TINY_MULTI_LABEL_TASK)
 
 
 @pytest.fixture(scope="session")

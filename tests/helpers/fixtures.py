@@ -44,6 +44,30 @@ TINY_TASK = {
     ],
 }
 
+#: a multi-label task in the fixture vocabulary: each text names its topics, one or two of three
+TINY_MULTI_LABEL_TASK = {
+    "train": [
+        {"text": "sports news", "labels": ["sports"]},
+        {"text": "world news", "labels": ["world"]},
+        {"text": "business news", "labels": ["business"]},
+        {"text": "sports and world", "labels": ["sports", "world"]},
+        {"text": "world business", "labels": ["world", "business"]},
+        {"text": "the sports business", "labels": ["sports", "business"]},
+    ],
+    "dev": [
+        {"text": "the sports story", "labels": ["sports"]},
+        {"text": "the world story", "labels": ["world"]},
+        {"text": "business and sports", "labels": ["business", "sports"]},
+    ],
+    "test": [
+        {"text": "sports", "labels": ["sports"]},
+        {"text": "a world story", "labels": ["world"]},
+        {"text": "world and business news", "labels": ["world", "business"]},
+    ],
+}
+#: its label words (one token each, as multi-label needs)
+TINY_MULTI_LABEL_WORDS = {"sports": ["sports"], "world": ["world"], "business": ["business"]}
+
 
 def tiny_tokenizer():
     """A lower-casing WordPiece tokenizer of :data:`VOCAB`, read from a ``vocab.txt`` as a saved one is.
