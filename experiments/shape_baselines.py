@@ -4,7 +4,7 @@ Run from the repository root (about a minute on one CPU core):
 
     PYTHONPATH=$PWD OMP_NUM_THREADS=1 python3 experiments/shape_baselines.py
 
-Each K = 16 split is the library's own (``promptlearn.tasks``), seeds 13, 21, 42, 87, 100, so the
+Each K = 16 split is the library's own (``TaskShape.few_shot`` of ``promptlearn.tasks``), seeds 13, 21, 42, 87, 100, so the
 baselines see the same examples as ``promptlearn fewshot``. Scored on the full test sets:
 
 - stsb, word overlap: the Jaccard overlap of the two sentences' lower-cased words (no training;
@@ -34,7 +34,7 @@ from transformers import AutoModel, AutoTokenizer
 
 from promptlearn.data.examples import load_task_data
 from promptlearn.data.sampling import LM_BFF_SEEDS
-from promptlearn.tasks import get_task_type
+from promptlearn.tasks import get_shape
 from promptlearn.tasks.regression import regression_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,8 +83,8 @@ def pair_features(encode: Encoder, first: list[str], second: list[str]) -> np.nd
 
 
 def stsb(encode: Encoder) -> dict[str, list[dict]]:
-    task_type = get_task_type("regression")
-    data = load_task_data(str(DATA / "stsb"), task_type=task_type)
+    task_type = get_shape("regression")
+    data = load_task_data(str(DATA / "stsb"))
     test = data.split("test")
     gold = [float(ex.label) for ex in test]
     a, b = [ex.text_a for ex in test], [ex.text_b for ex in test]
@@ -109,8 +109,8 @@ def choice_features(encode: Encoder, examples, choice: int) -> np.ndarray:
 
 
 def copa(encode: Encoder) -> dict[str, list[dict]]:
-    task_type = get_task_type("multiple-choice")
-    data = load_task_data(str(DATA / "copa"), task_type=task_type)
+    task_type = get_shape("multiple-choice")
+    data = load_task_data(str(DATA / "copa"))
     test = data.split("test")
     gold = np.array([int(ex.label) for ex in test])
 
