@@ -4,8 +4,8 @@ Run from the repository root (about a minute on one CPU core):
 
     PYTHONPATH=$PWD OMP_NUM_THREADS=1 python3 experiments/shape_baselines.py
 
-Each K = 16 split is the library's own (``TaskShape.few_shot`` of ``promptlearn.tasks``), seeds 13, 21, 42, 87, 100, so the
-baselines see the same examples as ``promptlearn fewshot``. Scored on the full test sets:
+Each K = 16 split is the library's own (``TaskShape.few_shot`` of ``promptlearn.tasks``), seeds 13, 21, 42,
+87, 100, so the baselines see the same examples as ``promptlearn fewshot``. Scored on the full test sets:
 
 - stsb, word overlap: the Jaccard overlap of the two sentences' lower-cased words (no training;
   correlations do not depend on the scale);
