@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import re
-import statistics
 import sys
 from pathlib import Path
 
@@ -138,8 +137,8 @@ def summary(runs: list[dict]) -> dict:
     for key in runs[0]:
         scale = 1 if key == "mse" else 100
         values = [scale * r[key] for r in runs]
-        spread = f" ({statistics.stdev(values):.2f})" if len(values) > 1 else ""
-        cells[key] = f"{statistics.mean(values):.2f}{spread}"
+        spread = f" ({np.std(values):.2f})" if len(values) > 1 else ""  # population std, as the grid's tables
+        cells[key] = f"{np.mean(values):.2f}{spread}"
     return cells
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from promptlearn.errors import PromptlearnError
 from promptlearn.readout.cloze import ClozeScorer
 from promptlearn.readout.label_words import LabelWords
 from promptlearn.tasks.multiple_choice import choice_scores, group_choices
@@ -113,6 +114,11 @@ class MaskedLM(nn.Module):
         M = ``choice_tokens.size(1)`` positions from each (clamped into the row: a shorter choice's extra
         positions are read and then ignored).
         """
+        if self._cloze is None:  # a head (readout=warp, cls) owns the scores: it has no word to read a choice with
+            raise PromptlearnError(
+                "A multiple-choice run reads each choice's words at [MASK], but this mode's readout is a head: "
+                "use readout=cloze (or a mode without one, such as pet or mlm_head)."
+            )
         tokens = batch["choice_tokens"]  # (N, M)
         rows = torch.arange(hidden.size(0), device=hidden.device)
         steps = torch.arange(tokens.size(1), device=hidden.device)
