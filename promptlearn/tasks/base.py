@@ -50,6 +50,8 @@ class TaskShape:
     report_metrics: ClassVar[tuple[str, str] | None] = None
     #: whether a label is a name among the run's labels (regression's is a score, checked by :meth:`check_data`)
     labels_are_names: ClassVar[bool] = True
+    #: whether ``promptlearn pet`` (its pool files, members' labels, iPET and distillation) serves this shape
+    serves_pet: ClassVar[bool] = True
     #: the words read at the mask come from each example (multiple choice: its choices), not a verbalizer
     choices_are_words: ClassVar[bool] = False
 

@@ -88,6 +88,7 @@ class MultipleChoice(TaskShape):
     averages = True  # members' choice probabilities average like class probabilities
     #: the words at the mask come from each example (its choices): no verbalizer, no head
     choices_are_words = True
+    serves_pet = False  # its data files keep no choices; fewshot's pattern ensembles average choice probabilities
 
     def detect(self, data: TaskData) -> bool:
         return any(ex.choices is not None for examples in data.splits.values() for ex in examples)

@@ -151,6 +151,7 @@ class Regression(TaskShape):
     selection_metric = "pearson"
     labels_are_names = False
     report_metrics = ("pearson", "spearman")
+    serves_pet = False  # its pool sampling and members' labels are per class; fewshot's ensembles average scores
     averages = True  # a prediction is linear in p(upper): averaging pole probabilities averages predictions
 
     def __init__(self, low: float = 0.0, high: float = 1.0):
