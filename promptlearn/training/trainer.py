@@ -344,7 +344,7 @@ class Trainer:
                     result.best_step, result.best_dev = step, metrics
                 else:
                     stale += 1
-                progress.evaluated(step, result.history[-1]["loss"], metrics[key], result.best_dev[key])
+                progress.evaluated(step, result.history[-1]["loss"], metrics[key], result.best_dev[key], key)
                 if self.on_evaluate is not None:
                     rates = {g["name"].removesuffix(".no_decay"): g["lr"] for g in optimizer.param_groups}
                     self.on_evaluate(result.history[-1], rates)
