@@ -19,6 +19,8 @@ logger = logging.getLogger(__name__)
 SPLITS = ("train", "dev", "test")
 #: the column a multi-label file holds its label lists in, read when there is no ``label`` column
 MULTI_LABEL_COLUMN = "labels"
+#: the columns a multiple-choice file holds each example's choices and (optionally) its question in
+CHOICES_COLUMN, QUESTION_COLUMN = "choices", "question"
 #: splits whose every example must carry a label (test may be wholly unlabelled)
 LABELLED_SPLITS = ("train", "dev")
 
@@ -26,11 +28,15 @@ LABELLED_SPLITS = ("train", "dev")
 @dataclass(frozen=True)
 class Example:
     """One input: ``text_a``, optional ``text_b`` (pair tasks), and the label name (None if unknown);
-    a multi-label example's label is the tuple of its label names."""
+    a multi-label example's label is the tuple of its label names, a regression example's its score as
+    written (``"3.8"``). A multiple-choice example has ``choices`` and its label is the right one's index
+    (``"1"``), with an optional ``question`` (COPA's "cause" / "effect")."""
 
     text_a: str
     text_b: str | None = None
     label: str | tuple[str, ...] | None = None
+    question: str | None = None
+    choices: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -163,10 +169,44 @@ def _to_examples(rows, columns: Columns, origin: str, labels: str, pairs: bool =
         _refuse_nulls(origin, columns.label, gold, "every train and dev example needs a label")
     elif labels == "all_or_none" and any(g is not None for g in gold):
         _refuse_nulls(origin, columns.label, gold, "a test split is labelled in every row or in none")
+    if CHOICES_COLUMN in names:
+        return _with_choices(rows, texts, texts_b, gold, origin)
     return [
         Example(text_a=str(text), text_b=None if text_b is None else str(text_b), label=label)
         for text, text_b, label in zip(texts, texts_b, gold, strict=True)
     ]
+
+
+def _with_choices(rows, texts: list, texts_b: list, gold: list, origin: str) -> list[Example]:
+    """Multiple-choice rows: each needs a list of choices (any number, at least two) and, when labelled, the
+    index of the right one among them; a bad row is refused naming it."""
+    choices = rows[CHOICES_COLUMN]
+    questions = rows[QUESTION_COLUMN] if QUESTION_COLUMN in rows.column_names else [None] * len(rows)
+    examples = []
+    for row, (text, text_b, label, options, question) in enumerate(
+        zip(texts, texts_b, gold, choices, questions, strict=True), start=1
+    ):
+        if not isinstance(options, list | tuple) or len(options) < 2 or any(o is None for o in options):
+            raise PromptlearnError(
+                f"{origin}: row {row} has {CHOICES_COLUMN!r} {options!r}; a multiple-choice example needs a list of "
+                "at least two choices (row 1 is the first example)."
+            )
+        if label is not None and not (label.isdigit() and int(label) < len(options)):
+            raise PromptlearnError(
+                f"{origin}: row {row} has label {label!r}, but its {len(options)} choices are numbered 0 to "
+                f"{len(options) - 1}; a multiple-choice label is the index of the right choice "
+                "(row 1 is the first example)."
+            )
+        examples.append(
+            Example(
+                text_a=str(text),
+                text_b=None if text_b is None else str(text_b),
+                label=label,
+                question=None if question is None else str(question),
+                choices=tuple(str(o) for o in options),
+            )
+        )
+    return examples
 
 
 def _label_name(value, label_names: list[str] | None, delimiter: str | None = None) -> str | tuple[str, ...] | None:

@@ -16,7 +16,7 @@ import numpy as np
 
 from promptlearn.errors import PromptlearnError
 from promptlearn.experiment.config import ZERO_SHOT
-from promptlearn.experiment.runner import prediction_metrics
+from promptlearn.experiment.runner import prediction_metrics, record_shape
 from promptlearn.run.ensemble import kept_members
 
 ENSEMBLE = "ensemble"
@@ -27,7 +27,11 @@ COLLAPSE_SHARE = 0.9
 
 @dataclass
 class SummaryRow:
-    """Mean and std over a group's finished runs (metrics are fractions in [0, 1])."""
+    """Mean and std over a group's finished runs (metrics are fractions in [0, 1]).
+
+    For a task shape with its own report metrics (regression: Pearson and Spearman, named in its records'
+    ``metric_names``) the accuracy and macro-F1 fields hold those two, and the top-class share is 0.
+    """
 
     task: str
     mode: str
@@ -49,6 +53,11 @@ class SummaryRow:
     @property
     def collapsed(self) -> bool:
         return self.top_class_share >= COLLAPSE_SHARE
+
+
+def test_score(record: dict) -> float:
+    """A finished run's headline test metric: accuracy, or its shape's first report metric (regression: Pearson)."""
+    return record["test"][record.get("metric_names", ["accuracy"])[0]]
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -121,7 +130,8 @@ def _ensemble(
     # a head's runs order the labels as the data does, cloze runs as the verbalizer: align on the first's order
     loaded = [_in_order(item, m["labels"], first["labels"]) for item, m in zip(loaded, members, strict=True)]
     left_out = []
-    if filtered and all("dev" in item for item in loaded):
+    # the member rule reads dev accuracy of one label per example: other shapes average every member
+    if filtered and record_shape(first) is None and all("dev" in item for item in loaded):
         keep = kept_members([item["dev"][0] for item in loaded], loaded[0]["dev"][1])
         left_out = [m["run_id"] for m, kept in zip(members, keep, strict=True) if not kept]
         members, loaded = zip(*[(m, i) for m, i, kept in zip(members, loaded, keep, strict=True) if kept], strict=True)
@@ -135,8 +145,10 @@ def _ensemble(
             raise PromptlearnError(
                 f"{first['task']}/{mode}: the ensemble's runs were scored on different {split} examples"
             )
-        metrics[split] = prediction_metrics(gold, np.mean([item[split][0] for item in loaded], axis=0))
-    return {
+        mean = np.mean([item[split][0] for item in loaded], axis=0)
+        metrics[split] = prediction_metrics(gold, mean, record_shape(first))
+    shaped = {key: first[key] for key in ("task_type", "metric_names", "labels") if "task_type" in first}
+    return shaped | {
         "run_id": f"{first['run_id']}-{ENSEMBLE}"
         if mode == first["mode"]
         else f"{first['task']}__{mode}__k{first['shots']}__s{first['seed']}",
@@ -157,6 +169,8 @@ def _ensemble(
 
 def _in_order(predictions: dict, labels: list[str], order: list[str]) -> dict:
     """``predictions`` (split -> (probs (N, C), gold (N,)) over ``labels``) with the classes in ``order``."""
+    if labels == order:  # already aligned (a regression's gold is a score, not a class to move)
+        return predictions
     columns = [labels.index(label) for label in order]
     position = np.array([order.index(label) for label in labels])
     return {split: (probs[:, columns], position[gold]) for split, (probs, gold) in predictions.items()}
@@ -190,9 +204,10 @@ def _row(task: str, mode: str, shots, pattern: str, group: list[dict]) -> Summar
     ok = [r for r in group if r["status"] == "ok"]
     if not ok:
         return None
-    accuracy = mean_std([r["test"]["accuracy"] for r in ok])
-    macro_f1 = mean_std([r["test"]["macro_f1"] for r in ok])
-    dev = [r["dev"]["accuracy"] for r in ok if r.get("dev")]
+    first, second = ok[0].get("metric_names", ("accuracy", "macro_f1"))  # a task shape's own (regression)
+    accuracy = mean_std([r["test"][first] for r in ok])
+    macro_f1 = mean_std([r["test"][second] for r in ok])
+    dev = [r["dev"][first] for r in ok if r.get("dev")]
     dev_accuracy = mean_std(dev) if dev else (None, None)
     trainable = [r["trainable_parameters"] for r in ok if r.get("trainable_parameters") is not None]
     wall = [r["wall_seconds"] for r in ok if r.get("wall_seconds") is not None]
@@ -209,8 +224,8 @@ def _row(task: str, mode: str, shots, pattern: str, group: list[dict]) -> Summar
         test_macro_f1_std=macro_f1[1],
         dev_accuracy=dev_accuracy[0],
         dev_accuracy_std=dev_accuracy[1],
-        top_class_share=float(np.mean([r["test"]["top_class_share"] for r in ok])),
-        majority_accuracy=ok[0]["test"]["majority_accuracy"],
+        top_class_share=float(np.mean([r["test"].get("top_class_share", 0.0) for r in ok])),
+        majority_accuracy=ok[0]["test"].get("majority_accuracy", 0.0),
         trainable_parameters=trainable[0] if trainable else None,
         wall_seconds=float(np.mean(wall)) if wall else None,
     )

@@ -22,7 +22,7 @@ from promptlearn.experiment.grid import GRID_KEYS, GridOptions
 from promptlearn.experiment.optuna_search import OptunaSearch
 from promptlearn.pet.config import PET_MODES
 from promptlearn.prompt.pattern import Pattern
-from promptlearn.prompt.presets import available_tasks, task_patterns, task_verbalizer
+from promptlearn.prompt.presets import available_tasks, preset_words, task_patterns
 from promptlearn.prompt.verbalizer import Verbalizer
 from promptlearn.run.config import RunConfig, as_keys
 
@@ -534,8 +534,8 @@ def _task(entry, data_root: str | None, shots: list, dev_split: str, origin: str
         resolved = [_pattern(p, i, name, origin) for i, p in enumerate(_as_list(patterns, "patterns", origin))]
     if words == "auto":  # searched per run, inside its own train/dev split (see api.fit)
         verbalizer = None
-    elif words is None:
-        verbalizer = task_verbalizer(name).to_dict()
+    elif words is None:  # a preset without label words (multiple choice): {} reads none, where None would search
+        verbalizer = preset_words(name) or {}
     elif isinstance(words, dict):
         verbalizer = Verbalizer.from_dict(words, origin=f"{origin}.verbalizer").to_dict()
     elif isinstance(words, str):

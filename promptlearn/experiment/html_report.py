@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from string import Template
 
-from promptlearn.experiment.aggregate import ENSEMBLE, POOLED, SummaryRow
+from promptlearn.experiment.aggregate import ENSEMBLE, POOLED, SummaryRow, test_score
 from promptlearn.experiment.config import Experiment, TaskSpec
 from promptlearn.experiment.plots import accuracy_svg, spread_svg
 from promptlearn.experiment.report_warnings import GridWarning, Loader, grid_warnings
@@ -169,9 +169,7 @@ def _run_scores(records: list[dict]) -> dict[tuple, list[float]]:
             continue
         pattern = str(record["pattern_id"])
         for key in [pattern] + ([POOLED] if pattern != ENSEMBLE else []):
-            scores.setdefault((record["task"], record["mode"], record["shots"], key), []).append(
-                record["test"]["accuracy"]
-            )
+            scores.setdefault((record["task"], record["mode"], record["shots"], key), []).append(test_score(record))
     return scores
 
 

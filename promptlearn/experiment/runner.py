@@ -46,6 +46,7 @@ from promptlearn.run import features
 from promptlearn.run.config import RunConfig
 from promptlearn.run.moving_grid import next_candidate
 from promptlearn.run.tracking import grouped
+from promptlearn.tasks import TaskShape, get_shape, shape_for
 from promptlearn.training.metrics import classification_metrics
 
 logger = logging.getLogger(__name__)
@@ -322,7 +323,8 @@ def _train_and_test(
         with exclusive(folder.with_name(f".{folder.name}.lock")):
             probs, gold, labels = run_cell(spec.mode, spec.config, list(spec.patterns), folder, cache.test_rows(spec))
         record |= {"config": spec.config.to_dict(), "dev": None, "pipeline": str(folder), "labels": labels}
-        record |= {"test": prediction_metrics(gold, probs), "test_examples": len(gold)}
+        record |= _shape_fields(spec.config, labels, data)
+        record |= {"test": prediction_metrics(gold, probs, record_shape(record)), "test_examples": len(gold)}
         return record, {"probabilities": probs, "gold": gold}, None
     if spec.zero_shot:
         run = api.build(spec.config, data)
@@ -333,7 +335,9 @@ def _train_and_test(
         trained, predictions = _study(spec, data, cache, output)
         record |= trained
         gold, probs = predictions["gold"], predictions["probabilities"]
-        return record | {"test": prediction_metrics(gold, probs), "test_examples": len(gold)}, predictions, None
+        record |= _shape_fields(RunConfig.from_dict(record["config"]), record.get("labels"), data)
+        shape = record_shape(record)
+        return record | {"test": prediction_metrics(gold, probs, shape), "test_examples": len(gold)}, predictions, None
     else:
         run, metrics, trials, predictions = _search(spec, data, cache, output)
         record |= _trained(run, metrics)
@@ -343,9 +347,10 @@ def _train_and_test(
             record["extended"] = [{k: v for k, v in t.items() if k != "dev"} for t in trials[len(spec.candidates) :]]
         if spec.combine == "mean":  # the candidates' mean probabilities are the run's; config is the best one's
             record |= {"combined": f"mean of {len(trials)} candidates", "dev": prediction_metrics(
-                predictions["dev_gold"], predictions["dev_probabilities"])}  # fmt: skip
+                predictions["dev_gold"], predictions["dev_probabilities"], run.pvp.shape)}  # fmt: skip
     gold, probs = predictions["gold"], predictions["probabilities"]
-    record |= {"labels": run.pvp.labels, "test": prediction_metrics(gold, probs), "test_examples": len(gold)}
+    record |= {"labels": run.pvp.labels} | _shape_fields(run.config, run.pvp.labels, data)
+    record |= {"test": prediction_metrics(gold, probs, run.pvp.shape), "test_examples": len(gold)}
     return record, predictions, run
 
 
@@ -435,8 +440,26 @@ def _predict(spec: RunSpec, run: api.Prompted, data: TaskData, cache: TaskCache,
 
 
 def _gold(run: api.Prompted, examples: list[Example]) -> np.ndarray:
+    """The examples' targets as the run's task shape reads them: class indices, or (regression) scores."""
     index = {label: i for i, label in enumerate(run.pvp.labels)}
-    return np.array([index[ex.label] for ex in examples], dtype=np.int64)
+    targets = [run.pvp.shape.target(ex.label, index) for ex in examples]
+    return np.array(targets, dtype=np.int64 if run.pvp.shape.labels_are_names else np.float64)
+
+
+def _shape_fields(config: RunConfig, labels: list[str], data: TaskData) -> dict:
+    """What a record of a shape with its own report metrics holds to be scored again (ensembles): its shape
+    and metric names; nothing for classification, whose records stay as they were."""
+    shape = shape_for(config.task_type, data)
+    if shape.report_metrics is None:
+        return {}
+    return {"task_type": shape.name, "metric_names": list(shape.report_metrics), "labels": labels}
+
+
+def record_shape(record: dict) -> TaskShape | None:
+    """The task shape (bound to the record's labels) of a record :func:`_shape_fields` filled; None otherwise."""
+    if "task_type" not in record:
+        return None
+    return get_shape(record["task_type"]).bind(record["labels"])
 
 
 def _search(
@@ -460,7 +483,7 @@ def _search(
         trials.append({**candidate, "dev": metrics["dev"]})
         if spec.combine == "mean":
             combined.append(_predict(spec, run, data, cache))
-        score = dev_score(metrics["dev"])
+        score = dev_score(metrics["dev"], run.pvp.shape.report_metrics)
         if best is None or score > best[0]:
             best = (score, run, metrics, candidate)
         if candidate is candidates[-1] and len(candidates) < len(spec.candidates) + spec.extend:
@@ -475,16 +498,21 @@ def _search(
     return run, metrics, trials, combined[0] | mean
 
 
-def dev_score(dev: dict) -> tuple[float, float]:
-    """What a search ranks its candidates by: dev accuracy, then dev macro-F1 (ties: the first in grid order)."""
-    return dev["accuracy"], dev["macro_f1"]
+def dev_score(dev: dict, names: tuple[str, str] | None = None) -> tuple[float, float]:
+    """What a search ranks its candidates by: dev accuracy, then dev macro-F1 (ties: the first in grid order);
+    ``names``: a task shape's two report metrics instead (regression: Pearson, then Spearman)."""
+    first, second = names or ("accuracy", "macro_f1")
+    return dev[first], dev[second]
 
 
-def prediction_metrics(gold: np.ndarray, probs: np.ndarray) -> dict:
+def prediction_metrics(gold: np.ndarray, probs: np.ndarray, shape: TaskShape | None = None) -> dict:
     """Accuracy, macro-F1, and the share of predictions going to the most-predicted class.
 
     A share near 1 means the model predicts one class for everything (majority-class collapse).
+    A ``shape`` with its own report metrics (regression) gives its metrics instead.
     """
+    if shape is not None and shape.report_metrics is not None:
+        return shape.metrics(gold, probs, probs.shape[1])
     predicted = probs.argmax(axis=1)
     metrics = classification_metrics(gold, predicted, probs.shape[1])
     counts = np.bincount(predicted, minlength=probs.shape[1])
@@ -556,4 +584,7 @@ def outcome(record: dict) -> str:
     if record["status"] != "ok":
         return f"FAILED ({record['error']})"
     test = record["test"]
+    if "metric_names" in record:
+        shown = ", ".join(f"{name} {test[name]:.3f}" for name in record["metric_names"])
+        return f"test {shown} ({record['wall_seconds']} s)"
     return f"test accuracy {test['accuracy']:.3f}, macro-F1 {test['macro_f1']:.3f} ({record['wall_seconds']} s)"

@@ -12,6 +12,16 @@ COLUMNS = [
 ]  # fmt: skip
 
 
+def columns(metric_names: list[str] | None = None) -> list[str]:
+    """:data:`COLUMNS`, with a task shape's two report metrics (regression: Pearson, Spearman) in place of
+    accuracy and macro-F1 when ``metric_names`` names them."""
+    if not metric_names:
+        return COLUMNS
+    first, second = metric_names
+    names = {"test accuracy": f"test {first}", "test macro-F1": f"test {second}", "dev accuracy": f"dev {first}"}
+    return [names.get(column, column) for column in COLUMNS]
+
+
 def row_cells(row: SummaryRow) -> list[str]:
     """One summary row as the text of :data:`COLUMNS`: metrics in %, mean (std) when several runs."""
     dev = "–" if row.dev_accuracy is None else pct(row.dev_accuracy, row.dev_accuracy_std, row.runs)

@@ -57,6 +57,8 @@ class PromptModel(MaskedLM):
         # after attach, so that a mode that wraps head modules is checked and scored through them
         if self.label_words is not None:
             self.score_with(ClozeScorer(backbone))
+        elif mode.head is None:  # multiple choice: the choices are the words, read over the whole vocabulary
+            self.score_choices_with(ClozeScorer(backbone))
         # a mode that reads only the masks and leaves attention alone needs the last layer there only
         self.mask_only = mode.reads_only_mask and mask_only.install(self.encoder)
         trained = [p for params in mode.trained_parameters(self).values() for p in params]
@@ -79,7 +81,9 @@ class PromptModel(MaskedLM):
         segments = batch.get("token_type_ids") if self.uses_segments else None
         reading = nullcontext()
         if self.mask_only and not every_row:  # only the mask rows of the last layer are computed (read no others)
-            masks = batch["mask_positions"][:, None] + torch.arange(self.mask_count, device=embeds.device)  # (B, M)
+            count = batch["choice_tokens"].size(1) if "choice_tokens" in batch else self.mask_count
+            masks = batch["mask_positions"][:, None] + torch.arange(count, device=embeds.device)  # (B, M)
+            masks = masks.clamp(max=embeds.size(1) - 1)  # a shorter choice's masks end before the row does
             reading = mask_only.at_mask(self.encoder, masks)
         with reading:
             out = self.encoder(

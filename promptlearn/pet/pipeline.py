@@ -44,6 +44,7 @@ from promptlearn.pet.selection import added_count, select
 from promptlearn.pet.state import PetState
 from promptlearn.pet.summary import write_summary
 from promptlearn.prompt.verbalizer import Verbalizer
+from promptlearn.tasks import shape_for
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +119,13 @@ class Pipeline:
         folder, pool_path = self.root / "data" / "base", self.root / "data" / f"{POOL}.jsonl"
         if not folder.is_dir() or not pool_path.is_file():
             data = load_task_data(self.base.data, api.columns_of(self.base))
+            shape = shape_for(self.base.task_type, data)
+            if not shape.serves_pet:
+                raise PromptlearnError(
+                    f"promptlearn pet does not serve {shape.name} tasks yet (its pool, members' labels and "
+                    "distillation are per class): `promptlearn fewshot` averages a task's patterns (pattern "
+                    "`ensemble`), and `promptlearn train` trains one."
+                )
             train, dev = sampled_split(self.config, data)
             write_pool(pool_path.parent, unlabeled_pool(self.config, data, train + dev))
             write_data_folder(folder, {"train": train, "dev": dev, "test": data.splits.get("test", [])})

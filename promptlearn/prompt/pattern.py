@@ -3,7 +3,8 @@
 Grammar (no ``eval``; one regex):
 
 - ``{text}`` / ``{text_a}`` and ``{text_b}``: input slots. They are *shortenable*: truncation cuts
-  them and never the pattern's own words.
+  them and never the pattern's own words. ``{question}``: a multiple-choice example's question
+  (COPA's "cause" / "effect"), a slot like the others.
 - ``[MASK]``: the cloze slot, whatever the tokenizer's mask token is.
 - ``[SOFT]`` / ``[SOFT:n]``: one / n trainable prompt tokens (their meaning comes from the mode).
 - ``[SEP]``: the tokenizer's separator token.
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 from promptlearn.errors import PromptlearnError
 
-TEXT_SLOTS = {"text": "text_a", "text_a": "text_a", "text_b": "text_b"}
+TEXT_SLOTS = {"text": "text_a", "text_a": "text_a", "text_b": "text_b", "question": "question"}
 
 _TOKEN = re.compile(r"\{(?P<slot>[^{}]*)\}|\[(?P<special>[^\[\]]*)\]|(?P<stray>[{}])")
 _SOFT = re.compile(r"SOFT(?::(?P<n>\d+))?")
@@ -35,7 +36,7 @@ class Literal:
 
 @dataclass(frozen=True)
 class Slot:
-    """An input field of the example (``text_a`` or ``text_b``); truncation cuts only these."""
+    """An input field of the example (``text_a``, ``text_b`` or ``question``); truncation cuts only these."""
 
     field: str
 
@@ -97,7 +98,7 @@ class Pattern:
 
     @property
     def fields(self) -> set[str]:
-        """The input fields this pattern reads (``text_a``, ``text_b``)."""
+        """The input fields this pattern reads (``text_a``, ``text_b``, ``question``)."""
         return {s.field for s in self.segments if isinstance(s, Slot)}
 
     @property
@@ -131,7 +132,7 @@ def _segment_for(match: re.Match[str], source: str, origin: str | None) -> Segme
                 source,
                 origin,
                 match.start(),
-                f"unknown slot {{{slot}}}; expected {{text}}, {{text_a}} or {{text_b}}",
+                f"unknown slot {{{slot}}}; expected {{text}}, {{text_a}}, {{text_b}} or {{question}}",
             )
         return Slot(TEXT_SLOTS[slot])
     special = match.group("special")

@@ -75,10 +75,20 @@ def task_verbalizer(task: str) -> Verbalizer:
     return Verbalizer.from_file(path)
 
 
+def preset_words(task: str) -> dict[str, list[str]] | None:
+    """The label words of ``task``'s verbalizer file; None for a task without one (multiple choice: its choices
+    are the words)."""
+    if not (preset_root() / "verbalizers" / f"{task}.yaml").is_file():
+        return None
+    return task_verbalizer(task).to_dict()
+
+
 def resolve_prompt(
     task: str | None, pattern: str | None, pattern_id: int | None, verbalizer: str | None
 ) -> tuple[str, dict[str, list[str]] | None]:
-    """The pattern text and verbalizer words to use: explicit ones override the task's preset."""
+    """The pattern text and verbalizer words to use: explicit ones override the task's preset.
+
+    A task without a verbalizer file (multiple choice: its choices are the words) gives no words."""
     if pattern is None and task is None:
         raise PromptlearnError("Give --pattern (e.g. 'It was [MASK].') or --task NAME to use a preset")
     if pattern_id is not None and task is None:
@@ -89,7 +99,7 @@ def resolve_prompt(
     if verbalizer is not None:
         words = Verbalizer.parse(verbalizer).to_dict()
     elif task is not None:
-        words = task_verbalizer(task).to_dict()
+        words = preset_words(task)
     else:
         words = None
     return resolved_pattern, words

@@ -37,6 +37,8 @@ class Encoded:
     ``token_type_ids``: BERT's segment of each token, 0 up to and including the pattern's first
     ``[SEP]`` and 1 after it (as the tokenizer's own pair encoding does); all 0 without ``[SEP]``.
     ``soft_target``: a distribution over the labels to learn instead of ``label`` (distillation).
+    ``choices``: a multiple-choice example's inputs, one per choice, each holding as many masks as
+    that choice has tokens (``choice_tokens``); the example's own ids are its longest choice's.
     """
 
     input_ids: list[int]
@@ -45,6 +47,8 @@ class Encoded:
     label: int | tuple[int, ...]
     token_type_ids: list[int]
     soft_target: tuple[float, ...] | None = None
+    choices: tuple[Encoded, ...] = ()
+    choice_tokens: tuple[tuple[int, ...], ...] = ()
 
 
 class PVP:
@@ -71,7 +75,7 @@ class PVP:
         self.max_length = max_length
         self.labels = verbalizer.labels if verbalizer else list(labels)
         #: the task shape, which turns an example's label into its training target
-        self.shape = shape if shape is not None else get_shape(None)
+        self.shape = (shape if shape is not None else get_shape(None)).bind(self.labels)
         self._label_index = {label: i for i, label in enumerate(self.labels)}
         self._prefix, self._suffix = _special_frame(tokenizer)
         self._plan = self._tokenize_pattern()
@@ -106,13 +110,19 @@ class PVP:
         return [[ids[0] for ids in words] for words in self.label_word_tokens]
 
     def check_data(self, data: TaskData) -> None:
-        """Raise if the pattern's slots or the verbalizer's labels do not fit the dataset."""
+        """Raise if the pattern's slots or the labels (as the task shape reads them) do not fit the dataset."""
         self.check_fields(data)
-        if self.verbalizer is not None:
-            self.verbalizer.check_labels(data.labels)
+        self.shape.check_data(self, data)
 
     def check_fields(self, data: TaskData) -> None:
         """Raise if the pattern's slots do not fit the dataset's texts (a missing one would be read as "")."""
+        if "question" in self.pattern.fields:
+            asked = [ex.question is not None for examples in data.splits.values() for ex in examples]
+            if not all(asked):
+                raise PromptlearnError(
+                    f"The pattern {self.pattern.source!r} uses {{question}}, but row {asked.index(False) + 1} of "
+                    f"{data.source} has no 'question' value. Give every row one, or remove {{question}}."
+                )
         if "text_b" in self.pattern.fields and not data.has_text_b:
             raise PromptlearnError(
                 f"The pattern {self.pattern.source!r} uses {{text_b}}, but {data.source} is a single-sentence "
@@ -146,7 +156,10 @@ class PVP:
                 field, lead = value
                 texts = [lead + (getattr(ex, field) or "") for ex in examples]
                 slot_tokens[value] = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
-        encoded = [self._assemble(i, ex, slot_tokens) for i, ex in enumerate(examples)]
+        encoded = [
+            self._assemble(i, ex, slot_tokens) if ex.choices is None else self._with_choices(i, ex, slot_tokens)
+            for i, ex in enumerate(examples)
+        ]
         if self.demonstrations is not None:
             encoded = self.demonstrations.append(self, examples, encoded, draw)
         self._check_positions(encoded)
@@ -193,10 +206,29 @@ class PVP:
         """
         import torch
 
+        if batch[0].choices:
+            return self._collate_choices(batch)
         out = {name: torch.from_numpy(array) for name, array in self.pad(batch).items()}
         out["labels"] = torch.tensor([e.label for e in batch])
         if batch[0].soft_target is not None:
             out["soft_targets"] = torch.tensor([e.soft_target for e in batch], dtype=torch.float)
+        return out
+
+    def _collate_choices(self, batch: list[Encoded]) -> dict[str, torch.Tensor]:
+        """A multiple-choice batch: every example's choices as rows (N = the choices of all B examples), with
+        ``choice_tokens`` and ``choice_valid`` (N, M), ``choice_counts`` (B,) and ``labels`` (B,)."""
+        import torch
+
+        rows = [choice for example in batch for choice in example.choices]
+        tokens = [ids for example in batch for ids in example.choice_tokens]
+        out = {name: torch.from_numpy(array) for name, array in self.pad(rows).items()}
+        table = torch.zeros(len(tokens), max(map(len, tokens)), dtype=torch.long)
+        for row, ids in enumerate(tokens):
+            table[row, : len(ids)] = torch.tensor(ids)
+        out["choice_tokens"] = table
+        out["choice_valid"] = torch.arange(table.size(1)) < torch.tensor([len(ids) for ids in tokens])[:, None]
+        out["choice_counts"] = torch.tensor([len(example.choices) for example in batch])
+        out["labels"] = torch.tensor([example.label for example in batch])
         return out
 
     def tokens(self, encoded: Encoded) -> list[str]:
@@ -242,13 +274,31 @@ class PVP:
             started = True
         return plan
 
-    def _assemble(self, index: int, example: Example, slot_tokens) -> Encoded:
+    def _with_choices(self, index: int, example: Example, slot_tokens) -> Encoded:
+        """A multiple-choice example: one input per choice, the choice's tokens as the masks' count."""
+        lead = " " if self.mask_after_space else ""
+        tokens = [
+            tuple(self.tokenizer(lead + choice, add_special_tokens=False)["input_ids"]) for choice in example.choices
+        ]
+        empty = [i for i, ids in enumerate(tokens) if not ids]
+        if empty:
+            raise PromptlearnError(
+                f"Choice {empty[0]} of the example {example.text_a!r} is empty: every choice needs text"
+            )
+        rows = tuple(self._assemble(index, example, slot_tokens, masks=len(ids)) for ids in tokens)
+        longest = max(rows, key=lambda row: len(row.input_ids))
+        return dataclasses.replace(longest, choices=rows, choice_tokens=tuple(tokens))
+
+    def _assemble(self, index: int, example: Example, slot_tokens, masks: int | None = None) -> Encoded:
+        """``masks``: how many masks the pattern's [MASK] becomes here (default: :attr:`mask_count`)."""
         pieces: list[list[int]] = []
         slots: list[int] = []
         for kind, value in self._plan:
             if kind == "slot":
                 slots.append(len(pieces))
                 pieces.append(list(slot_tokens[value][index]))
+            elif kind == "mask" and masks is not None:
+                pieces.append(value[:1] * masks)
             else:
                 pieces.append(list(value))
         budget = self.max_length - len(self._prefix) - len(self._suffix)

@@ -6,6 +6,7 @@ stage comes after this one), once the example is found, so a bad ``--data`` is r
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from promptlearn.data.examples import Example, load_task_data
@@ -14,6 +15,7 @@ from promptlearn.prompt.pattern import Pattern
 from promptlearn.prompt.presets import available_tasks, resolve_prompt
 from promptlearn.prompt.pvp import PVP
 from promptlearn.prompt.verbalizer import Verbalizer
+from promptlearn.tasks import shape_for
 
 
 def show_pattern(
@@ -38,14 +40,15 @@ def show_pattern(
     parsed = Pattern.parse(pattern_text)
     verbal = Verbalizer.from_dict(words) if words else None
     example, labels = Example(text, text_b), ["?"]
-    task_data = None
+    task_data = shape = None
     if data is not None:
         task_data = load_task_data(data)
+        shape = shape_for(None, task_data)
         examples = task_data.split(split)
         if index >= len(examples):
             raise PromptlearnError(f"--index {index} is past the end: the {split!r} split has {len(examples)} examples")
-        example, labels = examples[index], task_data.labels
-    pvp = PVP(parsed, verbal, tokenizer(), max_length=max_length, labels=None if verbal else labels)
+        example, labels = examples[index], shape.labels_of(task_data)
+    pvp = PVP(parsed, verbal, tokenizer(), max_length=max_length, labels=None if verbal else labels, shape=shape)
     if task_data is not None:
         pvp.check_data(task_data)
     if demonstrations:
@@ -55,16 +58,23 @@ def show_pattern(
             raise PromptlearnError("--demonstrations draws them from the training examples: give --data")
         pvp.demonstrations = Demonstrations(task_data.split("train"), length=demonstration_length, seed=seed)
         pvp.demonstrations.check(pvp, None)
-    encoded = pvp.encode([Example(example.text_a, example.text_b)])[0]
-    tokens = pvp.tokens(encoded)
+    encoded = pvp.encode([dataclasses.replace(example, label=None)])[0]
     lines = [f"pattern:  {pattern_text}"]
     if data is not None:
         lines.append(f"example:  {data} [{split}] #{index}, label {example.label!r}")
     budget = f" + {len(pvp.labels)} demonstrations x {demonstration_length}" if demonstrations else ""
-    lines.append(f"tokens:   {len(tokens)} (max {max_length}{budget})")
-    lines.append("  ".join(f"{i}:{tok}" for i, tok in enumerate(tokens)))
-    masks = range(encoded.mask_position, encoded.mask_position + pvp.mask_count)
-    lines.append(f"[MASK] at position{'s' if len(masks) > 1 else ''} {', '.join(map(str, masks))}")
+    # a multiple-choice example is one input per choice, the choice's tokens at its masks
+    for choice, row in enumerate(encoded.choices or (encoded,)):
+        tokens = pvp.tokens(row)
+        if encoded.choices:
+            ids = encoded.choice_tokens[choice]
+            spelled = pvp.tokenizer.convert_ids_to_tokens(ids)
+            lines.append(f"choice {choice}: {example.choices[choice]!r} -> {list(ids)} {spelled}")
+        lines.append(f"tokens:   {len(tokens)} (max {max_length}{budget})")
+        lines.append("  ".join(f"{i}:{tok}" for i, tok in enumerate(tokens)))
+        count = len(encoded.choice_tokens[choice]) if encoded.choices else pvp.mask_count
+        masks = range(row.mask_position, row.mask_position + count)
+        lines.append(f"[MASK] at position{'s' if len(masks) > 1 else ''} {', '.join(map(str, masks))}")
     if pvp.mask_count > 1:
         lines.append(f"  {pvp.mask_count} masks, the longest label word's tokens; shorter words read the first ones")
     if encoded.soft_positions:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from promptlearn.errors import PromptlearnError
 from promptlearn.readout.cloze import ClozeScorer
 from promptlearn.readout.label_words import LabelWords
+from promptlearn.tasks.multiple_choice import choice_scores, group_choices
 
 
 class MaskedLM(nn.Module):
@@ -65,6 +67,12 @@ class MaskedLM(nn.Module):
         scorer.verify(tokens)
         self._cloze = scorer
 
+    def score_choices_with(self, scorer: ClozeScorer) -> None:
+        """Score multiple-choice answers (no label words: any token may be a choice's) through ``scorer``,
+        checked against the model's own logits on a probe of the first vocabulary ids."""
+        scorer.verify(torch.arange(min(8, self.backbone.config.vocab_size), device=self.backbone.device))
+        self._cloze = scorer
+
     def hidden_states(self, batch: dict[str, torch.Tensor], every_row: bool = False) -> torch.Tensor:
         """The encoder's last hidden states (B, T, H) for a collated batch.
 
@@ -101,3 +109,24 @@ class MaskedLM(nn.Module):
             own = self.word_masks == "own"
             return words.decode(self._cloze, hidden, batch, self.hidden_states, self.decoding, self.word_score, own)
         return words.scores(self._cloze, hidden, batch["mask_positions"], self.word_score)
+
+    def choice_scores(self, hidden: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Hidden states (N, T, H) of every (example, choice) input -> choice scores (B, C), -inf where an
+        example has fewer than C choices (:mod:`promptlearn.tasks.multiple_choice`).
+
+        Row n holds ``batch["choice_valid"][n].sum()`` masks from its ``mask_positions``; the batch reads
+        M = ``choice_tokens.size(1)`` positions from each (clamped into the row: a shorter choice's extra
+        positions are read and then ignored).
+        """
+        if self._cloze is None:  # a head (readout=warp, cls) owns the scores: it has no word to read a choice with
+            raise PromptlearnError(
+                "A multiple-choice run reads each choice's words at [MASK], but this mode's readout is a head: "
+                "use readout=cloze (or a mode without one, such as pet or mlm_head)."
+            )
+        tokens = batch["choice_tokens"]  # (N, M)
+        rows = torch.arange(hidden.size(0), device=hidden.device)
+        steps = torch.arange(tokens.size(1), device=hidden.device)
+        positions = (batch["mask_positions"][:, None] + steps).clamp(max=hidden.size(1) - 1)  # (N, M)
+        logits = self._cloze.vocabulary_logits(hidden[rows[:, None], positions])  # (N, M, V)
+        flat = choice_scores(torch.log_softmax(logits.float(), dim=-1), tokens, batch["choice_valid"], self.word_score)
+        return group_choices(flat, batch["choice_counts"], self.num_labels)

@@ -22,7 +22,10 @@ def head_scores(head: nn.Module, hidden: torch.Tensor, batch: dict[str, torch.Te
 
 
 def class_scores(model: MaskedLM, head: nn.Module | None, hidden: torch.Tensor, batch: dict[str, torch.Tensor]):
-    """The readout a mode declares: its ``head``'s scores when it owns one, else the label words' (B, C)."""
+    """The readout a mode declares: its ``head``'s scores when it owns one, else the label words' (B, C);
+    a multiple-choice batch (``choice_tokens``) scores each example's choices at their masks."""
+    if "choice_tokens" in batch:
+        return model.choice_scores(hidden, batch)
     if head is None:
         return cloze_scores(model, hidden, batch)
     return head_scores(head, hidden, batch)

@@ -54,8 +54,6 @@ def evaluate(
         if model is None or data is None:
             raise PromptlearnError("Give --run (a trained run folder), or --model and --data for zero-shot")
         pattern_text, words = resolve_prompt(task, pattern, pattern_id, verbalizer)
-        if words is None:
-            raise PromptlearnError("Zero-shot evaluation needs label words: give --verbalizer or --task")
         fixed = {key: overrides[key] for key in RUN_FIXED if key in overrides}
         config = RunConfig(
             model=model, data=data, pattern=pattern_text, verbalizer=words, task=task, pattern_id=pattern_id,

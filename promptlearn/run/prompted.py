@@ -67,7 +67,7 @@ class Prompted:
             raise PromptlearnError("Evaluation needs a label on every example")
         index = {label: i for i, label in enumerate(self.pvp.labels)}
         unknown = sorted({name for ex in examples for name in _names(ex.label)} - set(index))
-        if unknown:
+        if unknown and self.pvp.shape.labels_are_names:
             raise PromptlearnError(f"Labels {unknown} are not among this run's labels {self.pvp.labels}")
         gold = [self.pvp.shape.target(ex.label, index) for ex in examples]
         return self.pvp.shape.metrics(gold, self.predict_proba(examples), len(self.pvp.labels), self.decision)

@@ -37,13 +37,18 @@ def build_pvp(config: PromptSettings, data: TaskData | None = None, tokenizer=No
     mode = get_mode(config.mode).from_options(config.mode_options)
     pattern = mode.adapt_pattern(Pattern.parse(config.pattern))
     verbalizer = None
-    if mode.uses_verbalizer:
+    shape = shape_for(config.task_type, data)
+    if shape.choices_are_words and not mode.uses_verbalizer:
+        raise PromptlearnError(
+            f"Mode {mode.name!r} classifies with a head, but a {shape.name} run reads each choice at [MASK]: "
+            "use a mode that reads words at the mask (pet, mlm_head, the prompt modes, or readout=cloze)."
+        )
+    if mode.uses_verbalizer and not shape.choices_are_words:
         if not config.verbalizer and config.verbalizer_search is None:
             raise PromptlearnError(f"Mode {mode.name!r} reads label words at [MASK]: give --verbalizer or --task")
         verbalizer = Verbalizer.from_dict(config.verbalizer) if config.verbalizer else None  # else: searched in fit
-    labels = config.labels or (verbalizer.labels if verbalizer else (data.labels if data else None))
+    labels = config.labels or (verbalizer.labels if verbalizer else (shape.labels_of(data) if data else None))
     tokenizer = tokenizer if tokenizer is not None else load_tokenizer(config.model)
-    shape = shape_for(config.task_type, data)
     pvp = PVP(pattern, verbalizer, tokenizer, max_length=config.max_length, labels=labels, shape=shape)
     if data is not None:
         pvp.check_data(data)

@@ -45,6 +45,28 @@ class TaskShape:
     averages: ClassVar[bool] = True
     #: the run-folder file the fitted decision rule is stored in (None: the shape has none)
     decision_file: ClassVar[str | None] = None
+    #: the two metrics a few-shot report shows in its accuracy and macro-F1 columns (None: those two, with
+    #: the top-class share and the majority-class baseline; a shape whose labels are not classes names its own)
+    report_metrics: ClassVar[tuple[str, str] | None] = None
+    #: whether a label is a name among the run's labels (regression's is a score, checked by :meth:`check_data`)
+    labels_are_names: ClassVar[bool] = True
+    #: whether ``promptlearn pet`` (its pool files, members' labels, iPET and distillation) serves this shape
+    serves_pet: ClassVar[bool] = True
+    #: the words read at the mask come from each example (multiple choice: its choices), not a verbalizer
+    choices_are_words: ClassVar[bool] = False
+
+    def bind(self, labels: list[str]) -> TaskShape:
+        """This shape for a run whose labels are ``labels`` (regression: the range they name); default: itself."""
+        return self
+
+    def labels_of(self, data: TaskData) -> list[str]:
+        """The label names a run on ``data`` has when no verbalizer names them (a head mode's outputs)."""
+        return data.labels
+
+    def check_data(self, pvp, data: TaskData) -> None:
+        """Raise if ``data``'s labels do not fit the run's PVP; default: the verbalizer names exactly its labels."""
+        if pvp.verbalizer is not None:
+            pvp.verbalizer.check_labels(data.labels)
 
     def detect(self, data: TaskData) -> bool:
         """Whether ``data``'s labels are of this shape (consulted when the run names no ``--task-type``)."""

@@ -38,16 +38,18 @@ class Progress:
             if loss is not None:
                 self.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
 
-    def evaluated(self, step: int, loss: float, accuracy: float, best: float) -> None:
-        """An evaluation on dev: on the bar, or as one log line with the time left."""
+    def evaluated(self, step: int, loss: float, accuracy: float, best: float, metric: str = "accuracy") -> None:
+        """An evaluation on dev: on the bar, or as one log line with the time left; ``metric`` names the dev
+        metric the run selects by (the task shape's: accuracy, micro_f1, pearson)."""
         if self.bar is not None:
-            self.bar.set_postfix(loss=f"{loss:.4f}", dev_acc=f"{accuracy:.3f}")
+            self.bar.set_postfix(loss=f"{loss:.4f}", **{f"dev_{metric[:3]}": f"{accuracy:.3f}"})
         elif self.shown:
             elapsed = time.monotonic() - self.started
             left = elapsed / step * (self.total - step)
             logger.info(
-                "%s step %d/%d: loss %.4f, dev accuracy %.4f (best %.4f), %s elapsed, about %s left",
-                self.desc, step, self.total, loss, accuracy, best, _clock(elapsed), _clock(left),
+                "%s step %d/%d: loss %.4f, dev %s %.4f (best %.4f), %s elapsed, about %s left",
+                self.desc, step, self.total, loss, metric.replace("_", "-"), accuracy, best, _clock(elapsed),
+                _clock(left),
             )  # fmt: skip
 
     def close(self) -> None:

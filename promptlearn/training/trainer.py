@@ -304,7 +304,7 @@ class Trainer:
         model.train()
         while step < steps:
             window = next(windows)
-            examples = sum(len(batch["input_ids"]) for batch in window)
+            examples = sum(len(batch["labels"]) for batch in window)  # a multiple-choice row is a choice
             window_loss = 0.0
             for index, batch in enumerate(window):
                 # gradients are all-reduced (multi-process) once per window, at its last micro-batch
@@ -314,7 +314,7 @@ class Trainer:
                     if every_step and not torch.isfinite(loss):
                         raise diverged(loss.item(), f"at step {step + 1}", advice)
                     # each example weighs the same, as in one batch of the whole window
-                    weighted = loss * (len(batch["input_ids"]) / examples)
+                    weighted = loss * (len(batch["labels"]) / examples)
                     accelerator.backward(weighted)
                 window_loss = window_loss + weighted.detach()
             # accelerate's clip_grad_norm_ without its per-tensor loop (it passes no foreach)
@@ -344,7 +344,7 @@ class Trainer:
                     result.best_step, result.best_dev = step, metrics
                 else:
                     stale += 1
-                progress.evaluated(step, result.history[-1]["loss"], metrics[key], result.best_dev[key])
+                progress.evaluated(step, result.history[-1]["loss"], metrics[key], result.best_dev[key], key)
                 if self.on_evaluate is not None:
                     rates = {g["name"].removesuffix(".no_decay"): g["lr"] for g in optimizer.param_groups}
                     self.on_evaluate(result.history[-1], rates)
