@@ -41,8 +41,8 @@ class BenchConfig:
     ``references``: which hand-written pipelines to measure beside the modes (see ``REFERENCES``).
     ``phases``: which synthetic phases to measure (``PHASES``). ``repeat``: run the whole plan
     this many times, round-robin, and keep each row's fastest measurement.
-    ``threads``: CPU threads per process (None: torch's default); 1 keeps OpenMP from spinning
-    against other jobs on a shared machine.
+    ``threads``: CPU threads per process (None: :func:`promptlearn.training.threads.default_threads`); 1 keeps
+    OpenMP from spinning against other jobs on a shared machine.
     Fields with a ``help`` in their metadata are ``promptlearn bench``'s options (declared here only).
     """
 
@@ -79,7 +79,9 @@ class BenchConfig:
     shots: int = _option(16, "Examples per label of the --train-data sample (seeded by --seed).")
     peak_tflops: float | None = _option(None, "Accelerator peak TFLOP/s for MFU (default: known GPUs' bf16 peak).")
     seed: int = _option(13, "Seed of the random weights and the data order.")
-    threads: int | None = _option(None, "CPU threads per process (default: torch's; 1 on a busy shared machine).")
+    threads: int | None = _option(
+        None, "CPU threads per process (default: OMP_NUM_THREADS, else the cores it may use; 1 on a busy machine)."
+    )
     timeout_s: float = 1800.0
 
     def __post_init__(self):

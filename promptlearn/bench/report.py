@@ -10,7 +10,8 @@ MIB = 2**20
 def to_markdown(report: dict) -> str:
     """Machine, versions, command, then one table per batch size and one for the real-data evaluation."""
     settings, env = report["settings"], report["environment"]
-    threads = settings.get("threads") or "torch's default"
+    chosen = sorted({r["threads"] for r in report["results"] if "threads" in r})
+    threads = settings.get("threads") or "/".join(map(str, chosen)) or "torch's default"
     device = env.get("gpu") or f"CPU: {env['cpu']}, {env['cpu_cores']} cores, {threads} thread(s) per process"
     lines = [
         f"- machine: {device}; {env['platform']}",

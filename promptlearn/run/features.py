@@ -10,7 +10,7 @@ option and serves two features; it has no hook.
 
 from __future__ import annotations
 
-from promptlearn.run import aux_mlm, calibration, demonstrations, label_search, soft_labels, tracking
+from promptlearn.run import aux_mlm, calibration, demonstrations, label_search, soft_labels, speed, tracking
 from promptlearn.run.feature import Feature
 
 FEATURES: list[Feature] = [
@@ -20,4 +20,5 @@ FEATURES: list[Feature] = [
     demonstrations.FEATURE,
     label_search.FEATURE,
     tracking.FEATURE,
+    speed.FEATURE,
 ]
