@@ -20,7 +20,7 @@ if [ "${FULL:-0}" = 1 ]; then
 else
   BATCHES=(-b 8); STEPS=(--steps 2 --warmup-steps 1); REPEAT=2
 fi
-STAGES=${STAGES:-"options base frozen distil threads profile"}
+STAGES=${STAGES:-"options base profile threads frozen distil"}
 
 load() { echo "$1 $(uptime)" | tee -a "$LOGS/uptime.log"; }
 
@@ -44,8 +44,9 @@ for stage in $STAGES; do
     bench cpu-bert-base-pet --model $BASE --random-weights --mode pet "${BATCHES[@]}" "${STEPS[@]}" \
       --repeat $REPEAT --train-data $SST2 --shots 16 ;;
   frozen)
+    FROZEN_STEPS=(--steps 1 --warmup-steps 1); [ "${FULL:-0}" = 1 ] && FROZEN_STEPS=("${STEPS[@]}")
     bench cpu-bert-base-frozen --model $BASE --random-weights --mode head --mode lora --mode soft_prompt \
-      --mode ptuning_v2 --mode bitfit "${BATCHES[@]}" "${STEPS[@]}" --repeat 1 ;;
+      --mode ptuning_v2 --mode bitfit "${BATCHES[@]}" "${FROZEN_STEPS[@]}" --repeat 1 ;;
   distil)
     bench cpu-distilbert-base --model $DISTIL --random-weights --mode pet --mode head "${BATCHES[@]}" "${STEPS[@]}" \
       --repeat 1 --train-data $SST2 --shots 16 ;;
@@ -57,7 +58,7 @@ for stage in $STAGES; do
       env -u OMP_NUM_THREADS python3 cli.py train --model ../shared/models/bert-tiny --data $SST2 \
         --pattern "It was [MASK]." --verbalizer "positive=great,negative=terrible" --shots 16 --seed 13 \
         --max-steps 100 --output "$LOGS/threads-$threads" --overwrite --quiet "${flag[@]}" > /dev/null 2> "$LOGS/threads-$threads.err"
-      echo "threads=$threads wall_seconds=$(python3 -c "import json;print(json.load(open('$LOGS/threads-$threads/metrics.json'))['wall_seconds'])")" \
+      echo "threads=$threads wall_seconds=$(python3 -c "import json;print(json.load(open('$LOGS/threads-$threads/metrics.json'))['training']['wall_seconds'])")" \
         | tee -a "$LOGS/threads.log"
     done ;;
   profile)
