@@ -19,7 +19,14 @@ from promptlearn import api
 from promptlearn.backbone.loading import load_backbone, load_tokenizer
 from promptlearn.bench import naive, plain
 from promptlearn.bench.config import DATA_PHASES, EVAL_DATA, TRAIN_DATA, BenchConfig, Case
-from promptlearn.bench.measure import PeakMemory, mfu, non_embedding_parameters, peak_tflops, synchronize
+from promptlearn.bench.measure import (
+    PeakMemory,
+    encoder_flops,
+    mfu,
+    non_embedding_parameters,
+    peak_tflops,
+    synchronize,
+)
 from promptlearn.data.examples import Example, load_examples, load_task_data
 from promptlearn.data.sampling import few_shot
 from promptlearn.errors import PromptlearnError
@@ -43,7 +50,6 @@ def run_case(config: BenchConfig, case: Case) -> dict:
     memory = PeakMemory(device)
     memory.start()
     backbone = build_backbone(config)
-    flops_per_token = non_embedding_parameters(backbone) * (6 if case.phase == "train" else 2)
     if case.phase == EVAL_DATA:
         examples = load_examples(config.eval_data)
         length, batch_size = config.eval_max_length, config.eval_batch_size
@@ -63,10 +69,11 @@ def run_case(config: BenchConfig, case: Case) -> dict:
         measured = _run_promptlearn(config, case, backbone, examples, length, batch_size, device)
     measured["peak_memory_bytes"] = memory.peak_bytes()
     measured["non_embedding_parameters"] = non_embedding_parameters(backbone)
+    mask_rows = measured.pop("mask_rows", None)
     if case.phase not in DATA_PHASES:  # fixed-length inputs: every example is seq_len tokens
-        tokens_per_s = measured["examples_per_s"] * length
-        measured["tokens_per_s"] = tokens_per_s
-        measured["mfu"] = mfu(flops_per_token, tokens_per_s, peak_tflops(device, config.peak_tflops))
+        measured["tokens_per_s"] = measured["examples_per_s"] * length
+        flops = encoder_flops(backbone, length, 6 if case.phase == "train" else 2, mask_rows)  # per example
+        measured["mfu"] = mfu(flops, measured["examples_per_s"], peak_tflops(device, config.peak_tflops))
     return measured
 
 
@@ -112,6 +119,8 @@ def run_config(config: BenchConfig, case: Case, length: int, batch_size: int) ->
         precision=config.precision,
         compile=case.compile,
         seed=config.seed,
+        packed=config.packed,
+        sparse_embedding_grads=config.sparse_embedding_grads,
     )
 
 
@@ -127,6 +136,8 @@ def _run_promptlearn(config, case, backbone, examples, length, batch_size, devic
         seconds, probs = _timed(lambda: run.trainer.predict_proba(encoded), device)
         result = _eval_result(encoded, probs, seconds)
     result["trainable_parameters"] = run.model.trainable_parameters()
+    if run.model.mask_only:  # the last layer ran at the masks alone: MFU counts that work (see run_case)
+        result["mask_rows"] = run.model.mask_count
     return result
 
 
@@ -141,20 +152,23 @@ def _run_plain(config, case, backbone, tokenizer, examples, length, batch_size, 
     encoded = pvp.encode(examples)
     _check_length(case, encoded, length)
     inputs = naive.fixed_collate(pvp, length)(encoded)  # tokenized and padded once, as a hand loop would
+    trim = config.plain_padding == "batch"  # then each batch cut to its longest example
     if case.phase in TRAINING_PHASES:
         steps = config.warmup_steps + config.steps
         pet = run_config(config, Case(case.phase, batch_size, "pet"), length, batch_size)  # the same settings
         lr, decay, clip = get_mode("pet").default_learning_rate, pet.weight_decay, pet.max_grad_norm
         seconds = _time_steps(
-            lambda on_step: plain.train(model, inputs, batch_size, steps, dtype, on_step, config.seed, lr, decay, clip),
+            lambda on_step: plain.train(
+                model, inputs, batch_size, steps, dtype, on_step, config.seed, lr, decay, clip, trim
+            ),
             config,
             device,
         )
         result = _train_result(case, encoded, config.steps, seconds)
     else:
         warmup = naive.fixed_collate(pvp, length)(_warmup_sample(encoded, batch_size, config.warmup_steps))
-        plain.predict_proba(model, warmup, batch_size, dtype)
-        seconds, probs = _timed(lambda: plain.predict_proba(model, inputs, batch_size, dtype), device)
+        plain.predict_proba(model, warmup, batch_size, dtype, trim)
+        seconds, probs = _timed(lambda: plain.predict_proba(model, inputs, batch_size, dtype, trim), device)
         result = _eval_result(encoded, probs, seconds)
     result["trainable_parameters"] = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return result

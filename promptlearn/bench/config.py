@@ -12,6 +12,8 @@ COMPILE_CHOICES = ("off", "on", "both")
 PHASES = ("train", "eval")
 #: hand-written pipelines every mode is compared with (promptlearn.bench.naive, promptlearn.bench.plain)
 REFERENCES = ("naive", "plain")
+#: how the plain reference pads a batch: to the batch's own longest example, or to the fixed length
+PLAIN_PADDINGS = ("batch", "fixed")
 #: the phase that evaluates a real dataset file (``BenchConfig.eval_data``) rather than synthetic inputs
 EVAL_DATA = "eval_data"
 #: the phase that trains on a few-shot sample of a real dataset (``BenchConfig.train_data``)
@@ -38,11 +40,14 @@ class BenchConfig:
     ``train_data``: a dataset (folder or file with a train split) whose few-shot sample (``shots``
     per label, ``seed``) trains for ``warmup_steps`` + ``steps`` at ``train``'s default batch size,
     promptlearn's way against the references padding to ``eval_max_length``.
+    ``plain_padding``: 'batch' (the default) cuts each of plain's batches to its longest example, the fair
+    reference on real data; 'fixed' pads them to ``eval_max_length`` as naive does (synthetic inputs are
+    ``seq_len`` long either way).
     ``references``: which hand-written pipelines to measure beside the modes (see ``REFERENCES``).
     ``phases``: which synthetic phases to measure (``PHASES``). ``repeat``: run the whole plan
     this many times, round-robin, and keep each row's fastest measurement.
-    ``threads``: CPU threads per process (None: torch's default); 1 keeps OpenMP from spinning
-    against other jobs on a shared machine.
+    ``threads``: CPU threads per process (None: :func:`promptlearn.training.threads.default_threads`); 1 keeps
+    OpenMP from spinning against other jobs on a shared machine.
     Fields with a ``help`` in their metadata are ``promptlearn bench``'s options (declared here only).
     """
 
@@ -74,12 +79,20 @@ class BenchConfig:
     verbalizer: dict[str, list[str]] = field(default_factory=lambda: {"positive": ["great"], "negative": ["terrible"]})
     eval_data: str | None = _option(None, "Labelled .jsonl/.csv/.tsv file: time evaluating it, naive vs sorted.")
     eval_batch_size: int = _option(64, "Batch size of the --eval-data comparison.")
-    eval_max_length: int = _option(128, "Token budget of the real-data rows (the references pad to it).")
+    eval_max_length: int = _option(128, "Token budget of the real-data rows (naive pads every batch to it).")
+    plain_padding: str = _option(
+        "batch",
+        "How plain pads: 'batch' (each batch to its longest, as a competent loop) or 'fixed' (--eval-max-length).",
+    )
     train_data: str | None = _option(None, "Dataset with a train split: time training on its few-shot sample.")
     shots: int = _option(16, "Examples per label of the --train-data sample (seeded by --seed).")
+    packed: bool = _option(False, "Train the promptlearn rows with --packed (unpadded batches).")
+    sparse_embedding_grads: bool = _option(False, "Train the promptlearn rows with --sparse-embedding-grads.")
     peak_tflops: float | None = _option(None, "Accelerator peak TFLOP/s for MFU (default: known GPUs' bf16 peak).")
     seed: int = _option(13, "Seed of the random weights and the data order.")
-    threads: int | None = _option(None, "CPU threads per process (default: torch's; 1 on a busy shared machine).")
+    threads: int | None = _option(
+        None, "CPU threads per process (default: OMP_NUM_THREADS, else the cores it may use; 1 on a busy machine)."
+    )
     timeout_s: float = 1800.0
 
     def __post_init__(self):
@@ -99,6 +112,10 @@ class BenchConfig:
             raise PromptlearnError(f"--batch-size must be given and positive, got {self.batch_sizes}")
         if self.precision not in PRECISIONS:
             raise PromptlearnError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.plain_padding not in PLAIN_PADDINGS:
+            raise PromptlearnError(
+                f"--plain-padding must be one of {', '.join(PLAIN_PADDINGS)}, got {self.plain_padding!r}"
+            )
         if self.compile not in COMPILE_CHOICES:
             raise PromptlearnError(f"--compile must be one of {', '.join(COMPILE_CHOICES)}, got {self.compile!r}")
         if [p for p in self.phases if p not in PHASES]:

@@ -17,6 +17,8 @@ import sys
 import torch
 from torch import nn
 
+from promptlearn.backbone.mask_only import last_layer
+
 #: Dense bf16 tensor-core peak (TFLOP/s) by a piece of ``torch.cuda.get_device_name()``; first match wins.
 PEAK_BF16_TFLOPS = (
     ("H100 PCIe", 756.0),
@@ -77,6 +79,23 @@ def non_embedding_parameters(backbone: nn.Module) -> int:
     return sum(p.numel() for p in encoder.parameters() if id(p) not in embedding)
 
 
+def encoder_flops(backbone: nn.Module, tokens: int, factor: int, mask_rows: int | None = None) -> float:
+    """Model FLOPs of one example of ``tokens`` tokens: ``factor`` (6 training, 2 inference) × parameters × tokens.
+
+    With ``mask_rows`` (a mask-only last layer, :mod:`promptlearn.backbone.mask_only`) the last layer's keys
+    and values are counted at every token and the rest of it (query, attention output, feed-forward) at the
+    ``mask_rows`` masks only: the work actually done, not the 6N of a whole encoder.
+    """
+    parameters = non_embedding_parameters(backbone)
+    layer = last_layer(getattr(backbone, "base_model", backbone)) if mask_rows is not None else None
+    if layer is None:
+        return factor * parameters * tokens
+    last = sum(p.numel() for p in layer.parameters())
+    attention = layer.attention.self
+    everywhere = sum(p.numel() for m in (attention.key, attention.value) for p in m.parameters())
+    return factor * ((parameters - last + everywhere) * tokens + (last - everywhere) * mask_rows)
+
+
 def peak_tflops(device: torch.device, override: float | None = None) -> float | None:
     """Dense bf16 peak of ``device`` in TFLOP/s (``override`` wins); None when unknown or on CPU."""
     if override is not None:
@@ -87,11 +106,12 @@ def peak_tflops(device: torch.device, override: float | None = None) -> float | 
     return next((tflops for key, tflops in PEAK_BF16_TFLOPS if key in name), None)
 
 
-def mfu(flops_per_token: float, tokens_per_second: float, peak: float | None) -> float | None:
-    """Model FLOP utilisation: achieved model FLOP/s over ``peak`` (TFLOP/s); None without a peak."""
+def mfu(flops_per_item: float, items_per_second: float, peak: float | None) -> float | None:
+    """Model FLOP utilisation: achieved model FLOP/s (FLOPs per example or token × their rate) over ``peak``
+    (TFLOP/s); None without a peak."""
     if peak is None:
         return None
-    return flops_per_token * tokens_per_second / (peak * 1e12)
+    return flops_per_item * items_per_second / (peak * 1e12)
 
 
 def environment(device: torch.device) -> dict:

@@ -3,7 +3,8 @@
 Label-word logits at [MASK] only (the encoder, the MLM head's transform on the B mask states,
 then the W decoder rows of the label words), AdamW with its fused kernel where the device has one
 (CPU and CUDA), gradients clipped at the same norm as promptlearn's default, inputs tokenized and
-padded once to a fixed length and indexed by a shuffled permutation at each step. No accelerate,
+padded once to a fixed length and indexed by a shuffled permutation at each step, each batch then cut
+to its own longest example (``trim``; what a competent loop's dynamic padding gives). No accelerate,
 no hooks, no scheduler, no evaluation during training, no progress bar. The whole masked LM
 trains, as in ``pet``: same backbone, inputs, precision and batch.
 
@@ -72,11 +73,13 @@ def train(
     lr: float = 1e-4,
     weight_decay: float = 0.01,
     max_grad_norm: float = 1.0,
+    trim: bool = True,
 ) -> None:
     """``steps`` AdamW steps of cross-entropy on the label-word scores.
 
     ``inputs``: every example already padded to one length, (N, T) / (N,) tensors as from
     :meth:`promptlearn.prompt.pvp.PVP.collate`; each epoch walks a fresh permutation of them.
+    ``trim``: each batch is cut to its longest example (:func:`trimmed`); False keeps the fixed length.
     """
     device = next(model.parameters()).device
     params = [p for p in model.parameters() if p.requires_grad]
@@ -93,6 +96,7 @@ def train(
         order = torch.randperm(count, generator=generator).to(device)
         for start in range(0, count, batch_size):
             batch = {k: v[order[start : start + batch_size]] for k, v in inputs.items()}
+            batch = trimmed(batch) if trim else batch
             reference_step(model, batch, optimizer, scaler, dtype, params, max_grad_norm, foreach=True)
             step += 1
             on_step(step)
@@ -102,15 +106,23 @@ def train(
 
 @torch.inference_mode()
 def predict_proba(
-    model: PlainCloze, inputs: dict[str, torch.Tensor], batch_size: int, dtype: torch.dtype | None
+    model: PlainCloze, inputs: dict[str, torch.Tensor], batch_size: int, dtype: torch.dtype | None, trim: bool = True
 ) -> np.ndarray:
-    """Class probabilities (N, C) of padded ``inputs``, batch by batch in their order."""
+    """Class probabilities (N, C) of padded ``inputs``, batch by batch in their order (``trim``: see :func:`train`)."""
     device = next(model.parameters()).device
     model.eval()
     parts = []
     for start in range(0, len(inputs["labels"]), batch_size):
         batch = {k: v[start : start + batch_size].to(device) for k, v in inputs.items()}
+        batch = trimmed(batch) if trim else batch
         with autocast(device, dtype):
             logits = model(batch)
         parts.append(torch.softmax(logits.float(), dim=-1))
     return torch.cat(parts).cpu().numpy()
+
+
+def trimmed(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``batch`` without the columns that are padding in every row: padded to its own longest example."""
+    used = batch["attention_mask"].any(dim=0).nonzero()
+    width = int(used.max()) + 1 if len(used) else 1
+    return {k: v[:, :width] if v.dim() == 2 else v for k, v in batch.items()}

@@ -5,12 +5,15 @@ from __future__ import annotations
 from promptlearn.bench.config import DATA_PHASES, EVAL_DATA, TRAIN_DATA
 
 MIB = 2**20
+#: BenchConfig's training options of the promptlearn rows, named in the report when on
+SPEED = ("packed", "sparse_embedding_grads")
 
 
 def to_markdown(report: dict) -> str:
     """Machine, versions, command, then one table per batch size and one for the real-data evaluation."""
     settings, env = report["settings"], report["environment"]
-    threads = settings.get("threads") or "torch's default"
+    chosen = sorted({r["threads"] for r in report["results"] if "threads" in r})
+    threads = settings.get("threads") or "/".join(map(str, chosen)) or "torch's default"
     device = env.get("gpu") or f"CPU: {env['cpu']}, {env['cpu_cores']} cores, {threads} thread(s) per process"
     lines = [
         f"- machine: {device}; {env['platform']}",
@@ -18,7 +21,8 @@ def to_markdown(report: dict) -> str:
         f"accelerate {env['accelerate']}" + (f", CUDA {env['cuda']}" if env.get("cuda") else ""),
         f"- model: {settings['model']}" + (" (random weights)" if settings["random_weights"] else "")
         + f"; precision {settings['precision']}; {settings['warmup_steps']} warm-up + {settings['steps']} timed steps"
-        + (f"; each row the fastest of {settings['repeat']} round-robin runs" if settings.get("repeat", 1) > 1 else ""),
+        + (f"; each row the fastest of {settings['repeat']} round-robin runs" if settings.get("repeat", 1) > 1 else "")
+        + "".join(f"; promptlearn rows with --{name.replace('_', '-')}" for name in SPEED if settings.get(name)),
         f"- command: `{report['command']}`" if report.get("command") else None,
         f"- wall time: {report['wall_seconds']} s",
         "",
@@ -71,10 +75,15 @@ def _data_table(rows: list[dict], settings: dict, phase: str) -> list[str]:
         "| pipeline | examples | mean tokens | ex/s | × naive | × plain | peak MiB | × naive | accuracy |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+    plain_padded = (
+        padded
+        if settings.get("plain_padding", "fixed") == "fixed"
+        else padded.replace(f"every batch padded to {length}", "each batch padded to its longest")
+    )
     for row in rows:
         name = {
             "naive": f"naive: {padded}",
-            "plain": f"plain (label words at [MASK]): {padded}",
+            "plain": f"plain (label words at [MASK]): {plain_padded}",
         }.get(row.get("reference"), f"promptlearn ({row['system']}): {ours}")
         if "error" in row:
             lines.append(f"| {name} | failed: {row['error'][:120]} | | | | | | | |")

@@ -142,12 +142,12 @@ def measure(config: BenchConfig, case: Case) -> dict:
 
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
     from promptlearn.bench.cases import run_case
+    from promptlearn.training.threads import use_threads
 
     try:
-        return run_case(config, case)
+        threads = use_threads(config.threads)
+        return run_case(config, case) | {"threads": threads}
     except Exception as err:  # one failing row (a mode needing options, out of memory) must not stop the rest
         return {"error": f"{type(err).__name__}: {err}"}
 

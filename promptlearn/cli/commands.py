@@ -34,6 +34,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+THREADS_HELP = (
+    "CPU threads for torch (default: OMP_NUM_THREADS, else the cores this process may use; 1 on a busy machine)."
+)
 MODEL_HELP = "Hugging Face model id or local folder of a masked LM (e.g. ../shared/models/bert-tiny)."
 DATA_HELP = "Folder with train/dev/test .jsonl/.csv/.tsv files, a datasets save_to_disk folder, or a Hub dataset name."
 PATTERN_HELP = (
@@ -135,6 +138,7 @@ def train(
     recipe: str = typer.Option(
         None, help="'auto': train the few-shot recipe's members (every pattern of --task) into one run folder."
     ),
+    threads: int = typer.Option(None, "--threads", help=THREADS_HELP),
     settings: dict | None = None,
 ) -> None:
     """Train a prompt model and write config.json, metrics.json, weights and test predictions to --output.
@@ -148,6 +152,9 @@ def train(
     run_config = train_config(config, model, data, task, pattern, pattern_id, verbalizer, settings, mode_opt, flags)
     check_sources(run_config.model, run_config.data, output, overwrite)
     from promptlearn import api
+    from promptlearn.training.threads import use_threads
+
+    use_threads(threads)
 
     if quiet:
         logging.getLogger("promptlearn").setLevel(logging.WARNING)
@@ -255,6 +262,7 @@ def evaluate(
     allow_other_base: bool = typer.Option(
         False, help="Load the run onto a base model other than the one it was trained on (same sizes)."
     ),
+    threads: int = typer.Option(None, "--threads", help=THREADS_HELP),
 ) -> None:
     """Accuracy and macro-F1 of a trained run, or of an untrained model zero-shot, on one split.
 
@@ -262,7 +270,9 @@ def evaluate(
     --pattern "It was [MASK]." --verbalizer "positive=good,negative=bad"
     """
     from promptlearn.run.evaluate import evaluate as evaluate_on
+    from promptlearn.training.threads import use_threads
 
+    use_threads(threads)
     result = evaluate_on(
         run, model, data, split, task, pattern, pattern_id, verbalizer, run_options, overrides, predictions,
         allow_other_base,
@@ -280,16 +290,23 @@ def predict(
         False, help="Load the run onto a base model other than the one it was trained on (same sizes)."
     ),
     columns: dict | None = None,
+    threads: int = typer.Option(None, "--threads", help=THREADS_HELP + " An ONNX export: onnxruntime's threads."),
 ) -> None:
     """Predict labels with a trained run: one JSON line out per input line (text, predicted, probabilities).
 
     Input lines are JSON objects with the run's text column(s), e.g. {"text": "a fine film"}.
     """
-    from promptlearn.run.evaluate import predict as predict_with
-
     if is_exported(run):  # an ONNX folder: onnxruntime alone, torch is never imported
-        from promptlearn.export.predictor import predict_exported as predict_with
-    for record in predict_with(run, input, columns, allow_other_base, sys.stdin):
+        from promptlearn.export.predictor import predict_exported
+
+        records = predict_exported(run, input, columns, allow_other_base, sys.stdin, threads)
+    else:
+        from promptlearn.run.evaluate import predict as predict_with
+        from promptlearn.training.threads import use_threads
+
+        use_threads(threads)
+        records = predict_with(run, input, columns, allow_other_base, sys.stdin)
+    for record in records:
         typer.echo(to_json(record, indent=None))
 
 
@@ -312,7 +329,9 @@ def fewshot(
         None, help=f"Optimizer steps per run (default {DEFAULT_MAX_STEPS}; replaces train: epochs)."
     ),
     max_test_examples: int = typer.Option(None, help="Evaluate on a fixed random subset of at most N test examples."),
-    cpu_threads: int = typer.Option(None, help="torch CPU threads (1 is fastest on a busy or 2-core machine)."),
+    cpu_threads: int = typer.Option(
+        None, "--cpu-threads", "--threads", help="CPU threads per worker (default: the worker's share of the cores)."
+    ),
     report_only: bool = typer.Option(False, help="Only rebuild results.jsonl, summary and plots from finished runs."),
     grid: dict | None = None,
 ) -> None:

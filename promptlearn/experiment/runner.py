@@ -19,7 +19,6 @@ import traceback
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
 from promptlearn import api
@@ -216,8 +215,6 @@ def _work(
     ``progress`` shows a bar over this pass's pending runs (on a terminal).
     """
     output = Path(experiment.output)
-    if experiment.cpu_threads is not None:
-        torch.set_num_threads(experiment.cpu_threads)
     take_device(worker, experiment.cpu_threads)
     todo = [s for s in specs if _pending(s, read_record(output, s), seen[s.run_id], retry_failed)]
     bar = tqdm(total=len(todo), desc="experiment", unit="run", disable=None if progress else True)

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import torch
 
+from promptlearn.training.threads import use_threads
+
 #: what a launcher sets up for data-parallel training; removed so each process trains its runs alone
 LAUNCHER_ENV = (
     "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK", "GROUP_WORLD_SIZE", "ROLE_RANK",
@@ -59,11 +61,11 @@ def from_launcher() -> Worker:
 
 
 def take_device(worker: Worker, cpu_threads: int | None) -> None:
-    """Put this process on GPU ``local_index`` (modulo the GPUs); on CPU, share the cores between workers."""
+    """Put this process on GPU ``local_index`` (modulo the GPUs), and give it ``cpu_threads`` CPU threads (None:
+    its share of the cores it may use, :func:`promptlearn.training.threads.default_threads`)."""
     if torch.cuda.is_available():
         torch.cuda.set_device(worker.local_index % torch.cuda.device_count())
-    elif cpu_threads is None and worker.count > 1:
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // worker.count))
+    use_threads(cpu_threads, worker.count)
 
 
 @contextlib.contextmanager

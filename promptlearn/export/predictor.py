@@ -114,17 +114,17 @@ def open_predictor(folder: str | Path, threads: int | None = None) -> OnnxPredic
 
 
 def predict_exported(
-    folder: Path, input: Path | None, columns: dict, allow_other_base: bool, stdin: TextIO
+    folder: Path, input: Path | None, columns: dict, allow_other_base: bool, stdin: TextIO, threads: int | None = None
 ) -> list[dict]:
     """``promptlearn predict --run FOLDER`` on an exported folder: records for ``input`` (a data file) or the JSON
-    lines on ``stdin``; ``columns``: the column fields given over the run's."""
+    lines on ``stdin``; ``columns``: the column fields given over the run's; ``threads``: onnxruntime's."""
     if allow_other_base:
         raise PromptlearnError(
             f"{folder} is an ONNX export, which holds its whole model: --allow-other-base has nothing to load onto"
         )
     if input is not None and not input.is_file():
         raise PromptlearnError(f"Input file {input} does not exist")
-    predictor = open_predictor(folder)
+    predictor = open_predictor(folder, threads)
     names = with_columns(Columns(**predictor.manifest["columns"]), columns)
     pairs = "text_b" in predictor.pvp.pattern.fields
     return predictor.predict(read_inputs(input, stdin, names, pairs))

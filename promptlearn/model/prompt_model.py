@@ -16,6 +16,7 @@ from torch import nn
 from promptlearn.backbone import mask_only
 from promptlearn.backbone.architectures import takes_segments
 from promptlearn.backbone.fingerprint import base_fingerprint
+from promptlearn.backbone.packing import Packing
 from promptlearn.modes.base import Mode
 from promptlearn.readout.cloze import ClozeScorer
 from promptlearn.readout.masked_lm import MaskedLM
@@ -61,6 +62,8 @@ class PromptModel(MaskedLM):
             self.score_choices_with(ClozeScorer(backbone))
         # a mode that reads only the masks and leaves attention alone needs the last layer there only
         self.mask_only = mode.reads_only_mask and mask_only.install(self.encoder)
+        #: training batches packed without padding (promptlearn.backbone.packing), set by --packed
+        self.packed = False
         trained = [p for params in mode.trained_parameters(self).values() for p in params]
         self.requires_grad_(False)
         for param in trained:
@@ -79,20 +82,21 @@ class PromptModel(MaskedLM):
         """
         embeds = self.mode.embed(self, batch)  # (B, T, E)
         segments = batch.get("token_type_ids") if self.uses_segments else None
+        packing = Packing(batch["attention_mask"]) if self.packed and self.training else None
+        if packing is None:
+            inputs = {"inputs_embeds": embeds, "attention_mask": batch["attention_mask"]}
+            inputs |= {"token_type_ids": segments} if segments is not None else {}
+        else:  # one row of the real tokens, each sequence attending to itself (promptlearn.backbone.packing)
+            inputs = packing.encoder_inputs(embeds, segments)
         reading = nullcontext()
         if self.mask_only and not every_row:  # only the mask rows of the last layer are computed (read no others)
             count = batch["choice_tokens"].size(1) if "choice_tokens" in batch else self.mask_count
             masks = batch["mask_positions"][:, None] + torch.arange(count, device=embeds.device)  # (B, M)
             masks = masks.clamp(max=embeds.size(1) - 1)  # a shorter choice's masks end before the row does
-            reading = mask_only.at_mask(self.encoder, masks)
+            reading = mask_only.at_mask(self.encoder, masks if packing is None else packing.positions(masks))
         with reading:
-            out = self.encoder(
-                inputs_embeds=embeds,
-                attention_mask=batch["attention_mask"],
-                **({"token_type_ids": segments} if segments is not None else {}),
-                **self.mode.encoder_kwargs(self, batch),
-            )
-        return out.last_hidden_state
+            out = self.encoder(**inputs, **self.mode.encoder_kwargs(self, batch))
+        return out.last_hidden_state if packing is None else packing.unpack(out.last_hidden_state)
 
     def trainable_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)

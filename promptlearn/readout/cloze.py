@@ -78,7 +78,13 @@ def _find_head_module(backbone: nn.Module) -> nn.Module:
 
 
 class ClozeScorer:
-    """Scores chosen vocabulary ids at the mask positions of a masked LM. Holds no parameters of its own."""
+    """Scores chosen vocabulary ids at the mask positions of a masked LM. Holds no parameters of its own.
+
+    ``sparse_rows``: the decoder rows are looked up with a sparse gradient (only the W rows), for training
+    with sparse embedding gradients (:mod:`promptlearn.training.sparse_grads`).
+    """
+
+    sparse_rows = False
 
     def __init__(self, backbone: nn.Module):
         if backbone.get_output_embeddings() is None:
@@ -102,7 +108,10 @@ class ClozeScorer:
         decoder = self.backbone.get_output_embeddings()
         if type(decoder) is not nn.Linear:  # e.g. wrapped by an adapter: its rows alone are not the projection
             return decoder(hidden)[:, token_ids]
-        weight = decoder.weight[token_ids]  # (W, H)
+        if self.sparse_rows:
+            weight = nn.functional.embedding(token_ids, decoder.weight, sparse=True)  # (W, H)
+        else:
+            weight = decoder.weight[token_ids]  # (W, H)
         bias = decoder.bias[token_ids] if decoder.bias is not None else None
         return nn.functional.linear(hidden, weight, bias)  # (B, W)
 

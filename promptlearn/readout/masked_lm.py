@@ -61,6 +61,13 @@ class MaskedLM(nn.Module):
         """Consecutive masks the pattern's [MASK] becomes: the longest label word's token count (1 without words)."""
         return self.label_words.mask_count if self.label_words is not None else 1
 
+    def sparse_embedding_grads(self) -> None:
+        """Give the word embeddings' lookups (the input's, and the tied decoder's label-word rows) sparse
+        gradients: only the rows a batch touches (:mod:`promptlearn.training.sparse_grads` makes them dense)."""
+        self.word_embeddings.sparse = True
+        if self._cloze is not None:
+            self._cloze.sparse_rows = True
+
     def score_with(self, scorer: ClozeScorer) -> None:
         """Score label words through ``scorer`` once it is checked against the model's own logits."""
         tokens = self.label_words.table[self.label_words.valid].unique()

@@ -19,6 +19,7 @@ from promptlearn.run import (
     demonstrations,
     label_search,
     soft_labels,
+    speed,
     task_shape,
     tracking,
 )
@@ -35,4 +36,5 @@ FEATURES: list[Feature] = [
     contrastive.FEATURE,
     adapet.FEATURE,
     budget.FEATURE,
+    speed.FEATURE,
 ]

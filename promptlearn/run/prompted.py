@@ -13,7 +13,7 @@ from promptlearn.data.examples import Example, TaskData
 from promptlearn.errors import PromptlearnError
 from promptlearn.model.prompt_model import PromptModel
 from promptlearn.prompt.pvp import PVP, Encoded
-from promptlearn.run import calibration
+from promptlearn.run import calibration, speed
 from promptlearn.run.config import RunConfig
 from promptlearn.run.pvp import build_pvp
 from promptlearn.training.objective import Objective
@@ -104,6 +104,7 @@ def build_model(
     pvp.max_positions = usable_positions(backbone, pvp.tokenizer)
     model = PromptModel(backbone, mode, pvp.label_word_tokens, len(pvp.labels), pvp.tokenizer)
     model.decoding, model.word_score, model.word_masks = config.decoding, config.word_score, config.word_masks
+    speed.apply(model, config, pvp.shape)
     return config.replace(labels=pvp.labels), pvp, model
 
 

@@ -48,6 +48,7 @@ from promptlearn.prompt.pvp import Encoded
 from promptlearn.training.batching import LengthGroupedBatches
 from promptlearn.training.objective import Objective
 from promptlearn.training.progress import Progress
+from promptlearn.training.sparse_grads import SparseToDense
 
 logger = logging.getLogger(__name__)
 
@@ -297,7 +298,7 @@ class Trainer:
         advice = self.divergence_advice(groups)
 
         result = TrainResult(steps=steps, best_step=0)
-        best_state, stale = BestState(), 0
+        best_state, stale, sparse = BestState(), 0, SparseToDense()
         progress = Progress(steps, f"train {self.model.mode.name}", show=accelerator.is_main_process)
         step, running = 0, []
         windows = _windows(loader, config.grad_accum)
@@ -317,6 +318,7 @@ class Trainer:
                     weighted = loss * (len(batch["labels"]) / examples)
                     accelerator.backward(weighted)
                 window_loss = window_loss + weighted.detach()
+            sparse.densify(trained)  # sparse embedding gradients (if any) into their kept dense buffers
             # accelerate's clip_grad_norm_ without its per-tensor loop (it passes no foreach)
             accelerator.unscale_gradients()
             torch.nn.utils.clip_grad_norm_(trained, config.max_grad_norm, foreach=fast)

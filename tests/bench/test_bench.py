@@ -15,11 +15,12 @@ from typer.testing import CliRunner
 from promptlearn import api
 from promptlearn.bench import BenchConfig, Case, naive, plain, plan, run_benchmark, runner, to_markdown
 from promptlearn.bench.cases import build_backbone, run_case, synthetic_examples
+from promptlearn.bench.measure import encoder_flops
 from promptlearn.cli import app
 from promptlearn.data.examples import Example
 from promptlearn.errors import PromptlearnError
 from promptlearn.run.config import RunConfig
-from tests.helpers.fixtures import write_task
+from tests.helpers.fixtures import tiny_bert, write_task
 
 PATTERN = "{text} it was [MASK] ."
 WORDS = {"positive": ["great", "good"], "negative": ["terrible"]}
@@ -139,7 +140,7 @@ def test_report_rows_ratios_and_markdown(tiny_bert_dir, tiny_task_dir, in_proces
     table = to_markdown(report)
     assert "### Batch 2, sequence length 16" in table and "| × plain |" in table
     assert "| naive |" in table and "| plain |" in table and "| pet |" in table and "1.00×" in table
-    assert "plain (label words at [MASK]): every batch padded to 32" in table
+    assert "plain (label words at [MASK]): each batch padded to its longest, file order" in table
     assert "sorted by length, dynamic padding" in table and "torch " in table
 
 
@@ -225,3 +226,46 @@ def test_lengths_beyond_the_model_are_refused(tiny_bert_dir):
 def test_unknown_mode_is_refused(tiny_bert_dir):
     with pytest.raises(PromptlearnError, match="no_such_mode"):
         plan(small_config(tiny_bert_dir, modes=["no_such_mode"]))
+
+
+def test_plain_pads_each_batch_to_its_own_longest_example(tiny_bert_dir, monkeypatch):
+    run = api.build(RunConfig(model=str(tiny_bert_dir), data="-", pattern=PATTERN, verbalizer=WORDS, max_length=24))
+    texts = ["fun", "the movie was fun", "the movie was very very fun", "bad", "it was bad", "the plot is boring"]
+    encoded = run.pvp.encode([Example(t, label="positive" if i % 2 else "negative") for i, t in enumerate(texts)])
+    inputs = naive.fixed_collate(run.pvp, 24)(encoded)  # padded once to 24, as the bench does
+    lengths = [len(e.input_ids) for e in encoded]
+    model = plain.PlainCloze(run.model.backbone, run.pvp.label_token_ids)
+    widths, longest = [], []
+    forward = plain.PlainCloze.forward
+
+    def spy(self, batch):
+        widths.append(batch["input_ids"].size(1))
+        longest.append(int(batch["attention_mask"].sum(dim=1).max()))
+        return forward(self, batch)
+
+    monkeypatch.setattr(plain.PlainCloze, "forward", spy)
+    plain.train(model, inputs, batch_size=2, steps=3, dtype=None, on_step=lambda step: None)
+    assert widths == longest and max(widths) <= max(lengths) < 24  # every batch cut to its own longest
+    widths.clear()
+    plain.train(model, inputs, batch_size=2, steps=1, dtype=None, on_step=lambda step: None, trim=False)
+    assert widths == [24]  # --plain-padding fixed: the old reference
+    widths.clear()
+    probs = plain.predict_proba(model, inputs, batch_size=3, dtype=None)
+    assert widths == [max(lengths[:3]), max(lengths[3:])] and probs.shape == (6, 2)
+
+
+def test_mfu_counts_the_mask_only_last_layer_at_the_masks():
+    backbone = tiny_bert()  # hidden 32, feed-forward 64, 2 layers; counted here by hand from those sizes
+    attention = 3 * (32 * 32 + 32) + (32 * 32 + 32) + 2 * 32  # Q, K, V, output dense, LayerNorm
+    layer = attention + (32 * 64 + 64) + (64 * 32 + 32) + 2 * 32  # + feed-forward in, out, LayerNorm
+    parameters = 2 * layer + 2 * 32  # + the embeddings' LayerNorm (the embedding tables are not counted)
+    keys_values = 2 * (32 * 32 + 32)
+    assert encoder_flops(backbone, tokens=10, factor=6) == 6 * parameters * 10
+    by_hand = 6 * ((parameters - layer + keys_values) * 10 + (layer - keys_values) * 1)
+    assert encoder_flops(backbone, tokens=10, factor=6, mask_rows=1) == by_hand == 681792
+
+
+def test_plain_padding_must_be_batch_or_fixed(tiny_bert_dir):
+    assert BenchConfig(model=str(tiny_bert_dir)).plain_padding == "batch"  # the fair reference by default
+    with pytest.raises(PromptlearnError, match="--plain-padding must be one of batch, fixed, got 'none'"):
+        BenchConfig(model=str(tiny_bert_dir), plain_padding="none")

@@ -122,6 +122,7 @@ def test_a_bad_choice_row_is_refused_naming_it(tiny_bert_dir, tmp_path, task, me
     [
         (["--mode", "head"], "Mode 'head' classifies with a head, but a multiple-choice run reads each choice"),
         (["--calibrate", "content-free"], "--calibrate cannot be used with --task-type multiple-choice"),
+        (["--packed"], "--packed cannot train a multiple-choice run"),
     ],
 )
 def test_what_multiple_choice_cannot_serve_is_refused(tiny_bert_dir, tmp_path, extra, message):
