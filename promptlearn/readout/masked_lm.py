@@ -82,8 +82,12 @@ class MaskedLM(nn.Module):
         """
         hidden = self.hidden_states(batch, every_row=True)  # (B, T, H)
         read = batch["labels"] != -100  # (B, T)
-        logits = self._cloze.vocabulary_logits(hidden[read])  # (N, V)
+        logits = self.vocabulary_logits(hidden[read])  # (N, V)
         return nn.functional.cross_entropy(logits.float(), batch["labels"][read])
+
+    def vocabulary_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The MLM head's logits over the whole vocabulary (N, V) for hidden states (N, H) (cloze readouts)."""
+        return self._cloze.vocabulary_logits(hidden)
 
     def cloze_scores(self, hidden: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Hidden states (B, T, H) -> class scores (B, C) from the label words at the masks.

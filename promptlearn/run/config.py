@@ -15,7 +15,7 @@ from promptlearn.data.sampling import DEFAULT_DEV_SPLIT, DEV_SPLITS
 from promptlearn.errors import PromptlearnError
 from promptlearn.hub import is_local_path
 from promptlearn.run import features
-from promptlearn.run.feature import PATH, UNSAVED, option
+from promptlearn.run.feature import OMITTED_AT_DEFAULT, PATH, UNSAVED, option
 
 DEFAULT_MAX_STEPS = 250
 #: numpy seeds its generators with unsigned 32-bit integers
@@ -260,8 +260,14 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         """The settings ``config.json`` saves: every field but the options marked unsaved (where the run is
-        reported, see :data:`~promptlearn.run.feature.UNSAVED`)."""
+        reported, see :data:`~promptlearn.run.feature.UNSAVED`) and those omitted at their default that hold it
+        (:data:`~promptlearn.run.feature.OMITTED_AT_DEFAULT`)."""
         unsaved = {item.name for item in dataclasses.fields(self) if UNSAVED in item.metadata}
+        unsaved |= {
+            item.name
+            for item in dataclasses.fields(self)
+            if OMITTED_AT_DEFAULT in item.metadata and getattr(self, item.name) == item.default
+        }
         return {name: value for name, value in dataclasses.asdict(self).items() if name not in unsaved}
 
     def replace(self, **changes) -> RunConfig:

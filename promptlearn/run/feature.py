@@ -41,13 +41,19 @@ PATH = "path"
 #: field metadata key of an option left out of ``config.json`` (and of a grid run's fingerprint): it says where a
 #: run is reported, not what it computes, so re-running the file elsewhere needs none of it
 UNSAVED = "unsaved"
+#: field metadata key of an option ``config.json`` leaves out while it holds its default: an option added after
+#: runs were saved, so their config.json (and a grid run's fingerprint) stays byte-identical, and a release
+#: without the option still reads every run that does not use it
+OMITTED_AT_DEFAULT = "omitted_at_default"
 
 
-def option(default, help: str, path: bool = False, saved: bool = True):
+def option(default, help: str, path: bool = False, saved: bool = True, omitted_at_default: bool = False):
     """A RunConfig field that is also a ``promptlearn train`` option: its flag is
     :func:`~promptlearn.run.config.flag` of its name. ``path``: its value names a local file or folder;
-    ``saved=False``: it is left out of :meth:`~promptlearn.run.config.RunConfig.to_dict` (see :data:`UNSAVED`)."""
+    ``saved=False``: it is left out of :meth:`~promptlearn.run.config.RunConfig.to_dict` (see :data:`UNSAVED`);
+    ``omitted_at_default``: left out only while it holds ``default`` (see :data:`OMITTED_AT_DEFAULT`)."""
     metadata = {"help": help} | ({PATH: ""} if path else {}) | ({} if saved else {UNSAVED: True})
+    metadata |= {OMITTED_AT_DEFAULT: True} if omitted_at_default else {}
     return field(default=default, metadata=metadata)
 
 

@@ -10,7 +10,16 @@ option and serves two features; it has no hook.
 
 from __future__ import annotations
 
-from promptlearn.run import aux_mlm, calibration, demonstrations, label_search, soft_labels, tracking
+from promptlearn.run import (
+    adapet,
+    aux_mlm,
+    calibration,
+    contrastive,
+    demonstrations,
+    label_search,
+    soft_labels,
+    tracking,
+)
 from promptlearn.run.feature import Feature
 
 FEATURES: list[Feature] = [
@@ -20,4 +29,6 @@ FEATURES: list[Feature] = [
     demonstrations.FEATURE,
     label_search.FEATURE,
     tracking.FEATURE,
+    contrastive.FEATURE,
+    adapet.FEATURE,
 ]

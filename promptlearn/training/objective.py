@@ -14,6 +14,9 @@ for the loss of a batch (:meth:`Objective.training_loss`) and for class probabil
   their scale whatever T (Hinton et al. 2015; PET's distillation uses T = 2).
 - Auxiliary masked-LM loss (PET): ``loss = (1 - w) * task + w * MLM`` on a batch of unlabelled
   text per step (:class:`~promptlearn.training.aux_mlm.MlmBatches`), ``w = aux_mlm_weight``.
+- ``task_loss``: a loss of its own in place of cross-entropy, given the model and the batch (ADAPET's,
+  :class:`~promptlearn.training.adapet.Adapet`); ``contrastive``: a term added to the task loss (the
+  supervised contrastive term at [MASK], :class:`~promptlearn.training.supcon.SupervisedContrastive`).
 
 :meth:`Objective.probabilities` turns scores into uncalibrated probabilities; calibration and the
 averaging over demonstration draws belong to the run's prediction path,
@@ -22,17 +25,29 @@ averaging over demonstration draws belong to the run's prediction path,
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
 from promptlearn.errors import PromptlearnError
 from promptlearn.training.aux_mlm import MlmBatches
 
+#: an objective term: (the unwrapped model, a training batch) -> a scalar loss
+Term = Callable[[nn.Module, dict[str, torch.Tensor]], torch.Tensor]
+
 
 class Objective:
     """Loss and probabilities of class scores; holds no parameters."""
 
-    def __init__(self, temperature: float = 1.0, aux_mlm_weight: float = 0.0, mlm_batches: MlmBatches | None = None):
+    def __init__(
+        self,
+        temperature: float = 1.0,
+        aux_mlm_weight: float = 0.0,
+        mlm_batches: MlmBatches | None = None,
+        task_loss: Term | None = None,
+        contrastive: Term | None = None,
+    ):
         if temperature <= 0:
             raise PromptlearnError(f"The distillation temperature must be positive, got {temperature}")
         if not 0 <= aux_mlm_weight < 1:
@@ -42,6 +57,8 @@ class Objective:
         self.temperature = temperature
         self.aux_mlm_weight = aux_mlm_weight
         self.mlm_batches = mlm_batches if aux_mlm_weight else None
+        self.task_loss = task_loss
+        self.contrastive = contrastive
 
     def loss(self, scores: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Scores (B, C) -> the task loss: KL to ``soft_targets`` at the temperature if given, else cross-entropy."""
@@ -55,11 +72,14 @@ class Objective:
 
     def training_loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """The loss to minimise for one training batch: the task loss, mixed with the auxiliary MLM loss."""
-        task = self.loss(model(batch), batch)
+        inner = getattr(model, "module", model)  # unwrapped under distributed training
+        task = self.loss(model(batch), batch) if self.task_loss is None else self.task_loss(inner, batch)
+        if self.contrastive is not None:
+            task = task + self.contrastive(inner, batch)
         if self.mlm_batches is None:
             return task
         mlm = {k: v.to(task.device) for k, v in self.mlm_batches.next().items()}
-        auxiliary = getattr(model, "module", model).mlm_loss(mlm)  # unwrapped under distributed training
+        auxiliary = inner.mlm_loss(mlm)
         return (1 - self.aux_mlm_weight) * task + self.aux_mlm_weight * auxiliary
 
     def probabilities(self, scores: torch.Tensor) -> torch.Tensor:
