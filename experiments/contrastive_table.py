@@ -12,7 +12,8 @@ sampled dev). Then each row (:data:`ROWS`) trains on it: promptlearn through its
 experiments/setfit_library.py inside a virtual environment made here (``OUT/setfit-venv``, the system's
 packages plus ``pip install setfit==SETFIT_VERSION``). A finished run is not run again (delete its
 ``result.json`` to redo it). The table gives test accuracy, mean ± std over the seeds done, and each row's run
-time; rows or tasks not run show as "-".
+time; rows or tasks not run show as "-", a
+cell with fewer seeds than asked says how many (n=). ``--report-only`` makes the table of the runs done so far.
 """
 
 from __future__ import annotations
@@ -155,6 +156,7 @@ def main() -> None:
     parser.add_argument("--rows", default=",".join(ROWS))
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "contrastive-table")
     parser.add_argument("--table", type=Path, default=ROOT / "docs" / "results" / "contrastive" / "table.md")
+    parser.add_argument("--report-only", action="store_true", help="Make the table of the runs done; run none.")
     args = parser.parse_args()
     tasks, rows = args.tasks.split(","), args.rows.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -162,15 +164,21 @@ def main() -> None:
     if unknown:
         sys.exit(f"Unknown rows {unknown}; choose from {', '.join(ROWS)}")
     models = {"bert-tiny": str(BERT_TINY)}
-    if any(ROWS[row][1] != "bert-tiny" for row in rows):
+    if any(ROWS[row][1] != "bert-tiny" for row in rows) and not args.report_only:
         models["all-MiniLM-L6-v2"] = minilm_path()
     venv = args.out / "setfit-venv"
     results = {}
     for task in tasks:
-        for row in rows:
-            for seed in seeds:
+        for seed in seeds:  # every row's first seeds before any row's last: a stopped table is still a table
+            for row in rows:
+                done = args.out / "runs" / row / task / str(seed) / "result.json"
+                if args.report_only:
+                    results[row, task, seed] = json.loads(done.read_text()) if done.is_file() else None
+                    continue
                 results[row, task, seed] = run_one(row, task, seed, args.out, models, venv)
                 done = results[row, task, seed]
+                if args.report_only:
+                    continue
                 shown = "failed" if done is None else f"{100 * done['accuracy']:.1f} ({done['wall_seconds']} s)"
                 print(f"{task} {row} seed {seed}: {shown}", flush=True)
     text = table(results, tasks, rows, seeds)
