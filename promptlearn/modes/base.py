@@ -84,6 +84,9 @@ class Mode(nn.Module):
     mask_only_layer: ClassVar[bool] = True
     #: optional packages the mode needs (import names), beyond promptlearn's own dependencies
     requires: ClassVar[tuple[str, ...]] = ()
+    #: whether the mode reads no MLM head at all, so the backbone loads as the bare encoder (``AutoModel``):
+    #: then any encoder checkpoint serves, a sentence-transformers folder too (see ``load_backbone``)
+    encoder_only: ClassVar[bool] = False
 
     def __init__(self, options: ModeOptions | None = None):
         super().__init__()
@@ -189,6 +192,15 @@ class Mode(nn.Module):
         only (:mod:`promptlearn.backbone.mask_only`).
         """
         return self.uses_verbalizer and self.mask_only_layer and type(self).encoder_kwargs is Mode.encoder_kwargs
+
+    def fit(self, model: MaskedLM, trainer, train: list, dev: list) -> dict | None:
+        """Train in stages of the mode's own instead of the trainer's loop (SetFit: pairs, then a head).
+
+        ``trainer`` is the run's :class:`~promptlearn.training.trainer.Trainer` (its settings, device, collate and
+        evaluation); ``train`` and ``dev`` are encoded examples. Returns what the loop would report (``steps``,
+        ``best_step``, ``history``), or None, the default, to let the trainer's loop train.
+        """
+        return None
 
     def embed(self, model: MaskedLM, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Input embeddings (B, T, E) for the encoder (E: the word embeddings' width)."""

@@ -100,7 +100,7 @@ def build_model(
     mode, pvp = build_pvp(config, data)
     set_seed(config.seed)
     if backbone is None:
-        backbone = load_backbone(config.model, mlm_head=mode.uses_verbalizer)
+        backbone = load_backbone(config.model, mlm_head=mode.uses_verbalizer, encoder_only=mode.encoder_only)
     pvp.max_positions = usable_positions(backbone, pvp.tokenizer)
     model = PromptModel(backbone, mode, pvp.label_word_tokens, len(pvp.labels), pvp.tokenizer)
     model.decoding, model.word_score, model.word_masks = config.decoding, config.word_score, config.word_masks

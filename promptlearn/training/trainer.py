@@ -273,7 +273,11 @@ class Trainer:
         """Train on ``train``, evaluating on ``dev``; ``on_step(step)`` runs after each optimizer step.
 
         Raises :class:`PromptlearnError` at a non-finite loss (see the module docstring).
+        A mode that trains in stages of its own (:meth:`~promptlearn.modes.base.Mode.fit`) does so instead.
         """
+        own = self.model.mode.fit(self.model, self, train, dev)
+        if own is not None:
+            return TrainResult(**own)
         config = self.config
         accelerator = self.accelerator = self._new_accelerator()
         set_seed(config.seed)

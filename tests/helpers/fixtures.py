@@ -160,6 +160,26 @@ def save_tiny_model(folder: Path, arch: str) -> Path:
     return folder
 
 
+def save_tiny_sentence_encoder(folder: Path, pooling: str = "mean", normalize: bool = True) -> Path:
+    """``folder`` laid out as a sentence-transformers model (all-MiniLM-L6-v2's layout): a plain random
+    ``BertModel``, no MLM head, its tokenizer, ``modules.json`` and the pooling module's configuration."""
+    from transformers import BertModel
+
+    folder.mkdir(parents=True, exist_ok=True)
+    BertModel(tiny_bert().config).save_pretrained(folder)
+    tiny_tokenizer().save_pretrained(folder)
+    modules = [("Transformer", ""), ("Pooling", "1_Pooling")] + ([("Normalize", "2_Normalize")] if normalize else [])
+    entries = [
+        {"idx": i, "name": str(i), "path": path, "type": f"sentence_transformers.models.{kind}"}
+        for i, (kind, path) in enumerate(modules)
+    ]
+    (folder / "modules.json").write_text(json.dumps(entries))
+    (folder / "1_Pooling").mkdir(exist_ok=True)
+    modes = {"pooling_mode_cls_token": pooling == "cls", "pooling_mode_mean_tokens": pooling == "mean"}
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": 32, **modes}))
+    return folder
+
+
 POSITIVE = ["wonderful", "great", "good", "fun", "loved"]
 NEGATIVE = ["awful", "terrible", "bad", "boring", "hated"]
 
