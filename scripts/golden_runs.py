@@ -81,7 +81,7 @@ MODE_ARGS = {
 #: every registered mode (qlora runs on CPU with bitsandbytes >= 0.46, a dev dependency)
 MODES = [
     "pet", "mlm_head", "soft_prompt", "ptuning", "ptuning_v2", "ppt",
-    "head", "bitfit", "finetune", "lora", "qlora", "adapter",
+    "head", "bitfit", "finetune", "lora", "qlora", "adapter", "setfit",
 ]  # fmt: skip
 #: pet with each run-level feature, and readouts beside the label words: (name, extra train options)
 VARIANTS = [
