@@ -53,15 +53,21 @@ def run_tensors(spec: str) -> dict[str, torch.Tensor]:
     return {own: state[stored] for own, stored in tasks[task].items()}
 
 
-def initialise_from_run(model: torch.nn.Module, spec: str, params: list[torch.nn.Parameter], what: str) -> None:
+def initialise_from_run(
+    model: torch.nn.Module, spec: str, params: list[torch.nn.Parameter], what: str, scope: str | None = None
+) -> None:
     """Copy into ``params`` (parameters of ``model``, a PromptModel) the source run's tensors of the same names.
 
     Every one of ``params`` must be found with its shape: a transfer that silently left part of a prompt or a
-    LoRA at its fresh values would measure something else.
+    LoRA at its fresh values would measure something else. With ``scope`` (the name prefix of what is
+    transferred, ``mode.adapters.``), the source may hold no tensor there beyond ``params``: Houlsby adapters
+    (two a layer) must not start Pfeiffer ones (one a layer) from their first half.
     """
     source = run_tensors(spec)
     names = {id(p): name for name, p in model.named_parameters(remove_duplicate=False)}
-    missing, wrong = [], []
+    wanted = {names[id(param)] for param in params}
+    missing = []
+    wrong = [f"{name}: not in this run" for name in source if scope and name.startswith(scope) and name not in wanted]
     with torch.no_grad():
         for param in params:
             name = names[id(param)]
