@@ -20,6 +20,7 @@ from promptlearn.data.sampling import DEFAULT_DEV_SPLIT, DEV_SPLITS, LM_BFF_SEED
 from promptlearn.errors import PromptlearnError
 from promptlearn.experiment.grid import GRID_KEYS, GridOptions
 from promptlearn.experiment.optuna_search import OptunaSearch
+from promptlearn.experiment.transfer import transfer_pairs, transfer_runs
 from promptlearn.pet.config import PET_MODES
 from promptlearn.prompt.pattern import Pattern
 from promptlearn.prompt.presets import available_tasks, task_patterns, task_verbalizer
@@ -40,7 +41,7 @@ LENGTH_FIELDS = ("max_steps", "epochs")
 EXPERIMENT_KEYS = {
     "model", "tasks", "data_root", "output", "report", "modes", "shots", "seeds", "dev_split",
     "train_patterns", "max_test_examples", "cpu_threads", "train", "mode_settings", "search", "search_combine",
-    "ensembles",
+    "ensembles", "transfer",
 }  # fmt: skip
 TASK_KEYS = {"name", "data", "patterns", "verbalizer", "shots", "dev_split"} | COLUMN_FIELDS
 #: task and ensemble names become file names (run folders, locks, plots): no path separators, no leading dot
@@ -83,6 +84,10 @@ class RunSpec:
     combine: str = "best"
     #: an Optuna search instead of ``candidates`` (which is then ``[{}]``): see :mod:`~.optuna_search`
     study: OptunaSearch | None = None
+    #: a transfer run: the source task's run whose trained parameters start this one (:mod:`~.transfer`)
+    transfer_from: RunSpec | None = None
+    #: a transfer source: the run folder keeps its trained weights
+    keep_weights: bool = False
 
     @property
     def zero_shot(self) -> bool:
@@ -94,6 +99,8 @@ class RunSpec:
         parts = [self.task, self.mode, f"p{self.pattern_id}"]
         if not self.zero_shot:
             parts += [f"k{self.shots}", f"s{self.seed}"]
+        if self.transfer_from is not None:
+            parts.append(f"from-{self.transfer_from.task}")
         return "__".join(parts)
 
 
@@ -119,6 +126,8 @@ class Experiment:
     search_combine: str = "best"
     #: name -> modes: per task x K x seed, the mean class probabilities of all those modes' runs (every pattern)
     ensembles: dict[str, list[str]] = field(default_factory=dict)
+    #: (source, target) task pairs of the transfer study (:mod:`~.transfer`)
+    transfer: list[tuple[str, str]] = field(default_factory=list)
     source: dict = field(default_factory=dict)
     #: how the grid runs (``backend: ray``, ...): :class:`GridOptions` fields set in the file; flags replace them
     grid: dict = field(default_factory=dict)
@@ -208,6 +217,7 @@ class Experiment:
             search=_search(values.get("search") or {}, f"{origin}: search"),
             search_combine=_search_combine(values.get("search_combine", "best"), origin),
             ensembles=_ensembles(values.get("ensembles") or {}, modes, f"{origin}: ensembles"),
+            transfer=transfer_pairs(values.get("transfer"), names, modes, origin),
             source=dict(values),
             grid=_grid(values, origin),
         )
@@ -243,12 +253,13 @@ class Experiment:
                 _check_study(search, config, where.removeprefix("mode_settings."), where)
 
     def runs(self) -> list[RunSpec]:
-        """The grid, in run order: per task, zero-shot first, then mode x K x pattern x seed."""
+        """The grid, in run order: per task, zero-shot first, then mode x K x pattern x seed; the transfer runs
+        last (their sources are grid runs)."""
         specs = []
         for task in self.tasks:
             for mode in self.modes:
                 specs += self._mode_runs(task, mode)
-        return specs
+        return specs + transfer_runs(specs, self.transfer, self.output)
 
     def _mode_runs(self, task: TaskSpec, mode: str) -> list[RunSpec]:
         settings = dict(self.mode_settings.get(mode, {}))
