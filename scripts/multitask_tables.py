@@ -1,11 +1,14 @@
 """The measurements of docs/multitask.md, one command per table (bert-tiny, K=16, seeds 13/21/42/87/100).
 
     PYTHONPATH=$PWD OMP_NUM_THREADS=1 python3 scripts/multitask_tables.py multitask  # single vs multi-task
-    PYTHONPATH=$PWD OMP_NUM_THREADS=1 python3 scripts/multitask_tables.py transfer   # soft-prompt transfer
     PYTHONPATH=$PWD OMP_NUM_THREADS=1 python3 scripts/multitask_tables.py forgetting # 4-task sequence
 
+A second argument keeps the first N seeds (`forgetting 3`: seeds 13/21/42), for a table that must fit in less
+time; the doc says which seeds each table used.
+
 Every run's metrics go to runs/multitask-tables/<table>/ (resumable: a finished run is read back), and the
-table is printed as markdown: mean (std) of test accuracy over the seeds, full test sets.
+table is printed as markdown: mean (std) of test accuracy over the seeds, full test sets. The transfer table is
+`promptlearn fewshot`'s own study: `python3 cli.py fewshot --config experiments/bert-tiny-transfer.yaml`.
 """
 
 from __future__ import annotations
@@ -82,26 +85,6 @@ def table_multitask() -> None:
         print(f"| {name} | " + " | ".join(fmt(by_task[t]) for t in tasks) + f" | {fmt(means)} |")
 
 
-def table_transfer() -> None:
-    tasks = TASKS.split(",")[:3]
-    print("| source → target | " + " | ".join(tasks) + " |\n|---|" + "---|" * len(tasks))
-    plain = {t: [single(t, "soft_prompt", s)["test"]["accuracy"] for s in SEEDS] for t in tasks}
-    print("| none (vocab init) | " + " | ".join(fmt(plain[t]) for t in tasks) + " |")
-    for source in tasks:
-        cells = []
-        for target in tasks:
-            if source == target:
-                cells.append("—")
-                continue
-            accs = []
-            for s in SEEDS:
-                init = f"run:{(OUT / 'runs' / f'soft_prompt-{source}-{s}').resolve()}"
-                accs.append(single(target, "soft_prompt", s, {"init": init}, tag=f"-from-{source}")["test"]["accuracy"])
-            gain = statistics.mean(accs) - statistics.mean(plain[target])
-            cells.append(f"{fmt(accs)}, {100 * gain:+.1f}")
-        print(f"| {source} | " + " | ".join(cells) + " |")
-
-
 def table_forgetting() -> None:
     tasks = TASKS.split(",")
     settings = {
@@ -126,4 +109,5 @@ def table_forgetting() -> None:
 
 
 if __name__ == "__main__":
-    {"multitask": table_multitask, "transfer": table_transfer, "forgetting": table_forgetting}[sys.argv[1]]()
+    SEEDS = SEEDS[: int(sys.argv[2])] if len(sys.argv) > 2 else SEEDS
+    {"multitask": table_multitask, "forgetting": table_forgetting}[sys.argv[1]]()

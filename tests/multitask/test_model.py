@@ -62,6 +62,7 @@ def test_the_encoder_is_one_tensor_for_every_task(tasks_file, tiny_bert_dir):
     assert one.mode.prompt is not two.mode.prompt
 
 
+@pytest.mark.slow
 def test_share_all_gives_every_task_one_prompt(tasks_file, tiny_bert_dir):
     run = build(tasks_file, tiny_bert_dir, "soft_prompt", "all")
     assert run.model.tasks["sentiment"].mode.prompt is run.model.tasks["question"].mode.prompt
