@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "promptlearn"
 #: the pipeline stages in order; a module may import its own stage and the stages before it
 STAGES = (
     "errors", "hub", "outputs", "data", "tasks", "prompt", "backbone", "readout", "modes", "model",
-    "training", "run", "export", "api", "pet", "ppt", "experiment", "bench", "cli",
+    "training", "run", "multitask", "export", "api", "pet", "ppt", "experiment", "bench", "cli",
 )  # fmt: skip
 
 

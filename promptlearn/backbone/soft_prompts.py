@@ -16,13 +16,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from promptlearn.backbone.run_tensors import check_run_spec, run_tensors
 from promptlearn.errors import PromptlearnError
 from promptlearn.prompt.pattern import Pattern
 
 #: name of the (n, E) prompt tensor in a run folder's weights (``mode.prompt`` of the PromptModel)
 PROMPT_KEY = "mode.prompt"
 DEFAULT_PROMPT_LENGTH = 20
-INITS = ("random", "vocab", "text:WORDS", "file:PATH")
+INITS = ("random", "vocab", "text:WORDS", "file:PATH", "run:PATH[#TASK]")
 _WEIGHTS = "weights.safetensors"
 #: the prompt file inside a ``promptlearn pretrain-prompt`` folder (promptlearn.backbone.prompt_artifact imports it)
 PROMPT_FILE = "prompt.safetensors"
@@ -33,6 +34,9 @@ def check_init(init: str) -> None:
     """Raise a user-facing error unless ``init`` is random, vocab, text:WORDS or file:PATH (an existing path)."""
     kind, _, value = init.partition(":")
     if init in ("random", "vocab") or (kind == "text" and value.strip(" \"'")):
+        return
+    if kind == "run":
+        check_run_spec(init)
         return
     if kind == "file":
         if not Path(value).exists():
@@ -92,7 +96,9 @@ def initial_prompt(init: str, length: int, embeddings: nn.Embedding, tokenizer=N
     - ``vocab``: embeddings of ``length`` distinct tokens sampled from the real vocabulary (never
       special, ``[unused]`` or other bracketed tokens: the first rows of BERT's vocabulary are those);
     - ``text:WORDS``: the embeddings of the words' tokens, repeated or cut to ``length``;
-    - ``file:PATH``: a saved prompt (:func:`load_prompt`), which must have this length and width.
+    - ``file:PATH``: a saved prompt (:func:`load_prompt`), which must have this length and width;
+    - ``run:PATH[#TASK]``: the prompt another run trained (a task's, in a multi-task run folder), the same
+      (:func:`~promptlearn.backbone.run_tensors.run_tensors`; prompt transfer, as SPoT).
 
     Sampling uses the global torch generator, so a seeded run starts from the same prompt.
     """
@@ -111,7 +117,11 @@ def initial_prompt(init: str, length: int, embeddings: nn.Embedding, tokenizer=N
         if not ids:
             raise PromptlearnError(f"--init {init}: the text has no tokens")
         return weight[torch.tensor(ids).repeat(length // len(ids) + 1)[:length]].clone().float()
-    prompt = load_prompt(value)
+    prompt = run_tensors(init).get(PROMPT_KEY) if kind == "run" else load_prompt(value)
+    if prompt is None:
+        raise PromptlearnError(
+            f"--init {init}: that run trained no soft prompt ({PROMPT_KEY}); transfer from a prompt run"
+        )
     if tuple(prompt.shape) != (length, weight.size(1)):
         raise PromptlearnError(
             f"The prompt in {value} has shape {tuple(prompt.shape)}, but this run needs ({length}, {weight.size(1)}) "

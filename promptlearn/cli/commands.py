@@ -19,6 +19,7 @@ from promptlearn.errors import PromptlearnError
 from promptlearn.experiment.grid import PLACEMENT_KEYS, GridOptions
 from promptlearn.export.formats import FORMATS, QUANTIZATIONS, export_run, given_once
 from promptlearn.export.manifest import is_exported
+from promptlearn.multitask.config import MultiTaskOptions
 from promptlearn.outputs import to_json
 from promptlearn.pet.config import RUN_OPTIONS, PetConfig
 from promptlearn.ppt.config import PretrainConfig
@@ -120,6 +121,7 @@ def _setup() -> None:
 @app.command(cls=ModeFlagsCommand)
 @handle_errors
 @options_from(RunConfig, into="settings", given_only=True)
+@options_from(MultiTaskOptions, into="multitask", given_only=True)
 def train(
     ctx: typer.Context,
     model: str = typer.Option(None, "--model", "-m", help=MODEL_HELP),
@@ -140,15 +142,21 @@ def train(
     ),
     threads: int = typer.Option(None, "--threads", help=THREADS_HELP),
     settings: dict | None = None,
+    multitask: dict | None = None,
 ) -> None:
     """Train a prompt model and write config.json, metrics.json, weights and test predictions to --output.
 
     Example: promptlearn train --model ../shared/models/bert-tiny --data ../shared/data/sst2
     --pattern "It was [MASK]." --verbalizer "positive=great,negative=terrible" --shots 16 --output runs/sst2
+    Several tasks on one model (docs/multitask.md): --tasks sst2,agnews,rte --data-root ../shared/data
     """
     from promptlearn.run.options import check_sources, train_config
 
     flags = ctx.meta.get(MODE_FLAGS, {})
+    if multitask:
+        _train_tasks(multitask, model, output, overwrite, quiet, settings, mode_opt, flags, config=config, data=data,
+                     task=task, pattern=pattern, pattern_id=pattern_id, verbalizer=verbalizer)  # fmt: skip
+        return
     run_config = train_config(config, model, data, task, pattern, pattern_id, verbalizer, settings, mode_opt, flags)
     check_sources(run_config.model, run_config.data, output, overwrite)
     from promptlearn import api
@@ -168,6 +176,25 @@ def train(
         metrics = api.train(run_config, output, overwrite=overwrite)
     summary = {split: metrics[split] for split in ("dev", "test") if split in metrics}
     typer.echo(to_json(summary))
+    typer.echo(f"Wrote {output}")
+
+
+def _train_tasks(given: dict, model, output, overwrite, quiet, settings, pairs, flags, **single) -> None:
+    """``train --tasks``: several tasks on one model, one run folder (promptlearn.multitask)."""
+    from promptlearn.multitask.config import command_line_run
+    from promptlearn.run.config import flag
+    from promptlearn.run.options import check_sources
+
+    clashing = {flag(name): value for name, value in single.items()}
+    options, configs = command_line_run(given, model, clashing, settings, pairs, flags)
+    check_sources(model, None, output, overwrite)
+    from promptlearn.multitask.pipeline import train as train_tasks
+
+    if quiet:
+        logging.getLogger("promptlearn").setLevel(logging.WARNING)
+    metrics = train_tasks(configs, options, output, overwrite=overwrite)
+    summary = {name: task_metrics["test"] for name, task_metrics in metrics["tasks"].items()}
+    typer.echo(to_json({"test": summary} | ({"sequence": metrics["sequence"]["test"]} if options.sequential else {})))
     typer.echo(f"Wrote {output}")
 
 
@@ -269,13 +296,15 @@ def evaluate(
     Zero-shot example: promptlearn evaluate --model ../shared/models/bert-tiny --data ../shared/data/sst2
     --pattern "It was [MASK]." --verbalizer "positive=good,negative=bad"
     """
+    from promptlearn.multitask.loading import task_loader
     from promptlearn.run.evaluate import evaluate as evaluate_on
     from promptlearn.training.threads import use_threads
 
     use_threads(threads)
+    loader = task_loader(run, task)  # one task of a multi-task run folder (--task NAME), else None
     result = evaluate_on(
-        run, model, data, split, task, pattern, pattern_id, verbalizer, run_options, overrides, predictions,
-        allow_other_base,
+        run, model, data, split, None if loader else task, pattern, pattern_id, verbalizer, run_options, overrides,
+        predictions, allow_other_base, loader,
     )  # fmt: skip
     typer.echo(to_json(result))
 
@@ -291,6 +320,7 @@ def predict(
     ),
     columns: dict | None = None,
     threads: int = typer.Option(None, "--threads", help=THREADS_HELP + " An ONNX export: onnxruntime's threads."),
+    task: str = typer.Option(None, help="With a multi-task --run: the task to predict (its pattern and labels)."),
 ) -> None:
     """Predict labels with a trained run: one JSON line out per input line (text, predicted, probabilities).
 
@@ -301,11 +331,15 @@ def predict(
 
         records = predict_exported(run, input, columns, allow_other_base, sys.stdin, threads)
     else:
+        from promptlearn.multitask.loading import task_loader
         from promptlearn.run.evaluate import predict as predict_with
         from promptlearn.training.threads import use_threads
 
         use_threads(threads)
-        records = predict_with(run, input, columns, allow_other_base, sys.stdin)
+        loader = task_loader(run, task)
+        if task is not None and loader is None:
+            raise PromptlearnError(f"--task {task}: {run} is a single-task run; leave out --task")
+        records = predict_with(run, input, columns, allow_other_base, sys.stdin, loader)
     for record in records:
         typer.echo(to_json(record, indent=None))
 

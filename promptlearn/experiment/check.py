@@ -22,7 +22,8 @@ def check_prompts(specs: list[RunSpec], data_of: Callable[[RunSpec], TaskData]) 
     for spec in specs:
         config = spec.config
         key = (spec.task, config.mode, json.dumps(config.mode_options, sort_keys=True), config.pattern)
-        if key in checked:
+        # a transfer run is its target's fresh run (checked) started from a source run not trained yet
+        if key in checked or spec.transfer_from is not None:
             continue
         checked.add(key)
         if config.model not in tokenizers:

@@ -20,6 +20,7 @@ from promptlearn.data.sampling import DEFAULT_DEV_SPLIT, DEV_SPLITS, LM_BFF_SEED
 from promptlearn.errors import PromptlearnError
 from promptlearn.experiment.grid import GRID_KEYS, GridOptions
 from promptlearn.experiment.optuna_search import OptunaSearch
+from promptlearn.experiment.transfer import transfer_pairs, transfer_runs
 from promptlearn.pet.config import PET_MODES
 from promptlearn.prompt.pattern import Pattern
 from promptlearn.prompt.presets import available_tasks, preset_words, task_patterns
@@ -40,7 +41,7 @@ LENGTH_FIELDS = ("max_steps", "epochs", "steps")
 EXPERIMENT_KEYS = {
     "model", "tasks", "data_root", "output", "report", "modes", "shots", "seeds", "dev_split",
     "train_patterns", "max_test_examples", "cpu_threads", "train", "mode_settings", "search", "search_combine",
-    "ensembles", "search_extend", "ensemble_filter",
+    "ensembles", "search_extend", "ensemble_filter", "transfer",
 }  # fmt: skip
 TASK_KEYS = {"name", "data", "patterns", "verbalizer", "shots", "dev_split", "recipe"} | COLUMN_FIELDS
 #: the pseudo-mode of a task's ``recipe: auto`` runs (one recipe folder per K and seed, :mod:`promptlearn.run.recipe`)
@@ -89,6 +90,10 @@ class RunSpec:
     study: OptunaSearch | None = None
     #: how many values the search may add beyond the grid's edges (:mod:`promptlearn.run.moving_grid`)
     extend: int = 0
+    #: a transfer run: the source task's run whose trained parameters start this one (:mod:`~.transfer`)
+    transfer_from: RunSpec | None = None
+    #: a transfer source: the run folder keeps its trained weights
+    keep_weights: bool = False
 
     @property
     def zero_shot(self) -> bool:
@@ -100,6 +105,8 @@ class RunSpec:
         parts = [self.task, self.mode, f"p{self.pattern_id}"]
         if not self.zero_shot:
             parts += [f"k{self.shots}", f"s{self.seed}"]
+        if self.transfer_from is not None:
+            parts.append(f"from-{self.transfer_from.task}")
         return "__".join(parts)
 
 
@@ -125,6 +132,8 @@ class Experiment:
     search_combine: str = "best"
     #: name -> modes: per task x K x seed, the mean class probabilities of all those modes' runs (every pattern)
     ensembles: dict[str, list[str]] = field(default_factory=dict)
+    #: (source, target) task pairs of the transfer study (:mod:`~.transfer`)
+    transfer: list[tuple[str, str]] = field(default_factory=list)
     source: dict = field(default_factory=dict)
     #: values a grid search may add beyond its edges, per run (0: the grid stays as given; see ``moving_grid``)
     search_extend: int = 0
@@ -218,6 +227,7 @@ class Experiment:
             search=_search(values.get("search") or {}, f"{origin}: search"),
             search_combine=_search_combine(values.get("search_combine", "best"), origin),
             ensembles=_ensembles(values.get("ensembles") or {}, modes, f"{origin}: ensembles"),
+            transfer=transfer_pairs(values.get("transfer"), names, modes, origin),
             source=dict(values),
             search_extend=_count(values.get("search_extend", 0), "search_extend", origin),
             ensemble_filter=_flag(values.get("ensemble_filter", False), "ensemble_filter", origin),
@@ -255,14 +265,15 @@ class Experiment:
                 _check_study(search, config, where.removeprefix("mode_settings."), where)
 
     def runs(self) -> list[RunSpec]:
-        """The grid, in run order: per task, zero-shot first, then mode x K x pattern x seed."""
+        """The grid, in run order: per task, zero-shot first, then mode x K x pattern x seed; the transfer runs
+        last (their sources are grid runs)."""
         specs = []
         for task in self.tasks:
             for mode in self.modes:
                 specs += self._mode_runs(task, mode)
             if task.recipe is not None:
                 specs += self._recipe_runs(task)
-        return specs
+        return specs + transfer_runs(specs, self.transfer, self.output)
 
     def _recipe_runs(self, task: TaskSpec) -> list[RunSpec]:
         """The task's ``recipe: auto`` runs, one per K and seed over all its patterns, with ``train``'s settings."""

@@ -20,6 +20,7 @@ from promptlearn.experiment.html_report import report_html
 from promptlearn.experiment.plots import plot_task
 from promptlearn.experiment.runner import load_predictions
 from promptlearn.experiment.tables import chosen_settings, columns, row_cells
+from promptlearn.experiment.transfer import gain_lines
 from promptlearn.outputs import write_text_atomic
 from promptlearn.run.config import DEFAULT_MAX_STEPS
 
@@ -82,6 +83,7 @@ def summary_markdown(experiment: Experiment, rows: list[SummaryRow], records: li
         lines += ["| " + " | ".join(row_cells(row)) + " |" for row in task_rows]
         lines.append("")
         lines += _chosen_settings([r for r in records if r["task"] == task.name and r.get("search")])
+    lines += gain_lines(records)
     if failed:
         lines += ["## Failed runs", "", "| run | error |", "| --- | --- |"]
         lines += [f"| {r['run_id']} | {r['error'].splitlines()[0][:200].replace('|', '/')} |" for r in failed]

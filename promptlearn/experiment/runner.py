@@ -22,12 +22,14 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from promptlearn import api
+from promptlearn.backbone.run_tensors import WEIGHTS
 from promptlearn.data.examples import Example, TaskData, load_task_data
 from promptlearn.errors import PromptlearnError
 from promptlearn.experiment.check import check_prompts
 from promptlearn.experiment.config import RECIPE_MODE, Experiment, RunSpec, study_candidate, with_candidate
 from promptlearn.experiment.grid import GridOptions
 from promptlearn.experiment.shard import Worker, claim, exclusive, from_launcher, take_device
+from promptlearn.experiment.transfer import transfer_identity
 from promptlearn.outputs import (
     FEWSHOT,
     REPORT,
@@ -36,6 +38,7 @@ from promptlearn.outputs import (
     staged_folder,
     to_json,
     write_json_atomic,
+    write_safetensors_atomic,
     write_text_atomic,
 )
 from promptlearn.pet.config import PET_MODES
@@ -278,7 +281,8 @@ def execute(spec: RunSpec, output: Path, cache: TaskCache) -> dict:
     except Exception as err:  # a failing run must not stop the grid: keep its error, go on
         record = failure(spec, err)
     record = identity(spec) | record | {"wall_seconds": round(time.perf_counter() - started, 2)}
-    write_run(output, spec, record, predictions)
+    weights = run.model.mode.artifact_state(run.model) if spec.keep_weights and run is not None else None
+    write_run(output, spec, record, predictions, weights)
     if run is not None:
         for feature in features.FEATURES:
             feature.finish(run, record, output / "runs" / spec.run_id)
@@ -296,9 +300,12 @@ def failure(spec: RunSpec, err: BaseException) -> dict:
     }
 
 
-def write_run(output: Path, spec: RunSpec, record: dict, predictions: dict | None) -> None:
-    """Write the run's folder whole: its record, and for a finished run its predictions and config."""
+def write_run(output: Path, spec: RunSpec, record: dict, predictions: dict | None, weights: dict | None = None) -> None:
+    """Write the run's folder whole: its record, and for a finished run its predictions and config (and for a
+    transfer source its trained tensors, which ``init=run:FOLDER`` reads)."""
     with staged_folder(output / "runs" / spec.run_id, overwrite=True) as folder:
+        if weights is not None:
+            write_safetensors_atomic(folder / WEIGHTS, {k: v.contiguous().cpu() for k, v in weights.items()})
         if predictions is not None:
             np.savez_compressed(folder / PREDICTIONS, **predictions)
             # anchored: `train --config` re-runs it from any directory, as a run folder of `train` does
@@ -529,7 +536,7 @@ def identity(spec: RunSpec) -> dict:
         "shots": spec.shots,
         "seed": spec.seed,
         "fingerprint": fingerprint(spec),
-    }
+    } | (transfer_identity(spec) if spec.transfer_from is not None else {})
 
 
 def read_record(output: Path, spec: RunSpec) -> dict | None:
@@ -572,6 +579,10 @@ def fingerprint(spec: RunSpec) -> str:
         identity.append(spec.study.to_dict())
     if spec.extend:
         identity.append({"extend": spec.extend})
+    if spec.keep_weights:  # a source stored without its weights runs again, to keep them
+        identity.append("keep_weights")
+    if spec.transfer_from is not None:  # a target trains again when its source did
+        identity.append(fingerprint(spec.transfer_from))
     settings = json.dumps(identity, sort_keys=True, default=str)
     return hashlib.sha256(settings.encode()).hexdigest()[:16]
 

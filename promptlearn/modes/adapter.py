@@ -16,6 +16,7 @@ from torch import nn
 from transformers.activations import ACT2FN
 
 from promptlearn.backbone.bottleneck import PLACEMENTS, Adapter, adapter_sites, hook
+from promptlearn.backbone.run_tensors import PREFIX, check_run_spec, initialise_from_run
 from promptlearn.errors import PromptlearnError
 from promptlearn.modes.base import ModeOptions, option, register
 from promptlearn.modes.readout import ReadoutChoice
@@ -43,6 +44,12 @@ class AdapterOptions(ModeOptions):
         "houlsby, relu for pfeiffer).",
     )
     readout: str = option("cloze", "'cloze' (label words at [MASK]) or 'cls' (linear head).", flag=True)
+    init: str = option(
+        "fresh",
+        "Starting adapters: 'fresh' (near-identity), or run:PATH[#TASK] (another adapter run's, same placement "
+        "and width).",
+        path=PREFIX,
+    )
 
     def __post_init__(self):
         if self.placement not in PLACEMENTS:
@@ -57,6 +64,10 @@ class AdapterOptions(ModeOptions):
                 f"adapter: unknown non_linearity {self.non_linearity!r}; choose e.g. relu, gelu, tanh, swish"
             )
         check_readout(self.readout)
+        if self.init != "fresh":
+            if not self.init.startswith(PREFIX):
+                raise PromptlearnError(f"adapter: init must be 'fresh' or run:PATH[#TASK], got {self.init!r}")
+            check_run_spec(self.init)
 
 
 @register
@@ -74,6 +85,10 @@ class AdapterMode(ReadoutChoice):
         )
         for site, adapter in zip(sites, self.adapters, strict=True):
             hook(site, adapter, options.placement)
+        if options.init != "fresh":
+            initialise_from_run(
+                model, options.init, list(self.adapters.parameters()), "adapters", scope="mode.adapters."
+            )
         self.attach_head(model)
 
     def trained_parameters(self, model) -> dict[str, list[nn.Parameter]]:

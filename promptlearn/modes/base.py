@@ -51,12 +51,19 @@ def register(cls: type[Mode]) -> type[Mode]:
 PATH = "path"
 
 
-def option(default, help: str, flag: bool | str = False, path: str | None = None):
+def option(default, help: str, flag: bool | str = False, path: str | tuple[str, ...] | None = None):
     """A mode option field: ``help`` is what ``promptlearn modes NAME`` and ``--help`` print; ``flag`` True makes it
     a ``train`` flag too (named after the field, or the given ``--on/--off`` string); ``path`` is the :data:`PATH`
-    prefix when its value names a local file or folder."""
+    prefix (or a tuple of them) when its value names a local file or folder."""
     metadata = {"help": help} | ({"flag": flag} if flag else {}) | ({PATH: path} if path is not None else {})
     return dataclasses.field(default=default, metadata=metadata)
+
+
+def _prefix_of(item: dataclasses.Field, value) -> str | None:
+    """The :data:`PATH` prefix (one, or one of a tuple: ``("file:", "run:")``) that ``value`` starts with, if any."""
+    declared = item.metadata.get(PATH)
+    prefixes = (declared,) if isinstance(declared, str) else declared or ()
+    return next((p for p in prefixes if isinstance(value, str) and value.startswith(p)), None)
 
 
 @dataclasses.dataclass
@@ -112,15 +119,17 @@ class Mode(nn.Module):
         paths = {}
         for item in dataclasses.fields(cls.options_class):
             value = options.get(item.name)
-            prefix = item.metadata.get(PATH)
-            if prefix is not None and isinstance(value, str) and value.startswith(prefix):
+            prefix = _prefix_of(item, value)
+            if prefix is not None:
                 paths[item.name] = value[len(prefix) :]
         return paths
 
     @classmethod
     def with_option_paths(cls, options: dict, paths: dict[str, str]) -> dict:
         """``options`` with the path part of each option in ``paths`` replaced (see :meth:`option_paths`)."""
-        prefixes = {item.name: item.metadata.get(PATH) for item in dataclasses.fields(cls.options_class)}
+        prefixes = {
+            item.name: _prefix_of(item, options.get(item.name)) for item in dataclasses.fields(cls.options_class)
+        }
         return options | {name: prefixes[name] + path for name, path in paths.items()}
 
     def options_dict(self) -> dict:

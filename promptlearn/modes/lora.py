@@ -24,6 +24,7 @@ from pathlib import Path
 from torch import nn
 
 from promptlearn.backbone.architectures import architecture
+from promptlearn.backbone.run_tensors import PREFIX, check_run_spec, initialise_from_run
 from promptlearn.errors import PromptlearnError
 from promptlearn.modes.base import ModeOptions, option, register
 from promptlearn.modes.readout import ReadoutChoice
@@ -52,6 +53,9 @@ class LoraOptions(ModeOptions):
         False,
         "Also adapt the linear layer(s) of the MLM head's transform (never the decoder, tied to the word embeddings).",
     )
+    init: str = option(
+        "fresh", "Starting LoRA: 'fresh' (peft's), or run:PATH[#TASK] (another lora run's, same rank).", path="run:"
+    )
 
     def __post_init__(self):
         if isinstance(self.r, bool) or not isinstance(self.r, int) or self.r <= 0:
@@ -63,6 +67,10 @@ class LoraOptions(ModeOptions):
         if not self.target.strip(" ,"):
             raise PromptlearnError("lora: target must be query-value, all-linear or module names")
         check_readout(self.readout)
+        if self.init != "fresh":
+            if not self.init.startswith(PREFIX):
+                raise PromptlearnError(f"lora: init must be 'fresh' or run:PATH[#TASK], got {self.init!r}")
+            check_run_spec(self.init)
         if self.quantize not in QUANTIZE:
             raise PromptlearnError(f"lora: quantize must be one of {', '.join(QUANTIZE)}, got {self.quantize!r}")
 
@@ -138,6 +146,8 @@ class LoraMode(ReadoutChoice):
             warnings.filterwarnings("ignore", "`is_gradient_checkpointing` is deprecated", FutureWarning)
             self.__dict__["peft_model"] = get_peft_model(model.backbone, config)
         self.lora = [p for name, p in model.backbone.named_parameters() if ".lora_" in name]
+        if options.init != "fresh":
+            initialise_from_run(model, options.init, self.lora, "LoRA")
         self.attach_head(model)
 
     def trained_parameters(self, model) -> dict[str, list[nn.Parameter]]:

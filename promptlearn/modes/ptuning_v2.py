@@ -16,6 +16,7 @@ from torch import nn
 
 from promptlearn.backbone import soft_prompts as prompts
 from promptlearn.backbone.prefix import PREFIX_KWARG, PrefixEncoder, install, real_key_values
+from promptlearn.backbone.run_tensors import PREFIX, check_run_spec, initialise_from_run
 from promptlearn.errors import PromptlearnError
 from promptlearn.modes.base import ModeOptions, option, register
 from promptlearn.modes.readout import ReadoutChoice
@@ -40,8 +41,10 @@ class PTuningV2Options(ModeOptions):
     init: str = option(
         "vocab",
         "'vocab': keys/values of sampled real tokens (projected: their embeddings); 'random': noise at the "
-        "word embeddings' scale.",
+        "word embeddings' scale; run:PATH[#TASK]: another ptuning_v2 run's trained prefixes (same length and "
+        "projection).",
         flag=True,
+        path=PREFIX,
     )
 
     def __post_init__(self):
@@ -52,8 +55,12 @@ class PTuningV2Options(ModeOptions):
                 raise PromptlearnError(f"ptuning_v2: {flag} must be a positive integer, got {value!r}")
         if not 0 <= self.prefix_dropout < 1:
             raise PromptlearnError(f"ptuning_v2: prefix_dropout must be in [0, 1), got {self.prefix_dropout!r}")
-        if self.init not in INITS:
-            raise PromptlearnError(f"ptuning_v2: --init must be one of {', '.join(INITS)}, got {self.init!r}")
+        if self.init.startswith(PREFIX):
+            check_run_spec(self.init)
+        elif self.init not in INITS:
+            raise PromptlearnError(
+                f"ptuning_v2: --init must be one of {', '.join(INITS)} or run:PATH[#TASK], got {self.init!r}"
+            )
         check_readout(self.readout)
 
 
@@ -71,7 +78,10 @@ class PTuningV2Mode(ReadoutChoice):
         install(model.backbone)
         config = model.backbone.config
         options = self.options
-        embeds = prompts.initial_prompt(options.init, options.prompt_length, model.word_embeddings, model.tokenizer)
+        transfer = options.init.startswith(PREFIX)
+        # a transferred prefix replaces whatever the encoder starts from: start it from noise, drawing no tokens
+        start = "random" if transfer else options.init
+        embeds = prompts.initial_prompt(start, options.prompt_length, model.word_embeddings, model.tokenizer)
         self.prefix = PrefixEncoder(
             num_layers=config.num_hidden_layers,
             num_heads=config.num_attention_heads,
@@ -81,6 +91,8 @@ class PTuningV2Mode(ReadoutChoice):
             projection_hidden=options.projection_hidden if options.prefix_projection else None,
             dropout=options.prefix_dropout,
         )
+        if transfer:
+            initialise_from_run(model, options.init, list(self.prefix.parameters()), "prefixes", scope="mode.prefix.")
         self.attach_head(model)
 
     def trained_parameters(self, model) -> dict[str, list[nn.Parameter]]:

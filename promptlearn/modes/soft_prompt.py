@@ -26,7 +26,12 @@ class SoftPromptOptions(ModeOptions):
     """The prompt's length, its starting values and the readout."""
 
     prompt_length: int | None = option(None, "n soft tokens, when the pattern has no [SOFT].", flag=True)
-    init: str = option("vocab", "Starting prompt: random, vocab, text:WORDS or file:PATH.", flag=True, path="file:")
+    init: str = option(
+        "vocab",
+        "Starting prompt: random, vocab, text:WORDS, file:PATH or run:PATH[#TASK] (another run's trained prompt).",
+        flag=True,
+        path=("file:", "run:"),
+    )
     readout: str = option(
         "cloze", "'cloze' (label words at [MASK]), 'cls' (linear head on [MASK]) or 'warp'.", flag=True
     )

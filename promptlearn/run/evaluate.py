@@ -6,6 +6,7 @@ imported inside the functions, after the paths are checked, so a bad path is rep
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -22,13 +23,15 @@ RUN_FIXED = ("max_length", "calibrate")
 def evaluate(
     run: Path | None, model: str | None, data: str | None, split: str, task: str | None, pattern: str | None,
     pattern_id: int | None, verbalizer: str | None, settings: dict, overrides: dict,
-    predictions: Path | None, allow_other_base: bool,
+    predictions: Path | None, allow_other_base: bool, loader: Callable | None = None,
 ) -> dict:  # fmt: skip
     """Accuracy and macro-F1 on ``data``'s (default: the run's data) ``split``: of the trained ``run``, or, without
     one, of ``model`` zero-shot with the prompt of ``task`` / ``pattern`` / ``pattern_id`` / ``verbalizer``.
 
     ``settings``: RunConfig fields of a zero-shot run; ``overrides``: the :data:`EVALUATE_OVERRIDES` given
     (a run takes only its decoding and columns). ``predictions``: also write per-example predictions there.
+    ``loader(run, allow_other_base)`` loads ``run`` (default :func:`~promptlearn.run.folder.load_run`; one task of
+    a multi-task folder: :func:`promptlearn.multitask.loading.task_loader`).
     Returns ``{"split", "examples", **metrics}``.
     """
     from promptlearn.prompt.presets import resolve_prompt
@@ -48,7 +51,7 @@ def evaluate(
         check_sources(None, data)
         from promptlearn.run.recipe import load_run
 
-        prompted = load_run(run, allow_other_base)
+        prompted = (loader or load_run)(run, allow_other_base)
         config = prompted.config
     else:
         if model is None or data is None:
@@ -85,16 +88,18 @@ def evaluate(
     return {"split": split, "examples": len(examples), **metrics_of(records, prompted.pvp.labels, prompted.pvp.shape)}
 
 
-def predict(run: Path, input: Path | None, columns: dict, allow_other_base: bool, stdin: TextIO) -> list[dict]:
+def predict(
+    run: Path, input: Path | None, columns: dict, allow_other_base: bool, stdin: TextIO, loader: Callable | None = None
+) -> list[dict]:
     """One record (text, predicted, probabilities) per example of ``input`` (a data file), or of the JSON lines
     on ``stdin`` without one, predicted by the trained ``run``; ``columns``: the column fields given over the
-    run's."""
+    run's; ``loader`` as :func:`evaluate`'s."""
     if input is not None and not input.is_file():
         raise PromptlearnError(f"Input file {input} does not exist")
     from promptlearn.data.examples import read_inputs
     from promptlearn.run.recipe import load_run
 
-    prompted = load_run(run, allow_other_base)
+    prompted = (loader or load_run)(run, allow_other_base)
     names = with_columns(prompted.config.columns(), columns)
     pairs = "text_b" in prompted.pvp.pattern.fields
     return prompted.predict(read_inputs(input, stdin, names, pairs))

@@ -281,15 +281,7 @@ class Trainer:
         config = self.config
         accelerator = self.accelerator = self._new_accelerator()
         set_seed(config.seed)
-        generator = torch.Generator().manual_seed(config.seed)
-        if config.group_by_length:
-            batches = LengthGroupedBatches([len(e.input_ids) for e in train], config.batch_size, generator)
-            # the generator also seeds each epoch's iterator, which would otherwise draw from the global RNG
-            loader = DataLoader(train, batch_sampler=batches, collate_fn=self.collate, generator=generator)
-        else:
-            loader = DataLoader(
-                train, batch_size=config.batch_size, shuffle=True, collate_fn=self.collate, generator=generator
-            )
+        loader = self.loader(train, torch.Generator().manual_seed(config.seed))
         groups = self.model.mode.param_groups(self.model, config.learning_rate, config.weight_decay)
         fast = accelerator.device.type in FAST_KERNEL_DEVICES or None  # None: torch's default elsewhere
         optimizer = torch.optim.AdamW(groups, fused=fast)
@@ -365,10 +357,26 @@ class Trainer:
         self.model.eval()
         return result
 
-    @torch.inference_mode()
+    def loader(self, train: list[Encoded], generator: torch.Generator) -> DataLoader:
+        """The training batches of one epoch, shuffled by ``generator`` (a multi-task trainer mixes tasks here)."""
+        config = self.config
+        if config.group_by_length:
+            batches = LengthGroupedBatches([len(e.input_ids) for e in train], config.batch_size, generator)
+            # the generator also seeds each epoch's iterator, which would otherwise draw from the global RNG
+            return DataLoader(train, batch_sampler=batches, collate_fn=self.collate, generator=generator)
+        return DataLoader(
+            train, batch_size=config.batch_size, shuffle=True, collate_fn=self.collate, generator=generator
+        )
+
     def predict_proba(self, examples: list[Encoded]) -> np.ndarray:
         """Class probabilities (N, C), in the order of ``examples``."""
-        model = self.model
+        return self.probabilities_of(self.model, self.collate, examples)
+
+    @torch.inference_mode()
+    def probabilities_of(
+        self, model: PromptModel, collate: Callable[[list[Encoded]], dict], examples: list[Encoded]
+    ) -> np.ndarray:
+        """Class probabilities (N, C) of ``model`` (this trainer's, or one task's model in a multi-task one)."""
         was_training = model.training
         model.eval()
         order = sorted(range(len(examples)), key=lambda i: len(examples[i].input_ids))
@@ -378,7 +386,7 @@ class Trainer:
         for start in range(0, len(order), size):
             chunk = [examples[i] for i in order[start : start + size]]
             # a plain copy: non_blocking from pageable (unpinned) memory would wait all the same
-            batch = {k: v.to(device) for k, v in self.collate(chunk).items()}
+            batch = {k: v.to(device) for k, v in collate(chunk).items()}
             with self.autocast():
                 logits = model(batch)
             parts.append(self.objective.probabilities(logits))  # stays on the device: one copy at the end

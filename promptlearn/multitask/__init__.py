@@ -1,0 +1,1 @@
+"""Several tasks, one model: multi-task training, sequential (continual) training, one run folder per run."""
