@@ -94,6 +94,8 @@ class Mode(nn.Module):
     #: whether the mode reads no MLM head at all, so the backbone loads as the bare encoder (``AutoModel``):
     #: then any encoder checkpoint serves, a sentence-transformers folder too (see ``load_backbone``)
     encoder_only: ClassVar[bool] = False
+    #: the task shapes (:mod:`promptlearn.tasks`) the mode serves, by name; None: every shape
+    shapes: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, options: ModeOptions | None = None):
         super().__init__()

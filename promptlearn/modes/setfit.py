@@ -107,6 +107,7 @@ class SetFitMode(Mode):
     head_learning_rate = 1e-2
     uses_verbalizer = False
     encoder_only = True
+    shapes = ("single",)  # its pairs are same-class / other-class, its head a logistic regression
 
     def adapt_pattern(self, pattern):
         return pattern.inputs_only()

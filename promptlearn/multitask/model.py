@@ -93,6 +93,11 @@ class TaskModes:
     def name(self) -> str:
         return self.first.name
 
+    def fit(self, model, trainer, train: list, dev: list) -> None:
+        """Every task trains in the trainer's loop (:func:`~promptlearn.multitask.pipeline.build` refuses a mode
+        that trains in stages of its own)."""
+        return None
+
     def param_groups(self, model: MultiTaskModel, learning_rate: float | None, weight_decay: float = 0.0) -> list[dict]:
         held = {id(p) for p in model.parameters()}
         merged: dict[str, dict] = {}

@@ -20,6 +20,7 @@ from promptlearn.backbone.loading import load_backbone
 from promptlearn.data.examples import Example, TaskData, load_task_data
 from promptlearn.errors import PromptlearnError
 from promptlearn.modes import get_mode
+from promptlearn.modes.base import Mode
 from promptlearn.multitask import continual
 from promptlearn.multitask.config import MultiTaskOptions
 from promptlearn.multitask.model import MultiTaskModel, copies, parameter_ids
@@ -31,6 +32,7 @@ from promptlearn.run.config import RunConfig
 from promptlearn.run.folder import metrics_of
 from promptlearn.run.pipeline import check_positions, few_shot_split
 from promptlearn.run.prompted import Prompted, build_model
+from promptlearn.tasks.base import DEFAULT_SHAPE, shape_for
 
 
 @dataclass
@@ -58,6 +60,11 @@ def build(
     given) is checked against each task's PVP."""
     first = next(iter(configs.values()))
     mode = get_mode(first.mode).from_options(first.mode_options)
+    if type(mode).fit is not Mode.fit:
+        raise PromptlearnError(
+            f"--tasks trains every task in one loop, but mode {mode.name!r} trains in stages of its own: "
+            "train each task on its own (without --tasks)."
+        )
     set_seed(first.seed)
     backbone = load_backbone(first.model, mlm_head=mode.uses_verbalizer)
     base_ids = parameter_ids(backbone)
@@ -84,6 +91,12 @@ def train(
     started = time.perf_counter()
     data = {name: load_task_data(config.data, config.columns()) for name, config in configs.items()}
     for name, task_data in data.items():
+        shape = shape_for(configs[name].task_type, task_data)
+        if shape.name != DEFAULT_SHAPE:
+            raise PromptlearnError(
+                f"Task {name!r} is {shape.name}; --tasks trains and selects single-label tasks by their accuracy: "
+                "train it on its own (without --tasks)."
+            )
         if "test" not in task_data.splits or any(ex.label is None for ex in task_data.splits["test"]):
             raise PromptlearnError(f"Task {name!r} ({configs[name].data}) has no labelled test split")
     run = build(configs, options, data)

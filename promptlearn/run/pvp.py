@@ -38,6 +38,11 @@ def build_pvp(config: PromptSettings, data: TaskData | None = None, tokenizer=No
     pattern = mode.adapt_pattern(Pattern.parse(config.pattern))
     verbalizer = None
     shape = shape_for(config.task_type, data)
+    if mode.shapes is not None and shape.name not in mode.shapes:
+        raise PromptlearnError(
+            f"Mode {mode.name!r} serves --task-type {', '.join(mode.shapes)} only, and this task is {shape.name}: "
+            "use another mode (pet, head, finetune, ...)."
+        )
     if shape.choices_are_words and not mode.uses_verbalizer:
         raise PromptlearnError(
             f"Mode {mode.name!r} classifies with a head, but a {shape.name} run reads each choice at [MASK]: "

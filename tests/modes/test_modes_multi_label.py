@@ -10,6 +10,7 @@ import pytest
 
 from promptlearn import api
 from promptlearn.data.examples import load_task_data
+from promptlearn.errors import PromptlearnError
 from promptlearn.modes import MODES
 from tests.helpers.fixtures import TINY_MULTI_LABEL_WORDS
 from tests.helpers.modes import contract_options, tiny_config
@@ -19,6 +20,13 @@ from tests.helpers.modes import contract_options, tiny_config
 def test_every_mode_trains_saves_and_reloads_a_multi_label_run(mode, tiny_bert_dir, tiny_multi_label_dir, tmp_path):
     options = contract_options(mode, tiny_bert_dir, tmp_path)
     config = tiny_config(tiny_bert_dir, tiny_multi_label_dir, mode, mode_options=options)
+    if MODES[mode].shapes is not None and "multi-label" not in MODES[mode].shapes:
+        with pytest.raises(
+            PromptlearnError, match=f"Mode '{mode}' serves --task-type .* only, and this task is multi-label"
+        ):
+            api.train(config.replace(verbalizer=TINY_MULTI_LABEL_WORDS), tmp_path / "run")
+        assert not (tmp_path / "run").exists()
+        return
     metrics = api.train(config.replace(verbalizer=TINY_MULTI_LABEL_WORDS), tmp_path / "run")
     assert metrics["training"]["history"] == [] or "micro_f1" in metrics["training"]["history"][-1]
     assert set(metrics["dev"]) == {"micro_f1", "macro_f1", "samples_f1", "subset_accuracy"}

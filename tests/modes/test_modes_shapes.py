@@ -32,6 +32,12 @@ def test_every_mode_trains_saves_and_reloads_or_refuses(shape, mode, tiny_bert_d
     task = write_task(tmp_path / "task", rows)
     options = contract_options(mode, tiny_bert_dir, tmp_path)
     config = tiny_config(tiny_bert_dir, task, mode, mode_options=options, batch_size=2, **prompt)
+    if MODES[mode].shapes is not None and shape not in MODES[mode].shapes:
+        with pytest.raises(
+            PromptlearnError, match=f"Mode '{mode}' serves --task-type .* only, and this task is {shape}"
+        ):
+            api.train(config, tmp_path / "run")
+        return
     if shape == "multiple-choice" and not MODES[mode].from_options(options).uses_verbalizer:
         with pytest.raises(PromptlearnError, match="classifies with a head, but a multiple-choice run reads each"):
             api.train(config, tmp_path / "run")

@@ -9,28 +9,15 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 from tests.helpers.cli import invoke
-from tests.helpers.fixtures import TINY_TASK, write_task
-
-TASKS = """
-- name: sentiment
-  data: sentiment
-  pattern: "{text} It was [MASK]."
-  verbalizer: {positive: great, negative: terrible}
-- name: question
-  data: question
-  pattern: "{text} ? [MASK]"
-  verbalizer: "positive=yes,negative=no"
-"""
+from tests.helpers.fixtures import TINY_MULTI_LABEL_WORDS, TINY_TASK, write_task
+from tests.helpers.multitask import write_tasks
 
 
 @pytest.fixture(scope="module")
 def folder(tiny_bert_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("multitask")
-    for name in ("sentiment", "question"):
-        write_task(root / name, TINY_TASK)
-    (root / "tasks.yaml").write_text(TASKS)
     result = invoke(
-        "train", "--model", tiny_bert_dir, "--tasks", root / "tasks.yaml", "--mode", "soft_prompt",
+        "train", "--model", tiny_bert_dir, "--tasks", write_tasks(root), "--mode", "soft_prompt",
         "--prompt-length", 2, "--max-steps", 4, "--batch-size", 3, "--output", root / "run", "-q",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -97,3 +84,27 @@ def test_bad_multitask_input_is_refused(tmp_path, args, message):
     result = invoke("train", "--model", tmp_path, "--output", tmp_path / "out", *args)
     assert result.exit_code == 2, result.output
     assert message in result.output
+
+
+def test_a_mode_that_trains_in_stages_of_its_own_is_refused(tiny_bert_dir, tmp_path):
+    result = invoke("train", "--model", tiny_bert_dir, "--tasks", write_tasks(tmp_path), "--mode", "setfit", "--output",
+                    tmp_path / "out")  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "mode 'setfit' trains in stages of its own" in " ".join(result.output.split())
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_task_that_is_not_single_label_is_refused(tiny_bert_dir, tiny_multi_label_dir, tmp_path):
+    write_task(tmp_path / "sentiment", TINY_TASK)
+    (tmp_path / "tasks.yaml").write_text(
+        f"- {{name: sentiment, data: {tmp_path / 'sentiment'}, pattern: '{{text}} It was [MASK].', "
+        "verbalizer: 'positive=great,negative=terrible'}\n"
+        f"- {{name: topics, data: {tiny_multi_label_dir}, pattern: '{{text}} It was [MASK].', "
+        f"verbalizer: '{','.join(f'{label}={words[0]}' for label, words in TINY_MULTI_LABEL_WORDS.items())}'}}\n"
+    )
+    result = invoke("train", "--model", tiny_bert_dir, "--tasks", tmp_path / "tasks.yaml", "--output", tmp_path / "out")
+    assert result.exit_code == 2, result.output
+    assert "Task 'topics' is multi-label; --tasks trains and selects single-label tasks" in " ".join(
+        result.output.split()
+    )
+    assert not (tmp_path / "out").exists()

@@ -8,26 +8,12 @@ from promptlearn.data.examples import load_task_data
 from promptlearn.multitask import pipeline
 from promptlearn.multitask.config import MultiTaskOptions, task_configs, task_specs
 from promptlearn.multitask.trainer import TaskItem
-from tests.helpers.fixtures import TINY_TASK, write_task
-
-TASKS = """
-- name: sentiment
-  data: sentiment
-  pattern: "{text} It was [MASK]."
-  verbalizer: {positive: great, negative: terrible}
-- name: question
-  data: question
-  pattern: "{text} ? [MASK]"
-  verbalizer: "positive=yes,negative=no"
-"""
+from tests.helpers.multitask import write_tasks
 
 
 @pytest.fixture()
 def tasks_file(tmp_path):
-    for name in ("sentiment", "question"):
-        write_task(tmp_path / name, TINY_TASK)
-    (tmp_path / "tasks.yaml").write_text(TASKS)
-    return tmp_path / "tasks.yaml"
+    return write_tasks(tmp_path)
 
 
 def build(tasks_file, model_dir, mode, share, **options):
