@@ -23,13 +23,12 @@ import numpy as np
 from promptlearn.data.examples import Example, TaskData
 from promptlearn.data.sampling import DEV_SPLITS, few_shot
 from promptlearn.errors import PromptlearnError
-from promptlearn.tasks.base import TaskShape, register_shape
+from promptlearn.tasks.base import TaskShape, refuse_softened_targets, register_shape
 
 #: the features whose single-label arithmetic has no multi-label meaning, and what each is called
 REFUSED_FEATURES = {
     "calibrate": ("--calibrate", lambda value: value != "none"),
     "demonstrations": ("--demonstrations", bool),
-    "soft_labels": ("--soft-labels", lambda value: value is not None),
     "verbalizer_search": ("a label-word search", lambda value: value is not None),
 }
 
@@ -131,6 +130,9 @@ class MultiLabel(TaskShape):
     selection_metric = "micro_f1"
     averages = True  # per-label probabilities average as they are
     decision_file = "thresholds.json"
+    serves_ipet = False  # iPET adds pool examples hard-labelled per class, keeping the class distribution
+    merges_probabilities = True
+    soft_targets_sum_to_one = False
 
     def detect(self, data: TaskData) -> bool:
         return any(isinstance(ex.label, tuple) for examples in data.splits.values() for ex in examples)
@@ -153,6 +155,13 @@ class MultiLabel(TaskShape):
         import torch
 
         return torch.sigmoid(scores.float())
+
+    def soft_loss(self, scores, targets, temperature):
+        """Per-label soft targets (an ensemble's averaged probabilities): binary cross-entropy per label, as the
+        hard labels'; ``temperature`` is 1 (:meth:`check_run`)."""
+        import torch
+
+        return torch.nn.functional.binary_cross_entropy_with_logits(scores.float(), targets.float())
 
     def choose_decision(self, gold, probabilities) -> dict:
         return {"threshold": best_threshold(np.asarray(gold), probabilities)}
@@ -197,6 +206,7 @@ class MultiLabel(TaskShape):
                 f"{', '.join(refused)} cannot be used with --task-type multi-label: "
                 "it works on one distribution over the labels per example. Leave it out."
             )
+        refuse_softened_targets(settings, self.name)
 
 
 MULTI_LABEL = register_shape(MultiLabel())
