@@ -24,10 +24,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+import numpy as np
+
 from promptlearn.errors import PromptlearnError
 
 if TYPE_CHECKING:
-    import numpy as np
     import torch
 
     from promptlearn.data.examples import Example, TaskData
@@ -119,6 +120,11 @@ class TaskShape:
     def record(self, example: Example, labels: list[str], probabilities, decision: dict | None) -> dict:
         """The ``predictions.jsonl`` line of one example; ``probabilities`` (C,) in ``labels`` order."""
         raise NotImplementedError
+
+    def pool_label(self, probabilities, labels: list[str], decision: dict | None):
+        """The hard label a PET ensemble's probabilities (C,) give an unlabelled example, written beside its soft
+        label in the distilled model's data (which learns the soft one); default: the most probable label."""
+        return labels[int(np.argmax(probabilities))]
 
     def record_metrics(self, records: list[dict], labels: list[str]) -> dict:
         """The metrics of :meth:`record` lines that all carry a gold label."""

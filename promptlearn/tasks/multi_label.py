@@ -182,6 +182,11 @@ class MultiLabel(TaskShape):
             "probabilities": {label: round(float(p), 6) for label, p in zip(labels, probabilities, strict=True)},
         }
 
+    def pool_label(self, probabilities, labels, decision) -> tuple[str, ...]:
+        """The labels at or above the threshold, or the most probable one when none is (a row needs one)."""
+        chosen = tuple(label for label, p in zip(labels, probabilities, strict=True) if p >= decision["threshold"])
+        return chosen or (labels[int(np.argmax(probabilities))],)
+
     def record_metrics(self, records, labels) -> dict:
         def multi_hot(names: list[str]) -> list[int]:
             return [int(label in names) for label in labels]

@@ -258,6 +258,10 @@ class Regression(TaskShape):
             "probabilities": {label: round(float(p), 6) for label, p in zip(labels, probabilities, strict=True)},
         }
 
+    def pool_label(self, probabilities, labels, decision) -> str:
+        """The predicted score, as a data file's label."""
+        return _label(float(self.predictions(np.asarray(probabilities)[None])[0]))
+
     def record_metrics(self, records, labels) -> dict:
         return regression_metrics([r["gold"] for r in records], [r["predicted"] for r in records])
 

@@ -135,11 +135,3 @@ def test_a_regression_verbalizer_must_name_the_range(tiny_bert_dir, tmp_path):
     args = ["--pattern", "{text_a} ? [MASK] , {text_b}", "--verbalizer", "low=no,high=yes"]
     result = train(tiny_bert_dir, task, tmp_path / "run", *args)
     assert result.exit_code == 2 and "named by the ends of the score range" in " ".join(result.output.split())
-
-
-def test_the_pet_pipeline_refuses_a_regression_task(tiny_bert_dir, tmp_path):
-    task = write_task(tmp_path / "task", REGRESSION_TASK)
-    args = ["--pattern", "{text_a} ? [MASK] , {text_b}", "--verbalizer", REGRESSION_WORDS, "--shots", 1]
-    result = invoke("pet", "--model", tiny_bert_dir, "--data", task, *args, "--output", tmp_path / "pet")
-    assert result.exit_code == 2
-    assert "promptlearn pet does not serve regression tasks yet" in " ".join(result.output.split())
