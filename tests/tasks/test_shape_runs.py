@@ -155,3 +155,15 @@ def test_a_regression_verbalizer_must_name_the_range(tiny_bert_dir, tmp_path):
     args = ["--pattern", "{text_a} ? [MASK] , {text_b}", "--verbalizer", "low=no,high=yes"]
     result = train(tiny_bert_dir, task, tmp_path / "run", *args)
     assert result.exit_code == 2 and "named by the ends of the score range" in " ".join(result.output.split())
+
+
+def test_regression_soft_labels_are_not_softened(tiny_bert_dir, tmp_path):
+    task = write_task(tmp_path / "task", REGRESSION_TASK)
+    soft = tmp_path / "soft.jsonl"
+    soft.write_text("[0.1, 0.9]\n" * len(REGRESSION_TASK["train"]))
+    args = ["--pattern", "{text_a} ? [MASK] , {text_b}", "--verbalizer", REGRESSION_WORDS, "--soft-labels", soft]
+    result = train(tiny_bert_dir, task, tmp_path / "run", *args, "--temperature", 2)
+    assert result.exit_code == 2
+    assert "regression soft labels (per-label probabilities, a score's pole distribution) are learned as they are" in (
+        " ".join(result.output.split())
+    )
