@@ -1,4 +1,5 @@
-"""The stsb and copa tables of docs/tasks.md from the grids' records (after experiments/shapes-{stsb,copa}.yaml):
+"""The stsb and copa tables of docs/tasks.md from the grids' records (after experiments/shapes-{stsb,copa}.yaml, and
+experiments/shapes-stsb-mse-head.yaml for the MSE head's rows):
 
     PYTHONPATH=$PWD python3 experiments/shape_tables.py
 
@@ -16,9 +17,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def table(task: str, metrics: list[str]) -> list[str]:
+def table(grid: str, metrics: list[str]) -> list[str]:
     records = [
-        json.loads(line) for line in (ROOT / "runs" / f"shapes-{task}" / "results.jsonl").read_text().splitlines()
+        json.loads(line) for line in (ROOT / "runs" / f"shapes-{grid}" / "results.jsonl").read_text().splitlines()
     ]
     rows = [f"| mode | runs | {' | '.join(metrics)} |", "|---|---|" + "---|" * len(metrics)]
     for mode in dict.fromkeys(r["mode"] for r in records):
@@ -33,4 +34,6 @@ def table(task: str, metrics: list[str]) -> list[str]:
 
 
 if __name__ == "__main__":
-    print("\n".join([*table("stsb", ["pearson", "spearman", "mse"]), "", *table("copa", ["accuracy", "macro_f1"])]))
+    stsb = ["pearson", "spearman", "mse"]
+    tables = [table("stsb", stsb), table("stsb-mse-head", stsb), table("copa", ["accuracy", "macro_f1"])]
+    print("\n\n".join("\n".join(rows) for rows in tables))

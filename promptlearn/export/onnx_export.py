@@ -28,6 +28,7 @@ from promptlearn.run.folder import load_run
 from promptlearn.run.prompted import Prompted
 from promptlearn.run.recipe import MEMBERS, RECIPE_FILE, RECIPES, is_recipe
 from promptlearn.run.recipe import load_run as load_recipe
+from promptlearn.tasks.base import DEFAULT_SHAPE
 
 #: the ONNX operator set written: onnxruntime 1.18 and later run it
 OPSET = 18
@@ -77,6 +78,11 @@ class ProbabilityGraph(nn.Module):
 
 def check_exportable(run: Prompted, run_dir: Path) -> None:
     """Refuse a run whose prediction is not one fixed graph, saying why and what to do."""
+    if run.pvp.shape.choices_are_words:
+        raise PromptlearnError(
+            f"{run_dir} is a {run.pvp.shape.name} run: each example becomes one input per choice, read at the "
+            "choice's own masks, which the exported graph's inputs (one row and one [MASK] per example) cannot hold"
+        )
     if run.pvp.demonstrations is not None:
         raise PromptlearnError(
             f"{run_dir} was trained with --demonstrations: each input is predicted with demonstrations drawn "
@@ -223,4 +229,12 @@ def manifest_of(run: Prompted, run_dir: Path, inputs: list[str], quantize: str) 
         else dict(zip(pvp.labels, map(float, run.calibration), strict=True)),
         "run": {"folder": str(run_dir.resolve()), "mode": config.mode, "base_model": config.model},
         "promptlearn_version": promptlearn_version,
-    }
+    } | shape_of(run)
+
+
+def shape_of(run: Prompted) -> dict:
+    """The manifest's task shape and its decision rule (multi-label: the threshold), so the predictor writes the
+    run's records; nothing for single-label, whose manifests stay as they were."""
+    if run.config.task_type is None or run.config.task_type == DEFAULT_SHAPE:
+        return {}
+    return {"task_type": run.pvp.shape.name, "decision": run.decision}

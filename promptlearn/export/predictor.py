@@ -18,6 +18,7 @@ from promptlearn.export.manifest import pattern_from_json, read_manifest
 from promptlearn.prompt.pvp import PVP
 from promptlearn.prompt.verbalizer import Verbalizer
 from promptlearn.run.options import with_columns
+from promptlearn.tasks import get_shape
 
 #: examples per call of the graph; sorted by length first, so each batch pads little
 BATCH_SIZE = 32
@@ -44,7 +45,11 @@ class OnnxPredictor:
         words = manifest["verbalizer"]
         verbalizer = Verbalizer.from_dict(words) if words is not None else None
         pattern = pattern_from_json(manifest["pattern"])
-        self.pvp = PVP(pattern, verbalizer, tokenizer, max_length=manifest["max_length"], labels=manifest["labels"])
+        shape = get_shape(manifest.get("task_type"))
+        labels = manifest["labels"]
+        self.pvp = PVP(pattern, verbalizer, tokenizer, max_length=manifest["max_length"], labels=labels, shape=shape)
+        #: the task shape's decision rule fitted on dev (multi-label: the threshold), None when it has none
+        self.decision = manifest.get("decision")
         self.pvp.max_positions = manifest["max_positions"]
         options = onnxruntime.SessionOptions()
         if threads is not None:
@@ -72,9 +77,10 @@ class OnnxPredictor:
         return probs
 
     def predict(self, examples: list[Example]) -> list[dict]:
-        """One record per example, as ``predict`` writes them: text, gold, predicted label, probabilities."""
+        """One record per example, as ``predict`` writes them (the run's task shape): text, gold, prediction,
+        probabilities."""
         return [
-            prediction_record(ex, self.labels, row)
+            self.pvp.shape.record(ex, self.labels, row, self.decision)
             for ex, row in zip(examples, self.predict_proba(examples), strict=True)
         ]
 

@@ -30,6 +30,7 @@ class PromptModel(MaskedLM):
     a class's score is the mean of its words' scores. Empty for modes with a classification head.
     ``tokenizer`` is the backbone's, for modes that initialise from words (e.g. soft prompts).
     After the mode attaches, exactly the parameters it declares (``mode.trained_parameters``) train.
+    ``head_outputs``: the width of a head the mode makes (default ``num_labels``; a regression head has one).
     ``base_fingerprint`` identifies the backbone as loaded (:mod:`promptlearn.backbone.fingerprint`), for artifacts.
     """
 
@@ -40,8 +41,11 @@ class PromptModel(MaskedLM):
         label_words: list[list],
         num_labels: int,
         tokenizer=None,
+        head_outputs: int | None = None,
     ):
         super().__init__(backbone, label_words, num_labels, tokenizer)
+        if head_outputs is not None:
+            self.head_outputs = head_outputs
         self.backbone.requires_grad_(False)
         # taken before any mode touches the backbone, and before training changes it
         self.base_fingerprint = base_fingerprint(backbone)

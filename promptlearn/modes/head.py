@@ -36,7 +36,7 @@ class HeadMode(Mode):
         return pattern.inputs_only()
 
     def attach(self, model) -> None:
-        self.head = ClassificationHead(model.hidden_size, model.num_labels, self.options.pooling)
+        self.head = ClassificationHead(model.hidden_size, model.head_outputs, self.options.pooling)
 
     def trained_parameters(self, model) -> dict[str, list[nn.Parameter]]:
         return {"head": list(self.head.parameters())}

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from promptlearn.data.examples import Example
 from promptlearn.errors import PromptlearnError
 from promptlearn.modes import get_mode
@@ -23,6 +25,7 @@ from promptlearn.pet.pool import rows_text
 from promptlearn.pet.selection import select
 from promptlearn.pet.state import PetState
 from promptlearn.run.config import RunConfig
+from promptlearn.tasks import get_shape
 
 FINAL = "final"
 SOFT_LABELS = "soft_labels.jsonl"
@@ -30,10 +33,20 @@ SOFT_LABELS = "soft_labels.jsonl"
 
 def soft_labelled_pool(state: PetState):
     """The pool with hard labels (argmax) and the (N, C) soft labels at the configured temperature, by the
-    ensemble of the state's last generation; also the merged (N, C) logits."""
-    logits = state.ensemble(state.generations[-1], "pool")
-    soft = soften(logits, state.config.temperature)
-    predicted = [state.labels[int(i)] for i in logits.argmax(axis=1)]
+    ensemble of the state's last generation; also the merged (N, C) logits.
+
+    A shape that merges probabilities (multi-label, regression) has the ensemble's probabilities as its soft
+    labels, unsoftened, and its own hard labels (:meth:`~promptlearn.tasks.base.TaskShape.pool_label`: the
+    labels at the ensemble's threshold chosen on dev, the averaged score)."""
+    members = state.generations[-1]
+    logits = state.ensemble(members, "pool")
+    shape = state.shape
+    if shape.merges_probabilities:
+        soft, decision = np.exp(logits), state.decision(members)
+        predicted = [shape.pool_label(row, state.labels, decision) for row in soft]
+    else:
+        soft = soften(logits, state.config.temperature)
+        predicted = [state.labels[int(i)] for i in logits.argmax(axis=1)]
     examples = [Example(ex.text_a, ex.text_b, label) for ex, label in zip(state.pool, predicted, strict=True)]
     return examples, soft, logits
 
@@ -60,10 +73,12 @@ def write_final_data(state: PetState) -> None:
 
 def final_config(config: PetConfig, base: RunConfig, root: Path) -> RunConfig:
     """The final classifier's run config: the soft-labelled pool in ``root``, ``final_mode``, KL at the
-    pipeline's temperature; ``base`` is the pipeline's run template."""
+    pipeline's temperature (1 for a shape that merges probabilities); ``base`` is the pipeline's run template."""
     folder = (root / "data" / FINAL).resolve()
+    softened = not get_shape(base.task_type).merges_probabilities  # else the soft labels are learned as they are
     return base.replace(
-        data=str(folder), shots=None, soft_labels=str(folder / SOFT_LABELS), temperature=config.temperature,
+        data=str(folder), shots=None, soft_labels=str(folder / SOFT_LABELS),
+        temperature=config.temperature if softened else 1.0,
         mode=config.final_mode, mode_options={}, learning_rate=None, aux_mlm_weight=0.0, unlabeled=None,
         max_steps=config.final_steps or base.max_steps, epochs=None,
         pattern=config.patterns[0], pattern_id=config.pattern_ids[0],

@@ -18,7 +18,6 @@ from promptlearn import api
 from promptlearn.errors import PromptlearnError
 from promptlearn.pet.config import PET_MODES, PetConfig
 from promptlearn.pet.distill import FINAL
-from promptlearn.pet.ensemble import soften
 from promptlearn.pet.pipeline import Pipeline
 from promptlearn.run.config import RunConfig
 
@@ -49,7 +48,7 @@ def run_cell(
     test = [state.test[i] for i in rows]
     gold = np.array([state.labels.index(ex.label) for ex in test], dtype=np.int64)
     if evaluated == "ensemble":
-        return soften(state.ensemble(state.generations[0], "test"))[rows], gold, state.labels
+        return state.probabilities(state.generations[0], "test")[rows], gold, state.labels
     if not (folder / FINAL / "metrics.json").is_file():
         raise PromptlearnError(f"{mode}: the distilled classifier was not trained (see {folder})")
     run = api.load_run(folder / FINAL)

@@ -118,11 +118,13 @@ def encoding_key(config: RunConfig) -> str:
 def label_with(run: api.Prompted, cache: EncodingCache, weighed_on: list[Example]) -> Labels:
     """``run``'s log-probabilities on the cached splits; with ``weighed_on`` (the original labelled
     examples), PET's wmean weight: the accuracy there of the untrained model of ``run.config``
-    (:func:`untrained_run`), else NaN."""
+    (:func:`untrained_run`), else NaN. Other task shapes weigh by the metric their runs are selected by
+    (multi-label: micro-F1, regression: Pearson), a negative correlation counting as 0."""
     logits = {name: log_probs(probabilities) for name, probabilities in cache.probabilities(run).items()}
     prior = float("nan")
     if weighed_on:
-        prior = untrained_run(run.config, weighed_on, []).evaluate(weighed_on)["accuracy"]
+        untrained = untrained_run(run.config, weighed_on, [])
+        prior = max(untrained.evaluate(weighed_on)[untrained.pvp.shape.selection_metric], 0.0)
     return Labels(logits, prior)
 
 

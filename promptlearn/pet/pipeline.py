@@ -44,7 +44,9 @@ from promptlearn.pet.selection import added_count, select
 from promptlearn.pet.state import PetState
 from promptlearn.pet.summary import write_summary
 from promptlearn.prompt.verbalizer import Verbalizer
-from promptlearn.tasks import shape_for
+from promptlearn.run.config import RunConfig
+from promptlearn.tasks import get_shape, shape_for
+from promptlearn.tasks.base import DEFAULT_SHAPE
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ class Pipeline:
         base = config.base.anchored()
         self.labels = Verbalizer.from_dict(base.verbalizer).labels
         self.config = config
-        self.base = base.replace(labels=self.labels)
+        self.base = base.replace(labels=self.labels, task_type=served_shape(config, base))
         self.root = root
 
     def run(self, overwrite: bool = False, distill_final: bool = True) -> tuple[PetState, dict]:
@@ -119,14 +121,7 @@ class Pipeline:
         folder, pool_path = self.root / "data" / "base", self.root / "data" / f"{POOL}.jsonl"
         if not folder.is_dir() or not pool_path.is_file():
             data = load_task_data(self.base.data, api.columns_of(self.base))
-            shape = shape_for(self.base.task_type, data)
-            if not shape.serves_pet:
-                raise PromptlearnError(
-                    f"promptlearn pet does not serve {shape.name} tasks yet (its pool, members' labels and "
-                    "distillation are per class): `promptlearn fewshot` averages a task's patterns (pattern "
-                    "`ensemble`), and `promptlearn train` trains one."
-                )
-            train, dev = sampled_split(self.config, data)
+            train, dev = sampled_split(self.config, data, get_shape(self.base.task_type))
             write_pool(pool_path.parent, unlabeled_pool(self.config, data, train + dev))
             write_data_folder(folder, {"train": train, "dev": dev, "test": data.splits.get("test", [])})
         pool = read_split(pool_path.parent, POOL)
@@ -195,6 +190,26 @@ class Pipeline:
             write_data_folder(data_dir, splits)
         self._train_and_label(member, data_dir, state, cache)
         return member
+
+
+def served_shape(config: PetConfig, base: RunConfig) -> str | None:
+    """The ``task_type`` of every component run: the one named, else the one found in the data (None: single-label,
+    whose runs name none); refuses, with one message, a shape PET or iPET cannot serve."""
+    data = None if base.task_type is not None else load_task_data(base.data, api.columns_of(base))
+    shape = shape_for(base.task_type, data)
+    if not shape.serves_pet:
+        raise PromptlearnError(
+            f"promptlearn pet does not serve {shape.name} tasks (its data files keep one text pair and one label "
+            "per example, not an example's choices): `promptlearn fewshot` averages a task's patterns (pattern "
+            "`ensemble`), and `promptlearn train` trains one."
+        )
+    if config.generations and not shape.serves_ipet:
+        raise PromptlearnError(
+            f"iPET (--generations, --zero-shot) does not serve {shape.name} tasks: each generation adds pool "
+            "examples hard-labelled with one class each, drawn per class to keep the classes' shares, which "
+            f"{shape.name} labels do not have. Run PET (--generations 0): its ensemble and distillation serve them."
+        )
+    return None if shape.name == DEFAULT_SHAPE else shape.name
 
 
 def _read_json(path: Path) -> dict:

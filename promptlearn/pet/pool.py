@@ -14,20 +14,21 @@ from pathlib import Path
 
 from promptlearn import api
 from promptlearn.data.examples import Example, TaskData
-from promptlearn.data.sampling import few_shot
 from promptlearn.outputs import DATA, staged_folder, to_json, write_text_atomic
 from promptlearn.pet.config import PetConfig
+from promptlearn.tasks.base import TaskShape
 
 #: the pool is split "pool" of the pipeline's data folder: data/pool.jsonl (labels under hidden_label)
 POOL = "pool"
 
 
-def sampled_split(config: PetConfig, data: TaskData) -> tuple[list[Example], list[Example]]:
-    """The labelled (train, dev) examples: K per label each (LM-BFF), none for zero-shot iPET."""
+def sampled_split(config: PetConfig, data: TaskData, shape: TaskShape) -> tuple[list[Example], list[Example]]:
+    """The labelled (train, dev) examples: the run's K-shot sample as ``train`` draws it for the task ``shape``
+    (single-label: K per label each, LM-BFF), none for zero-shot iPET."""
     base = config.base
     if config.zero_shot:
         return [], []
-    return few_shot(data, base.shots, base.seed, base.dev_split)
+    return shape.few_shot(data, base.shots, base.seed, base.dev_split)
 
 
 def unlabeled_pool(config: PetConfig, data: TaskData, used: list[Example]) -> list[Example]:

@@ -75,7 +75,7 @@ class ClassificationHead(nn.Module):
 
 def classification_head(model: MaskedLM, pooling: str) -> ClassificationHead:
     """The ``cls`` readout's head: a new linear layer on the state ``pooling`` names."""
-    return ClassificationHead(model.hidden_size, model.num_labels, pooling)
+    return ClassificationHead(model.hidden_size, model.head_outputs, pooling)
 
 
 register_readout(

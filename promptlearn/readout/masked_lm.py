@@ -30,6 +30,8 @@ class MaskedLM(nn.Module):
         self.backbone = backbone
         self.tokenizer = tokenizer
         self.num_labels = num_labels
+        #: a head's outputs: one per label, but one score for a regression head (the task shape says)
+        self.head_outputs = num_labels
         self.decoding = "one-pass"
         self.word_score = "mean"
         self.word_masks = "longest"

@@ -102,7 +102,8 @@ def build_model(
     if backbone is None:
         backbone = load_backbone(config.model, mlm_head=mode.uses_verbalizer, encoder_only=mode.encoder_only)
     pvp.max_positions = usable_positions(backbone, pvp.tokenizer)
-    model = PromptModel(backbone, mode, pvp.label_word_tokens, len(pvp.labels), pvp.tokenizer)
+    outputs = pvp.shape.head_outputs(len(pvp.labels))
+    model = PromptModel(backbone, mode, pvp.label_word_tokens, len(pvp.labels), pvp.tokenizer, outputs)
     model.decoding, model.word_score, model.word_masks = config.decoding, config.word_score, config.word_masks
     speed.apply(model, config, pvp.shape)
     return config.replace(labels=pvp.labels), pvp, model

@@ -31,8 +31,9 @@ TEMPERATURE = option(1.0, "With --soft-labels: the temperature of the KL (PET di
 TOLERANCE = 1e-4
 
 
-def read_soft_labels(path: str | Path, count: int, num_labels: int) -> list[list[float]]:
-    """``count`` rows of ``num_labels`` probabilities each; anything else is an error naming the line."""
+def read_soft_labels(path: str | Path, count: int, num_labels: int, sum_to_one: bool = True) -> list[list[float]]:
+    """``count`` rows of ``num_labels`` probabilities each, summing to 1 (``sum_to_one``: a distribution over the
+    labels) or each at most 1 (multi-label: one probability per label); anything else is an error naming the line."""
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -51,10 +52,15 @@ def read_soft_labels(path: str | Path, count: int, num_labels: int) -> list[list
             row = None
         valid = isinstance(row, list) and len(row) == num_labels
         valid = valid and all(isinstance(p, int | float) and math.isfinite(p) and p >= 0 for p in row)
-        if not valid or abs(sum(row) - 1) > TOLERANCE:
+        if sum_to_one and (not valid or abs(sum(row) - 1) > TOLERANCE):
             raise PromptlearnError(
                 f"{path}, line {number}: expected a list of {num_labels} non-negative probabilities summing to 1, "
                 f"got {line[:80]!r}"
+            )
+        if not sum_to_one and (not valid or max(row) > 1):
+            raise PromptlearnError(
+                f"{path}, line {number}: expected a list of {num_labels} probabilities between 0 and 1, one per "
+                f"label, got {line[:80]!r}"
             )
         rows.append([float(p) for p in row])
     return rows
@@ -79,7 +85,8 @@ class SoftLabels(Feature):
     def soft_targets(self, fitting: Fitting, pvp: PVP) -> list[list[float]] | None:
         if fitting.config.soft_labels is None:
             return None
-        return read_soft_labels(fitting.config.soft_labels, len(fitting.train), len(pvp.labels))
+        sum_to_one = pvp.shape.soft_targets_sum_to_one
+        return read_soft_labels(fitting.config.soft_labels, len(fitting.train), len(pvp.labels), sum_to_one)
 
     def objective(self, fitting: Fitting, pvp: PVP, model: PromptModel) -> dict:
         return {} if fitting.config.soft_labels is None else {"temperature": fitting.config.temperature}

@@ -10,7 +10,8 @@ plus its import in ``tasks/__init__.py``. What a new shape implements:
 
 - :meth:`TaskShape.detect`: whether loaded data is of this shape (so ``--task-type`` may be left out);
 - :meth:`TaskShape.target`: an example's label -> ``Encoded.label`` (an int, or a tuple the collate
-  stacks into a tensor), :meth:`TaskShape.loss` and :meth:`TaskShape.probabilities` on scores (B, C);
+  stacks into a tensor), :meth:`TaskShape.loss` and :meth:`TaskShape.probabilities` on scores (B, C), and
+  :meth:`TaskShape.soft_loss` on soft targets (distillation); :meth:`TaskShape.head_outputs`: a head's width;
 - :meth:`TaskShape.choose_decision` (a rule fitted on dev and stored in the run folder, or None),
   :meth:`TaskShape.metrics`, :meth:`TaskShape.record` and :meth:`TaskShape.record_metrics`;
 - :meth:`TaskShape.few_shot`: the K-shot (train, dev) split, the same in ``train`` and ``fewshot``;
@@ -23,10 +24,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+import numpy as np
+
 from promptlearn.errors import PromptlearnError
 
 if TYPE_CHECKING:
-    import numpy as np
     import torch
 
     from promptlearn.data.examples import Example, TaskData
@@ -54,6 +56,15 @@ class TaskShape:
     serves_pet: ClassVar[bool] = True
     #: the words read at the mask come from each example (multiple choice: its choices), not a verbalizer
     choices_are_words: ClassVar[bool] = False
+    #: whether iPET (hard pool labels drawn per class, keeping the class distribution) serves this shape
+    serves_ipet: ClassVar[bool] = True
+    #: how a PET ensemble merges its members: their log-probabilities (PET's logits, softened by a temperature
+    #: into soft targets that sum to 1), or their probabilities as they are (per-label probabilities, a score's
+    #: pole distribution: the averaged prediction, learned at temperature 1)
+    merges_probabilities: ClassVar[bool] = False
+    #: whether a soft target (``--soft-labels``) is a distribution over the labels (multi-label: one
+    #: probability per label, each in [0, 1])
+    soft_targets_sum_to_one: ClassVar[bool] = True
 
     def bind(self, labels: list[str]) -> TaskShape:
         """This shape for a run whose labels are ``labels`` (regression: the range they name); default: itself."""
@@ -84,6 +95,19 @@ class TaskShape:
         """Scores (B, C) -> probabilities (B, C)."""
         raise NotImplementedError
 
+    def soft_loss(self, scores: torch.Tensor, targets: torch.Tensor, temperature: float) -> torch.Tensor:
+        """Scores (B, C) against soft targets (B, C) (distillation): the KL from the targets to the scores softened
+        by ``temperature``, times T² so that gradients keep their scale whatever T (Hinton et al. 2015)."""
+        import torch
+        from torch import nn
+
+        log_probs = torch.log_softmax(scores / temperature, dim=-1)
+        return nn.functional.kl_div(log_probs, targets.float(), reduction="batchmean") * temperature * temperature
+
+    def head_outputs(self, num_labels: int) -> int:
+        """The outputs of a head (head modes, ``readout=cls``) for a run with ``num_labels`` labels: one per label."""
+        return num_labels
+
     def choose_decision(self, gold: list, probabilities: np.ndarray) -> dict | None:
         """The decision rule fitted on dev (``gold``: the dev targets, ``probabilities`` (N, C)), or None."""
         return None
@@ -97,6 +121,11 @@ class TaskShape:
         """The ``predictions.jsonl`` line of one example; ``probabilities`` (C,) in ``labels`` order."""
         raise NotImplementedError
 
+    def pool_label(self, probabilities, labels: list[str], decision: dict | None):
+        """The hard label a PET ensemble's probabilities (C,) give an unlabelled example, written beside its soft
+        label in the distilled model's data (which learns the soft one); default: the most probable label."""
+        return labels[int(np.argmax(probabilities))]
+
     def record_metrics(self, records: list[dict], labels: list[str]) -> dict:
         """The metrics of :meth:`record` lines that all carry a gold label."""
         raise NotImplementedError
@@ -109,6 +138,16 @@ class TaskShape:
 
     def check_run(self, settings, pvp) -> None:
         """Refuse, with one message, a run (its settings and PVP) this shape cannot serve."""
+
+
+def refuse_softened_targets(settings, shape: str) -> None:
+    """Refuse ``--temperature`` other than 1 on the soft labels of a shape that merges probabilities
+    (:attr:`TaskShape.merges_probabilities`): they are learned as they are, not softened."""
+    if getattr(settings, "soft_labels", None) is not None and getattr(settings, "temperature", 1.0) != 1:
+        raise PromptlearnError(
+            f"--temperature softens a distribution over the labels; {shape} soft labels (per-label probabilities, "
+            "a score's pole distribution) are learned as they are: leave --temperature out"
+        )
 
 
 SHAPES: dict[str, TaskShape] = {}

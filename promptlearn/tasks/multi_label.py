@@ -23,13 +23,12 @@ import numpy as np
 from promptlearn.data.examples import Example, TaskData
 from promptlearn.data.sampling import DEV_SPLITS, few_shot
 from promptlearn.errors import PromptlearnError
-from promptlearn.tasks.base import TaskShape, register_shape
+from promptlearn.tasks.base import TaskShape, refuse_softened_targets, register_shape
 
 #: the features whose single-label arithmetic has no multi-label meaning, and what each is called
 REFUSED_FEATURES = {
     "calibrate": ("--calibrate", lambda value: value != "none"),
     "demonstrations": ("--demonstrations", bool),
-    "soft_labels": ("--soft-labels", lambda value: value is not None),
     "verbalizer_search": ("a label-word search", lambda value: value is not None),
 }
 
@@ -131,6 +130,9 @@ class MultiLabel(TaskShape):
     selection_metric = "micro_f1"
     averages = True  # per-label probabilities average as they are
     decision_file = "thresholds.json"
+    serves_ipet = False  # iPET adds pool examples hard-labelled per class, keeping the class distribution
+    merges_probabilities = True
+    soft_targets_sum_to_one = False
 
     def detect(self, data: TaskData) -> bool:
         return any(isinstance(ex.label, tuple) for examples in data.splits.values() for ex in examples)
@@ -154,6 +156,13 @@ class MultiLabel(TaskShape):
 
         return torch.sigmoid(scores.float())
 
+    def soft_loss(self, scores, targets, temperature):
+        """Per-label soft targets (an ensemble's averaged probabilities): binary cross-entropy per label, as the
+        hard labels'; ``temperature`` is 1 (:meth:`check_run`)."""
+        import torch
+
+        return torch.nn.functional.binary_cross_entropy_with_logits(scores.float(), targets.float())
+
     def choose_decision(self, gold, probabilities) -> dict:
         return {"threshold": best_threshold(np.asarray(gold), probabilities)}
 
@@ -172,6 +181,11 @@ class MultiLabel(TaskShape):
             "predicted": [label for label, p in zip(labels, probabilities, strict=True) if p >= threshold],
             "probabilities": {label: round(float(p), 6) for label, p in zip(labels, probabilities, strict=True)},
         }
+
+    def pool_label(self, probabilities, labels, decision) -> tuple[str, ...]:
+        """The labels at or above the threshold, or the most probable one when none is (a row needs one)."""
+        chosen = tuple(label for label, p in zip(labels, probabilities, strict=True) if p >= decision["threshold"])
+        return chosen or (labels[int(np.argmax(probabilities))],)
 
     def record_metrics(self, records, labels) -> dict:
         def multi_hot(names: list[str]) -> list[int]:
@@ -197,6 +211,7 @@ class MultiLabel(TaskShape):
                 f"{', '.join(refused)} cannot be used with --task-type multi-label: "
                 "it works on one distribution over the labels per example. Leave it out."
             )
+        refuse_softened_targets(settings, self.name)
 
 
 MULTI_LABEL = register_shape(MultiLabel())

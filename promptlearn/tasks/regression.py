@@ -10,13 +10,18 @@ two poles' scores,
 
 LM-BFF's code (``src/models.py``) passes that target to ``KLDivLoss(log_target=True)`` as
 probabilities, not log-probabilities, so its loss is not the KL its paper writes; this is the KL.
-Head modes predict the score with a linear head of one output trained by mean squared error.
 
 A run's two labels are the ends of its score range, lower first, named by their values: the
 verbalizer maps each to its pole's words (``verbalizers/stsb.yaml``: ``"0": [no]``, ``"5": [yes]``), so
-``config.json`` records the range with the labels. Head modes (no verbalizer) take the range of the
-data's scores and read their two outputs as the poles, trained by the same KL: one rule for every
-mode, predictions that stay in the range, and ensembles that average alike.
+``config.json`` records the range with the labels. Head modes (``head``, ``finetune``, ``readout=cls``;
+no verbalizer) take the range of the data's scores and predict with a linear head of **one** output s,
+trained by mean squared error as BERT's regression head is, on the score standardised to the range:
+the target is ``z = (2y - v_l - v_u) / (v_u - v_l)`` (the range's middle is 0, its ends -1 and 1), so a
+new head (weights near 0, bias 0) starts near the middle of the range and the loss does not depend on the
+score's units. The prediction ``(v_l + v_u) / 2 + (v_u - v_l) / 2 * s`` is clipped to the range: gold scores lie
+in it, so clipping moves no prediction further from its gold score. The rest of the pipeline reads it
+as a pole distribution ``(1 - t, t)``, t its position in the range, so records, ensembles (averaging
+those averages the predictions) and ONNX graphs treat every mode alike.
 
 Few-shot sampling by score bins: the data's range splits into two equal-width bins and K means K
 examples per bin, for train and again for dev (LM-BFF samples STS-B as two classes split at 2.5, the
@@ -35,7 +40,7 @@ from scipy.stats import pearsonr, spearmanr
 from promptlearn.data.examples import Example, TaskData
 from promptlearn.data.sampling import few_shot
 from promptlearn.errors import PromptlearnError
-from promptlearn.tasks.base import TaskShape, register_shape
+from promptlearn.tasks.base import TaskShape, refuse_softened_targets, register_shape
 
 if TYPE_CHECKING:
     import torch
@@ -74,11 +79,27 @@ def pole_loss(pole_scores: torch.Tensor, scores: torch.Tensor, low: float, high:
     return nn.functional.kl_div(log_probs, pole_targets(scores, low, high), reduction="batchmean")
 
 
-def head_loss(predicted: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-    """Predicted scores (B,) against gold (B,): mean squared error."""
+def standardised(scores: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    """Scores (B,) -> their place in [low, high] as -1 .. 1 (the middle is 0): a regression head's target."""
+    return (2 * scores.float() - low - high) / (high - low)
+
+
+def head_position(outputs: torch.Tensor) -> torch.Tensor:
+    """A regression head's outputs (B, 1) -> the predicted score's position t in the range (B,), clipped to [0, 1]."""
+    return ((outputs.float()[:, 0] + 1) / 2).clamp(0.0, 1.0)
+
+
+def head_prediction(outputs: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    """A regression head's outputs (B, 1) -> predicted scores (B,), clipped to [low, high]."""
+    return low + (high - low) * head_position(outputs)
+
+
+def head_loss(outputs: torch.Tensor, scores: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    """A regression head's outputs (B, 1) against gold scores (B,): the mean squared error of the standardised
+    score (:func:`standardised`), unclipped so that a prediction past the range still learns."""
     from torch import nn
 
-    return nn.functional.mse_loss(predicted.float(), scores.float())
+    return nn.functional.mse_loss(outputs.float()[:, 0], standardised(scores, low, high))
 
 
 def regression_metrics(gold, predicted) -> dict:
@@ -151,8 +172,9 @@ class Regression(TaskShape):
     selection_metric = "pearson"
     labels_are_names = False
     report_metrics = ("pearson", "spearman")
-    serves_pet = False  # its pool sampling and members' labels are per class; fewshot's ensembles average scores
+    serves_ipet = False  # iPET adds pool examples hard-labelled per class, keeping the class distribution
     averages = True  # a prediction is linear in p(upper): averaging pole probabilities averages predictions
+    merges_probabilities = True
 
     def __init__(self, low: float = 0.0, high: float = 1.0):
         self.low, self.high = low, high
@@ -191,13 +213,33 @@ class Regression(TaskShape):
             raise PromptlearnError(f"The score {label!r} is not a number; a regression label is a number")
         return value
 
+    def head_outputs(self, num_labels: int) -> int:
+        return 1
+
     def loss(self, scores, targets):
+        """Two columns (the poles' scores): the poles' KL; one (a head's output): the head's MSE."""
+        if scores.size(-1) == 1:
+            return head_loss(scores, targets, self.low, self.high)
         return pole_loss(scores, targets, self.low, self.high)
 
     def probabilities(self, scores):
+        """The pole distribution (B, 2): softmax of the poles' scores, or ``(1 - t, t)`` of a head's prediction."""
         import torch
 
+        if scores.size(-1) == 1:
+            position = head_position(scores)
+            return torch.stack([1 - position, position], dim=-1)
         return torch.softmax(scores.float(), dim=-1)
+
+    def soft_loss(self, scores, targets, temperature):
+        """Soft targets are pole distributions (an ensemble's averaged prediction): the poles learn them by KL,
+        a head its score (the upper pole's probability, as -1 .. 1) by MSE. ``temperature`` is 1
+        (:meth:`check_run`): softening a pole distribution would move the score it stands for."""
+        from torch import nn
+
+        if scores.size(-1) == 1:
+            return nn.functional.mse_loss(scores.float()[:, 0], 2 * targets.float()[:, 1] - 1)
+        return super().soft_loss(scores, targets, temperature)
 
     def predictions(self, probabilities: np.ndarray) -> np.ndarray:
         """Pole probabilities (N, 2) -> predicted scores (N,)."""
@@ -215,6 +257,10 @@ class Regression(TaskShape):
             "predicted": round(float(self.predictions(probabilities[None])[0]), 6),
             "probabilities": {label: round(float(p), 6) for label, p in zip(labels, probabilities, strict=True)},
         }
+
+    def pool_label(self, probabilities, labels, decision) -> str:
+        """The predicted score, as a data file's label."""
+        return _label(float(self.predictions(np.asarray(probabilities)[None])[0]))
 
     def record_metrics(self, records, labels) -> dict:
         return regression_metrics([r["gold"] for r in records], [r["predicted"] for r in records])
@@ -239,6 +285,7 @@ class Regression(TaskShape):
 
     def check_run(self, settings, pvp) -> None:
         pole_range(pvp.labels)
+        refuse_softened_targets(settings, self.name)
         refused = [name for key, (name, used) in REFUSED_FEATURES.items() if used(getattr(settings, key, None))]
         if refused:
             raise PromptlearnError(

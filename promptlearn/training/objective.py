@@ -10,9 +10,10 @@ for the loss of a batch (:meth:`Objective.training_loss`) and for class probabil
 
 - Hard labels: the task shape's loss on ``batch["labels"]`` (:mod:`promptlearn.tasks`; single-label:
   cross-entropy, multi-label: binary cross-entropy).
-- Soft targets (``batch["soft_targets"]``, (B, C) probabilities, e.g. an ensemble's): the KL
-  divergence from them to the scores softened by ``temperature``, times T² so that gradients keep
-  their scale whatever T (Hinton et al. 2015; PET's distillation uses T = 2).
+- Soft targets (``batch["soft_targets"]``, (B, C) probabilities, e.g. an ensemble's): the shape's
+  :meth:`~promptlearn.tasks.base.TaskShape.soft_loss`, by default the KL divergence from them to the scores
+  softened by ``temperature``, times T² so that gradients keep their scale whatever T (Hinton et al. 2015;
+  PET's distillation uses T = 2); multi-label: BCE per label; a regression head: MSE to the averaged score.
 - Auxiliary masked-LM loss (PET): ``loss = (1 - w) * task + w * MLM`` on a batch of unlabelled
   text per step (:class:`~promptlearn.training.aux_mlm.MlmBatches`), ``w = aux_mlm_weight``.
 - ``task_loss``: a loss of its own in place of cross-entropy, given the model and the batch (ADAPET's,
@@ -65,14 +66,13 @@ class Objective:
         self.contrastive = contrastive
 
     def loss(self, scores: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Scores (B, C) -> the task loss: KL to ``soft_targets`` at the temperature if given, else the shape's."""
+        """Scores (B, C) -> the task loss: the shape's soft-target loss (a KL at the temperature) on ``soft_targets``
+        if given, else the shape's loss on the labels."""
         scores = scores.float()
         targets = batch.get("soft_targets")
         if targets is None:
             return self.shape.loss(scores, batch["labels"])
-        t = self.temperature
-        log_probs = torch.log_softmax(scores / t, dim=-1)
-        return nn.functional.kl_div(log_probs, targets.float(), reduction="batchmean") * t * t
+        return self.shape.soft_loss(scores, targets, self.temperature)
 
     def training_loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """The loss to minimise for one training batch: the task loss, mixed with the auxiliary MLM loss."""

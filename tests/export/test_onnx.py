@@ -22,8 +22,9 @@ from promptlearn.export.predictor import OnnxPredictor
 from promptlearn.modes import MODES
 from promptlearn.run.config import RunConfig
 from tests.helpers.cli import invoke
-from tests.helpers.fixtures import REPO, TINY_TASK, write_task
+from tests.helpers.fixtures import REPO, TINY_MULTI_LABEL_TASK, TINY_MULTI_LABEL_WORDS, TINY_TASK, write_task
 from tests.helpers.modes import contract_options, tiny_config
+from tests.helpers.shapes import CHOICE_PATTERN, CHOICE_TASK, REGRESSION_TASK
 
 PAIR_TASK = {
     split: [
@@ -72,6 +73,43 @@ def test_pairs_multi_token_words_and_calibration_export(tiny_bert_dir, tmp_path)
     onnx_matches_torch(tmp_path / "run", examples, tmp_path / "onnx")
     manifest = read_manifest(tmp_path / "onnx")
     assert "token_type_ids" in manifest["inputs"] and manifest["calibration"] is not None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["finetune", "pet"])
+def test_a_regression_run_exports_its_predicted_scores(mode, tiny_bert_dir, tmp_path):
+    """A regression run (finetune: the one-output MSE head, clipped; pet: the poles) exports the pole distribution,
+    and the predictor writes the run's records: predicted scores in the range."""
+    data = write_task(tmp_path / "task", REGRESSION_TASK)
+    prompt = {"pattern": "{text_a} ? [MASK] , {text_b}", "verbalizer": {"0": ["no"], "5": ["yes"]}}
+    api.train(tiny_config(tiny_bert_dir, data, mode, batch_size=2, **prompt), tmp_path / "run")
+    test = load_task_data(str(data)).split("test")
+    onnx_matches_torch(tmp_path / "run", test, tmp_path / "onnx")
+    assert read_manifest(tmp_path / "onnx")["task_type"] == "regression"
+    records = OnnxPredictor(tmp_path / "onnx", threads=1).predict(test)
+    expected = api.load_run(tmp_path / "run").predict(test)
+    assert [r["predicted"] for r in records] == pytest.approx([r["predicted"] for r in expected], abs=1e-4)
+    assert all(isinstance(r["predicted"], float) for r in records)
+
+
+@pytest.mark.slow
+def test_a_multi_label_export_decides_at_the_runs_threshold(tiny_bert_dir, tmp_path):
+    data = write_task(tmp_path / "task", TINY_MULTI_LABEL_TASK)
+    prompt = {"pattern": "{text} is [MASK] .", "verbalizer": TINY_MULTI_LABEL_WORDS}
+    api.train(tiny_config(tiny_bert_dir, data, "pet", batch_size=2, **prompt), tmp_path / "run")
+    test = load_task_data(str(data)).split("test")
+    onnx_matches_torch(tmp_path / "run", test, tmp_path / "onnx")
+    run = api.load_run(tmp_path / "run")
+    assert read_manifest(tmp_path / "onnx")["decision"] == run.decision
+    assert OnnxPredictor(tmp_path / "onnx", threads=1).predict(test) == run.predict(test)
+
+
+def test_a_multiple_choice_run_is_refused(tiny_bert_dir, tmp_path):
+    data = write_task(tmp_path / "task", CHOICE_TASK)
+    api.train(tiny_config(tiny_bert_dir, data, "pet", pattern=CHOICE_PATTERN, verbalizer=None), tmp_path / "run")
+    with pytest.raises(PromptlearnError, match="is a multiple-choice run: each example becomes one input per choice"):
+        export_onnx(tmp_path / "run", tmp_path / "onnx")
+    assert not (tmp_path / "onnx").exists()
 
 
 def test_decodings_that_are_not_one_graph_are_refused(tiny_bert_dir, tiny_task_dir, tmp_path):

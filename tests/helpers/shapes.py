@@ -39,3 +39,41 @@ CHOICE_TASK = {
     ],
 }
 CHOICE_PATTERN = "{text_a} {question} ? [MASK] ."
+
+#: a multi-label task with an unlabelled pool for PET: at K = 1 (greedy, rarest label first) train and dev take
+#: a few examples each, and the rest of the 12 train rows is the pool
+PET_MULTI_LABEL_TASK = {
+    "train": [
+        {"text": f"{subject} {topics}", "labels": labels}
+        for subject in ("the", "a")
+        for topics, labels in (
+            ("sports news", ["sports"]),
+            ("world news", ["world"]),
+            ("business news", ["business"]),
+            ("sports and world", ["sports", "world"]),
+            ("world business", ["world", "business"]),
+            ("sports business", ["sports", "business"]),
+        )
+    ],
+    "test": [
+        {"text": "sports", "labels": ["sports"]},
+        {"text": "world and business news", "labels": ["world", "business"]},
+    ],
+}
+
+#: a regression task with an unlabelled pool for PET: at K = 1 per score bin train and dev take two examples each,
+#: the rest of the 10 train rows is the pool
+PET_REGRESSION_TASK = {
+    "train": [
+        {"text": f"the {a} was {x}", "text_b": f"the {b} was {y}", "label": score}
+        for a, b in (("movie", "film"), ("plot", "story"))
+        for x, y, score in (
+            ("great", "great", 4.8),
+            ("great", "good", 3.9),
+            ("fun", "boring", 1.1),
+            ("awful", "wonderful", 0.3),
+            ("bad", "bad", 4.4),
+        )
+    ],
+    "test": REGRESSION_TASK["test"],
+}

@@ -73,3 +73,12 @@ def test_a_run_with_soft_labels_learns_them_at_its_temperature(tiny_bert_dir, ti
 def test_soft_label_settings_are_checked(changes, message):
     with pytest.raises(PromptlearnError, match=message):
         RunConfig(model="m", data="d", pattern="[MASK]", **changes)
+
+
+def test_multi_label_soft_labels_are_one_probability_per_label(tmp_path):
+    path = tmp_path / "soft.jsonl"
+    path.write_text("[0.9, 0.8]\n[0, 0.1]\n")
+    assert read_soft_labels(path, 2, 2, sum_to_one=False) == [[0.9, 0.8], [0.0, 0.1]]
+    path.write_text("[0.9, 0.8]\n[1.2, 0]\n")
+    with pytest.raises(PromptlearnError, match="line 2: expected a list of 2 probabilities between 0 and 1, one per"):
+        read_soft_labels(path, 2, 2, sum_to_one=False)

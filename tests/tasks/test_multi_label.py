@@ -102,3 +102,16 @@ def test_an_unknown_label_and_an_unknown_task_type_are_refused():
         MULTI_LABEL.target(("a", "z"), INDEX)
     with pytest.raises(PromptlearnError, match="--task-type must be one of"):
         get_shape("multi")
+
+
+def test_soft_targets_are_learned_by_binary_cross_entropy_per_label():
+    # sigmoid(0) = 1/2 against 1/2, sigmoid(ln 3) = 3/4 against 1/4 (an ensemble's averaged probabilities)
+    scores, targets = torch.tensor([[0.0, math.log(3)]]), torch.tensor([[0.5, 0.25]])
+    expected = (math.log(2) - (0.25 * math.log(0.75) + 0.75 * math.log(0.25))) / 2
+    assert MULTI_LABEL.soft_loss(scores, targets, 1.0).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_a_pool_example_gets_the_labels_at_the_threshold_and_at_least_the_most_probable():
+    decision = {"threshold": 0.5}
+    assert MULTI_LABEL.pool_label(np.array([0.7, 0.2, 0.5]), LABELS, decision) == ("a", "c")
+    assert MULTI_LABEL.pool_label(np.array([0.1, 0.3, 0.2]), LABELS, decision) == ("b",)

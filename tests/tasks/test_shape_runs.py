@@ -4,7 +4,9 @@ the bad input each refuses with one message (exit 2)."""
 import json
 
 import pytest
+import torch
 
+from promptlearn.data.examples import load_task_data
 from tests.helpers.cli import invoke
 from tests.helpers.fixtures import write_task
 from tests.helpers.shapes import CHOICE_PATTERN, CHOICE_TASK, REGRESSION_TASK, REGRESSION_WORDS
@@ -52,6 +54,24 @@ def test_a_regression_run_reports_correlations_and_predicts_scores_in_its_range(
     stdin = json.dumps({"text": "it was fun", "text_b": "it was great"}) + "\n"
     predicted = json.loads(invoke("predict", "--run", run, input=stdin).output.strip().splitlines()[-1])
     assert predicted["gold"] is None and 0 <= predicted["predicted"] <= 5
+
+
+def test_a_regression_head_has_one_output_and_predicts_its_clipped_score(tiny_bert_dir, tmp_path):
+    """head (and finetune, readout=cls) regress the score with one linear output (MSE), not two read as poles."""
+    from promptlearn import api
+
+    task = write_task(tmp_path / "task", REGRESSION_TASK)
+    pattern = ["--pattern", "{text_a} ? [MASK] , {text_b}"]
+    result = train(tiny_bert_dir, task, tmp_path / "run", *pattern, "--mode", "head", "--lr", 1e-1)
+    assert result.exit_code == 0, result.output
+    run = api.load_run(tmp_path / "run")
+    assert run.model.mode.head.linear.out_features == 1 and run.pvp.labels == ["0.2", "5"]  # the data's range
+    records = [json.loads(line) for line in (tmp_path / "run" / "predictions.jsonl").read_text().splitlines()]
+    with torch.no_grad():
+        batch = run.pvp.collate(run.pvp.encode(load_task_data(str(task)).split("test")))
+        outputs = run.model.eval()(batch)[:, 0].tolist()  # the score standardised to the range
+    expected = [min(max(2.6 + 2.4 * s, 0.2), 5.0) for s in outputs]  # the middle of [0.2, 5] + half its width * s
+    assert [r["predicted"] for r in records] == pytest.approx(expected, abs=1e-5)
 
 
 def test_a_multiple_choice_run_scores_every_choice_of_any_count(choice_run):
@@ -138,9 +158,13 @@ def test_a_regression_verbalizer_must_name_the_range(tiny_bert_dir, tmp_path):
     assert result.exit_code == 2 and "named by the ends of the score range" in " ".join(result.output.split())
 
 
-def test_the_pet_pipeline_refuses_a_regression_task(tiny_bert_dir, tmp_path):
+def test_regression_soft_labels_are_not_softened(tiny_bert_dir, tmp_path):
     task = write_task(tmp_path / "task", REGRESSION_TASK)
-    args = ["--pattern", "{text_a} ? [MASK] , {text_b}", "--verbalizer", REGRESSION_WORDS, "--shots", 1]
-    result = invoke("pet", "--model", tiny_bert_dir, "--data", task, *args, "--output", tmp_path / "pet")
+    soft = tmp_path / "soft.jsonl"
+    soft.write_text("[0.1, 0.9]\n" * len(REGRESSION_TASK["train"]))
+    args = ["--pattern", "{text_a} ? [MASK] , {text_b}", "--verbalizer", REGRESSION_WORDS, "--soft-labels", soft]
+    result = train(tiny_bert_dir, task, tmp_path / "run", *args, "--temperature", 2)
     assert result.exit_code == 2
-    assert "promptlearn pet does not serve regression tasks yet" in " ".join(result.output.split())
+    assert "regression soft labels (per-label probabilities, a score's pole distribution) are learned as they are" in (
+        " ".join(result.output.split())
+    )
