@@ -45,9 +45,10 @@ class TaskShape:
     averages: ClassVar[bool] = True
     #: the run-folder file the fitted decision rule is stored in (None: the shape has none)
     decision_file: ClassVar[str | None] = None
-    #: the two metrics a few-shot report shows in its accuracy and macro-F1 columns (None: those two, with
-    #: the top-class share and the majority-class baseline; a shape whose labels are not classes names its own)
-    report_metrics: ClassVar[tuple[str, str] | None] = None
+    #: the test metrics a few-shot report shows, headline first, each in its own summary column (None: accuracy
+    #: and macro-F1, with the top-class share and the majority-class baseline; a shape whose labels are not
+    #: one class per example names its own); a search ranks candidates by the first two on dev
+    report_metrics: ClassVar[tuple[str, ...] | None] = None
     #: whether a label is a name among the run's labels (regression's is a score, checked by :meth:`check_data`)
     labels_are_names: ClassVar[bool] = True
     #: whether ``promptlearn pet`` (its pool files, members' labels, iPET and distillation) serves this shape

@@ -150,7 +150,7 @@ class Regression(TaskShape):
     name = "regression"
     selection_metric = "pearson"
     labels_are_names = False
-    report_metrics = ("pearson", "spearman")
+    report_metrics = ("pearson", "spearman", "mse")
     serves_pet = False  # its pool sampling and members' labels are per class; fewshot's ensembles average scores
     averages = True  # a prediction is linear in p(upper): averaging pole probabilities averages predictions
 
