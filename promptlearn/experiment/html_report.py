@@ -19,7 +19,8 @@ from promptlearn.experiment.aggregate import ENSEMBLE, POOLED, SummaryRow, test_
 from promptlearn.experiment.config import Experiment, TaskSpec
 from promptlearn.experiment.plots import accuracy_svg, spread_svg
 from promptlearn.experiment.report_warnings import GridWarning, Loader, grid_warnings
-from promptlearn.experiment.tables import chosen_settings, columns, metric_label, metrics_sentence, row_cells, value
+from promptlearn.experiment.tables import chosen_settings, columns, metrics_sentence, row_cells, value
+from promptlearn.tasks.base import metric_label
 
 #: the column report.html adds after the headline test metric (accuracy): how far the runs of a cell lie apart
 SPREAD_COLUMN = "test min–max over runs"

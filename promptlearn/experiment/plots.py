@@ -11,8 +11,9 @@ import io
 from pathlib import Path
 
 from promptlearn.experiment.aggregate import ENSEMBLE, POOLED, SummaryRow, shot_label
-from promptlearn.experiment.tables import UNSCALED, metric_label
+from promptlearn.experiment.tables import UNSCALED
 from promptlearn.outputs import write_bytes_atomic
+from promptlearn.tasks.base import metric_label
 
 #: matplotlib settings for SVG output: stable ids, text kept as text (smaller, selectable)
 SVG_SETTINGS = {"svg.hashsalt": "promptlearn", "svg.fonttype": "none"}

@@ -19,9 +19,10 @@ from promptlearn.experiment.config import ALL_SHOTS, LENGTH_FIELDS, ZERO_SHOT, E
 from promptlearn.experiment.html_report import report_html
 from promptlearn.experiment.plots import plot_task
 from promptlearn.experiment.runner import load_predictions
-from promptlearn.experiment.tables import chosen_settings, columns, metric_label, metrics_sentence, row_cells
+from promptlearn.experiment.tables import chosen_settings, columns, metrics_sentence, row_cells
 from promptlearn.outputs import write_text_atomic
 from promptlearn.run.config import DEFAULT_MAX_STEPS
+from promptlearn.tasks.base import metric_label
 
 logger = logging.getLogger(__name__)
 

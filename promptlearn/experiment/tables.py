@@ -4,23 +4,15 @@ from __future__ import annotations
 
 from promptlearn.experiment.aggregate import SummaryRow, shot_label
 from promptlearn.experiment.runner import dev_score
+from promptlearn.tasks.base import metric_label
 
 #: the summary table's columns for one class per example, in order (the last one holds wall-clock seconds)
 COLUMNS = [
     "mode", "K", "pattern", "test accuracy", "test macro-F1", "dev accuracy", "top-class share", "runs",
     "trainable params", "s/run",
 ]  # fmt: skip
-#: how a metric is named in tables, plots and captions
-METRIC_LABELS = {
-    "accuracy": "accuracy", "macro_f1": "macro-F1", "micro_f1": "micro-F1", "samples_f1": "samples-F1",
-    "subset_accuracy": "subset accuracy", "pearson": "Pearson", "spearman": "Spearman", "mse": "MSE",
-}  # fmt: skip
 #: metrics shown as they are (in the score's squared units), not as a percentage
 UNSCALED = {"mse"}
-
-
-def metric_label(name: str) -> str:
-    return METRIC_LABELS.get(name, name.replace("_", " "))
 
 
 def columns(metric_names: list[str] | None = None) -> list[str]:

@@ -33,6 +33,16 @@ if TYPE_CHECKING:
 
 #: the shape of a run that names none and whose data detect no other
 DEFAULT_SHAPE = "single"
+#: how a metric of a shape is named to a reader (progress lines, report tables, plots, captions)
+METRIC_LABELS = {
+    "accuracy": "accuracy", "macro_f1": "macro-F1", "micro_f1": "micro-F1", "samples_f1": "samples-F1",
+    "subset_accuracy": "subset accuracy", "pearson": "Pearson", "spearman": "Spearman", "mse": "MSE",
+}  # fmt: skip
+
+
+def metric_label(name: str) -> str:
+    """``name`` (a metrics key, e.g. ``micro_f1``) as a reader knows it (``micro-F1``)."""
+    return METRIC_LABELS.get(name, name.replace("_", " "))
 
 
 class TaskShape:
