@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -23,14 +23,21 @@ ENSEMBLE = "ensemble"
 POOLED = "mean"
 #: a row whose most-predicted class takes at least this share of test predictions is flagged as collapsed
 COLLAPSE_SHARE = 0.9
+#: the test metrics of a record that names none (one class per example: single-label, multiple choice)
+CLASS_METRICS = ("accuracy", "macro_f1")
+#: summary.csv's first columns, and those it has when some row's labels are classes
+IDENTITY_COLUMNS = ("task", "mode", "shots", "pattern", "runs", "failed")
+CLASS_COLUMNS = ("top_class_share", "majority_accuracy")
 
 
 @dataclass
 class SummaryRow:
-    """Mean and std over a group's finished runs (metrics are fractions in [0, 1]).
+    """Mean and std over a group's finished runs.
 
-    For a task shape with its own report metrics (regression: Pearson and Spearman, named in its records'
-    ``metric_names``) the accuracy and macro-F1 fields hold those two, and the top-class share is 0.
+    ``test`` maps each test metric to (mean, std), in the order of the records' ``metric_names`` (a task shape's
+    own: regression's Pearson, Spearman and MSE; multi-label's micro-, macro-, samples-F1 and subset accuracy),
+    else :data:`CLASS_METRICS`; the first is the headline, which ``dev`` holds for dev. The top-class share and
+    the majority-class baseline are None where a label is not one class per example.
     """
 
     task: str
@@ -39,25 +46,35 @@ class SummaryRow:
     pattern: str
     runs: int
     failed: int
-    test_accuracy: float
-    test_accuracy_std: float
-    test_macro_f1: float
-    test_macro_f1_std: float
-    dev_accuracy: float | None
-    dev_accuracy_std: float | None
-    top_class_share: float
-    majority_accuracy: float
+    test: dict[str, tuple[float, float]]
+    dev: tuple[float, float] | None
+    top_class_share: float | None
+    majority_accuracy: float | None
     trainable_parameters: int | None
     wall_seconds: float | None
 
     @property
+    def metric_names(self) -> list[str]:
+        return list(self.test)
+
+    @property
+    def score(self) -> tuple[float, float]:
+        """The headline test metric's mean and std."""
+        return self.test[self.metric_names[0]]
+
+    @property
     def collapsed(self) -> bool:
-        return self.top_class_share >= COLLAPSE_SHARE
+        return self.top_class_share is not None and self.top_class_share >= COLLAPSE_SHARE
+
+
+def metric_names(record: dict) -> list[str]:
+    """The test metrics a finished run's record reports, headline first."""
+    return list(record.get("metric_names", CLASS_METRICS))
 
 
 def test_score(record: dict) -> float:
     """A finished run's headline test metric: accuracy, or its shape's first report metric (regression: Pearson)."""
-    return record["test"][record.get("metric_names", ["accuracy"])[0]]
+    return record["test"][metric_names(record)[0]]
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -135,19 +152,22 @@ def _ensemble(
         keep = kept_members([item["dev"][0] for item in loaded], loaded[0]["dev"][1])
         left_out = [m["run_id"] for m, kept in zip(members, keep, strict=True) if not kept]
         members, loaded = zip(*[(m, i) for m, i, kept in zip(members, loaded, keep, strict=True) if kept], strict=True)
-    metrics = {}
+    means = {}
     for split in ("test", "dev"):
         if not all(split in item for item in loaded):
-            metrics[split] = None
             continue
         gold = loaded[0][split][1]
         if any(not np.array_equal(item[split][1], gold) for item in loaded):
             raise PromptlearnError(
                 f"{first['task']}/{mode}: the ensemble's runs were scored on different {split} examples"
             )
-        mean = np.mean([item[split][0] for item in loaded], axis=0)
-        metrics[split] = prediction_metrics(gold, mean, record_shape(first))
+        means[split] = (gold, np.mean([item[split][0] for item in loaded], axis=0))
+    shape, decision = record_shape(first), _decision(members, means.get("dev"))
+    metrics = {split: prediction_metrics(*means[split], shape, decision) if split in means else None
+               for split in ("test", "dev")}  # fmt: skip
     shaped = {key: first[key] for key in ("task_type", "metric_names", "labels") if "task_type" in first}
+    if decision is not None:
+        shaped["decision"] = decision
     return shaped | {
         "run_id": f"{first['run_id']}-{ENSEMBLE}"
         if mode == first["mode"]
@@ -167,13 +187,28 @@ def _ensemble(
     }
 
 
+def _decision(members: list[dict], dev: tuple[np.ndarray, np.ndarray] | None) -> dict | None:
+    """The decision rule of an ensemble whose members fitted one (multi-label: a threshold): fitted again on the
+    mean dev probabilities when every member has them, else the mean of the members' rules (zero-shot members
+    fitted theirs on the given dev split, trained ones on their own K-shot dev)."""
+    if "decision" not in members[0]:
+        return None
+    if dev is not None:
+        return record_shape(members[0]).choose_decision(*dev)
+    return {key: float(np.mean([m["decision"][key] for m in members])) for key in members[0]["decision"]}
+
+
 def _in_order(predictions: dict, labels: list[str], order: list[str]) -> dict:
-    """``predictions`` (split -> (probs (N, C), gold (N,)) over ``labels``) with the classes in ``order``."""
+    """``predictions`` (split -> (probs (N, C), gold) over ``labels``) with the classes in ``order``; gold is (N,)
+    class indices, or (N, C) multi-hot rows (multi-label), whose columns move with the probabilities'."""
     if labels == order:  # already aligned (a regression's gold is a score, not a class to move)
         return predictions
     columns = [labels.index(label) for label in order]
     position = np.array([order.index(label) for label in labels])
-    return {split: (probs[:, columns], position[gold]) for split, (probs, gold) in predictions.items()}
+    return {
+        split: (probs[:, columns], gold[:, columns] if gold.ndim == 2 else position[gold])
+        for split, (probs, gold) in predictions.items()
+    }
 
 
 def summarize(records: list[dict]) -> list[SummaryRow]:
@@ -204,13 +239,11 @@ def _row(task: str, mode: str, shots, pattern: str, group: list[dict]) -> Summar
     ok = [r for r in group if r["status"] == "ok"]
     if not ok:
         return None
-    first, second = ok[0].get("metric_names", ("accuracy", "macro_f1"))  # a task shape's own (regression)
-    accuracy = mean_std([r["test"][first] for r in ok])
-    macro_f1 = mean_std([r["test"][second] for r in ok])
-    dev = [r["dev"][first] for r in ok if r.get("dev")]
-    dev_accuracy = mean_std(dev) if dev else (None, None)
+    names = metric_names(ok[0])
+    dev = [r["dev"][names[0]] for r in ok if r.get("dev")]
     trainable = [r["trainable_parameters"] for r in ok if r.get("trainable_parameters") is not None]
     wall = [r["wall_seconds"] for r in ok if r.get("wall_seconds") is not None]
+    classes = "top_class_share" in ok[0]["test"]  # one class per example: how often the top class is predicted
     return SummaryRow(
         task=task,
         mode=mode,
@@ -218,30 +251,53 @@ def _row(task: str, mode: str, shots, pattern: str, group: list[dict]) -> Summar
         pattern=pattern,
         runs=len(ok),
         failed=len(group) - len(ok),
-        test_accuracy=accuracy[0],
-        test_accuracy_std=accuracy[1],
-        test_macro_f1=macro_f1[0],
-        test_macro_f1_std=macro_f1[1],
-        dev_accuracy=dev_accuracy[0],
-        dev_accuracy_std=dev_accuracy[1],
-        top_class_share=float(np.mean([r["test"].get("top_class_share", 0.0) for r in ok])),
-        majority_accuracy=ok[0]["test"].get("majority_accuracy", 0.0),
+        test={name: mean_std([r["test"][name] for r in ok]) for name in names},
+        dev=mean_std(dev) if dev else None,
+        top_class_share=float(np.mean([r["test"]["top_class_share"] for r in ok])) if classes else None,
+        majority_accuracy=ok[0]["test"]["majority_accuracy"] if classes else None,
         trainable_parameters=trainable[0] if trainable else None,
         wall_seconds=float(np.mean(wall)) if wall else None,
     )
 
 
 def summary_csv(rows: list[SummaryRow]) -> str:
-    """All summary rows as CSV (fractions rounded to 4 decimals, ``K`` 0 for zero-shot)."""
+    """All summary rows as CSV (fractions rounded to 4 decimals, ``K`` 0 for zero-shot).
+
+    Every metric has its own columns, named after it (``test_accuracy``, ``test_pearson``, ``test_micro_f1``
+    ...): a grid of several task shapes leaves a row's foreign columns empty. The columns of classes (top-class
+    share, majority baseline, collapsed) are there when some row has classes.
+    """
+    if not rows:
+        return "task\n"
+    values = [_csv_values(row) for row in rows]
+    metrics = [key for row in values for key in row if key.startswith("test_")]
+    dev = [key for row in values for key in row if key.startswith("dev_")]
+    classes = any(row.top_class_share is not None for row in rows)
+    fields = [*IDENTITY_COLUMNS, *dict.fromkeys(metrics), *dict.fromkeys(dev)]
+    fields += [*(CLASS_COLUMNS if classes else []), "trainable_parameters", "wall_seconds"]
     buffer = io.StringIO()
-    fields = [*asdict(rows[0]), "collapsed"] if rows else ["task"]
-    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=fields + (["collapsed"] if classes else []), lineterminator="\n")
     writer.writeheader()
-    for row in rows:
-        values = {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(row).items()}
-        values["shots"] = shot_label(row.shots)
-        writer.writerow(values | {"collapsed": row.collapsed})
+    writer.writerows(values)
     return buffer.getvalue()
+
+
+def _csv_values(row: SummaryRow) -> dict:
+    """One row's CSV cells by column name; metrics rounded to 4 decimals."""
+    values: dict = dict(zip(IDENTITY_COLUMNS, (row.task, row.mode, shot_label(row.shots), row.pattern, row.runs,
+                                               row.failed), strict=True))  # fmt: skip
+    for name, (mean, std) in row.test.items():
+        values |= {f"test_{name}": round(mean, 4), f"test_{name}_std": round(std, 4)}
+    dev, headline = row.dev or (None, None), row.metric_names[0]
+    values |= {f"dev_{headline}": _round(dev[0]), f"dev_{headline}_std": _round(dev[1])}
+    if row.top_class_share is not None:
+        values |= {"top_class_share": round(row.top_class_share, 4), "majority_accuracy": _round(row.majority_accuracy)}
+        values["collapsed"] = row.collapsed
+    return values | {"trainable_parameters": row.trainable_parameters, "wall_seconds": _round(row.wall_seconds)}
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 def shot_label(shots) -> str:

@@ -19,9 +19,10 @@ from promptlearn.experiment.aggregate import ENSEMBLE, POOLED, SummaryRow, test_
 from promptlearn.experiment.config import Experiment, TaskSpec
 from promptlearn.experiment.plots import accuracy_svg, spread_svg
 from promptlearn.experiment.report_warnings import GridWarning, Loader, grid_warnings
-from promptlearn.experiment.tables import COLUMNS, chosen_settings, row_cells
+from promptlearn.experiment.tables import chosen_settings, columns, metrics_sentence, row_cells, value
+from promptlearn.tasks.base import metric_label
 
-#: the column report.html adds after test accuracy: how far the runs of a cell lie apart
+#: the column report.html adds after the headline test metric (accuracy): how far the runs of a cell lie apart
 SPREAD_COLUMN = "test min–max over runs"
 
 STYLE = """
@@ -103,15 +104,16 @@ def _task(task: TaskSpec, rows: list[SummaryRow], records: list[dict], warnings:
     scores = _run_scores(task_records)
     spread = {key[1:]: values for key, values in scores.items()}
     count = sum(w.task == name for w in warnings)
+    metric = metric_label(task_rows[0].metric_names[0])
     parts = [
         head,
-        f"<p>Data <code>{_text(task.data)}</code>; test examples: {', '.join(map(str, tested))}; always "
-        f"predicting the majority test class scores accuracy {100 * task_rows[0].majority_accuracy:.1f}."
+        f"<p>Data <code>{_text(task.data)}</code>; test examples: {', '.join(map(str, tested))}; "
+        f"{_text(metrics_sentence(task_rows[0]))}"
         + (f' <a href="#warnings">{count} warning{"s" if count > 1 else ""}</a>.' if count else "")
         + "</p>",
         '<div class="figures">',
-        _figure(accuracy_svg(task_rows, name), f"{name}: test accuracy against K, mean ± std over seeds"),
-        _figure(spread_svg(task_rows, name, spread), f"{name}: test accuracy of every run, bar at the mean"),
+        _figure(accuracy_svg(task_rows, name), f"{name}: test {metric} against K, mean ± std over seeds"),
+        _figure(spread_svg(task_rows, name, spread), f"{name}: test {metric} of every run, bar at the mean"),
         "</div>",
         _summary_table(task_rows, scores),
         _chosen_table([r for r in task_records if r["status"] == "ok" and r.get("search")]),
@@ -121,13 +123,18 @@ def _task(task: TaskSpec, rows: list[SummaryRow], records: list[dict], warnings:
 
 
 def _summary_table(rows: list[SummaryRow], scores: dict[tuple, list[float]]) -> str:
-    """summary.md's table, plus the lowest and highest test accuracy of each cell's runs; collapsed rows marked."""
-    header = [*COLUMNS[:4], SPREAD_COLUMN, *COLUMNS[4:]]
+    """summary.md's table, plus the lowest and highest headline test metric (accuracy) of each cell's runs;
+    collapsed rows marked."""
+    header = columns(rows[0].metric_names)
+    header = [*header[:4], SPREAD_COLUMN, *header[4:]]
     lines = [_row(header, header=True)]
     for row in rows:
         cells = row_cells(row)
         values = scores.get((row.task, row.mode, row.shots, row.pattern), [])
-        spread = f"{100 * min(values):.1f}–{100 * max(values):.1f}" if len(values) > 1 else "–"
+        headline = row.metric_names[0]
+        spread = (
+            f"{value(headline, min(values), 0, 1)}–{value(headline, max(values), 0, 1)}" if len(values) > 1 else "–"
+        )
         lines.append(_row([*cells[:4], spread, *cells[4:]], collapsed=row.collapsed, timed=True))
     return _table(lines)
 
@@ -162,7 +169,8 @@ def _failed(records: list[dict]) -> str:
 
 
 def _run_scores(records: list[dict]) -> dict[tuple, list[float]]:
-    """Test accuracies of the finished runs per (task, mode, shots, pattern), and pooled over patterns."""
+    """Headline test metrics (accuracy) of the finished runs per (task, mode, shots, pattern), and pooled over
+    patterns."""
     scores: dict[tuple, list[float]] = {}
     for record in records:
         if record["status"] != "ok":

@@ -1,4 +1,5 @@
-"""Plots (matplotlib, Agg): test accuracy against K per mode, and the spread of runs over seeds.
+"""Plots (matplotlib, Agg): the headline test metric (accuracy; a task shape's first) against K per mode, and the
+spread of runs over seeds.
 
 PNG files for summary.md; SVG for report.html, made deterministic (a fixed hash salt for element ids,
 no date) so the same results give the same page.
@@ -10,7 +11,9 @@ import io
 from pathlib import Path
 
 from promptlearn.experiment.aggregate import ENSEMBLE, POOLED, SummaryRow, shot_label
+from promptlearn.experiment.tables import UNSCALED
 from promptlearn.outputs import write_bytes_atomic
+from promptlearn.tasks.base import metric_label
 
 #: matplotlib settings for SVG output: stable ids, text kept as text (smaller, selectable)
 SVG_SETTINGS = {"svg.hashsalt": "promptlearn", "svg.fonttype": "none"}
@@ -28,32 +31,36 @@ def accuracy_svg(rows: list[SummaryRow], task: str) -> bytes:
 
 
 def accuracy_figure(rows: list[SummaryRow], task: str):
-    """``task``'s test accuracy against K: trained modes as lines, zero-shot as a dashed level, majority dotted.
+    """``task``'s headline test metric (accuracy) against K: trained modes as lines, zero-shot as a dashed level,
+    majority dotted (where labels are classes).
 
     Each mode is drawn from its pooled row (``mean``) when it has several patterns, else its one pattern;
     error bars are the std over seeds.
     """
     plt = _pyplot()
     shown = plotted_rows(rows)
+    name = rows[0].metric_names[0]
+    scale = 1 if name in UNSCALED else 100
     ks = list(dict.fromkeys(shot_label(r.shots) for r in shown if r.shots is not None))
     figure, axes = plt.subplots(figsize=(7.6, 4.2))
     modes = list(dict.fromkeys(r.mode for r in shown))
     for number, mode in enumerate(modes):
         mode_rows = [r for r in shown if r.mode == mode]
         if mode_rows[0].shots is None:  # zero-shot: one level across the plot
-            level = mode_rows[0].test_accuracy * 100
+            level = mode_rows[0].score[0] * scale
             axes.axhline(level, linestyle="--", linewidth=1.2, color="black", label=f"{mode} ({level:.1f})")
             continue
         shift = 0.04 * (number - len(modes) / 2)  # side by side, so error bars do not hide each other
         x = [ks.index(shot_label(r.shots)) + shift for r in mode_rows]
-        y = [100 * r.test_accuracy for r in mode_rows]
-        err = [100 * r.test_accuracy_std for r in mode_rows]
+        y = [scale * r.score[0] for r in mode_rows]
+        err = [scale * r.score[1] for r in mode_rows]
         axes.errorbar(x, y, yerr=err, marker="o", capsize=3, label=mode)
-    axes.axhline(100 * rows[0].majority_accuracy, linestyle=":", color="gray", label="majority class")
+    if rows[0].majority_accuracy is not None:
+        axes.axhline(100 * rows[0].majority_accuracy, linestyle=":", color="gray", label="majority class")
     axes.set_xticks(range(len(ks)), ks)
     axes.set_xlim(-0.5, max(len(ks) - 0.5, 0.5))
     axes.set_xlabel("K (training examples per label)")
-    axes.set_ylabel("test accuracy (%)")
+    axes.set_ylabel(_axis_label(name))
     axes.set_title(f"{task}: mean ± std over seeds")
     axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     axes.grid(alpha=0.3)
@@ -62,28 +69,39 @@ def accuracy_figure(rows: list[SummaryRow], task: str):
 
 
 def spread_svg(rows: list[SummaryRow], task: str, scores: dict[tuple, list[float]]) -> bytes:
-    """Every run's test accuracy as a dot, one line per mode x K (the rows :func:`accuracy_figure` draws),
-    a bar at the mean; ``scores`` maps ``(mode, shots, pattern)`` to the runs' accuracies (fractions)."""
+    """Every run's headline test metric (accuracy) as a dot, one line per mode x K (the rows
+    :func:`accuracy_figure` draws), a bar at the mean; ``scores`` maps ``(mode, shots, pattern)`` to the runs'
+    metric (fractions)."""
     plt = _pyplot()
     shown = plotted_rows(rows)
+    name = rows[0].metric_names[0]
+    scale = 1 if name in UNSCALED else 100
     figure, axes = plt.subplots(figsize=(7.6, 1.2 + 0.32 * len(shown)))
     for y, row in enumerate(shown):
-        values = [100 * v for v in scores.get((row.mode, row.shots, row.pattern), [])]
+        values = [scale * v for v in scores.get((row.mode, row.shots, row.pattern), [])]
         axes.plot(values, [y] * len(values), "o", color="tab:blue", alpha=0.6, markersize=5)
-        axes.plot([100 * row.test_accuracy], [y], "|", color="black", markersize=14, markeredgewidth=2)
-    majority = 100 * rows[0].majority_accuracy
-    axes.axvline(majority, linestyle=":", color="gray", label="majority class")
-    shown_values = [majority] + [100 * v for r in shown for v in scores.get((r.mode, r.shots, r.pattern), [])]
-    pad = max(2.0, 0.06 * (max(shown_values) - min(shown_values)))  # dots at the extremes stay whole
+        axes.plot([scale * row.score[0]], [y], "|", color="black", markersize=14, markeredgewidth=2)
+    shown_values = [scale * v for r in shown for v in scores.get((r.mode, r.shots, r.pattern), [])]
+    if rows[0].majority_accuracy is not None:
+        majority = 100 * rows[0].majority_accuracy
+        axes.axvline(majority, linestyle=":", color="gray", label="majority class")
+        shown_values.insert(0, majority)
+        axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    # dots at the extremes stay whole
+    pad = max(2.0 * scale / 100, 0.06 * (max(shown_values) - min(shown_values)))
     axes.set_xlim(min(shown_values) - pad, max(shown_values) + pad)
     axes.set_yticks(range(len(shown)), [f"{r.mode}, K={shot_label(r.shots)}" for r in shown])
     axes.set_ylim(len(shown) - 0.5, -0.5)  # first row on top, as in the table
-    axes.set_xlabel("test accuracy (%): one dot per run, bar = mean")
+    axes.set_xlabel(f"{_axis_label(name)}: one dot per run, bar = mean")
     axes.set_title(f"{task}: spread over seeds (and patterns, where pooled)")
-    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     axes.grid(axis="x", alpha=0.3)
     figure.tight_layout()
     return _render(figure, "svg")
+
+
+def _axis_label(name: str) -> str:
+    """``test accuracy (%)``; an unscaled metric without the per cent."""
+    return f"test {metric_label(name)}" + ("" if name in UNSCALED else " (%)")
 
 
 def plotted_rows(rows: list[SummaryRow]) -> list[SummaryRow]:

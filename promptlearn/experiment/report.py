@@ -19,10 +19,11 @@ from promptlearn.experiment.config import ALL_SHOTS, LENGTH_FIELDS, ZERO_SHOT, E
 from promptlearn.experiment.html_report import report_html
 from promptlearn.experiment.plots import plot_task
 from promptlearn.experiment.runner import load_predictions
-from promptlearn.experiment.tables import chosen_settings, columns, row_cells
+from promptlearn.experiment.tables import chosen_settings, columns, metrics_sentence, row_cells
 from promptlearn.experiment.transfer import gain_lines
 from promptlearn.outputs import write_text_atomic
 from promptlearn.run.config import DEFAULT_MAX_STEPS
+from promptlearn.tasks.base import metric_label
 
 logger = logging.getLogger(__name__)
 
@@ -65,17 +66,11 @@ def summary_markdown(experiment: Experiment, rows: list[SummaryRow], records: li
             lines += ["No finished runs.", ""]
             continue
         tested = {r.get("test_examples") for r in records if r["task"] == task.name and r.get("test_examples")}
-        majority = task_rows[0].majority_accuracy
-        names = next((r["metric_names"] for r in records if r["task"] == task.name and "metric_names" in r), None)
-        baseline = (
-            f"always predicting the majority test class scores accuracy {100 * majority:.1f}. "
-            if names is None
-            else f"metrics: {' and '.join(names)} (in %). "
-        )
+        names = task_rows[0].metric_names
         header = columns(names)
         lines += [
             f"Data `{task.data}`; test examples: {', '.join(str(n) for n in sorted(tested))}; "
-            f"{baseline}![test accuracy vs K](plots/{task.name}.png)",
+            f"{metrics_sentence(task_rows[0])} ![test {metric_label(names[0])} vs K](plots/{task.name}.png)",
             "",
             "| " + " | ".join(header) + " |",
             "| " + " | ".join("---" for _ in header) + " |",

@@ -55,7 +55,9 @@ def _one_label_runs(records: list[dict], load_predictions: Loader) -> list[GridW
         if record["status"] != "ok" or str(record["pattern_id"]) == ENSEMBLE:  # ensembles: their members are checked
             continue
         labels = {}  # split -> the one label it predicts
-        for split, (probs, _) in (load_predictions(record["run_id"]) or {}).items():
+        for split, (probs, gold) in (load_predictions(record["run_id"]) or {}).items():
+            if gold.ndim == 2:  # multi-label: each label decided on its own, no one label per example to repeat
+                continue
             predicted = np.unique(probs.argmax(axis=1))
             if len(predicted) == 1:
                 labels[split] = record["labels"][int(predicted[0])]

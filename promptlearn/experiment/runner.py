@@ -334,14 +334,18 @@ def _train_and_test(
         run = api.build(spec.config, data)
         api.calibrate(run, data.splits.get("train", []))
         record |= {"config": run.config.to_dict(), "dev": None, "trainable_parameters": 0}
+        if run.pvp.shape.decision_file is not None:  # untrained, but its decision (multi-label: threshold) is fitted
+            dev = api.few_shot_split(run.config, data)[1]
+            run.decision = run.pvp.shape.choose_decision(_gold(run, dev), run.predict_proba(dev))
+            record["decision"] = run.decision
         predictions = _predict(spec, run, data, cache, dev=False)
     elif spec.study is not None:  # the kept trial may have trained in another process: its stored record
         trained, predictions = _study(spec, data, cache, output)
         record |= trained
         gold, probs = predictions["gold"], predictions["probabilities"]
         record |= _shape_fields(RunConfig.from_dict(record["config"]), record.get("labels"), data)
-        shape = record_shape(record)
-        return record | {"test": prediction_metrics(gold, probs, shape), "test_examples": len(gold)}, predictions, None
+        test = prediction_metrics(gold, probs, record_shape(record), record.get("decision"))
+        return record | {"test": test, "test_examples": len(gold)}, predictions, None
     else:
         run, metrics, trials, predictions = _search(spec, data, cache, output)
         record |= _trained(run, metrics)
@@ -350,11 +354,14 @@ def _train_and_test(
         if len(trials) > len(spec.candidates):  # values the grid moved to, past its edges, in the order tried
             record["extended"] = [{k: v for k, v in t.items() if k != "dev"} for t in trials[len(spec.candidates) :]]
         if spec.combine == "mean":  # the candidates' mean probabilities are the run's; config is the best one's
-            record |= {"combined": f"mean of {len(trials)} candidates", "dev": prediction_metrics(
-                predictions["dev_gold"], predictions["dev_probabilities"], run.pvp.shape)}  # fmt: skip
+            dev_gold, dev_probs = predictions["dev_gold"], predictions["dev_probabilities"]
+            if run.pvp.shape.decision_file is not None:  # the mean probabilities' own rule, fitted on dev
+                record["decision"] = run.decision = run.pvp.shape.choose_decision(dev_gold, dev_probs)
+            record |= {"combined": f"mean of {len(trials)} candidates",
+                       "dev": prediction_metrics(dev_gold, dev_probs, run.pvp.shape, run.decision)}  # fmt: skip
     gold, probs = predictions["gold"], predictions["probabilities"]
     record |= {"labels": run.pvp.labels} | _shape_fields(run.config, run.pvp.labels, data)
-    record |= {"test": prediction_metrics(gold, probs, run.pvp.shape), "test_examples": len(gold)}
+    record |= {"test": prediction_metrics(gold, probs, run.pvp.shape, run.decision), "test_examples": len(gold)}
     return record, predictions, run
 
 
@@ -381,7 +388,8 @@ def _recipe(spec: RunSpec, data: TaskData, cache: TaskCache, output: Path, recor
 def _trained(run: api.Prompted, metrics: dict) -> dict:
     """A trained run's record fields: its settings, dev metrics, sizes and training history."""
     training = metrics["training"]
-    return {
+    decision = {} if run.decision is None else {"decision": run.decision}  # fitted on dev (multi-label: threshold)
+    return decision | {
         "config": run.config.to_dict(),
         "dev": metrics["dev"],
         "trainable_parameters": training["trainable_parameters"],
@@ -505,18 +513,25 @@ def _search(
 def dev_score(dev: dict, names: tuple[str, str] | None = None) -> tuple[float, float]:
     """What a search ranks its candidates by: dev accuracy, then dev macro-F1 (ties: the first in grid order);
     ``names``: a task shape's two report metrics instead (regression: Pearson, then Spearman)."""
-    first, second = names or ("accuracy", "macro_f1")
+    first, second = (names or ("accuracy", "macro_f1"))[:2]
     return dev[first], dev[second]
 
 
-def prediction_metrics(gold: np.ndarray, probs: np.ndarray, shape: TaskShape | None = None) -> dict:
+def prediction_metrics(
+    gold: np.ndarray, probs: np.ndarray, shape: TaskShape | None = None, decision: dict | None = None
+) -> dict:
     """Accuracy, macro-F1, and the share of predictions going to the most-predicted class.
 
     A share near 1 means the model predicts one class for everything (majority-class collapse).
-    A ``shape`` with its own report metrics (regression) gives its metrics instead.
+    A ``shape`` with its own report metrics (regression, multi-label) gives its metrics instead, deciding by
+    ``decision``, the rule the run fitted on dev (multi-label: its threshold; never one fitted on ``gold``).
     """
     if shape is not None and shape.report_metrics is not None:
-        return shape.metrics(gold, probs, probs.shape[1])
+        if shape.decision_file is not None and decision is None:
+            raise PromptlearnError(
+                f"A {shape.name} record is scored by the decision its run fitted on dev; it has none"
+            )
+        return shape.metrics(gold, probs, probs.shape[1], decision)
     predicted = probs.argmax(axis=1)
     metrics = classification_metrics(gold, predicted, probs.shape[1])
     counts = np.bincount(predicted, minlength=probs.shape[1])

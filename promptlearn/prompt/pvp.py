@@ -117,10 +117,12 @@ class PVP:
     def check_fields(self, data: TaskData) -> None:
         """Raise if the pattern's slots do not fit the dataset's texts (a missing one would be read as "")."""
         if "question" in self.pattern.fields:
-            asked = [ex.question is not None for examples in data.splits.values() for ex in examples]
-            if not all(asked):
+            unasked = [(split, row) for split, examples in data.splits.items()
+                       for row, ex in enumerate(examples, start=1) if ex.question is None]  # fmt: skip
+            if unasked:
+                split, row = unasked[0]
                 raise PromptlearnError(
-                    f"The pattern {self.pattern.source!r} uses {{question}}, but row {asked.index(False) + 1} of "
+                    f"The pattern {self.pattern.source!r} uses {{question}}, but row {row} of the {split!r} split of "
                     f"{data.source} has no 'question' value. Give every row one, or remove {{question}}."
                 )
         if "text_b" in self.pattern.fields and not data.has_text_b:
@@ -280,6 +282,11 @@ class PVP:
         tokens = [
             tuple(self.tokenizer(lead + choice, add_special_tokens=False)["input_ids"]) for choice in example.choices
         ]
+        if len(tokens) > len(self.labels):  # a run's labels are its choice positions: more have no column
+            raise PromptlearnError(
+                f"The example {example.text_a!r} has {len(tokens)} choices; this run reads at most "
+                f"{len(self.labels)} (the most its training data had)."
+            )
         empty = [i for i, ids in enumerate(tokens) if not ids]
         if empty:
             raise PromptlearnError(

@@ -35,6 +35,16 @@ if TYPE_CHECKING:
 
 #: the shape of a run that names none and whose data detect no other
 DEFAULT_SHAPE = "single"
+#: how a metric of a shape is named to a reader (progress lines, report tables, plots, captions)
+METRIC_LABELS = {
+    "accuracy": "accuracy", "macro_f1": "macro-F1", "micro_f1": "micro-F1", "samples_f1": "samples-F1",
+    "subset_accuracy": "subset accuracy", "pearson": "Pearson", "spearman": "Spearman", "mse": "MSE",
+}  # fmt: skip
+
+
+def metric_label(name: str) -> str:
+    """``name`` (a metrics key, e.g. ``micro_f1``) as a reader knows it (``micro-F1``)."""
+    return METRIC_LABELS.get(name, name.replace("_", " "))
 
 
 class TaskShape:
@@ -47,9 +57,10 @@ class TaskShape:
     averages: ClassVar[bool] = True
     #: the run-folder file the fitted decision rule is stored in (None: the shape has none)
     decision_file: ClassVar[str | None] = None
-    #: the two metrics a few-shot report shows in its accuracy and macro-F1 columns (None: those two, with
-    #: the top-class share and the majority-class baseline; a shape whose labels are not classes names its own)
-    report_metrics: ClassVar[tuple[str, str] | None] = None
+    #: the test metrics a few-shot report shows, headline first, each in its own summary column (None: accuracy
+    #: and macro-F1, with the top-class share and the majority-class baseline; a shape whose labels are not
+    #: one class per example names its own); a search ranks candidates by the first two on dev
+    report_metrics: ClassVar[tuple[str, ...] | None] = None
     #: whether a label is a name among the run's labels (regression's is a score, checked by :meth:`check_data`)
     labels_are_names: ClassVar[bool] = True
     #: whether ``promptlearn pet`` (its pool files, members' labels, iPET and distillation) serves this shape

@@ -128,6 +128,7 @@ def _greedy(
 class MultiLabel(TaskShape):
     name = "multi-label"
     selection_metric = "micro_f1"
+    report_metrics = ("micro_f1", "macro_f1", "samples_f1", "subset_accuracy")
     averages = True  # per-label probabilities average as they are
     decision_file = "thresholds.json"
     serves_ipet = False  # iPET adds pool examples hard-labelled per class, keeping the class distribution

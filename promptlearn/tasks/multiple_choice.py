@@ -105,12 +105,6 @@ class MultipleChoice(TaskShape):
                     f"{data.source}: row {missing[0]} of the {split!r} split has no 'choices'; every multiple-choice "
                     "example needs its list of choices (row 1 is the first example)."
                 )
-            most = max(len(ex.choices) for ex in examples) if examples else 0
-            if most > len(pvp.labels):
-                raise PromptlearnError(
-                    f"{data.source}: the {split!r} split has an example with {most} choices; this run reads at most "
-                    f"{len(pvp.labels)} (the most its training data had)."
-                )
 
     def target(self, label, index: dict[str, int]) -> int:
         if label is None:

@@ -171,7 +171,7 @@ class Regression(TaskShape):
     name = "regression"
     selection_metric = "pearson"
     labels_are_names = False
-    report_metrics = ("pearson", "spearman")
+    report_metrics = ("pearson", "spearman", "mse")
     serves_ipet = False  # iPET adds pool examples hard-labelled per class, keeping the class distribution
     averages = True  # a prediction is linear in p(upper): averaging pole probabilities averages predictions
     merges_probabilities = True

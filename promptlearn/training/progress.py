@@ -1,7 +1,8 @@
 """What training shows while it runs: a progress bar on a terminal, one log line per evaluation elsewhere.
 
 Both go through the ``promptlearn`` logger's level: at INFO (the CLI's default) a terminal gets a
-bar with the step, loss, dev accuracy and ETA, and a pipe, a log file or CI gets one line per
+bar with the step, loss, the dev metric the run selects by (accuracy; a task shape's own, such as
+micro-F1 or Pearson) and ETA, and a pipe, a log file or CI gets one line per
 evaluation; above INFO (``--quiet``, or a Python program that does not configure logging) nothing.
 """
 
@@ -13,6 +14,8 @@ import sys
 import time
 
 from tqdm.auto import tqdm
+
+from promptlearn.tasks.base import metric_label
 
 logger = logging.getLogger(__name__)
 
@@ -42,13 +45,14 @@ class Progress:
         """An evaluation on dev: on the bar, or as one log line with the time left; ``metric`` names the dev
         metric the run selects by (the task shape's: accuracy, micro_f1, pearson)."""
         if self.bar is not None:
-            self.bar.set_postfix(loss=f"{loss:.4f}", **{f"dev_{metric[:3]}": f"{accuracy:.3f}"})
+            key = "dev_acc" if metric == "accuracy" else f"dev_{metric}"
+            self.bar.set_postfix(loss=f"{loss:.4f}", **{key: f"{accuracy:.3f}"})
         elif self.shown:
             elapsed = time.monotonic() - self.started
             left = elapsed / step * (self.total - step)
             logger.info(
                 "%s step %d/%d: loss %.4f, dev %s %.4f (best %.4f), %s elapsed, about %s left",
-                self.desc, step, self.total, loss, metric.replace("_", "-"), accuracy, best, _clock(elapsed),
+                self.desc, step, self.total, loss, metric_label(metric), accuracy, best, _clock(elapsed),
                 _clock(left),
             )  # fmt: skip
 

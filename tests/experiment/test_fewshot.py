@@ -126,12 +126,12 @@ def test_summarize_groups_per_pattern_pools_patterns_and_counts_failures():
         record("r4", "pet", 1, 21, 0.0, 0.0, status="failed"),
     ]
     rows = {row.pattern: row for row in summarize(records)}
-    assert rows["0"].test_accuracy == pytest.approx(0.9) and rows["0"].test_accuracy_std == pytest.approx(0.1)
-    assert rows["0"].test_macro_f1 == pytest.approx(0.8) and rows["0"].runs == 2 and rows["0"].failed == 0
+    assert rows["0"].test["accuracy"] == pytest.approx((0.9, 0.1))
+    assert rows["0"].test["macro_f1"][0] == pytest.approx(0.8) and rows["0"].runs == 2 and rows["0"].failed == 0
     assert rows["1"].runs == 1 and rows["1"].failed == 1 and rows["1"].collapsed
     pooled = rows["mean"]
-    assert pooled.runs == 3 and pooled.test_accuracy == pytest.approx(0.8)
-    assert pooled.test_accuracy_std == pytest.approx(np.std([0.8, 1.0, 0.6]))
+    assert pooled.runs == 3 and pooled.score[0] == pytest.approx(0.8)
+    assert pooled.score[1] == pytest.approx(np.std([0.8, 1.0, 0.6]))
     csv_lines = summary_csv(list(rows.values())).splitlines()
     assert csv_lines[0].startswith("task,mode,shots,pattern,runs,failed,test_accuracy,test_accuracy_std")
     assert csv_lines[1].startswith("t,pet,16,0,2,0,0.9,0.1,0.8,0.1,0.5,0.0")
@@ -180,7 +180,7 @@ def test_named_ensemble_averages_every_run_of_its_modes_per_seed_on_test_and_dev
     assert by_seed[21]["members"] == ["a21"] and by_seed[21]["test"]["accuracy"] == pytest.approx(1.0)
     assert by_seed[21]["dev"]["accuracy"] == pytest.approx(0.0)
     (row,) = [r for r in summarize(records + named) if r.mode == "recipe"]
-    assert row.runs == 2 and row.test_accuracy == pytest.approx(0.75) and row.pattern == "ensemble"
+    assert row.runs == 2 and row.score[0] == pytest.approx(0.75) and row.pattern == "ensemble"
 
 
 def test_named_ensemble_aligns_runs_that_order_the_labels_differently():
