@@ -15,6 +15,23 @@ DEFAULT_DEV_SPLIT = "sampled"
 LM_BFF_SEEDS = (13, 21, 42, 87, 100)
 
 
+def checked_request(data: TaskData, shots: int, dev_split: str, unit: str = "K per label") -> bool:
+    """Refuse a K-shot request no sample can meet (``shots`` below 1, ``dev_split="given"`` on data without a dev
+    split); returns whether dev is sampled from train. ``unit``: what a sampled dev takes, for the message. Every
+    task shape's sampler asks it, so the rules and their words are one."""
+    if dev_split not in DEV_SPLITS:
+        raise PromptlearnError(f"--dev-split must be one of {', '.join(DEV_SPLITS)}, got {dev_split!r}")
+    if shots < 1:
+        raise PromptlearnError(f"--shots must be at least 1, got {shots}")
+    sample_dev = dev_split == "sampled"
+    if not sample_dev and "dev" not in data.splits:
+        raise PromptlearnError(
+            f"--dev-split given: the data in {data.source} has no dev split. "
+            f"Add a dev file, or use --dev-split sampled to take {unit} from the rest of train."
+        )
+    return sample_dev
+
+
 def few_shot(
     data: TaskData, shots: int | None, seed: int, dev_split: str = DEFAULT_DEV_SPLIT
 ) -> tuple[list[Example], list[Example]]:
@@ -40,14 +57,7 @@ def few_shot(
         dev = [train[i] for i in sorted(order[:cut])]
         held_out = {_text_of(ex) for ex in dev}  # every copy of a dev text leaves train
         return [train[i] for i in sorted(order[cut:]) if _text_of(train[i]) not in held_out], dev
-    if shots < 1:
-        raise PromptlearnError(f"--shots must be at least 1, got {shots}")
-    sample_dev = dev_split == "sampled"
-    if not sample_dev and "dev" not in data.splits:
-        raise PromptlearnError(
-            f"--dev-split given: the data in {data.source} has no dev split. "
-            "Add a dev file, or use --dev-split sampled to take K per label from the rest of train."
-        )
+    sample_dev = checked_request(data, shots, dev_split)
     by_label: dict[str, list[int]] = defaultdict(list)
     for i, ex in enumerate(train):
         by_label[ex.label].append(i)

@@ -21,7 +21,7 @@ import random
 import numpy as np
 
 from promptlearn.data.examples import Example, TaskData
-from promptlearn.data.sampling import DEV_SPLITS, few_shot
+from promptlearn.data.sampling import checked_request, few_shot
 from promptlearn.errors import PromptlearnError
 from promptlearn.tasks.base import TaskShape, refuse_softened_targets, register_shape
 
@@ -73,16 +73,7 @@ def greedy_few_shot(data: TaskData, shots: int, seed: int, dev_split: str) -> tu
     usually get more than K. Dev is drawn the same way from the examples (distinct texts) train did not
     take. Deterministic for a given seed.
     """
-    if dev_split not in DEV_SPLITS:
-        raise PromptlearnError(f"--dev-split must be one of {', '.join(DEV_SPLITS)}, got {dev_split!r}")
-    if shots < 1:
-        raise PromptlearnError(f"--shots must be at least 1, got {shots}")
-    sample_dev = dev_split == "sampled"
-    if not sample_dev and "dev" not in data.splits:
-        raise PromptlearnError(
-            f"--dev-split given: the data in {data.source} has no dev split. "
-            "Add a dev file, or use --dev-split sampled to take K per label from the rest of train."
-        )
+    sample_dev = checked_request(data, shots, dev_split)
     train = data.split("train")
     order = list(range(len(train)))
     random.Random(seed).shuffle(order)

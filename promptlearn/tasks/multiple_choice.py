@@ -22,7 +22,7 @@ import numpy as np
 from sklearn.metrics import f1_score
 
 from promptlearn.data.examples import Example, TaskData
-from promptlearn.data.sampling import DEV_SPLITS, few_shot
+from promptlearn.data.sampling import checked_request, few_shot
 from promptlearn.errors import PromptlearnError
 from promptlearn.tasks.base import TaskShape, register_shape
 
@@ -143,16 +143,7 @@ class MultipleChoice(TaskShape):
         """K examples for train and (``dev_split="sampled"``) K more for dev, drawn by the seed."""
         if shots is None:
             return few_shot(data, None, seed, dev_split)
-        if dev_split not in DEV_SPLITS:
-            raise PromptlearnError(f"--dev-split must be one of {', '.join(DEV_SPLITS)}, got {dev_split!r}")
-        if shots < 1:
-            raise PromptlearnError(f"--shots must be at least 1, got {shots}")
-        sample_dev = dev_split == "sampled"
-        if not sample_dev and "dev" not in data.splits:
-            raise PromptlearnError(
-                f"--dev-split given: the data in {data.source} has no dev split. Add a dev file, or use "
-                "--dev-split sampled to take K examples from the rest of train."
-            )
+        sample_dev = checked_request(data, shots, dev_split, unit="K examples")
         train = data.split("train")
         needed = shots * (2 if sample_dev else 1)
         if len(train) < needed:
