@@ -75,7 +75,8 @@ def test_pattern_and_demonstration_views_render_demonstrations_in_the_views_patt
 
 def cloze_cases():
     """Every mode at its defaults, with what --contrastive-weight does to it: trains, or the refusal's words."""
-    refused = {"head": "reads none", "finetune": "reads none", "mlm_head": "trains nothing they depend on"}
+    refused = {"head": "reads none", "finetune": "reads none", "setfit": "reads none"}
+    refused["mlm_head"] = "trains nothing they depend on"
     return [pytest.param(mode, refused.get(mode), id=mode) for mode in sorted(MODES) if mode != "qlora"]
 
 
