@@ -149,6 +149,49 @@ def table(results: dict, tasks: list[str], rows: list[str], seeds: list[int]) ->
     return "\n".join(lines) + "\n"
 
 
+def majority_rates(tasks: list[str]) -> str:
+    """The test accuracy of always answering the test set's most frequent label, the floor each cell must beat."""
+    from collections import Counter
+
+    from promptlearn.data.examples import load_task_data
+
+    rates = []
+    for task in tasks:
+        counts = Counter(ex.label for ex in load_task_data(str(DATA / task)).split("test"))
+        rates.append(f"{task} {100 * max(counts.values()) / sum(counts.values()):.1f}")
+    return "Majority class on the test set: " + ", ".join(rates) + ".\n"
+
+
+def against_library(results: dict, tasks: list[str], rows: list[str], seeds: list[int]) -> str:
+    """Markdown: each promptlearn row minus the library row of its backbone, paired by split.
+
+    A cell is the mean over the seeds both have done of (row - library) test accuracy, in points, with on
+    how many seeds the row was above / below the library; the targets are read from these pairs, since the
+    seeds' spread (a different split each) is larger than the differences the targets ask about.
+    """
+    library = {ROWS[row][1]: row for row in rows if ROWS[row][2] == "library"}
+    lines = [
+        "| method | backbone | " + " | ".join(f"{task} Δ (up / down, n)" for task in tasks) + " |",
+        "| --- | --- | " + " | ".join("---" for _ in tasks) + " |",
+    ]
+    for row in rows:
+        label, backbone, how = ROWS[row]
+        if how == "library" or backbone not in library:
+            continue
+        cells = []
+        for task in tasks:
+            pairs = [
+                (results[row, task, s]["accuracy"], results[library[backbone], task, s]["accuracy"])
+                for s in seeds
+                if results.get((row, task, s)) is not None and results.get((library[backbone], task, s)) is not None
+            ]
+            deltas = [100 * (ours - theirs) for ours, theirs in pairs]
+            up, down = sum(d > 0 for d in deltas), sum(d < 0 for d in deltas)
+            cells.append(f"{np.mean(deltas):+.1f} ({up} / {down}, {len(deltas)})" if deltas else "-")
+        lines.append(f"| {label} | {backbone} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", default=",".join(TASKS))
@@ -182,6 +225,10 @@ def main() -> None:
                 shown = "failed" if done is None else f"{100 * done['accuracy']:.1f} ({done['wall_seconds']} s)"
                 print(f"{task} {row} seed {seed}: {shown}", flush=True)
     text = table(results, tasks, rows, seeds)
+    text += "\n" + majority_rates(tasks)
+    if any(ROWS[row][2] == "library" for row in rows):
+        text += "\nAgainst the setfit library on the same backbone and split:\n\n"
+        text += against_library(results, tasks, rows, seeds)
     args.table.parent.mkdir(parents=True, exist_ok=True)
     argv = " ".join(["python", "experiments/contrastive_table.py", *sys.argv[1:]])
     args.table.write_text(f"Made by `OMP_NUM_THREADS=1 {argv}` (K = {SHOTS}).\n\n{text}", encoding="utf-8")
