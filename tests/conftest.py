@@ -6,6 +6,7 @@ test modules import them from there, never from here.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,13 @@ def bert_tiny_dir() -> Path:
 def shared_data_dir() -> Path:
     require_shared(SHARED_DATA / "sst2" / "train.jsonl", "shared datasets")
     return SHARED_DATA
+
+
+@pytest.fixture()
+def info_logging():
+    """promptlearn's loggers at INFO for one test (progress lines, thread choices), restored after it."""
+    logger = logging.getLogger("promptlearn")
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    yield logger
+    logger.setLevel(level)

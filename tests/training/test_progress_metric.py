@@ -14,15 +14,6 @@ from tests.helpers.fixtures import TINY_MULTI_LABEL_WORDS
 from tests.helpers.modes import tiny_config
 
 
-@pytest.fixture()
-def info_logging():
-    logger = logging.getLogger("promptlearn")
-    level = logger.level
-    logger.setLevel(logging.INFO)
-    yield logger
-    logger.setLevel(level)
-
-
 def progress_lines(caplog) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "promptlearn.training.progress"]
 

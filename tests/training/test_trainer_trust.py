@@ -185,15 +185,6 @@ class Terminal(io.StringIO):
         super().close()
 
 
-@pytest.fixture()
-def info_logging():
-    logger = logging.getLogger("promptlearn")
-    level = logger.level
-    logger.setLevel(logging.INFO)
-    yield logger
-    logger.setLevel(level)
-
-
 def test_a_terminal_gets_a_bar_with_step_loss_dev_accuracy_and_eta(
     tiny_bert_dir, tiny_task_dir, monkeypatch, info_logging
 ):
