@@ -29,10 +29,14 @@ from promptlearn.multitask.trainer import MultiTaskTrainer, TaskItem, TaskView
 from promptlearn.outputs import RUN, check_output_free, check_writable, staged_folder
 from promptlearn.prompt.pvp import PVP
 from promptlearn.run.config import RunConfig
+from promptlearn.run.feature import refuse_unserved
 from promptlearn.run.folder import metrics_of
 from promptlearn.run.pipeline import check_positions, few_shot_split
 from promptlearn.run.prompted import Prompted, build_model
-from promptlearn.tasks.base import DEFAULT_SHAPE, shape_for
+from promptlearn.tasks.base import shape_for
+
+#: the task shapes ``--tasks`` serves: it trains, and keeps its best step by, single-label tasks' accuracy
+SHAPES = ("single",)
 
 
 @dataclass
@@ -91,12 +95,7 @@ def train(
     started = time.perf_counter()
     data = {name: load_task_data(config.data, config.columns()) for name, config in configs.items()}
     for name, task_data in data.items():
-        shape = shape_for(configs[name].task_type, task_data)
-        if shape.name != DEFAULT_SHAPE:
-            raise PromptlearnError(
-                f"Task {name!r} is {shape.name}; --tasks trains and selects single-label tasks by their accuracy: "
-                "train it on its own (without --tasks)."
-            )
+        refuse_unserved(shape_for(configs[name].task_type, task_data), [("--tasks", SHAPES)], f" (task {name!r})")
         if "test" not in task_data.splits or any(ex.label is None for ex in task_data.splits["test"]):
             raise PromptlearnError(f"Task {name!r} ({configs[name].data}) has no labelled test split")
     run = build(configs, options, data)

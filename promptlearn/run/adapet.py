@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, ClassVar
 
 from promptlearn.errors import PromptlearnError
 from promptlearn.run.feature import Feature, Fitting, RunSettings, option
-from promptlearn.tasks.base import DEFAULT_SHAPE
 
 if TYPE_CHECKING:
     from promptlearn.model.prompt_model import PromptModel
@@ -82,6 +81,10 @@ class AdapetObjective(Feature):
         "adapet_mask_ratio": ("float", ADAPET_MASK_RATIO),
         "adapet_mlm_weight": ("float", ADAPET_MLM_WEIGHT),
     }
+    shapes: ClassVar = ("single",)  # its label loss scores one right label word per example against the others
+
+    def used(self, config: RunSettings) -> str | None:
+        return "--objective adapet" if config.objective == "adapet" else None
 
     def check(self, config: RunSettings) -> None:
         if config.objective not in OBJECTIVES:
@@ -96,11 +99,6 @@ class AdapetObjective(Feature):
     def objective(self, fitting: Fitting, pvp: PVP, model: PromptModel) -> dict:
         if fitting.config.objective != "adapet":
             return {}
-        if pvp.shape.name != DEFAULT_SHAPE:
-            raise PromptlearnError(
-                "--objective adapet scores one right label word per example against the others; this run's task "
-                f"type is {pvp.shape.name}. Leave --objective out."
-            )
         return {"task_loss": adapet_loss(fitting.config, pvp, model)}
 
 

@@ -125,9 +125,13 @@ class Calibration(Feature):
     """``--calibrate``: estimated on the trained model, stored as :data:`FILE`, applied by every prediction."""
 
     options: ClassVar = {"calibrate": ("str", CALIBRATE)}
+    shapes: ClassVar = ("single",)  # the bias it divides out is a mean distribution over the classes
 
     def check(self, config: RunSettings) -> None:
         check_method(config.calibrate)
+
+    def used(self, config: RunSettings) -> str | None:
+        return None if config.calibrate == "none" else "--calibrate"
 
     def after_fit(self, run: Run, fitting: Fitting) -> None:
         # unlabeled calibration reads texts the model did not train on (its training texts when there are none)

@@ -9,13 +9,17 @@ import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from promptlearn.data.examples import Columns
 from promptlearn.data.sampling import DEFAULT_DEV_SPLIT, DEV_SPLITS
 from promptlearn.errors import PromptlearnError
 from promptlearn.hub import is_local_path
 from promptlearn.run import features
-from promptlearn.run.feature import OMITTED_AT_DEFAULT, PATH, UNSAVED, option
+from promptlearn.run.feature import OMITTED_AT_DEFAULT, PATH, UNSAVED, Use, option, refuse_unserved
+
+if TYPE_CHECKING:
+    from promptlearn.tasks.base import TaskShape
 
 DEFAULT_MAX_STEPS = 250
 #: numpy seeds its generators with unsigned 32-bit integers
@@ -183,6 +187,15 @@ class RunConfig:
             Verbalizer.from_dict(self.verbalizer)  # the words' checks, made where the file's values arrive
         for feature in features.FEATURES:
             feature.check(self)
+
+    def check_shape(self, shape: TaskShape, also: tuple[Use, ...] = ()) -> None:
+        """Refuse what this run uses that does not serve ``shape``, once the shape is known
+        (:func:`~promptlearn.run.pvp.build_pvp`): the features, and ``also`` (the mode), whose declared shapes leave
+        it out, all in one message (:func:`~promptlearn.run.feature.refuse_unserved`); then each feature's
+        option values that have no meaning on it (:meth:`~promptlearn.run.feature.Feature.check_shape`)."""
+        refuse_unserved(shape, [*also, *((feature.used(self), feature.shapes) for feature in features.FEATURES)])
+        for feature in features.FEATURES:
+            feature.check_shape(self, shape)
 
     @classmethod
     def from_dict(cls, values: dict, origin: str = "config") -> RunConfig:

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, ClassVar
 
 from promptlearn.errors import PromptlearnError
 from promptlearn.run.feature import Feature, Fitting, Run, RunSettings, option
-from promptlearn.tasks.base import DEFAULT_SHAPE
 
 if TYPE_CHECKING:
     from promptlearn.data.examples import Example
@@ -144,6 +143,10 @@ class Contrastive(Feature):
         "contrastive_temperature": ("float", CONTRASTIVE_TEMPERATURE),
         "contrastive_views": ("str", CONTRASTIVE_VIEWS),
     }
+    shapes: ClassVar = ("single",)  # it pulls together the examples of one class
+
+    def used(self, config: RunSettings) -> str | None:
+        return "--contrastive-weight" if config.contrastive_weight else None
 
     def check(self, config: RunSettings) -> None:
         if config.contrastive_weight < 0:
@@ -169,11 +172,6 @@ class Contrastive(Feature):
         config = fitting.config
         if not config.contrastive_weight:
             return {}
-        if pvp.shape.name != DEFAULT_SHAPE:
-            raise PromptlearnError(
-                "--contrastive-weight pulls together the examples of one class, so it needs one class label per "
-                f"example; this run's task type is {pvp.shape.name}. Leave --contrastive-weight out."
-            )
         if model.label_words is None:
             raise PromptlearnError(
                 f"--contrastive-weight contrasts the states at [MASK], but mode {config.mode!r} reads none "

@@ -89,6 +89,10 @@ class Demonstrations(Feature):
         "demonstration_length": ("int", DEMONSTRATION_LENGTH),
         "similar_demonstrations": ("bool", SIMILAR_DEMONSTRATIONS),
     }
+    shapes: ClassVar = ("single",)  # one demonstration per class, filled in with its label word
+
+    def used(self, config: RunSettings) -> str | None:
+        return "--demonstrations" if config.demonstrations else None
 
     def check(self, config: RunSettings) -> None:
         for flag, value in (

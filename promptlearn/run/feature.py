@@ -7,7 +7,9 @@ calibration) changes how a run is fitted, saved or loaded without the pipeline n
   :attr:`Feature.options`; :class:`~promptlearn.run.config.RunConfig` adds them to its fields from the
   registry, so ``promptlearn train`` gets their flags and ``config.json`` saves them;
 - subclasses :class:`Feature`, overriding only the hooks it needs, and puts one instance in
-  :data:`promptlearn.run.features.FEATURES` (the registration line), whose order is the order hooks run in.
+  :data:`promptlearn.run.features.FEATURES` (the registration line), whose order is the order hooks run in;
+- declares the task shapes it serves (:attr:`Feature.shapes`) and the flag a run uses it by
+  (:meth:`Feature.used`): :func:`refuse_unserved` refuses it on any other shape, so no shape lists features.
 
 RunConfig imports the features (their options are its fields), so a feature cannot import RunConfig or the
 run that holds one back: hooks receive them as :data:`RunSettings` and :class:`Run`. Features import what is
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from promptlearn.data.examples import Example, TaskData
+from promptlearn.errors import PromptlearnError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -29,10 +32,14 @@ if TYPE_CHECKING:
 
     from promptlearn.model.prompt_model import PromptModel
     from promptlearn.prompt.pvp import PVP
+    from promptlearn.tasks.base import TaskShape
     from promptlearn.training.trainer import Trainer
 
 #: a :class:`~promptlearn.run.config.RunConfig`, named in words only (see the module docstring)
 RunSettings = Any
+#: what a run uses and the task shapes it serves: (the flag as the user gave it, or None when unused; shape names,
+#: or None for every shape)
+Use = tuple[str | None, tuple[str, ...] | None]
 
 #: field metadata key of an option that names a local file or folder (made absolute, never overwritten by a
 #: run); its value is the prefix a value starts with when it names one, "" here (as for mode options, see
@@ -105,9 +112,22 @@ class Feature:
     """
 
     options: ClassVar[dict[str, tuple[str, Any]]] = {}
+    #: the task shapes (:mod:`promptlearn.tasks`) the feature serves, by name, as :attr:`Mode.shapes
+    #: <promptlearn.modes.base.Mode.shapes>`; None: every shape. A run that uses it (:meth:`used`) on another
+    #: shape is refused by :func:`refuse_unserved`
+    shapes: ClassVar[tuple[str, ...] | None] = None
 
     def check(self, config: RunSettings) -> None:
         """Refuse bad values of the feature's options (called by ``RunConfig.__post_init__``)."""
+
+    def used(self, config: RunSettings) -> str | None:
+        """The flag by which ``config`` uses the feature, as the user gives it (``--calibrate``), or None when it
+        does not: what :func:`refuse_unserved` names. Only a feature that declares :attr:`shapes` needs it."""
+        return None
+
+    def check_shape(self, config: RunSettings, shape: TaskShape) -> None:
+        """Refuse an option value that has no meaning on ``shape``, a shape the feature serves (called once the
+        run's shape is known, after :func:`refuse_unserved`)."""
 
     def prepare(self, fitting: Fitting) -> None:
         """Before the model is built: may replace ``fitting.config``, set ``fitting.backbone`` or add a report."""
@@ -135,3 +155,16 @@ class Feature:
     def finish(self, run: Run, metrics: dict, folder: Path | None) -> None:
         """After the run is evaluated and written: ``metrics`` as saved (dev, test), ``folder`` the finished run
         folder (None when nothing was written)."""
+
+
+def refuse_unserved(shape: TaskShape, uses: list[Use], where: str = "") -> None:
+    """Refuse, in one message, every flag of ``uses`` whose declared shapes leave out ``shape``, with the shape's own
+    reason (:attr:`~promptlearn.tasks.base.TaskShape.refusal`). The one rule for features (through
+    :meth:`~promptlearn.run.config.RunConfig.check_shape`), modes and the commands that serve some shapes only
+    (``--recipe auto``, ``--tasks``); ``where`` names what in the run has the shape (a task of several)."""
+    refused = [flag for flag, shapes in uses if flag is not None and shapes is not None and shape.name not in shapes]
+    if refused:
+        raise PromptlearnError(
+            f"{', '.join(refused)} cannot be used with --task-type {shape.name}{where}: {shape.refusal} "
+            f"Leave {'it' if len(refused) == 1 else 'them'} out."
+        )

@@ -40,6 +40,10 @@ class LabelSearch(Feature):
     """``verbalizer_search``: replaces the run's verbalizer by the searched one before the model is built."""
 
     options: ClassVar = {"verbalizer_search": ("dict | None", field(default=None))}
+    shapes: ClassVar = ("single",)  # it ranks words by how well they tell one class from the others
+
+    def used(self, config: RunSettings) -> str | None:
+        return None if config.verbalizer_search is None else "--verbalizer auto (a label-word search)"
 
     def check(self, config: RunSettings) -> None:
         if config.verbalizer_search is not None:

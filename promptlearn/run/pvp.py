@@ -6,7 +6,7 @@ a feature that RunConfig imports, can build its PVP without importing RunConfig 
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from promptlearn.backbone.loading import load_tokenizer
 from promptlearn.data.examples import TaskData
@@ -16,6 +16,10 @@ from promptlearn.prompt.pattern import Pattern
 from promptlearn.prompt.pvp import PVP
 from promptlearn.prompt.verbalizer import Verbalizer
 from promptlearn.tasks import shape_for
+
+if TYPE_CHECKING:
+    from promptlearn.run.feature import Use
+    from promptlearn.tasks.base import TaskShape
 
 
 class PromptSettings(Protocol):
@@ -31,6 +35,8 @@ class PromptSettings(Protocol):
     verbalizer_search: dict | None
     task_type: str | None
 
+    def check_shape(self, shape: TaskShape, also: tuple[Use, ...] = ()) -> None: ...
+
 
 def build_pvp(config: PromptSettings, data: TaskData | None = None, tokenizer=None) -> tuple[Mode, PVP]:
     """The mode and PVP of ``config``, checked against ``data`` when given; reads the tokenizer, not the weights."""
@@ -38,11 +44,7 @@ def build_pvp(config: PromptSettings, data: TaskData | None = None, tokenizer=No
     pattern = mode.adapt_pattern(Pattern.parse(config.pattern))
     verbalizer = None
     shape = shape_for(config.task_type, data)
-    if mode.shapes is not None and shape.name not in mode.shapes:
-        raise PromptlearnError(
-            f"Mode {mode.name!r} serves --task-type {', '.join(mode.shapes)} only, and this task is {shape.name}: "
-            "use another mode (pet, head, finetune, ...)."
-        )
+    config.check_shape(shape, also=((f"--mode {mode.name}", mode.shapes),))
     if shape.choices_are_words and not mode.uses_verbalizer:
         raise PromptlearnError(
             f"Mode {mode.name!r} classifies with a head, but a {shape.name} run reads each choice at [MASK]: "

@@ -42,12 +42,13 @@ from promptlearn.outputs import (
 )
 from promptlearn.run.config import RunConfig
 from promptlearn.run.ensemble import baseline_accuracy, kept_members
+from promptlearn.run.feature import refuse_unserved
 from promptlearn.run.folder import load_run as load_single_run
 from promptlearn.run.folder import metrics_of, save_run, write_predictions
 from promptlearn.run.moving_grid import next_candidate
 from promptlearn.run.pipeline import few_shot_split, fit
 from promptlearn.run.prompted import Prompted
-from promptlearn.tasks.base import DEFAULT_SHAPE, shape_for
+from promptlearn.tasks.base import shape_for
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,8 @@ RECIPE = "recipe"
 RECIPE_FILE = "recipe.json"
 MEMBERS = "members"
 SEARCH_FILE = "search.json"
+#: the task shapes a recipe serves: its members are single-label classifiers, kept and averaged by dev accuracy
+SHAPES = ("single",)
 #: the learning rates each member's grid starts from (the recipe of issue 16, fixed on development tasks)
 GRIDS = {"pet": (3e-5, 1e-4, 3e-4), "mlm_head": (1e-3, 3e-3), "head": (1e-2, 3e-2)}
 #: values a member's grid may add past its edges
@@ -123,12 +126,7 @@ def train_recipe(
     if overwrite and output.is_dir() and own_kind(output) is not None:
         shutil.rmtree(output)  # promptlearn's own folder (checked above): start over
     data = data if data is not None else load_task_data(config.data, config.columns())
-    shape = shape_for(config.task_type, data)
-    if shape.name != DEFAULT_SHAPE:
-        raise PromptlearnError(
-            f"--recipe auto combines single-label classifiers by their dev accuracy; this task is {shape.name}. "
-            "Train one mode instead (--mode pet, for example)."
-        )
+    refuse_unserved(shape_for(config.task_type, data), [("--recipe auto", SHAPES)])
     mark_output(output, RECIPE)
     members = recipe_members(patterns)
     clock = _Clock(sum(len(m.learning_rates) for m in members))

@@ -19,6 +19,7 @@ from promptlearn.run.feature import Feature, Fitting, RunSettings, option
 if TYPE_CHECKING:
     from promptlearn.model.prompt_model import PromptModel
     from promptlearn.prompt.pvp import PVP
+    from promptlearn.tasks.base import TaskShape
 
 SOFT_LABELS = option(
     None,
@@ -70,6 +71,21 @@ class SoftLabels(Feature):
     """``--soft-labels FILE``: training learns the file's distributions, by KL at ``--temperature``."""
 
     options: ClassVar = {"soft_labels": ("str | None", SOFT_LABELS), "temperature": ("float", TEMPERATURE)}
+    #: a soft label is one value per label of the run; a multiple-choice example's labels are its own choices
+    shapes: ClassVar = ("single", "multi-label", "regression")
+
+    def used(self, config: RunSettings) -> str | None:
+        return None if config.soft_labels is None else "--soft-labels"
+
+    def check_shape(self, config: RunSettings, shape: TaskShape) -> None:
+        """A shape that merges probabilities (:attr:`~promptlearn.tasks.base.TaskShape.merges_probabilities`)
+        learns its soft labels as they are: softening per-label probabilities or a score's pole distribution by a
+        temperature would change what they stand for."""
+        if shape.merges_probabilities and config.soft_labels is not None and config.temperature != 1:
+            raise PromptlearnError(
+                f"--temperature softens a distribution over the labels; {shape.name} soft labels (per-label "
+                "probabilities, a score's pole distribution) are learned as they are: leave --temperature out"
+            )
 
     def check(self, config: RunSettings) -> None:
         if config.temperature <= 0:

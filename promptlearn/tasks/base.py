@@ -15,7 +15,10 @@ plus its import in ``tasks/__init__.py``. What a new shape implements:
 - :meth:`TaskShape.choose_decision` (a rule fitted on dev and stored in the run folder, or None),
   :meth:`TaskShape.metrics`, :meth:`TaskShape.record` and :meth:`TaskShape.record_metrics`;
 - :meth:`TaskShape.few_shot`: the K-shot (train, dev) split, the same in ``train`` and ``fewshot``;
-- :meth:`TaskShape.check_run`: refuse a mode, readout or feature that cannot serve it, with one message.
+- :meth:`TaskShape.check_run`: refuse a run its PVP cannot serve (e.g. multi-token words), with one message;
+- :attr:`TaskShape.refusal`: the one sentence saying why what serves single-label classification does not serve
+  it. Which features, modes and commands serve a shape they declare themselves (``shapes``), and
+  :func:`promptlearn.run.feature.refuse_unserved` checks them in one place: a shape names none of them.
 
 torch is imported inside the methods that need it: the data side (sampling, records, metrics) runs without it.
 """
@@ -76,6 +79,9 @@ class TaskShape:
     #: whether a soft target (``--soft-labels``) is a distribution over the labels (multi-label: one
     #: probability per label, each in [0, 1])
     soft_targets_sum_to_one: ClassVar[bool] = True
+    #: why what declares it serves other shapes only (calibration, ``--recipe auto``, ...) does not serve this one,
+    #: one sentence about what this shape's labels are (:func:`promptlearn.run.feature.refuse_unserved` quotes it)
+    refusal: ClassVar[str] = "it serves other task shapes only."
 
     def bind(self, labels: list[str]) -> TaskShape:
         """This shape for a run whose labels are ``labels`` (regression: the range they name); default: itself."""
@@ -148,17 +154,7 @@ class TaskShape:
         raise NotImplementedError
 
     def check_run(self, settings, pvp) -> None:
-        """Refuse, with one message, a run (its settings and PVP) this shape cannot serve."""
-
-
-def refuse_softened_targets(settings, shape: str) -> None:
-    """Refuse ``--temperature`` other than 1 on the soft labels of a shape that merges probabilities
-    (:attr:`TaskShape.merges_probabilities`): they are learned as they are, not softened."""
-    if getattr(settings, "soft_labels", None) is not None and getattr(settings, "temperature", 1.0) != 1:
-        raise PromptlearnError(
-            f"--temperature softens a distribution over the labels; {shape} soft labels (per-label probabilities, "
-            "a score's pole distribution) are learned as they are: leave --temperature out"
-        )
+        """Refuse, with one message, a run whose PVP this shape cannot serve (its words, its labels)."""
 
 
 SHAPES: dict[str, TaskShape] = {}

@@ -23,14 +23,7 @@ import numpy as np
 from promptlearn.data.examples import Example, TaskData
 from promptlearn.data.sampling import checked_request, few_shot
 from promptlearn.errors import PromptlearnError
-from promptlearn.tasks.base import TaskShape, refuse_softened_targets, register_shape
-
-#: the features whose single-label arithmetic has no multi-label meaning, and what each is called
-REFUSED_FEATURES = {
-    "calibrate": ("--calibrate", lambda value: value != "none"),
-    "demonstrations": ("--demonstrations", bool),
-    "verbalizer_search": ("a label-word search", lambda value: value is not None),
-}
+from promptlearn.tasks.base import TaskShape, register_shape
 
 
 def multi_label_metrics(gold: np.ndarray, predicted: np.ndarray) -> dict:
@@ -125,6 +118,7 @@ class MultiLabel(TaskShape):
     serves_ipet = False  # iPET adds pool examples hard-labelled per class, keeping the class distribution
     merges_probabilities = True
     soft_targets_sum_to_one = False
+    refusal = "a multi-label example has any number of labels, not one distribution over them."
 
     def detect(self, data: TaskData) -> bool:
         return any(isinstance(ex.label, tuple) for examples in data.splits.values() for ex in examples)
@@ -197,13 +191,6 @@ class MultiLabel(TaskShape):
                 "Multi-label runs need single-token label words: a multi-token word's score is a "
                 "log-probability (at most 0), whose sigmoid never passes 0.5. Choose one-token words."
             )
-        refused = [name for key, (name, used) in REFUSED_FEATURES.items() if used(getattr(settings, key))]
-        if refused:
-            raise PromptlearnError(
-                f"{', '.join(refused)} cannot be used with --task-type multi-label: "
-                "it works on one distribution over the labels per example. Leave it out."
-            )
-        refuse_softened_targets(settings, self.name)
 
 
 MULTI_LABEL = register_shape(MultiLabel())

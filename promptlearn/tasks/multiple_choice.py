@@ -29,14 +29,6 @@ from promptlearn.tasks.base import TaskShape, register_shape
 if TYPE_CHECKING:
     import torch
 
-#: what multiple choice cannot serve: one distribution over fixed labels, or a verbalizer (the choices are the words)
-REFUSED_FEATURES = {
-    "calibrate": ("--calibrate", lambda value: value != "none"),
-    "demonstrations": ("--demonstrations", bool),
-    "soft_labels": ("--soft-labels", lambda value: value is not None),
-    "verbalizer_search": ("a label-word search", lambda value: value is not None),
-}
-
 
 def choice_scores(log_probs: torch.Tensor, tokens: torch.Tensor, valid: torch.Tensor, word_score: str = "mean"):
     """One choice per row. Log-probabilities over the vocabulary at its masks (N, M, V), its token ids (N, M)
@@ -89,6 +81,7 @@ class MultipleChoice(TaskShape):
     #: the words at the mask come from each example (its choices): no verbalizer, no head
     choices_are_words = True
     serves_pet = False  # its data files keep no choices; fewshot's pattern ensembles average choice probabilities
+    refusal = "an example's choices are its words and change with every example; there are no fixed classes."
 
     def detect(self, data: TaskData) -> bool:
         return any(ex.choices is not None for examples in data.splits.values() for ex in examples)
@@ -160,14 +153,6 @@ class MultipleChoice(TaskShape):
         picked = random.Random(seed).sample(range(len(train)), needed)
         dev = [train[i] for i in picked[shots:]] if sample_dev else data.splits["dev"]
         return [train[i] for i in picked[:shots]], dev
-
-    def check_run(self, settings, pvp) -> None:
-        refused = [name for key, (name, used) in REFUSED_FEATURES.items() if used(getattr(settings, key, None))]
-        if refused:
-            raise PromptlearnError(
-                f"{', '.join(refused)} cannot be used with --task-type multiple-choice: its choices are its "
-                "words and change with every example. Leave it out."
-            )
 
 
 MULTIPLE_CHOICE = register_shape(MultipleChoice())

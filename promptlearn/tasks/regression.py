@@ -40,19 +40,13 @@ from scipy.stats import pearsonr, spearmanr
 from promptlearn.data.examples import Example, TaskData
 from promptlearn.data.sampling import few_shot
 from promptlearn.errors import PromptlearnError
-from promptlearn.tasks.base import TaskShape, refuse_softened_targets, register_shape
+from promptlearn.tasks.base import TaskShape, register_shape
 
 if TYPE_CHECKING:
     import torch
 
 #: equal-width score bins a K-shot sample takes K examples from (LM-BFF's STS-B split at the middle)
 BINS = 2
-#: what a single-label feature refuses to do with scores, and how each is named
-REFUSED_FEATURES = {
-    "calibrate": ("--calibrate", lambda value: value != "none"),
-    "demonstrations": ("--demonstrations", bool),
-    "verbalizer_search": ("a label-word search", lambda value: value is not None),
-}
 
 
 def pole_targets(scores: torch.Tensor, low: float, high: float) -> torch.Tensor:
@@ -175,6 +169,7 @@ class Regression(TaskShape):
     serves_ipet = False  # iPET adds pool examples hard-labelled per class, keeping the class distribution
     averages = True  # a prediction is linear in p(upper): averaging pole probabilities averages predictions
     merges_probabilities = True
+    refusal = "a regression label is a score, not a class."
 
     def __init__(self, low: float = 0.0, high: float = 1.0):
         self.low, self.high = low, high
@@ -285,13 +280,6 @@ class Regression(TaskShape):
 
     def check_run(self, settings, pvp) -> None:
         pole_range(pvp.labels)
-        refuse_softened_targets(settings, self.name)
-        refused = [name for key, (name, used) in REFUSED_FEATURES.items() if used(getattr(settings, key, None))]
-        if refused:
-            raise PromptlearnError(
-                f"{', '.join(refused)} cannot be used with --task-type regression: it works on class labels, "
-                "not on scores. Leave it out."
-            )
 
 
 REGRESSION = register_shape(Regression())

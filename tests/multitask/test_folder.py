@@ -104,7 +104,7 @@ def test_a_task_that_is_not_single_label_is_refused(tiny_bert_dir, tiny_multi_la
     )
     result = invoke("train", "--model", tiny_bert_dir, "--tasks", tmp_path / "tasks.yaml", "--output", tmp_path / "out")
     assert result.exit_code == 2, result.output
-    assert "Task 'topics' is multi-label; --tasks trains and selects single-label tasks" in " ".join(
+    assert "--tasks cannot be used with --task-type multi-label (task 'topics'): a multi-label example" in " ".join(
         result.output.split()
     )
     assert not (tmp_path / "out").exists()

@@ -69,8 +69,8 @@ def test_features_without_a_multi_label_meaning_are_refused(tiny_bert_dir, tiny_
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"objective": "adapet"}, "--objective adapet scores one right label word per example"),
-        ({"contrastive_weight": 0.5, "contrastive_views": "dropout"}, "--contrastive-weight pulls together"),
+        ({"objective": "adapet"}, "--objective adapet cannot be used with --task-type multi-label"),
+        ({"contrastive_weight": 0.5, "contrastive_views": "dropout"}, "--contrastive-weight cannot be used with"),
     ],
 )
 def test_single_label_objective_terms_refuse_a_multi_label_run(changes, message, tiny_bert_dir, tiny_multi_label_dir):

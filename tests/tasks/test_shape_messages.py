@@ -38,7 +38,7 @@ def test_regression_refuses_what_works_on_class_labels(tiny_bert_dir, tmp_path, 
     task = write_task(tmp_path / "task", REGRESSION_TASK)
     args = ["--pattern", "{text_a} ? [MASK] , {text_b}", "--verbalizer", REGRESSION_WORDS, "--task-type", "regression"]
     result = train(tiny_bert_dir, task, tmp_path / "run", *args, *extra)
-    message = f"{name} cannot be used with --task-type regression: it works on class labels, not on scores."
+    message = f"{name} cannot be used with --task-type regression: a regression label is a score, not a class."
     assert refused(result, message), result.output
 
 
