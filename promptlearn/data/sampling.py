@@ -15,12 +15,17 @@ DEFAULT_DEV_SPLIT = "sampled"
 LM_BFF_SEEDS = (13, 21, 42, 87, 100)
 
 
+def check_dev_split(dev_split: str) -> None:
+    """Refuse a ``--dev-split`` that is not one of :data:`DEV_SPLITS` (RunConfig and every sampler ask here)."""
+    if dev_split not in DEV_SPLITS:
+        raise PromptlearnError(f"--dev-split must be one of {', '.join(DEV_SPLITS)}, got {dev_split!r}")
+
+
 def checked_request(data: TaskData, shots: int, dev_split: str, unit: str = "K per label") -> bool:
     """Refuse a K-shot request no sample can meet (``shots`` below 1, ``dev_split="given"`` on data without a dev
     split); returns whether dev is sampled from train. ``unit``: what a sampled dev takes, for the message. Every
     task shape's sampler asks it, so the rules and their words are one."""
-    if dev_split not in DEV_SPLITS:
-        raise PromptlearnError(f"--dev-split must be one of {', '.join(DEV_SPLITS)}, got {dev_split!r}")
+    check_dev_split(dev_split)
     if shots < 1:
         raise PromptlearnError(f"--shots must be at least 1, got {shots}")
     sample_dev = dev_split == "sampled"
@@ -44,10 +49,9 @@ def few_shot(
     Without ``shots``: the full train split, and the given dev split (a 10 % slice of train when
     the data has none), whatever ``dev_split`` says. Deterministic for a given seed.
     """
-    if dev_split not in DEV_SPLITS:
-        raise PromptlearnError(f"--dev-split must be one of {', '.join(DEV_SPLITS)}, got {dev_split!r}")
     train = data.split("train")
     if shots is None:
+        check_dev_split(dev_split)
         if "dev" in data.splits:
             return train, data.splits["dev"]
         rng = random.Random(seed)

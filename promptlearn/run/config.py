@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from promptlearn.data.examples import Columns
-from promptlearn.data.sampling import DEFAULT_DEV_SPLIT, DEV_SPLITS
+from promptlearn.data.sampling import DEFAULT_DEV_SPLIT, check_dev_split
 from promptlearn.errors import PromptlearnError
 from promptlearn.hub import is_local_path
 from promptlearn.run import features
@@ -165,8 +165,7 @@ class RunConfig:
             raise PromptlearnError(f"--weight-decay must be >= 0, got {self.weight_decay}")
         if self.max_grad_norm <= 0:
             raise PromptlearnError(f"max_grad_norm must be positive, got {self.max_grad_norm}")
-        if self.dev_split not in DEV_SPLITS:
-            raise PromptlearnError(f"--dev-split must be one of {', '.join(DEV_SPLITS)}, got {self.dev_split!r}")
+        check_dev_split(self.dev_split)
         if self.decoding not in DECODINGS:
             raise PromptlearnError(f"--decoding must be one of {', '.join(DECODINGS)}, got {self.decoding!r}")
         if self.word_score not in WORD_SCORES:

@@ -1,0 +1,183 @@
+"""Issue 29's table: ``train --recipe auto`` against part D's baselines, per task and seed, from the runs.
+
+    python cli.py fewshot --config experiments/recipe-final.yaml --workers 2          # recipe, pet, finetune
+    OMP_NUM_THREADS=1 python experiments/contrastive_table.py --tasks sst2,sst5,agnews,rte --rows library-tiny
+    python experiments/recipe_final_table.py [--tasks sst2,sst5,agnews,rte,...]      # this table
+
+The first command trains the recipe and the two hand-written baselines (prompt-based and CLS fine-tuning, 30
+epochs, learning rate chosen on dev from 1e-5 ... 1e-3) on every task and seed; the second runs the real setfit
+library on the very same K-shot splits (contrastive_table.py exports them with promptlearn's sampler, the one
+``fewshot`` uses). This script joins them: test accuracy per task (mean and std over the seeds done, n where
+fewer than five), the best baseline per task, the recipe's paired difference to it seed by seed, what each run
+chose on dev, and the recipe's time. It writes ``docs/results/recipe-final/per_seed.csv`` (every number the
+tables use) and prints the tables as markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNS = ROOT / "runs" / "recipe-final"
+LIBRARY = ROOT / "runs" / "contrastive-table" / "runs" / "library-tiny"
+OUT = ROOT / "docs" / "results" / "recipe-final" / "per_seed.csv"
+TARGETS = ("sst2", "sst5", "agnews", "rte")
+DEVELOPMENT = ("mr", "cr", "subj", "mpqa")
+SEEDS = (13, 21, 42, 87, 100)
+#: row key -> label; the first three are part D's baselines
+METHODS = {
+    "pet": "prompt-based fine-tuning (`pet`, 30 epochs, lr grid on dev)",
+    "finetune": "CLS fine-tuning (`finetune`, 30 epochs, lr grid on dev)",
+    "library": "setfit library 1.2.0 (its few-shot defaults)",
+    "recipe-auto": "**`train --recipe auto`**",
+}
+BASELINES = ("pet", "finetune", "library")
+
+
+def fewshot_rows(tasks: tuple[str, ...]) -> list[dict]:
+    """One row per finished fewshot run of recipe-final.yaml: task, method, seed, test accuracy and choices."""
+    rows = []
+    path = RUNS / "results.jsonl"
+    if not path.is_file():
+        return rows
+    for line in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if record.get("status") != "ok" or record["task"] not in tasks:
+            continue
+        row = {"task": record["task"], "method": record["mode"], "seed": record["seed"],
+               "test_accuracy": record["test"]["accuracy"], "dev_accuracy": record["dev"]["accuracy"],
+               "wall_seconds": record["wall_seconds"], "choice": ""}  # fmt: skip
+        if record["mode"] == "recipe-auto":
+            row["choice"] = recipe_choice(Path(record["recipe"]))
+        else:
+            config = record["config"]
+            steps = config["max_steps"] or math.ceil(record["train_examples"] / config["batch_size"]) * config["epochs"]
+            row["choice"] = f"lr {config['learning_rate']:g}, best step {record['best_step']} of {steps}"
+        rows.append(row)
+    return rows
+
+
+def recipe_choice(folder: Path) -> str:
+    """The recipe's members in one cell: each kept one's learning rate, the left-out ones crossed out."""
+    folder = folder if folder.is_absolute() else ROOT / folder
+    recipe = json.loads((folder / "recipe.json").read_text(encoding="utf-8"))
+    parts = []
+    for member in recipe["members"]:
+        moved = "*" if member["extended"] else ""
+        text = f"{member['name']} {member['learning_rate']:g}{moved}"
+        parts.append(text if member["kept"] else f"~~{text}~~")
+    return ", ".join(parts)
+
+
+def library_rows(tasks: tuple[str, ...]) -> list[dict]:
+    rows = []
+    for task in tasks:
+        for seed in SEEDS:
+            path = LIBRARY / task / str(seed) / "result.json"
+            if path.is_file():
+                result = json.loads(path.read_text(encoding="utf-8"))
+                rows.append({"task": task, "method": "library", "seed": seed, "test_accuracy": result["accuracy"],
+                             "dev_accuracy": "", "wall_seconds": result["wall_seconds"], "choice": ""})  # fmt: skip
+    return rows
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def accuracies(rows: list[dict], task: str, method: str) -> dict[int, float]:
+    return {r["seed"]: 100 * float(r["test_accuracy"]) for r in rows if r["task"] == task and r["method"] == method}
+
+
+def cell(values: dict[int, float]) -> str:
+    if not values:
+        return "-"
+    array = np.array(list(values.values()))
+    return f"{array.mean():.1f} ({array.std():.1f})" + ("" if len(array) == len(SEEDS) else f" n={len(array)}")
+
+
+def main_table(rows: list[dict], tasks: tuple[str, ...]) -> str:
+    header = ["method", *tasks, "average of the targets"]
+    means = {m: {t: accuracies(rows, t, m) for t in tasks} for m in METHODS}
+    complete = [t for t in TARGETS if t in tasks]
+
+    def average(method: str) -> str:
+        values = [np.mean(list(means[method][t].values())) for t in complete if len(means[method][t]) == len(SEEDS)]
+        return f"{np.mean(values):.2f}" if values and len(values) == len(complete) else "-"
+
+    body = [[label, *(cell(means[m][t]) for t in tasks), average(m)] for m, label in METHODS.items()]
+    best, delta = ["best baseline"], ["recipe − best baseline (paired: seeds up / down)"]
+    best_means, recipe_means = [], []
+    for task in tasks:
+        done = {m: means[m][task] for m in BASELINES if means[m][task]}
+        recipe = means["recipe-auto"][task]
+        if not done or not recipe:
+            best.append("-")
+            delta.append("-")
+            continue
+        name = max(done, key=lambda m: np.mean(list(done[m].values())))
+        best.append(f"{np.mean(list(done[name].values())):.1f} ({name})")
+        seeds = sorted(set(recipe) & set(done[name]))
+        diffs = np.array([recipe[s] - done[name][s] for s in seeds])
+        delta.append(f"{diffs.mean():+.1f} ({(diffs > 0).sum()} / {(diffs < 0).sum()}, n={len(seeds)})")
+        if task in complete and len(seeds) == len(SEEDS):
+            best_means.append(np.mean(list(done[name].values())))
+            recipe_means.append(np.mean(list(recipe.values())))
+    full = len(best_means) == len(complete)
+    best.append(f"{np.mean(best_means):.2f}" if full else "-")
+    delta.append(f"{np.mean(recipe_means) - np.mean(best_means):+.2f}" if full else "-")
+    return table(header, [*body, best, delta])
+
+
+def choices_table(rows: list[dict], task: str) -> str:
+    header = ["method", *(f"seed {s}" for s in SEEDS)]
+    lines = []
+    for method in ("pet", "finetune", "recipe-auto"):
+        by_seed = {r["seed"]: r for r in rows if r["task"] == task and r["method"] == method}
+        if by_seed:
+            lines.append([method, *(by_seed[s]["choice"] if s in by_seed else "-" for s in SEEDS)])
+    return table(header, lines)
+
+
+def time_table(rows: list[dict], tasks: tuple[str, ...]) -> str:
+    header = ["task", *(f"{m} s/run" for m in METHODS)]
+    lines = []
+    for task in tasks:
+        cells = []
+        for method in METHODS:
+            seconds = [float(r["wall_seconds"]) for r in rows if r["task"] == task and r["method"] == method]
+            cells.append(f"{np.mean(seconds):.0f} (max {max(seconds):.0f})" if seconds else "-")
+        lines.append([task, *cells])
+    return table(header, lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", default=",".join(TARGETS + DEVELOPMENT))
+    args = parser.parse_args()
+    tasks = tuple(args.tasks.split(","))
+    rows = fewshot_rows(tasks) + library_rows(tasks)
+    rows.sort(key=lambda r: (tasks.index(r["task"]), list(METHODS).index(r["method"]), r["seed"]))
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    with open(OUT, "w", encoding="utf-8", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=list(rows[0]) if rows else ["task"])
+        writer.writeheader()
+        writer.writerows(rows)
+    print(main_table(rows, tasks))
+    print("\nRun time per task (wall seconds per run, mean and max over the seeds):\n")
+    print(time_table(rows, tasks))
+    for task in tasks:
+        print(f"\n**{task}**: what each run chose on dev (recipe: member and kept learning rate, * its grid moved, "
+              "~~left out~~ by the member rule)\n")  # fmt: skip
+        print(choices_table(rows, task))
+
+
+if __name__ == "__main__":
+    main()
