@@ -9,8 +9,9 @@ epochs, learning rate chosen on dev from 1e-5 ... 1e-3) on every task and seed; 
 library on the very same K-shot splits (contrastive_table.py exports them with promptlearn's sampler, the one
 ``fewshot`` uses). This script joins them: test accuracy per task (mean and std over the seeds done, n where
 fewer than five), the best baseline per task, the recipe's paired difference to it seed by seed, what each run
-chose on dev, and the recipe's time. It writes ``docs/results/recipe-final/per_seed.csv`` (every number the
-tables use) and prints the tables as markdown.
+chose on dev, and the recipe's time. It writes every number the tables use to
+``docs/results/recipe-final-table/per_seed.csv`` (beside the fewshot report folder, which only fewshot writes) and
+prints the tables as markdown.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "runs" / "recipe-final"
 LIBRARY = ROOT / "runs" / "contrastive-table" / "runs" / "library-tiny"
-OUT = ROOT / "docs" / "results" / "recipe-final" / "per_seed.csv"
+OUT = ROOT / "docs" / "results" / "recipe-final-table" / "per_seed.csv"
 TARGETS = ("sst2", "sst5", "agnews", "rte")
 DEVELOPMENT = ("mr", "cr", "subj", "mpqa")
 SEEDS = (13, 21, 42, 87, 100)
