@@ -76,6 +76,24 @@ def recipe_choice(folder: Path) -> str:
     return ", ".join(parts)
 
 
+def grid_counts(tasks: tuple[str, ...]) -> str:
+    """Per task, over its recipes' members: how many grids moved past an edge, how many kept a value added by the
+    move, and how many members the rule left out."""
+    lines = []
+    for task in tasks:
+        members = []
+        for path in sorted((RUNS / "recipes").glob(f"{task}__recipe-auto__*/recipe.json")):
+            members += json.loads(path.read_text(encoding="utf-8"))["members"]
+        if not members:
+            continue
+        moved = [m for m in members if m["extended"]]
+        kept_added = [m for m in moved if m["learning_rate"] not in m["grid"][: len(m["grid"]) - len(m["extended"])]]
+        left_out = sum(not m["kept"] for m in members)
+        lines.append([task, *map(str, (len(members), len(moved), len(kept_added), left_out))])
+    header = ["task", "members (all seeds)", "grid moved", "kept an added value", "left out by the member rule"]
+    return table(header, lines)
+
+
 def library_rows(tasks: tuple[str, ...]) -> list[dict]:
     rows = []
     for task in tasks:
@@ -172,6 +190,8 @@ def main() -> None:
         writer.writeheader()
         writer.writerows(rows)
     print(main_table(rows, tasks))
+    print("\nThe recipe's learning-rate grids and member rule, over every member of every seed:\n")
+    print(grid_counts(tasks))
     print("\nRun time per task (wall seconds per run, mean and max over the seeds):\n")
     print(time_table(rows, tasks))
     for task in tasks:
