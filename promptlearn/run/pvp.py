@@ -59,5 +59,5 @@ def build_pvp(config: PromptSettings, data: TaskData | None = None, tokenizer=No
     pvp = PVP(pattern, verbalizer, tokenizer, max_length=config.max_length, labels=labels, shape=shape)
     if data is not None:
         pvp.check_data(data)
-    shape.check_run(config, pvp)
+    shape.check_run(pvp)
     return mode, pvp

@@ -153,7 +153,7 @@ class TaskShape:
         """The run's (train, dev) examples: a K-shot sample with ``shots``, else the full splits."""
         raise NotImplementedError
 
-    def check_run(self, settings, pvp) -> None:
+    def check_run(self, pvp) -> None:
         """Refuse, with one message, a run whose PVP this shape cannot serve (its words, its labels)."""
 
 

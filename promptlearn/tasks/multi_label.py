@@ -144,7 +144,8 @@ class MultiLabel(TaskShape):
 
     def soft_loss(self, scores, targets, temperature):
         """Per-label soft targets (an ensemble's averaged probabilities): binary cross-entropy per label, as the
-        hard labels'; ``temperature`` is 1 (:meth:`check_run`)."""
+        hard labels'; ``temperature`` is 1 (the soft-labels feature's
+        ``check_shape`` refuses another)."""
         import torch
 
         return torch.nn.functional.binary_cross_entropy_with_logits(scores.float(), targets.float())
@@ -185,7 +186,7 @@ class MultiLabel(TaskShape):
             return few_shot(data, None, seed, dev_split)
         return greedy_few_shot(data, shots, seed, dev_split)
 
-    def check_run(self, settings, pvp) -> None:
+    def check_run(self, pvp) -> None:
         if pvp.verbalizer is not None and pvp.mask_count > 1:
             raise PromptlearnError(
                 "Multi-label runs need single-token label words: a multi-token word's score is a "

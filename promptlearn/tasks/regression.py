@@ -228,8 +228,9 @@ class Regression(TaskShape):
 
     def soft_loss(self, scores, targets, temperature):
         """Soft targets are pole distributions (an ensemble's averaged prediction): the poles learn them by KL,
-        a head its score (the upper pole's probability, as -1 .. 1) by MSE. ``temperature`` is 1
-        (:meth:`check_run`): softening a pole distribution would move the score it stands for."""
+        a head its score (the upper pole's probability, as -1 .. 1) by MSE. ``temperature`` is 1 (the soft-labels
+        feature's ``check_shape`` refuses another): softening a pole distribution would move the score it stands
+        for."""
         from torch import nn
 
         if scores.size(-1) == 1:
@@ -278,7 +279,7 @@ class Regression(TaskShape):
         train, dev = few_shot(dataclasses.replace(data, splits=binned, labels=bins), shots, seed, dev_split)
         return [original[id(ex)] for ex in train], [original[id(ex)] for ex in dev]
 
-    def check_run(self, settings, pvp) -> None:
+    def check_run(self, pvp) -> None:
         pole_range(pvp.labels)
 
 
