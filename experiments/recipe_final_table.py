@@ -23,13 +23,12 @@ import math
 from pathlib import Path
 
 import numpy as np
+from recipe_tables import DEV_TASKS, TARGETS, table  # the issue-16 tables' script, beside this one
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "runs" / "recipe-final"
 LIBRARY = ROOT / "runs" / "contrastive-table" / "runs" / "library-tiny"
 OUT = ROOT / "docs" / "results" / "recipe-final-table" / "per_seed.csv"
-TARGETS = ("sst2", "sst5", "agnews", "rte")
-DEVELOPMENT = ("mr", "cr", "subj", "mpqa")
 SEEDS = (13, 21, 42, 87, 100)
 #: row key -> label; the first three are part D's baselines
 METHODS = {
@@ -106,11 +105,6 @@ def library_rows(tasks: tuple[str, ...]) -> list[dict]:
     return rows
 
 
-def table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
-
-
 def accuracies(rows: list[dict], task: str, method: str) -> dict[int, float]:
     return {r["seed"]: 100 * float(r["test_accuracy"]) for r in rows if r["task"] == task and r["method"] == method}
 
@@ -179,7 +173,7 @@ def time_table(rows: list[dict], tasks: tuple[str, ...]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tasks", default=",".join(TARGETS + DEVELOPMENT))
+    parser.add_argument("--tasks", default=",".join(TARGETS + DEV_TASKS))
     args = parser.parse_args()
     tasks = tuple(args.tasks.split(","))
     rows = fewshot_rows(tasks) + library_rows(tasks)
