@@ -17,7 +17,7 @@ import numpy as np
 from promptlearn.errors import PromptlearnError
 from promptlearn.experiment.config import ZERO_SHOT
 from promptlearn.experiment.runner import prediction_metrics, record_shape
-from promptlearn.run.ensemble import kept_members
+from promptlearn.run.ensemble import member_weights, weighted_mean
 
 ENSEMBLE = "ensemble"
 POOLED = "mean"
@@ -99,8 +99,8 @@ def ensemble_records(
     ``load_predictions(run_id)`` gives a run's
     ``{"test": (probs (N, C), gold (N,)), "dev": ...}``; the dev metrics are those of the mean dev
     probabilities when every member has them (trained runs, scored on their sampled dev split).
-    ``filtered``: a named ensemble leaves out the members no better than guessing on dev
-    (:func:`promptlearn.run.ensemble.kept_members`), listed in its record's ``left_out``.
+    ``filtered``: a named ensemble weighs its members by their dev accuracy above guessing
+    (:func:`promptlearn.run.ensemble.member_weights`); those at or below it are listed in its record's ``left_out``.
     """
     finished = [r for r in records if r["status"] == "ok"]
     groups: dict[tuple, list[dict]] = {}
@@ -137,7 +137,7 @@ def _ensemble(
     members: list[dict], load_predictions: Loader, mode: str, at_least: int, filtered: bool = False
 ) -> dict | None:
     """The record of ``members``' mean probabilities, or None when fewer than ``at_least`` have predictions;
-    ``filtered``: of those :func:`~promptlearn.run.ensemble.kept_members` keeps on dev."""
+    ``filtered``: weighted by :func:`~promptlearn.run.ensemble.member_weights` on dev (equal weights otherwise)."""
     loaded = [load_predictions(m["run_id"]) for m in members]
     if len(members) < at_least or any(item is None for item in loaded):
         return None
@@ -146,12 +146,14 @@ def _ensemble(
         raise PromptlearnError(f"{first['task']}/{mode}: the ensemble's runs have different labels")
     # a head's runs order the labels as the data does, cloze runs as the verbalizer: align on the first's order
     loaded = [_in_order(item, m["labels"], first["labels"]) for item, m in zip(loaded, members, strict=True)]
-    left_out = []
+    left_out, weights = [], None
     # the member rule reads dev accuracy of one label per example: other shapes average every member
     if filtered and record_shape(first) is None and all("dev" in item for item in loaded):
-        keep = kept_members([item["dev"][0] for item in loaded], loaded[0]["dev"][1])
-        left_out = [m["run_id"] for m, kept in zip(members, keep, strict=True) if not kept]
-        members, loaded = zip(*[(m, i) for m, i, kept in zip(members, loaded, keep, strict=True) if kept], strict=True)
+        weights = member_weights([item["dev"][0] for item in loaded], loaded[0]["dev"][1])
+        left_out = [m["run_id"] for m, weight in zip(members, weights, strict=True) if not weight]
+        members, loaded, weights = zip(
+            *[(m, i, w) for m, i, w in zip(members, loaded, weights, strict=True) if w], strict=True
+        )
     means = {}
     for split in ("test", "dev"):
         if not all(split in item for item in loaded):
@@ -161,7 +163,8 @@ def _ensemble(
             raise PromptlearnError(
                 f"{first['task']}/{mode}: the ensemble's runs were scored on different {split} examples"
             )
-        means[split] = (gold, np.mean([item[split][0] for item in loaded], axis=0))
+        probs = [item[split][0] for item in loaded]
+        means[split] = (gold, np.mean(probs, axis=0) if weights is None else weighted_mean(probs, weights))
     shape, decision = record_shape(first), _decision(members, means.get("dev"))
     metrics = {split: prediction_metrics(*means[split], shape, decision) if split in means else None
                for split in ("test", "dev")}  # fmt: skip
@@ -182,6 +185,7 @@ def _ensemble(
         "test": metrics["test"],
         "members": [m["run_id"] for m in members],
         **({"left_out": left_out} if left_out else {}),
+        **({"weights": [float(w) for w in weights]} if weights is not None else {}),
         "trainable_parameters": None,
         "wall_seconds": float(sum(m["wall_seconds"] for m in members if m.get("wall_seconds") is not None)),
     }

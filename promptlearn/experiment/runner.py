@@ -46,6 +46,7 @@ from promptlearn.pet.fewshot import cell_folder, run_cell
 from promptlearn.prompt.pvp import PVP, Encoded
 from promptlearn.run import features
 from promptlearn.run.config import RunConfig
+from promptlearn.run.ensemble import MEMBER_RULE
 from promptlearn.run.moving_grid import next_candidate
 from promptlearn.run.tracking import grouped
 from promptlearn.tasks import TaskShape, get_shape, shape_for
@@ -596,6 +597,8 @@ def fingerprint(spec: RunSpec) -> str:
         identity.append({"extend": spec.extend})
     if spec.keep_weights:  # a source stored without its weights runs again, to keep them
         identity.append("keep_weights")
+    if spec.mode == RECIPE_MODE:  # a recipe cell combined by an earlier member rule is combined again
+        identity.append({"member_rule": MEMBER_RULE})
     if spec.transfer_from is not None:  # a target trains again when its source did
         identity.append(fingerprint(spec.transfer_from))
     settings = json.dumps(identity, sort_keys=True, default=str)

@@ -26,7 +26,7 @@ from promptlearn.export.manifest import FILE, FORMAT, FORMAT_VERSION, GRAPH, pat
 from promptlearn.outputs import EXPORT, check_output_free, staged_folder, write_json_atomic
 from promptlearn.run.folder import load_run
 from promptlearn.run.prompted import Prompted
-from promptlearn.run.recipe import MEMBERS, RECIPE_FILE, RECIPES, is_recipe
+from promptlearn.run.recipe import MEMBERS, RECIPE_FILE, RECIPES, is_recipe, kept_entries
 from promptlearn.run.recipe import load_run as load_recipe
 from promptlearn.tasks.base import DEFAULT_SHAPE
 
@@ -127,9 +127,10 @@ def export_onnx(run_dir: str | Path, output: str | Path, quantize: str = "none",
 
 def export_recipe(run_dir: Path, output: str | Path, quantize: str, overwrite: bool) -> dict:
     """A recipe (:mod:`promptlearn.run.recipe`) as one folder: each kept member's graph in ``members/<name>/``, and
-    a manifest naming them, whose mean probabilities (in the recipe's label order) are the recipe's."""
+    a manifest naming them and their weights, whose weighted mean probabilities (in the recipe's label order) are
+    the recipe's."""
     recipe = load_recipe(run_dir)
-    names = [m["name"] for m in json.loads((run_dir / RECIPE_FILE).read_text(encoding="utf-8"))["members"] if m["kept"]]
+    names = [entry["name"] for entry in kept_entries(json.loads((run_dir / RECIPE_FILE).read_text(encoding="utf-8")))]
     inputs = {"the run": run_dir, "its base model": recipe.config.model}
     with staged_folder(output, overwrite, EXPORT, inputs) as folder:
         for name, run in zip(names, recipe.runs, strict=True):
@@ -138,7 +139,7 @@ def export_recipe(run_dir: Path, output: str | Path, quantize: str, overwrite: b
         config = recipe.config
         manifest = {
             "format": FORMAT, "format_version": FORMAT_VERSION, "members": [f"{MEMBERS}/{name}" for name in names],
-            "combine": "mean", "labels": recipe.labels,
+            "combine": "weighted_mean", "weights": recipe.weights, "labels": recipe.labels,
             "columns": {"text": config.text_column, "text_b": config.text_b_column, "label": config.label_column},
             "run": {"folder": str(run_dir.resolve()), "recipe": RECIPES[0], "base_model": config.model},
         }  # fmt: skip

@@ -17,6 +17,7 @@ from promptlearn.errors import PromptlearnError
 from promptlearn.export.manifest import pattern_from_json, read_manifest
 from promptlearn.prompt.pvp import PVP
 from promptlearn.prompt.verbalizer import Verbalizer
+from promptlearn.run.ensemble import weighted_mean
 from promptlearn.run.options import with_columns
 from promptlearn.tasks import get_shape
 
@@ -86,8 +87,9 @@ class OnnxPredictor:
 
 
 class OnnxEnsemble:
-    """An exported recipe: its members' :class:`OnnxPredictor` folders, whose mean probabilities it reports in the
-    recipe's label order (``manifest.json``'s ``labels``)."""
+    """An exported recipe: its members' :class:`OnnxPredictor` folders, whose weighted mean probabilities (weights:
+    ``manifest.json``'s ``weights``; equal in an export from before them) it reports in the recipe's label order
+    (``manifest.json``'s ``labels``)."""
 
     def __init__(self, folder: str | Path, threads: int | None = None):
         self.folder = Path(folder)
@@ -100,12 +102,12 @@ class OnnxEnsemble:
         return self.manifest["labels"]
 
     def predict_proba(self, examples: list[Example], batch_size: int = BATCH_SIZE) -> np.ndarray:
-        """The mean of the members' probabilities (N, C), each read in the recipe's label order."""
+        """The weighted mean of the members' probabilities (N, C), each read in the recipe's label order."""
         probs = [
             member.predict_proba(examples, batch_size)[:, [member.labels.index(label) for label in self.labels]]
             for member in self.members
         ]
-        return np.mean(probs, axis=0).astype(np.float32)
+        return weighted_mean(probs, self.manifest.get("weights", [1.0] * len(probs)))
 
     def predict(self, examples: list[Example]) -> list[dict]:
         return [

@@ -10,11 +10,12 @@ The recipe (docs/results/recipe.md) reads one pretrained MLM three ways that fai
 Every member trains on the user's K-shot train split with dev sampled from the rest of train (the run's
 ``--shots`` / ``--seed``), for ``--steps auto`` (:mod:`promptlearn.run.budget`), with the learning rate chosen
 on dev from a grid that moves past an edge its best sits at (:mod:`promptlearn.run.moving_grid`, up to
-:data:`EXTEND` values). The members no better than guessing on dev are left out
-(:func:`promptlearn.run.ensemble.kept_members`); the prediction is the mean of the others' class probabilities.
+:data:`EXTEND` values). Each member weighs by how far its dev accuracy is above guessing, so those no better than
+guessing are left out (:func:`promptlearn.run.ensemble.member_weights`); the prediction is the weighted mean of
+the members' class probabilities.
 
 The folder: ``members/<name>/`` (each a run folder of its own, written whole, plus ``search.json``: every
-learning rate tried and its dev metrics), then ``recipe.json`` (the members, which were kept and why, the rule),
+learning rate tried and its dev metrics), then ``recipe.json`` (the members, their weights and why, the rule),
 ``metrics.json`` and ``predictions.jsonl``. ``recipe.json`` is written last: a folder without it is a recipe
 interrupted, which the same command resumes, training only the members that have no folder yet.
 """
@@ -41,7 +42,7 @@ from promptlearn.outputs import (
     write_json_atomic,
 )
 from promptlearn.run.config import RunConfig
-from promptlearn.run.ensemble import baseline_accuracy, kept_members
+from promptlearn.run.ensemble import MEMBER_RULE, baseline_accuracy, member_weights, weighted_mean
 from promptlearn.run.feature import refuse_unserved
 from promptlearn.run.folder import load_run as load_single_run
 from promptlearn.run.folder import metrics_of, save_run, write_predictions
@@ -59,7 +60,7 @@ RECIPE = "recipe"
 RECIPE_FILE = "recipe.json"
 MEMBERS = "members"
 SEARCH_FILE = "search.json"
-#: the task shapes a recipe serves: its members are single-label classifiers, kept and averaged by dev accuracy
+#: the task shapes a recipe serves: its members are single-label classifiers, weighed by dev accuracy
 SHAPES = ("single",)
 #: the learning rates each member's grid starts from (the recipe of issue 16, fixed on development tasks)
 GRIDS = {"pet": (3e-5, 1e-4, 3e-4), "mlm_head": (1e-3, 3e-3), "head": (1e-2, 3e-2)}
@@ -68,8 +69,9 @@ EXTEND = 2
 #: what every member trains with, over the run's own settings
 SETTINGS = {"steps": "auto", "epochs": None, "eval_every": 25, "mode_options": {}}
 RULE = (
-    "a member is kept when its dev accuracy is above both chance (1/C) and the majority class's share of dev; "
-    "all are kept when none is. The prediction is the mean of the kept members' class probabilities."
+    "a member's weight is its dev accuracy minus guessing's (the larger of chance, 1/C, and the majority class's "
+    "share of dev), 0 at or below it, the weights summing to 1; all weigh the same when none is above guessing. "
+    "The prediction is the weighted mean of the members' class probabilities."
 )
 
 
@@ -205,25 +207,26 @@ def _train_member(
 
 
 def _combine(output: Path, members: list[Member], config: RunConfig, data: TaskData) -> dict:
-    """Decide on dev which members the recipe keeps, then write recipe.json, metrics.json and predictions."""
+    """Weigh the members on dev, then write recipe.json, metrics.json and predictions."""
     runs = [load_single_run(output / MEMBERS / member.name) for member in members]
     labels = runs[0].pvp.labels
     dev = few_shot_split(config, data)[1]
     gold = np.array([labels.index(example.label) for example in dev])
     dev_probs = [_aligned(run, dev, labels) for run in runs]
-    keep = kept_members(dev_probs, gold)
+    weights = member_weights(dev_probs, gold)
     entries = []
-    for member, run, probs, kept in zip(members, runs, dev_probs, keep, strict=True):
+    for member, run, probs, weight in zip(members, runs, dev_probs, weights, strict=True):
         search = json.loads((output / MEMBERS / member.name / SEARCH_FILE).read_text(encoding="utf-8"))
         accuracy = float((probs.argmax(axis=1) == gold).mean())
         entries.append({
             "name": member.name, "mode": member.mode, "pattern_id": member.pattern_id, "pattern": member.pattern,
             "learning_rate": run.config.learning_rate, "steps": run.config.max_steps,
             "grid": [trial["learning_rate"] for trial in search["trials"]], "extended": search["extended"],
-            "dev_accuracy": accuracy, "kept": kept,
+            "dev_accuracy": accuracy, "weight": weight, "kept": weight > 0,
         })  # fmt: skip
-    recipe = Recipe([run for run, kept in zip(runs, keep, strict=True) if kept], labels)
-    metrics = {"dev": _metrics(np.mean([p for p, k in zip(dev_probs, keep, strict=True) if k], axis=0), gold)}
+    kept = [i for i, weight in enumerate(weights) if weight > 0]
+    recipe = Recipe([runs[i] for i in kept], labels, [weights[i] for i in kept])
+    metrics = {"dev": _metrics(weighted_mean([dev_probs[i] for i in kept], recipe.weights), gold)}
     predictions = None
     if "test" in data.splits and data.splits["test"] and data.splits["test"][0].label is not None:
         predictions = recipe.predict(data.splits["test"])
@@ -233,7 +236,8 @@ def _combine(output: Path, members: list[Member], config: RunConfig, data: TaskD
         write_predictions(output / "predictions.jsonl", predictions)
     write_json_atomic(output / RECIPE_FILE, {
         "recipe": RECIPES[0], "labels": labels, "shots": config.shots, "seed": config.seed,
-        "dev_examples": len(dev), "guessing_dev_accuracy": baseline_accuracy(gold, len(labels)), "rule": RULE,
+        "dev_examples": len(dev), "guessing_dev_accuracy": baseline_accuracy(gold, len(labels)),
+        "member_rule": MEMBER_RULE, "rule": RULE,
         "members": entries,
     })  # fmt: skip
     return metrics
@@ -253,11 +257,13 @@ def _metrics(probs: np.ndarray, gold: np.ndarray) -> dict:
 
 @dataclass
 class Recipe:
-    """A loaded recipe: its kept member runs and the label order its probabilities use. It evaluates and predicts
-    as a :class:`~promptlearn.run.prompted.Prompted` does, with the mean of its members' probabilities."""
+    """A loaded recipe: its kept member runs, their weights and the label order its probabilities use. It evaluates
+    and predicts as a :class:`~promptlearn.run.prompted.Prompted` does, with the weighted mean of its members'
+    probabilities."""
 
     runs: list[Prompted]
     labels: list[str]
+    weights: list[float]
 
     @property
     def config(self) -> RunConfig:
@@ -270,8 +276,8 @@ class Recipe:
         return self.runs[0].pvp
 
     def predict_proba(self, examples: list[Example], encoded=None) -> np.ndarray:
-        """The mean of the members' class probabilities (N, C), in :attr:`labels` order."""
-        return np.mean([_aligned(run, examples, self.labels) for run in self.runs], axis=0).astype(np.float32)
+        """The weighted mean of the members' class probabilities (N, C), in :attr:`labels` order."""
+        return weighted_mean([_aligned(run, examples, self.labels) for run in self.runs], self.weights)
 
     def predict(self, examples: list[Example]) -> list[dict]:
         return [
@@ -296,9 +302,15 @@ def load_run(run_dir: str | Path, allow_other_base: bool = False) -> Prompted | 
             "command again to finish it (trained members are kept)"
         )
     recipe = json.loads((run_dir / RECIPE_FILE).read_text(encoding="utf-8"))
-    kept = [m["name"] for m in recipe["members"] if m["kept"]]
-    runs = [load_single_run(run_dir / MEMBERS / name, allow_other_base) for name in kept]
-    return Recipe(runs, recipe["labels"])
+    kept = kept_entries(recipe)
+    runs = [load_single_run(run_dir / MEMBERS / entry["name"], allow_other_base) for entry in kept]
+    return Recipe(runs, recipe["labels"], [entry["weight"] for entry in kept])
+
+
+def kept_entries(recipe: dict) -> list[dict]:
+    """The members ``recipe`` (its recipe.json) keeps, each with its ``weight`` (a recipe from before the weights,
+    whose kept members weighed the same, gets 1 each)."""
+    return [{"weight": 1.0} | entry for entry in recipe["members"] if entry["kept"]]
 
 
 def member_runs(run: Prompted | Recipe) -> list[Prompted]:

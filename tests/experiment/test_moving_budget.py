@@ -92,7 +92,7 @@ def test_no_flag_when_no_run_is_at_an_edge_or_ends_on_its_best():
     assert not [w for w in grid_warnings([], records, lambda run_id: None) if w.task == "t"]
 
 
-def test_a_filtered_named_ensemble_leaves_out_members_no_better_than_guessing_on_dev():
+def test_a_filtered_named_ensemble_weighs_out_members_no_better_than_guessing_on_dev():
     def member(run_id, mode):
         return {"run_id": run_id, "task": "t", "mode": mode, "pattern_id": 0, "shots": 2, "seed": 13,
                 "status": "ok", "labels": ["a", "b"], "wall_seconds": 1.0}  # fmt: skip
@@ -110,7 +110,7 @@ def test_a_filtered_named_ensemble_leaves_out_members_no_better_than_guessing_on
     )
     # the plain mean: [.55,.45], [.45,.55], [.2,.8], [.3,.7] -> 3/4; without head, pet's 4/4
     assert plain["test"]["accuracy"] == pytest.approx(0.75) and "left_out" not in plain
-    assert filtered["members"] == ["pet"] and filtered["left_out"] == ["head"]
+    assert filtered["members"] == ["pet"] and filtered["left_out"] == ["head"] and filtered["weights"] == [1.0]
     assert filtered["test"]["accuracy"] == pytest.approx(1.0)
 
 

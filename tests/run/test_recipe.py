@@ -4,6 +4,7 @@ and that an interrupted training resumes without retraining finished members."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -47,23 +48,49 @@ def test_the_recipe_folder_records_members_choices_and_the_rule(trained):
         assert (folder / "members" / member["name"] / "weights.safetensors").is_file()
         assert member["grid"][: len(recipe_module.GRIDS[member["mode"]])] == list(recipe_module.GRIDS[member["mode"]])
         assert member["steps"] == 2  # --steps auto: 1 epoch of 4 examples in batches of 4, raised to the floor 2
-    above = [m["dev_accuracy"] > recipe["guessing_dev_accuracy"] for m in recipe["members"]]
-    assert [m["kept"] for m in recipe["members"]] == (above if any(above) else [True] * len(above))
+    margins = [max(m["dev_accuracy"] - recipe["guessing_dev_accuracy"], 0.0) for m in recipe["members"]]
+    expected = [m / sum(margins) for m in margins] if any(margins) else [1 / len(margins)] * len(margins)
+    assert [m["weight"] for m in recipe["members"]] == pytest.approx(expected)
+    assert [m["kept"] for m in recipe["members"]] == [w > 0 for w in expected]
+    assert recipe["member_rule"] == "dev-margin-weights"
     assert set(json.loads((folder / "metrics.json").read_text())) == {"dev", "test"}
 
 
 @pytest.mark.slow
-def test_the_api_loads_a_recipe_as_the_mean_of_its_kept_members(trained):
+def test_the_api_loads_a_recipe_as_the_weighted_mean_of_its_kept_members(trained):
     folder, data = trained
     loaded = api.load_run(folder)
     assert isinstance(loaded, api.Recipe)
     test = load_task_data(str(data)).split("test")
-    kept = [m["name"] for m in json.loads((folder / "recipe.json").read_text())["members"] if m["kept"]]
-    members = [load_single_run(folder / "members" / name) for name in kept]
-    by_hand = np.mean(
-        [m.predict_proba(test)[:, [m.pvp.labels.index(label) for label in loaded.labels]] for m in members], axis=0
-    )
+    kept = [m for m in json.loads((folder / "recipe.json").read_text())["members"] if m["kept"]]
+    members = [load_single_run(folder / "members" / m["name"]) for m in kept]
+    probs = [_aligned(m, test, loaded.labels) for m in members]
+    by_hand = sum(m["weight"] * p for m, p in zip(kept, probs, strict=True)) / sum(m["weight"] for m in kept)
     np.testing.assert_allclose(loaded.predict_proba(test), by_hand, rtol=1e-6)
+
+
+@pytest.mark.slow
+def test_a_recipe_predicts_with_the_weights_its_folder_records(trained, tmp_path):
+    folder, data = trained
+    copy = tmp_path / "run"
+    shutil.copytree(folder, copy)
+    recipe = json.loads((copy / "recipe.json").read_text())
+    for member, weight in zip(recipe["members"], [0.7, 0.2, 0.1], strict=True):
+        member |= {"weight": weight, "kept": True}
+    (copy / "recipe.json").write_text(json.dumps(recipe))
+    test = load_task_data(str(data)).split("test")
+    loaded = api.load_run(copy)
+    probs = [_aligned(load_single_run(copy / "members" / m["name"]), test, loaded.labels) for m in recipe["members"]]
+    np.testing.assert_allclose(loaded.predict_proba(test), 0.7 * probs[0] + 0.2 * probs[1] + 0.1 * probs[2], rtol=1e-6)
+    # a recipe from before the weights: its kept members weigh the same
+    for member in recipe["members"]:
+        del member["weight"]
+    (copy / "recipe.json").write_text(json.dumps(recipe))
+    np.testing.assert_allclose(api.load_run(copy).predict_proba(test), np.mean(probs, axis=0), rtol=1e-6)
+
+
+def _aligned(run, examples, labels):
+    return run.predict_proba(examples)[:, [run.pvp.labels.index(label) for label in labels]]
 
 
 @pytest.mark.slow
@@ -87,7 +114,8 @@ def test_an_onnx_export_of_a_recipe_predicts_what_the_folder_does(trained, tmp_p
     result = invoke("export", "--run", folder, "--format", "onnx", "--output", tmp_path / "onnx")
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "onnx" / "manifest.json").read_text())
-    assert manifest["members"] and manifest["labels"] == api.load_run(folder).labels
+    loaded = api.load_run(folder)
+    assert manifest["members"] and manifest["labels"] == loaded.labels and manifest["weights"] == loaded.weights
     result = invoke("predict", "--run", tmp_path / "onnx", "--input", data / "test.jsonl")
     assert result.exit_code == 0, result.output
     exported = [json.loads(line)["probabilities"] for line in result.output.splitlines()]
