@@ -55,6 +55,7 @@ def fewshot_rows(tasks: tuple[str, ...]) -> list[dict]:
                "wall_seconds": record["wall_seconds"], "choice": ""}  # fmt: skip
         if record["mode"] == "recipe-auto":
             row["choice"] = recipe_choice(Path(record["recipe"]))
+            row["wall_seconds"] = recipe_seconds(Path(record["recipe"]), record["wall_seconds"])
         else:
             config = record["config"]
             steps = config["max_steps"] or math.ceil(record["train_examples"] / config["batch_size"]) * config["epochs"]
@@ -103,6 +104,15 @@ def library_rows(tasks: tuple[str, ...]) -> list[dict]:
                 rows.append({"task": task, "method": "library", "seed": seed, "test_accuracy": result["accuracy"],
                              "dev_accuracy": "", "wall_seconds": result["wall_seconds"], "choice": ""})  # fmt: skip
     return rows
+
+
+def recipe_seconds(folder: Path, wall_seconds: float) -> float | str:
+    """A recipe's training time: its members' (recipe.json), not the fewshot call's, which may have reused them;
+    "" when the members were trained before recipe.json recorded it, by a call that also combined them anew."""
+    recipe = json.loads((folder / "recipe.json").read_text(encoding="utf-8"))
+    if "training_seconds" in recipe:
+        return "" if recipe["training_seconds"] is None else recipe["training_seconds"]
+    return wall_seconds if "member_rule" not in recipe else ""  # before the rule's name: the call trained them all
 
 
 def accuracies(rows: list[dict], task: str, method: str) -> dict[int, float]:
@@ -165,7 +175,8 @@ def time_table(rows: list[dict], tasks: tuple[str, ...]) -> str:
     for task in tasks:
         cells = []
         for method in METHODS:
-            seconds = [float(r["wall_seconds"]) for r in rows if r["task"] == task and r["method"] == method]
+            seconds = [float(r["wall_seconds"]) for r in rows
+                       if r["task"] == task and r["method"] == method and r["wall_seconds"] != ""]  # fmt: skip
             cells.append(f"{np.mean(seconds):.0f} (max {max(seconds):.0f})" if seconds else "-")
         lines.append([task, *cells])
     return table(header, lines)

@@ -189,8 +189,10 @@ def _train_member(
         )  # fmt: skip
         started = time.perf_counter()
         run, metrics = fit(config.replace(**candidate), data)
+        seconds = round(time.perf_counter() - started, 1)
         clock.timed(started)
         trials.append(candidate | {"dev": metrics["dev"], "best_step": metrics["training"]["best_step"]})
+        trials[-1]["seconds"] = seconds
         score = (metrics["dev"]["accuracy"], metrics["dev"]["macro_f1"])
         if best is None or score > best[0]:
             best = (score, run, metrics, candidate)
@@ -214,9 +216,10 @@ def _combine(output: Path, members: list[Member], config: RunConfig, data: TaskD
     gold = np.array([labels.index(example.label) for example in dev])
     dev_probs = [_aligned(run, dev, labels) for run in runs]
     weights = member_weights(dev_probs, gold)
-    entries = []
+    entries, searches = [], []
     for member, run, probs, weight in zip(members, runs, dev_probs, weights, strict=True):
         search = json.loads((output / MEMBERS / member.name / SEARCH_FILE).read_text(encoding="utf-8"))
+        searches.append(search)
         accuracy = float((probs.argmax(axis=1) == gold).mean())
         entries.append({
             "name": member.name, "mode": member.mode, "pattern_id": member.pattern_id, "pattern": member.pattern,
@@ -237,10 +240,17 @@ def _combine(output: Path, members: list[Member], config: RunConfig, data: TaskD
     write_json_atomic(output / RECIPE_FILE, {
         "recipe": RECIPES[0], "labels": labels, "shots": config.shots, "seed": config.seed,
         "dev_examples": len(dev), "guessing_dev_accuracy": baseline_accuracy(gold, len(labels)),
-        "member_rule": MEMBER_RULE, "rule": RULE,
+        "member_rule": MEMBER_RULE, "rule": RULE, "training_seconds": _training_seconds(searches),
         "members": entries,
     })  # fmt: skip
     return metrics
+
+
+def _training_seconds(searches: list[dict]) -> float | None:
+    """The seconds every member's learning rates took to train, or None when a member was trained before
+    ``search.json`` recorded them (the recipe's time is then unknown)."""
+    trials = [trial for search in searches for trial in search["trials"]]
+    return round(sum(trial["seconds"] for trial in trials), 1) if all("seconds" in t for t in trials) else None
 
 
 def _aligned(run: Prompted, examples: list[Example], labels: list[str]) -> np.ndarray:

@@ -53,6 +53,14 @@ def test_the_recipe_folder_records_members_choices_and_the_rule(trained):
     assert [m["weight"] for m in recipe["members"]] == pytest.approx(expected)
     assert [m["kept"] for m in recipe["members"]] == [w > 0 for w in expected]
     assert recipe["member_rule"] == "dev-margin-weights"
+    trials = [
+        t
+        for m in recipe["members"]
+        for t in json.loads((folder / "members" / m["name"] / "search.json").read_text())["trials"]
+    ]
+    assert all(t["seconds"] > 0 for t in trials) and recipe["training_seconds"] == pytest.approx(
+        sum(t["seconds"] for t in trials), abs=0.05
+    )
     assert set(json.loads((folder / "metrics.json").read_text())) == {"dev", "test"}
 
 
