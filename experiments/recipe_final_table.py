@@ -65,14 +65,15 @@ def fewshot_rows(tasks: tuple[str, ...]) -> list[dict]:
 
 
 def recipe_choice(folder: Path) -> str:
-    """The recipe's members in one cell: each kept one's learning rate, the left-out ones crossed out."""
+    """The recipe's members in one cell: each kept one's learning rate and weight, the left-out ones crossed out."""
     folder = folder if folder.is_absolute() else ROOT / folder
     recipe = json.loads((folder / "recipe.json").read_text(encoding="utf-8"))
     parts = []
     for member in recipe["members"]:
         moved = "*" if member["extended"] else ""
         text = f"{member['name']} {member['learning_rate']:g}{moved}"
-        parts.append(text if member["kept"] else f"~~{text}~~")
+        weight = f" w{member['weight']:.2f}" if "weight" in member else ""
+        parts.append(text + weight if member["kept"] else f"~~{text}~~")
     return ", ".join(parts)
 
 
@@ -200,8 +201,8 @@ def main() -> None:
     print("\nRun time per task (wall seconds per run, mean and max over the seeds):\n")
     print(time_table(rows, tasks))
     for task in tasks:
-        print(f"\n**{task}**: what each run chose on dev (recipe: member and kept learning rate, * its grid moved, "
-              "~~left out~~ by the member rule)\n")  # fmt: skip
+        print(f"\n**{task}**: what each run chose on dev (recipe: member, kept learning rate, * its grid moved, "
+              "w its weight, ~~left out~~ by the member rule)\n")  # fmt: skip
         print(choices_table(rows, task))
 
 
