@@ -10,7 +10,7 @@ what every member was selected on, so the test split is never read. When no memb
 the same: with nothing better than chance there is nothing to choose on, and the plain mean is the
 selection-free answer.
 
-The rule was chosen among seven on issue 29's four development tasks (``experiments/recipe_member_rules.py``,
+The rule was chosen among nine on issue 29's four development tasks (``experiments/recipe_member_rules.py``,
 docs/results/recipe.md): equal weights above guessing, the plain mean, the best member alone, members within one
 or two standard errors of the best, ``pet`` members only, and the dev margin to the powers 1, 2 and 4.
 """

@@ -191,8 +191,9 @@ def _train_member(
         run, metrics = fit(config.replace(**candidate), data)
         seconds = round(time.perf_counter() - started, 1)
         clock.timed(started)
-        trials.append(candidate | {"dev": metrics["dev"], "best_step": metrics["training"]["best_step"]})
-        trials[-1]["seconds"] = seconds
+        trials.append(
+            candidate | {"dev": metrics["dev"], "best_step": metrics["training"]["best_step"], "seconds": seconds}
+        )
         score = (metrics["dev"]["accuracy"], metrics["dev"]["macro_f1"])
         if best is None or score > best[0]:
             best = (score, run, metrics, candidate)
