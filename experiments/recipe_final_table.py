@@ -54,8 +54,10 @@ def fewshot_rows(tasks: tuple[str, ...]) -> list[dict]:
                "test_accuracy": record["test"]["accuracy"], "dev_accuracy": record["dev"]["accuracy"],
                "wall_seconds": record["wall_seconds"], "choice": ""}  # fmt: skip
         if record["mode"] == "recipe-auto":
-            row["choice"] = recipe_choice(Path(record["recipe"]))
-            row["wall_seconds"] = recipe_seconds(Path(record["recipe"]), record["wall_seconds"])
+            folder = ROOT / record["recipe"]  # a relative folder is the repository's; an absolute one stays itself
+            recipe = json.loads((folder / "recipe.json").read_text(encoding="utf-8"))
+            row["choice"] = recipe_choice(recipe)
+            row["wall_seconds"] = recipe_seconds(recipe, record["wall_seconds"])
         else:
             config = record["config"]
             steps = config["max_steps"] or math.ceil(record["train_examples"] / config["batch_size"]) * config["epochs"]
@@ -64,10 +66,9 @@ def fewshot_rows(tasks: tuple[str, ...]) -> list[dict]:
     return rows
 
 
-def recipe_choice(folder: Path) -> str:
-    """The recipe's members in one cell: each kept one's learning rate and weight, the left-out ones crossed out."""
-    folder = folder if folder.is_absolute() else ROOT / folder
-    recipe = json.loads((folder / "recipe.json").read_text(encoding="utf-8"))
+def recipe_choice(recipe: dict) -> str:
+    """The recipe's (its recipe.json) members in one cell: each kept one's learning rate and weight, the left-out
+    ones crossed out."""
     parts = []
     for member in recipe["members"]:
         moved = "*" if member["extended"] else ""
@@ -107,10 +108,9 @@ def library_rows(tasks: tuple[str, ...]) -> list[dict]:
     return rows
 
 
-def recipe_seconds(folder: Path, wall_seconds: float) -> float | str:
-    """A recipe's training time: its members' (recipe.json), not the fewshot call's, which may have reused them;
-    "" when the members were trained before recipe.json recorded it, by a call that also combined them anew."""
-    recipe = json.loads((folder / "recipe.json").read_text(encoding="utf-8"))
+def recipe_seconds(recipe: dict, wall_seconds: float) -> float | str:
+    """A recipe's training time: its members' (its recipe.json), not the fewshot call's, which may have reused
+    them; "" when the members were trained before recipe.json recorded it, by a call that also combined them anew."""
     if "training_seconds" in recipe:
         return "" if recipe["training_seconds"] is None else recipe["training_seconds"]
     return wall_seconds if "member_rule" not in recipe else ""  # before the rule's name: the call trained them all

@@ -14,6 +14,7 @@ results (issue 29's part B): the target tasks are only listed.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +23,7 @@ import numpy as np
 from recipe_tables import DEV_TASKS, TARGETS  # the issue-16 tables' script, beside this one
 
 from promptlearn.data.examples import load_task_data
-from promptlearn.run.ensemble import baseline_accuracy, member_weights
+from promptlearn.run.ensemble import accuracy, baseline_accuracy, dev_margins, member_weights, weighted_mean
 from promptlearn.run.folder import load_run
 from promptlearn.run.pipeline import few_shot_split
 
@@ -39,16 +40,18 @@ def member_probabilities(folder: Path) -> dict:
     labels = recipe["labels"]
     names = [member["name"] for member in recipe["members"]]
     if not cache.is_file():
-        arrays = {}
-        for name in names:
-            run = load_run(folder / "members" / name)
-            data = load_task_data(run.config.data, run.config.columns())
-            dev = few_shot_split(run.config, data)[1]
+        runs = {name: load_run(folder / "members" / name) for name in names}
+        config = runs[names[0]].config  # every member trained on the same data, K-shot split and seed
+        data = load_task_data(config.data, config.columns())
+        dev, test = few_shot_split(config, data)[1], data.splits["test"]
+        arrays = {
+            "dev_gold": np.array([labels.index(ex.label) for ex in dev]),
+            "test_gold": np.array([labels.index(ex.label) for ex in test]),
+        }
+        for name, run in runs.items():
             order = [run.pvp.labels.index(label) for label in labels]
             arrays[f"{name}/dev"] = run.predict_proba(dev)[:, order]
-            arrays[f"{name}/test"] = run.predict_proba(data.splits["test"])[:, order]
-            arrays["dev_gold"] = np.array([labels.index(ex.label) for ex in dev])
-            arrays["test_gold"] = np.array([labels.index(ex.label) for ex in data.splits["test"]])
+            arrays[f"{name}/test"] = run.predict_proba(test)[:, order]
         CACHE.mkdir(parents=True, exist_ok=True)
         np.savez(cache, **arrays)
     arrays = np.load(cache)
@@ -62,19 +65,9 @@ def member_probabilities(folder: Path) -> dict:
     }
 
 
-def accuracy(probs: np.ndarray, gold: np.ndarray) -> float:
-    return float((probs.argmax(axis=1) == gold).mean())
-
-
-def margins(members, gold) -> list[float]:
-    """Each member's dev accuracy above guessing (chance or dev's majority share), 0 at or below it."""
-    floor = baseline_accuracy(gold, members[0][2].shape[1])
-    return [max(accuracy(m[2], gold) - floor, 0.0) for m in members]
-
-
 def above_guessing(members, gold) -> list[float]:
     """The rule before this comparison: members above guessing, equal weights (all when none is)."""
-    kept = [float(margin > 0) for margin in margins(members, gold)]
+    kept = [float(margin > 0) for margin in dev_margins([m[2] for m in members], gold)]
     return kept if any(kept) else [1.0] * len(kept)
 
 
@@ -95,7 +88,7 @@ def above_guessing_weighted(power: float) -> Callable:
     """Weights proportional to how far each member's dev accuracy is above guessing, to the power ``power``."""
 
     def rule(members, gold):
-        weights = [margin**power for margin in margins(members, gold)]
+        weights = [margin**power for margin in dev_margins([m[2] for m in members], gold)]
         return weights if any(weights) else [1.0] * len(weights)
 
     return rule
@@ -131,14 +124,12 @@ RULES = {
 
 
 def combined(members, weights, split: int) -> np.ndarray:
-    weights = np.asarray(weights, dtype=float)
-    return np.tensordot(weights / weights.sum(), np.stack([m[split] for m in members]), axes=1)
+    """The members' probabilities on ``split`` (2: dev, 3: test) averaged with ``weights``, as the recipe does."""
+    return weighted_mean([m[split] for m in members], weights)
 
 
 def baselines() -> dict:
-    """(task, seed) -> best baseline test accuracy of the final table (pet, finetune or the setfit library)."""
-    import csv
-
+    """(task, seed) -> {method: test accuracy} of the final table's baselines (pet, finetune, the setfit library)."""
     best: dict = {}
     with PER_SEED.open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle):

@@ -29,12 +29,22 @@ def baseline_accuracy(dev_gold: np.ndarray, num_labels: int) -> float:
     return float(max(1.0 / num_labels, majority))
 
 
-def member_weights(dev_probabilities: list[np.ndarray], dev_gold: np.ndarray) -> list[float]:
-    """Per member (its dev probabilities (N, C), all over the same examples ``dev_gold`` (N,)), its weight in the
-    ensemble: dev accuracy minus :func:`baseline_accuracy` (0 at or below it), the weights summing to 1; equal
-    weights when no member is above guessing."""
+def accuracy(probabilities: np.ndarray, gold: np.ndarray) -> float:
+    """The share of rows of ``probabilities`` (N, C) whose most probable class is ``gold``'s (N,)."""
+    return float((probabilities.argmax(axis=1) == gold).mean())
+
+
+def dev_margins(dev_probabilities: list[np.ndarray], dev_gold: np.ndarray) -> list[float]:
+    """Per member (its dev probabilities (N, C), all over the same examples ``dev_gold`` (N,)), its dev accuracy
+    minus :func:`baseline_accuracy`, 0 at or below it."""
     floor = baseline_accuracy(dev_gold, dev_probabilities[0].shape[1])
-    margins = [max(float((probs.argmax(axis=1) == dev_gold).mean()) - floor, 0.0) for probs in dev_probabilities]
+    return [max(accuracy(probs, dev_gold) - floor, 0.0) for probs in dev_probabilities]
+
+
+def member_weights(dev_probabilities: list[np.ndarray], dev_gold: np.ndarray) -> list[float]:
+    """Per member, its weight in the ensemble: its :func:`dev_margins` entry, the weights summing to 1; equal
+    weights when no member is above guessing."""
+    margins = dev_margins(dev_probabilities, dev_gold)
     if not any(margins):
         margins = [1.0] * len(margins)
     total = sum(margins)

@@ -42,7 +42,7 @@ from promptlearn.outputs import (
     write_json_atomic,
 )
 from promptlearn.run.config import RunConfig
-from promptlearn.run.ensemble import MEMBER_RULE, baseline_accuracy, member_weights, weighted_mean
+from promptlearn.run.ensemble import MEMBER_RULE, accuracy, baseline_accuracy, member_weights, weighted_mean
 from promptlearn.run.feature import refuse_unserved
 from promptlearn.run.folder import load_run as load_single_run
 from promptlearn.run.folder import metrics_of, save_run, write_predictions
@@ -221,12 +221,11 @@ def _combine(output: Path, members: list[Member], config: RunConfig, data: TaskD
     for member, run, probs, weight in zip(members, runs, dev_probs, weights, strict=True):
         search = json.loads((output / MEMBERS / member.name / SEARCH_FILE).read_text(encoding="utf-8"))
         searches.append(search)
-        accuracy = float((probs.argmax(axis=1) == gold).mean())
         entries.append({
             "name": member.name, "mode": member.mode, "pattern_id": member.pattern_id, "pattern": member.pattern,
             "learning_rate": run.config.learning_rate, "steps": run.config.max_steps,
             "grid": [trial["learning_rate"] for trial in search["trials"]], "extended": search["extended"],
-            "dev_accuracy": accuracy, "weight": weight, "kept": weight > 0,
+            "dev_accuracy": accuracy(probs, gold), "weight": weight, "kept": weight > 0,
         })  # fmt: skip
     kept = [i for i, weight in enumerate(weights) if weight > 0]
     recipe = Recipe([runs[i] for i in kept], labels, [weights[i] for i in kept])
