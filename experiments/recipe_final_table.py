@@ -3,6 +3,8 @@
     python cli.py fewshot --config experiments/recipe-final.yaml --workers 2          # recipe, pet, finetune
     OMP_NUM_THREADS=1 python experiments/contrastive_table.py --tasks sst2,sst5,agnews,rte --rows library-tiny
     python experiments/recipe_final_table.py [--tasks sst2,sst5,agnews,rte,...]      # this table
+    python cli.py fewshot --config experiments/recipe-final-many-class.yaml --workers 2
+    python experiments/recipe_final_table.py --experiment recipe-final-many-class --tasks 20newsgroups
 
 The first command trains the recipe and the two hand-written baselines (prompt-based and CLS fine-tuning, 30
 epochs, learning rate chosen on dev from 1e-5 ... 1e-3) on every task and seed; the second runs the real setfit
@@ -10,8 +12,9 @@ library on the very same K-shot splits (contrastive_table.py exports them with p
 ``fewshot`` uses). This script joins them: test accuracy per task (mean and std over the seeds done, n where
 fewer than five), the best baseline per task, the recipe's paired difference to it seed by seed, what each run
 chose on dev, and the recipe's time. It writes every number the tables use to
-``docs/results/recipe-final-table/per_seed.csv`` (beside the fewshot report folder, which only fewshot writes) and
-prints the tables as markdown.
+``docs/results/<experiment>-table/per_seed.csv`` (beside the fewshot report folder, which only fewshot writes) and
+prints the tables as markdown. ``--experiment`` names the fewshot output folder under ``runs/``: recipe-final
+(the eight tasks) or recipe-final-many-class (the many-class development tasks).
 """
 
 from __future__ import annotations
@@ -26,9 +29,7 @@ import numpy as np
 from recipe_tables import DEV_TASKS, TARGETS, table  # the issue-16 tables' script, beside this one
 
 ROOT = Path(__file__).resolve().parent.parent
-RUNS = ROOT / "runs" / "recipe-final"
 LIBRARY = ROOT / "runs" / "contrastive-table" / "runs" / "library-tiny"
-OUT = ROOT / "docs" / "results" / "recipe-final-table" / "per_seed.csv"
 SEEDS = (13, 21, 42, 87, 100)
 #: row key -> label; the first three are part D's baselines
 METHODS = {
@@ -40,10 +41,10 @@ METHODS = {
 BASELINES = ("pet", "finetune", "library")
 
 
-def fewshot_rows(tasks: tuple[str, ...]) -> list[dict]:
-    """One row per finished fewshot run of recipe-final.yaml: task, method, seed, test accuracy and choices."""
+def fewshot_rows(runs: Path, tasks: tuple[str, ...]) -> list[dict]:
+    """One row per finished fewshot run of the experiment in ``runs``: task, method, seed, test accuracy and choices."""
     rows = []
-    path = RUNS / "results.jsonl"
+    path = runs / "results.jsonl"
     if not path.is_file():
         return rows
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -78,13 +79,13 @@ def recipe_choice(recipe: dict) -> str:
     return ", ".join(parts)
 
 
-def grid_counts(tasks: tuple[str, ...]) -> str:
+def grid_counts(runs: Path, tasks: tuple[str, ...]) -> str:
     """Per task, over its recipes' members: how many grids moved past an edge, how many kept a value added by the
     move, and how many members the rule left out."""
     lines = []
     for task in tasks:
         members = []
-        for path in sorted((RUNS / "recipes").glob(f"{task}__recipe-auto__*/recipe.json")):
+        for path in sorted((runs / "recipes").glob(f"{task}__recipe-auto__*/recipe.json")):
             members += json.loads(path.read_text(encoding="utf-8"))["members"]
         if not members:
             continue
@@ -154,7 +155,7 @@ def main_table(rows: list[dict], tasks: tuple[str, ...]) -> str:
         if task in complete and len(seeds) == len(SEEDS):
             best_means.append(np.mean(list(done[name].values())))
             recipe_means.append(np.mean(list(recipe.values())))
-    full = len(best_means) == len(complete)
+    full = bool(complete) and len(best_means) == len(complete)
     best.append(f"{np.mean(best_means):.2f}" if full else "-")
     delta.append(f"{np.mean(recipe_means) - np.mean(best_means):+.2f}" if full else "-")
     return table(header, [*body, best, delta])
@@ -186,18 +187,23 @@ def time_table(rows: list[dict], tasks: tuple[str, ...]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", default=",".join(TARGETS + DEV_TASKS))
+    parser.add_argument("--experiment", default="recipe-final", help="the fewshot output folder under runs/")
     args = parser.parse_args()
     tasks = tuple(args.tasks.split(","))
-    rows = fewshot_rows(tasks) + library_rows(tasks)
+    runs = ROOT / "runs" / args.experiment
+    rows = fewshot_rows(runs, tasks) + library_rows(tasks)
+    if not rows:
+        raise SystemExit(f"no finished runs of {', '.join(tasks)} in {runs} or {LIBRARY}: run the commands above first")
     rows.sort(key=lambda r: (tasks.index(r["task"]), list(METHODS).index(r["method"]), r["seed"]))
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    with open(OUT, "w", encoding="utf-8", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=list(rows[0]) if rows else ["task"])
+    out = ROOT / "docs" / "results" / f"{args.experiment}-table" / "per_seed.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", encoding="utf-8", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
     print(main_table(rows, tasks))
     print("\nThe recipe's learning-rate grids and member rule, over every member of every seed:\n")
-    print(grid_counts(tasks))
+    print(grid_counts(runs, tasks))
     print("\nRun time per task (wall seconds per run, mean and max over the seeds):\n")
     print(time_table(rows, tasks))
     for task in tasks:

@@ -2,13 +2,14 @@
 
     python cli.py fewshot --config experiments/recipe-final.yaml --workers 2   # the recipe runs (members saved)
     python experiments/recipe_member_rules.py                                 # this comparison
+    python experiments/recipe_member_rules.py --experiment recipe-final-many-class --tasks 20newsgroups
 
 Every ``train --recipe auto`` folder keeps its members' weights, so a rule for combining them can be tried
-without training again: this script loads each member of every finished recipe in ``runs/recipe-final``, reads
+without training again: this script loads each member of every finished recipe in ``runs/<experiment>``, reads
 its class probabilities on the run's own dev split (sampled from train, as in training) and on the full test set
 (cached in ``runs/recipe-member-probs/``), and scores each rule below on both. A rule sees dev only; its test
 accuracy is reported next to it, and the choice between rules is made on the development tasks' dev-chosen
-results (issue 29's part B): the target tasks are only listed.
+results (issue 29's part B; every task that is not a target is one): the target tasks are only listed.
 """
 
 from __future__ import annotations
@@ -28,9 +29,7 @@ from promptlearn.run.folder import load_run
 from promptlearn.run.pipeline import few_shot_split
 
 ROOT = Path(__file__).resolve().parent.parent
-RECIPES = ROOT / "runs" / "recipe-final" / "recipes"
 CACHE = ROOT / "runs" / "recipe-member-probs"
-PER_SEED = ROOT / "docs" / "results" / "recipe-final-table" / "per_seed.csv"
 
 
 def member_probabilities(folder: Path) -> dict:
@@ -128,10 +127,11 @@ def combined(members, weights, split: int) -> np.ndarray:
     return weighted_mean([m[split] for m in members], weights)
 
 
-def baselines() -> dict:
-    """(task, seed) -> {method: test accuracy} of the final table's baselines (pet, finetune, the setfit library)."""
+def baselines(experiment: str) -> dict:
+    """(task, seed) -> {method: test accuracy} of the final table's baselines (pet, finetune, the setfit library),
+    as recipe_final_table.py wrote them for ``experiment``."""
     best: dict = {}
-    with PER_SEED.open(encoding="utf-8") as handle:
+    with (ROOT / "docs" / "results" / f"{experiment}-table" / "per_seed.csv").open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             if row["method"] in ("pet", "finetune", "library"):
                 best.setdefault((row["task"], int(row["seed"])), {})[row["method"]] = float(row["test_accuracy"])
@@ -141,12 +141,13 @@ def baselines() -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", default=",".join(DEV_TASKS + TARGETS))
+    parser.add_argument("--experiment", default="recipe-final", help="the fewshot output folder under runs/")
     args = parser.parse_args()
     tasks = args.tasks.split(",")
-    base = baselines()
+    base = baselines(args.experiment)
     # best baseline per task: the method with the highest mean over seeds, compared seed by seed
     results = {rule: {} for rule in RULES}
-    for folder in sorted(RECIPES.iterdir()):
+    for folder in sorted((ROOT / "runs" / args.experiment / "recipes").iterdir()):
         if not (folder / "recipe.json").is_file():
             continue
         task, seed = folder.name.split("__")[0], int(folder.name.rsplit("__s", 1)[1])
@@ -174,7 +175,7 @@ def main() -> None:
             deltas[task] = delta
             test = np.mean([per_task[task][s][1] for s in seeds]) * 100
             cells.append(f"{test:.1f} ({delta:+.1f})")
-        dev_mean = np.mean([deltas[t] for t in tasks if t in DEV_TASKS and t in deltas] or [np.nan])
+        dev_mean = np.mean([deltas[t] for t in tasks if t not in TARGETS and t in deltas] or [np.nan])
         target_mean = np.mean([deltas[t] for t in tasks if t in TARGETS and t in deltas] or [np.nan])
         print(f"| {rule} | " + " | ".join(cells) + f" | {dev_mean:+.2f} | {target_mean:+.2f} |")
 
