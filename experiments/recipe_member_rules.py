@@ -175,9 +175,10 @@ def main() -> None:
             deltas[task] = delta
             test = np.mean([per_task[task][s][1] for s in seeds]) * 100
             cells.append(f"{test:.1f} ({delta:+.1f})")
-        dev_mean = np.mean([deltas[t] for t in tasks if t not in TARGETS and t in deltas] or [np.nan])
-        target_mean = np.mean([deltas[t] for t in tasks if t in TARGETS and t in deltas] or [np.nan])
-        print(f"| {rule} | " + " | ".join(cells) + f" | {dev_mean:+.2f} | {target_mean:+.2f} |")
+        dev = [deltas[t] for t in tasks if t not in TARGETS and t in deltas]
+        targets = [deltas[t] for t in tasks if t in TARGETS and t in deltas]
+        means = (f"{np.mean(values):+.2f}" if values else "–" for values in (dev, targets))
+        print(f"| {rule} | " + " | ".join(cells) + " | " + " | ".join(means) + " |")
 
 
 if __name__ == "__main__":
