@@ -41,6 +41,20 @@ METHODS = {
 BASELINES = ("pet", "finetune", "library")
 
 
+def add_experiment_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--experiment", default="recipe-final", help="the fewshot output folder under runs/")
+
+
+def experiment_runs(experiment: str) -> Path:
+    """The fewshot output folder of ``experiment``."""
+    return ROOT / "runs" / experiment
+
+
+def per_seed_csv(experiment: str) -> Path:
+    """Where this script writes every run's number of ``experiment`` (read back by recipe_member_rules.py)."""
+    return ROOT / "docs" / "results" / f"{experiment}-table" / "per_seed.csv"
+
+
 def fewshot_rows(runs: Path, tasks: tuple[str, ...]) -> list[dict]:
     """One row per finished fewshot run of the experiment in ``runs``: task, method, seed, test accuracy and choices."""
     rows = []
@@ -94,6 +108,31 @@ def grid_counts(runs: Path, tasks: tuple[str, ...]) -> str:
         left_out = sum(not m["kept"] for m in members)
         lines.append([task, *map(str, (len(members), len(moved), len(kept_added), left_out))])
     header = ["task", "members (all seeds)", "grid moved", "kept an added value", "left out by the member rule"]
+    return table(header, lines)
+
+
+def member_checkpoints(runs: Path, tasks: tuple[str, ...]) -> str:
+    """Per task and member mode, over its recipes' members (each member's metrics.json): where the kept checkpoint
+    is, how many are at their last evaluation, and the recipe's trainings (every grid value) with their mean time."""
+    lines = []
+    for task in tasks:
+        best: dict[str, list[int]] = {}
+        at_last, trainings, seconds = 0, 0, 0.0
+        for path in sorted((runs / "recipes").glob(f"{task}__recipe-auto__*/recipe.json")):
+            recipe = json.loads(path.read_text(encoding="utf-8"))
+            trainings += sum(len(member["grid"]) for member in recipe["members"])
+            seconds += recipe.get("training_seconds") or 0.0
+            for member in recipe["members"]:
+                metrics = path.parent / "members" / member["name"] / "metrics.json"
+                training = json.loads(metrics.read_text(encoding="utf-8"))["training"]
+                best.setdefault(member["mode"], []).append(training["best_step"])
+                at_last += training["best_step"] == training["steps"]
+        if not best:
+            continue
+        steps = ", ".join(f"{mode} {min(b)} – {max(b)}" for mode, b in best.items())
+        per_training = f"{seconds / trainings:.0f}" if seconds else "-"
+        lines.append([task, steps, f"{at_last} of {sum(map(len, best.values()))}", str(trainings), per_training])
+    header = ["task", "kept checkpoint (step)", "at the last evaluation", "trainings", "s per training"]
     return table(header, lines)
 
 
@@ -187,15 +226,15 @@ def time_table(rows: list[dict], tasks: tuple[str, ...]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", default=",".join(TARGETS + DEV_TASKS))
-    parser.add_argument("--experiment", default="recipe-final", help="the fewshot output folder under runs/")
+    add_experiment_option(parser)
     args = parser.parse_args()
     tasks = tuple(args.tasks.split(","))
-    runs = ROOT / "runs" / args.experiment
+    runs = experiment_runs(args.experiment)
     rows = fewshot_rows(runs, tasks) + library_rows(tasks)
     if not rows:
         raise SystemExit(f"no finished runs of {', '.join(tasks)} in {runs} or {LIBRARY}: run the commands above first")
     rows.sort(key=lambda r: (tasks.index(r["task"]), list(METHODS).index(r["method"]), r["seed"]))
-    out = ROOT / "docs" / "results" / f"{args.experiment}-table" / "per_seed.csv"
+    out = per_seed_csv(args.experiment)
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", encoding="utf-8", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=list(rows[0]))
@@ -204,6 +243,8 @@ def main() -> None:
     print(main_table(rows, tasks))
     print("\nThe recipe's learning-rate grids and member rule, over every member of every seed:\n")
     print(grid_counts(runs, tasks))
+    print("\nThe recipe's members: kept checkpoints and trainings, over every seed:\n")
+    print(member_checkpoints(runs, tasks))
     print("\nRun time per task (wall seconds per run, mean and max over the seeds):\n")
     print(time_table(rows, tasks))
     for task in tasks:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from recipe_final_table import add_experiment_option, experiment_runs, per_seed_csv  # the table's script, beside
 from recipe_tables import DEV_TASKS, TARGETS  # the issue-16 tables' script, beside this one
 
 from promptlearn.data.examples import load_task_data
@@ -131,7 +132,7 @@ def baselines(experiment: str) -> dict:
     """(task, seed) -> {method: test accuracy} of the final table's baselines (pet, finetune, the setfit library),
     as recipe_final_table.py wrote them for ``experiment``."""
     best: dict = {}
-    with (ROOT / "docs" / "results" / f"{experiment}-table" / "per_seed.csv").open(encoding="utf-8") as handle:
+    with per_seed_csv(experiment).open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             if row["method"] in ("pet", "finetune", "library"):
                 best.setdefault((row["task"], int(row["seed"])), {})[row["method"]] = float(row["test_accuracy"])
@@ -141,19 +142,22 @@ def baselines(experiment: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", default=",".join(DEV_TASKS + TARGETS))
-    parser.add_argument("--experiment", default="recipe-final", help="the fewshot output folder under runs/")
+    add_experiment_option(parser)
     args = parser.parse_args()
     tasks = args.tasks.split(",")
     base = baselines(args.experiment)
     # best baseline per task: the method with the highest mean over seeds, compared seed by seed
     results = {rule: {} for rule in RULES}
-    for folder in sorted((ROOT / "runs" / args.experiment / "recipes").iterdir()):
+    singles: dict = {}  # (task, mode) -> each member's own test accuracy, over the seeds
+    for folder in sorted((experiment_runs(args.experiment) / "recipes").iterdir()):
         if not (folder / "recipe.json").is_file():
             continue
         task, seed = folder.name.split("__")[0], int(folder.name.rsplit("__s", 1)[1])
         if task not in tasks:
             continue
         data = member_probabilities(folder)
+        for _, mode, _, test in data["members"]:
+            singles.setdefault((task, mode), []).append(accuracy(test, data["test_gold"]))
         for rule, choose in RULES.items():
             weights = choose(data["members"], data["dev_gold"])
             results[rule].setdefault(task, {})[seed] = (
@@ -179,6 +183,12 @@ def main() -> None:
         targets = [deltas[t] for t in tasks if t in TARGETS and t in deltas]
         means = (f"{np.mean(values):+.2f}" if values else "–" for values in (dev, targets))
         print(f"| {rule} | " + " | ".join(cells) + " | " + " | ".join(means) + " |")
+
+    print("\nEach member alone (test accuracy over its task's seeds, %):\n")
+    print("| task | mode | members | mean (min – max) |\n|---|---|---|---|")
+    for (task, mode), values in singles.items():
+        values = 100 * np.array(values)
+        print(f"| {task} | {mode} | {len(values)} | {values.mean():.1f} ({values.min():.1f} – {values.max():.1f}) |")
 
 
 if __name__ == "__main__":
