@@ -15,6 +15,11 @@ chose on dev, and the recipe's time. It writes every number the tables use to
 ``docs/results/<experiment>-table/per_seed.csv`` (beside the fewshot report folder, which only fewshot writes) and
 prints the tables as markdown. ``--experiment`` names the fewshot output folder under ``runs/``: recipe-final
 (the eight tasks) or recipe-final-many-class (the many-class development tasks).
+
+``runs/`` is a machine's scratch; the committed per_seed.csv is the record. A run (task, method, seed) that is in
+that file but not in ``runs/`` here keeps its row, so seeds trained on different machines or days add up to one
+table (the script says how many rows it kept); the member tables need the members' folders and cover only the runs
+that are here.
 """
 
 from __future__ import annotations
@@ -148,6 +153,16 @@ def library_rows(tasks: tuple[str, ...]) -> list[dict]:
     return rows
 
 
+def recorded_rows(out: Path, tasks: tuple[str, ...], found: list[dict]) -> list[dict]:
+    """The rows of the per_seed.csv at ``out`` for ``tasks`` whose run is not among ``found`` (the runs here)."""
+    if not out.is_file():
+        return []
+    here = {(r["task"], r["method"], r["seed"]) for r in found}
+    with out.open(encoding="utf-8", newline="") as handle:
+        rows = [{**r, "seed": int(r["seed"])} for r in csv.DictReader(handle) if r["task"] in tasks]
+    return [r for r in rows if (r["task"], r["method"], r["seed"]) not in here]
+
+
 def recipe_seconds(recipe: dict, wall_seconds: float) -> float | str:
     """A recipe's training time: its members' (its recipe.json), not the fewshot call's, which may have reused
     them; "" when the members were trained before recipe.json recorded it, by a call that also combined them anew."""
@@ -230,16 +245,20 @@ def main() -> None:
     args = parser.parse_args()
     tasks = tuple(args.tasks.split(","))
     runs = experiment_runs(args.experiment)
+    out = per_seed_csv(args.experiment)
     rows = fewshot_rows(runs, tasks) + library_rows(tasks)
+    kept = recorded_rows(out, tasks, rows)
+    rows += kept
     if not rows:
         raise SystemExit(f"no finished runs of {', '.join(tasks)} in {runs} or {LIBRARY}: run the commands above first")
     rows.sort(key=lambda r: (tasks.index(r["task"]), list(METHODS).index(r["method"]), r["seed"]))
-    out = per_seed_csv(args.experiment)
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", encoding="utf-8", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+    if kept:
+        print(f"{len(kept)} of the {len(rows)} rows kept from {out.relative_to(ROOT)} (runs not on this machine)\n")
     print(main_table(rows, tasks))
     print("\nThe recipe's learning-rate grids and member rule, over every member of every seed:\n")
     print(grid_counts(runs, tasks))
