@@ -103,6 +103,7 @@ def write_safetensors_atomic(path: str | Path, tensors: dict, metadata: dict[str
 #: process that looks at the folder meanwhile sees it whole or not at all).
 MARKER = ".promptlearn-"
 RUN, EXPORT, PET, FEWSHOT, REPORT, PRETRAIN, DATA = "run", "export", "pet", "fewshot", "report", "pretrain", "data"
+RECIPE = "recipe"  # a train --recipe auto folder, which the same command resumes
 #: Folders written before the marker existed, recognised by files promptlearn writes together (any one set).
 #: An exported model has none: it is a plain transformers folder, like the base models it must never replace.
 OLDER_LAYOUTS = {

@@ -20,7 +20,7 @@ from promptlearn.experiment.grid import PLACEMENT_KEYS, GridOptions
 from promptlearn.export.formats import FORMATS, QUANTIZATIONS, export_run, given_once
 from promptlearn.export.manifest import is_exported
 from promptlearn.multitask.config import MultiTaskOptions
-from promptlearn.outputs import to_json
+from promptlearn.outputs import RECIPE, to_json
 from promptlearn.pet.config import RUN_OPTIONS, PetConfig
 from promptlearn.ppt.config import PretrainConfig
 from promptlearn.run.config import DEFAULT_MAX_STEPS, RunConfig
@@ -158,7 +158,7 @@ def train(
                      task=task, pattern=pattern, pattern_id=pattern_id, verbalizer=verbalizer)  # fmt: skip
         return
     run_config = train_config(config, model, data, task, pattern, pattern_id, verbalizer, settings, mode_opt, flags)
-    check_sources(run_config.model, run_config.data, output, overwrite)
+    check_sources(run_config.model, run_config.data, output, overwrite, kind=RECIPE if recipe else None)
     from promptlearn import api
     from promptlearn.training.threads import use_threads
 

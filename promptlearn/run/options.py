@@ -18,18 +18,22 @@ from promptlearn.run.feature import UNSAVED
 COLUMN_FIELDS = ("text_column", "text_b_column", "label_column")
 
 
-def check_sources(model: str | None, data: str | None, output: Path | None = None, overwrite: bool = False) -> None:
-    """The checks that need no model or data library (so they fail at once): paths and the output folder."""
+def check_sources(
+    model: str | None, data: str | None, output: Path | None = None, overwrite: bool = False, kind: str | None = None
+) -> None:
+    """The checks that need no model or data library (so they fail at once): paths and the output folder, a run's
+    (or, ``kind`` given, that kind's, which the command resumes: a recipe's)."""
     from promptlearn.data.files import find_splits
     from promptlearn.hub import check_local_model
-    from promptlearn.outputs import check_output_free, check_writable
+    from promptlearn.outputs import RUN, check_output_free, check_writable
 
     if model is not None:
         check_local_model(model)
     if data is not None:
         find_splits(data)
     if output is not None:
-        check_output_free(output, overwrite, inputs={"--model": model, "--data": data})
+        inputs = {"--model": model, "--data": data}
+        check_output_free(output, overwrite, kind or RUN, inputs, resume=kind is not None)
         check_writable(output)
 
 

@@ -34,6 +34,7 @@ import numpy as np
 from promptlearn.data.examples import Example, TaskData, load_task_data, prediction_record
 from promptlearn.errors import PromptlearnError
 from promptlearn.outputs import (
+    RECIPE,
     check_output_free,
     check_writable,
     mark_output,
@@ -55,8 +56,6 @@ logger = logging.getLogger(__name__)
 
 #: the recipes ``--recipe`` takes
 RECIPES = ("auto",)
-#: the output kind a recipe folder is marked with (:func:`promptlearn.outputs.check_output_free`)
-RECIPE = "recipe"
 RECIPE_FILE = "recipe.json"
 MEMBERS = "members"
 SEARCH_FILE = "search.json"

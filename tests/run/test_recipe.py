@@ -4,6 +4,7 @@ and that an interrupted training resumes without retraining finished members."""
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 from promptlearn import api
 from promptlearn.data.examples import load_task_data
 from promptlearn.errors import PromptlearnError
+from promptlearn.outputs import RUN, mark_output
 from promptlearn.run import recipe as recipe_module
 from promptlearn.run.ensemble import baseline_accuracy
 from promptlearn.run.folder import load_run as load_single_run
@@ -159,6 +161,29 @@ def test_an_interrupted_recipe_resumes_without_retraining_finished_members(tiny_
     metrics = api.train_recipe(_config(tiny_bert_dir, data), [(None, "{text} it was [MASK] .")], tmp_path / "run")
     assert set(modes) == {"head"}  # only the member without a folder trained
     assert (tmp_path / "run" / "recipe.json").is_file() and "test" in metrics
+
+
+def test_the_same_train_command_resumes_an_interrupted_recipe_folder(trained, tiny_bert_dir, tmp_path, caplog):
+    """The CLI's early output check knows a recipe resumes: it once refused the folder as 'not empty'."""
+    folder, data = trained
+    shutil.copytree(folder, tmp_path / "run")
+    (tmp_path / "run" / recipe_module.RECIPE_FILE).unlink()  # interrupted before the members were combined
+    caplog.set_level(logging.INFO, logger="promptlearn")
+    result = _train(tiny_bert_dir, data, tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    assert sum("already trained, kept" in r.getMessage() for r in caplog.records) == 3  # pet, mlm_head, head
+    resumed, finished = (json.loads((f / "recipe.json").read_text()) for f in (tmp_path / "run", folder))
+    assert resumed == finished
+
+
+def test_a_recipe_is_not_resumed_into_a_folder_of_another_kind(trained, tiny_bert_dir, tmp_path):
+    _, data = trained
+    mark_output(tmp_path / "run", RUN)
+    (tmp_path / "run" / "metrics.json").write_text("{}")
+    result = _train(tiny_bert_dir, data, tmp_path / "run")
+    assert result.exit_code == 2
+    assert "holds a promptlearn run folder, not a recipe one: give another folder, or pass --overwrite" in result.output
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [".promptlearn-run", "metrics.json"]
 
 
 def _config(model, data):
