@@ -98,6 +98,12 @@ def recipe_choice(recipe: dict) -> str:
     return ", ".join(parts)
 
 
+def kept_an_added_value(member: dict) -> bool:
+    """Whether a recipe member (an entry of recipe.json's ``members``) kept a learning rate its grid added past an
+    edge: only such a member differs from the one a grid that never moved would have trained."""
+    return member["learning_rate"] in [added["learning_rate"] for added in member["extended"]]
+
+
 def grid_counts(runs: Path, tasks: tuple[str, ...]) -> str:
     """Per task, over its recipes' members: how many grids moved past an edge, how many kept a value added by the
     move, and how many members the rule left out."""
@@ -109,7 +115,7 @@ def grid_counts(runs: Path, tasks: tuple[str, ...]) -> str:
         if not members:
             continue
         moved = [m for m in members if m["extended"]]
-        kept_added = [m for m in moved if m["learning_rate"] not in m["grid"][: len(m["grid"]) - len(m["extended"])]]
+        kept_added = [m for m in moved if kept_an_added_value(m)]
         left_out = sum(not m["kept"] for m in members)
         lines.append([task, *map(str, (len(members), len(moved), len(kept_added), left_out))])
     header = ["task", "members (all seeds)", "grid moved", "kept an added value", "left out by the member rule"]

@@ -19,6 +19,8 @@ import json
 import shutil
 from pathlib import Path
 
+from recipe_final_table import kept_an_added_value  # the table's script, beside this one
+
 import promptlearn.run.recipe as recipe_module
 from promptlearn.cli import app
 
@@ -26,8 +28,7 @@ from promptlearn.cli import app
 def added_kept(folder: Path) -> list[str]:
     """The members of the recipe in ``folder`` whose kept learning rate is one their grid added."""
     recipe = json.loads((folder / recipe_module.RECIPE_FILE).read_text(encoding="utf-8"))
-    added = {m["name"]: [e["learning_rate"] for e in m["extended"]] for m in recipe["members"]}
-    return [m["name"] for m in recipe["members"] if m["learning_rate"] in added[m["name"]]]
+    return [member["name"] for member in recipe["members"] if kept_an_added_value(member)]
 
 
 def accuracies(folder: Path) -> str:

@@ -16,7 +16,8 @@ import argparse
 import json
 from pathlib import Path
 
-from recipe_tables import table  # the issue-16 tables' script, beside this one
+from recipe_final_table import kept_an_added_value  # the scripts beside this one
+from recipe_tables import table
 
 
 def line(folder: Path) -> list[str]:
@@ -24,7 +25,7 @@ def line(folder: Path) -> list[str]:
     members = recipe["members"]
     trainings = sum(len(m["grid"]) for m in members)
     added = sum(len(m["extended"]) for m in members)
-    kept_added = sum(m["learning_rate"] in [e["learning_rate"] for e in m["extended"]] for m in members)
+    kept_added = sum(map(kept_an_added_value, members))
     starting, moved = 0.0, 0.0
     for member in members:
         search = json.loads((folder / "members" / member["name"] / "search.json").read_text(encoding="utf-8"))
